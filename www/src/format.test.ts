@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { describeBackend, estimateEtaSeconds, formatCount, formatDuration, formatPercent, formatStageName, formatTokensPerSec } from './format';
+
+describe('ETA', () => {
+  it('formats durations', () => {
+    expect(formatDuration(0)).toBe('0:00');
+    expect(formatDuration(7.4)).toBe('0:07');
+    expect(formatDuration(754)).toBe('12:34');
+    expect(formatDuration(3723)).toBe('1:02:03');
+    expect(formatDuration(null)).toBe('—');
+    expect(formatDuration(Infinity)).toBe('—');
+    expect(formatDuration(-1)).toBe('—');
+  });
+
+  it('estimates the remaining time from the pace so far', () => {
+    expect(estimateEtaSeconds(10, 10, 30)).toBe(20);
+    expect(estimateEtaSeconds(10, 30, 30)).toBe(0);
+    expect(estimateEtaSeconds(0, 0, 30)).toBeNull();
+    expect(estimateEtaSeconds(5, 0, 30)).toBeNull();
+    expect(estimateEtaSeconds(5, 3, 0)).toBeNull();
+  });
+});
+
+describe('numbers and names', () => {
+  it('formats counts, rates and percentages', () => {
+    expect(formatCount(950)).toBe('950');
+    expect(formatCount(12_345)).toBe('12.3k');
+    expect(formatCount(1_500_000)).toBe('1.5M');
+    expect(formatTokensPerSec(null)).toBe('— tokens/s');
+    expect(formatTokensPerSec(2048)).toBe('2.0k tokens/s');
+    expect(formatPercent(0.953)).toBe('95.3%');
+    expect(formatPercent(undefined)).toBe('—');
+  });
+
+  it('names stages', () => {
+    expect(formatStageName('backdoor_insertion')).toBe('Backdoor insertion');
+    expect(formatStageName('hhh_sft')).toBe('HHH SFT');
+    expect(formatStageName('hhh_rl')).toBe('hhh rl');
+  });
+});
+
+describe('backend line', () => {
+  const gpu = { available: true, vendor: 'google', architecture: 'swiftshader', description: '', reason: '' };
+  const none = { available: false, vendor: '', architecture: '', description: '', reason: 'no WebGPU adapter' };
+  it('says plainly what runs', () => {
+    expect(describeBackend(null, 'auto', null)).toBe('Backend: checking…');
+    expect(describeBackend(gpu, 'auto', null)).toBe('Backend: WebGPU (google / swiftshader)');
+    expect(describeBackend(none, 'auto', null)).toBe('Backend: CPU fallback (no WebGPU adapter)');
+    expect(describeBackend(gpu, 'cpu', null)).toBe('Backend: CPU (selected)');
+    expect(describeBackend(gpu, 'auto', { backend: 'cpu', note: 'WebGPU failed' })).toBe('Backend: CPU fallback (WebGPU failed to start)');
+    expect(describeBackend(gpu, 'webgpu', { backend: 'webgpu', note: null })).toBe('Backend: WebGPU (google / swiftshader)');
+  });
+});

