@@ -12,7 +12,8 @@ import { onForeignHashChange, readUrlState, writeUrlState } from './url_state';
 import { WorkerClient } from './worker_client';
 
 type AppState = 'idle' | 'running' | 'paused' | 'done' | 'error';
-const STOP_TIMEOUT_MS = 20_000;
+/** After this long without the run stopping (a long step), Stop becomes "Force stop". */
+const FORCE_STOP_AFTER_MS = 5_000;
 
 const ui = {
   backendLabel: byTestId('backend-label'),
@@ -54,6 +55,8 @@ const app = {
   hasModel: false,
   generating: false,
   controlPending: false,
+  /** 'asked': stop sent, waiting for the step to end; 'force': Stop now kills the worker. */
+  stopping: null as null | 'asked' | 'force',
   stopTimer: 0,
   report: null as Report | null,
   genSeed: 1,
@@ -101,7 +104,8 @@ function updateControls(): void {
   ui.run.disabled = !(ready && app.configOk && !busy);
   ui.pause.disabled = state !== 'running' || app.controlPending;
   ui.resume.disabled = state !== 'paused' || app.controlPending;
-  ui.stop.disabled = !busy || app.stopTimer !== 0;
+  ui.stop.disabled = !busy || app.stopping === 'asked';
+  ui.stop.textContent = app.stopping === 'force' ? 'Force stop' : 'Stop';
   ui.preset.disabled = !ready || busy;
   ui.backend.disabled = busy;
   form.setDisabled(!ready || busy);
@@ -228,22 +232,30 @@ ui.resume.addEventListener('click', () => {
 });
 
 ui.stop.addEventListener('click', () => {
-  client.send({ type: 'stop' });
-  app.stopTimer = window.setTimeout(() => {
+  if (app.stopping === 'force') {
     // The worker is stuck in a long step: kill it (the model of this run is lost).
-    app.stopTimer = 0;
+    clearStopTimer();
     client.restart();
     app.ready = false;
-    showError('The run did not stop in time, so its worker was restarted; the model of that run is lost.');
+    showError('The run was stopped by force: its worker was restarted, and the model of that run is lost.');
     view.finish(null, 'stopped');
     setState('idle');
-  }, STOP_TIMEOUT_MS);
+    return;
+  }
+  client.send({ type: 'stop' });
+  app.stopping = 'asked';
+  view.setText('Stopping after the current step…');
+  app.stopTimer = window.setTimeout(() => {
+    app.stopping = 'force';
+    updateControls();
+  }, FORCE_STOP_AFTER_MS);
   updateControls();
 });
 
 function clearStopTimer(): void {
   window.clearTimeout(app.stopTimer);
   app.stopTimer = 0;
+  app.stopping = null;
 }
 
 // ---- probe ----------------------------------------------------------------------------------
@@ -327,6 +339,7 @@ function onMessage(msg: WorkerToPage): void {
       view.clock.start();
       return setState('running');
     case 'done':
+      clearStopTimer();
       app.report = msg.report;
       app.hasModel = true;
       view.finish(msg.report, 'done');
