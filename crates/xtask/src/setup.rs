@@ -18,7 +18,7 @@ pub fn run(root: &Path) -> Result<()> {
     wasm_pack()?;
     wasm_bindgen(root)?;
     for dir in ["www", "tests/e2e"] {
-        npm_packages(&root.join(dir))?;
+        npm_packages(root, dir)?;
     }
     browser()?;
     Ok(())
@@ -40,14 +40,7 @@ fn wasm_pack() -> Result<()> {
         println!("ok: {version}");
         return Ok(());
     }
-    cargo([
-        "install",
-        "wasm-pack",
-        "--locked",
-        "--version",
-        WASM_PACK_VERSION,
-    ])
-    .run()
+    cargo_install("wasm-pack", WASM_PACK_VERSION)
 }
 
 /// wasm-bindgen-cli must be exactly the version of the wasm-bindgen crate in Cargo.lock, or
@@ -72,14 +65,20 @@ fn wasm_bindgen(root: &Path) -> Result<()> {
         "wasm-bindgen-cli: Cargo.lock wants {wanted}, found {}",
         have.as_deref().unwrap_or("none")
     );
-    cargo([
-        "install",
-        "wasm-bindgen-cli",
-        "--locked",
-        "--version",
-        &wanted,
-    ])
-    .run()
+    cargo_install("wasm-bindgen-cli", &wanted)
+}
+
+/// `cargo install --locked` (the versions its authors tested), or without `--locked` when that
+/// fails: a release's lock file can name a dependency version that was yanked since
+/// (wasm-bindgen-cli 0.2.130's does), and then only a fresh resolution works.
+fn cargo_install(krate: &str, version: &str) -> Result<()> {
+    match cargo(["install", krate, "--version", version, "--locked"]).run() {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            println!("{e}; retrying without --locked");
+            cargo(["install", krate, "--version", version]).run()
+        }
+    }
 }
 
 /// The version of `name` recorded in a Cargo.lock (the first entry, if there are several).
@@ -103,14 +102,10 @@ pub fn locked_version(lock: &str, name: &str) -> Option<String> {
 }
 
 /// `npm ci` when node_modules is missing or older than package-lock.json.
-fn npm_packages(dir: &Path) -> Result<()> {
-    let name = dir
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
+fn npm_packages(root: &Path, name: &str) -> Result<()> {
+    let dir = root.join(name);
     if !dir.join("package.json").is_file() {
-        println!("skip: {} has no package.json yet", dir.display());
+        println!("ok: {name}/ has no package.json, no npm packages to install");
         return Ok(());
     }
     if cmd("npm", ["--version"]).probe().is_none() {
@@ -122,7 +117,7 @@ fn npm_packages(dir: &Path) -> Result<()> {
     if !lock.is_file() {
         println!("{name}: no package-lock.json, so `npm install` (commit the lock file it writes)");
         return cmd("npm", ["install", "--no-audit", "--no-fund"])
-            .dir(dir)
+            .dir(&dir)
             .run();
     }
     match (modified(&installed), modified(&lock)) {
@@ -130,7 +125,9 @@ fn npm_packages(dir: &Path) -> Result<()> {
             println!("ok: {name}/node_modules is up to date with package-lock.json");
             Ok(())
         }
-        _ => cmd("npm", ["ci", "--no-audit", "--no-fund"]).dir(dir).run(),
+        _ => cmd("npm", ["ci", "--no-audit", "--no-fund"])
+            .dir(&dir)
+            .run(),
     }
 }
 
