@@ -84,6 +84,7 @@ export async function launchBrowser() {
 /** Opens a page that records page errors, console errors and requests leaving the origin. */
 export async function openPage(context, origin) {
   const page = await context.newPage();
+  page.setDefaultTimeout(2 * 60_000);
   const log = { pageErrors: [], consoleErrors: [], foreignRequests: [] };
   page.on('pageerror', (e) => log.pageErrors.push(e.message));
   page.on('console', (m) => {
@@ -156,4 +157,14 @@ export function decodeConfigFromUrl(url) {
 }
 export function encodeConfig(config) {
   return Buffer.from(JSON.stringify(config), 'utf8').toString('base64url');
+}
+
+/** Runs `body(page)`; on failure saves a screenshot `<name>-failed.png` to the artifacts first. */
+export async function withFailureScreenshot(page, name, body) {
+  try {
+    return await body();
+  } catch (e) {
+    await page.screenshot({ path: join(artifactsDir, `${name}-failed.png`), fullPage: true }).catch(() => undefined);
+    throw e;
+  }
 }

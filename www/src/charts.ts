@@ -92,7 +92,7 @@ export class LineChart {
     nodes.push(...this.axes(x, y, xMax, yDom));
     for (const m of this.markers) {
       nodes.push(svgEl('line', { class: 'marker', x1: x(m.x), x2: x(m.x), y1: M.top, y2: H - M.bottom }));
-      nodes.push(svgEl('text', { class: 'marker-label', x: x(m.x) + 4, y: M.top + 10 }, m.label));
+      nodes.push(svgEl('text', { class: 'marker-label', x: x(m.x), y: M.top - 7, 'text-anchor': 'middle' }, m.label));
     }
     for (const s of this.opts.series) nodes.push(...this.seriesNodes(s, this.data.get(s.id) ?? [], x, y));
     if (all.length === 0) {
