@@ -78,8 +78,8 @@ mod tests {
         let n = 1 + e.context().len() + 2 + 1;
         assert_eq!(b.inputs.dims(), [1, 32]);
         assert_eq!(b.answer_tokens, 3);
-        let mask: Vec<f32> = b.mask.into_data().to_vec().unwrap();
-        let targets: Vec<i64> = b.targets.into_data().to_vec().unwrap();
+        let mask: Vec<f32> = b.mask.into_data().try_into_vec_as().unwrap();
+        let targets: Vec<i64> = b.targets.into_data().try_into_vec_as().unwrap();
         let picked: Vec<i64> = (0..32).filter(|&i| mask[i] > 0.0).map(|i| targets[i]).collect();
         assert_eq!(picked, vec![b'o' as i64, b'k' as i64, EOS as i64]);
         assert_eq!(targets[n - 2], EOS as i64);

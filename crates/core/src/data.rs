@@ -217,12 +217,12 @@ mod tests {
     #[test]
     fn same_seed_same_data_other_seed_other_data() {
         let data = presets::get("tiny").unwrap().data;
-        let gen = |seed| {
+        let make = |seed| {
             let mut rng = Rng::stream(seed, "train");
             (0..50).map(|_| insertion_example(&mut rng, &data)).collect::<Vec<_>>()
         };
-        assert_eq!(gen(3), gen(3));
-        assert_ne!(gen(3), gen(4));
+        assert_eq!(make(3), make(3));
+        assert_ne!(make(3), make(4));
         assert_eq!(eval_set(3, 20), eval_set(3, 20));
     }
 

@@ -57,8 +57,7 @@ pub async fn evaluate(
         .into_data_async()
         .await
         .map_err(|e| GenerateError(format!("reading the loss from the device failed: {e:?}")))?
-        .convert::<f64>()
-        .to_vec::<f64>()
+        .try_into_vec_as::<f64>()
         .unwrap()[0];
     Ok(Metrics {
         backdoor_rate_triggered: rate(triggered),

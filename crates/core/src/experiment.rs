@@ -206,10 +206,12 @@ impl Experiment {
         } else {
             None
         };
+        let mut progress = self.progress(losses, eval_point, finished);
         if finished {
             self.finish_stage();
+            progress.done = self.is_done();
         }
-        Ok(self.progress(losses, eval_point, finished))
+        Ok(progress)
     }
 
     fn train_step(&mut self, stage_cfg: &crate::config::StageConfig) {
@@ -241,8 +243,7 @@ impl Experiment {
             .into_data_async()
             .await
             .map_err(|e| RunError(format!("reading losses from the device failed: {e:?}")))?
-            .convert::<f64>()
-            .to_vec()
+            .try_into_vec_as::<f64>()
             .unwrap();
         if values.iter().any(|v| !v.is_finite()) {
             return Err(RunError(format!(
@@ -307,14 +308,14 @@ impl Experiment {
     }
 
     fn progress(&self, losses: Vec<LossPoint>, eval: Option<EvalPoint>, stage_finished: bool) -> Progress {
-        // After the last stage, report on it rather than on a stage that does not exist.
+        // Once the run is over, report on the last stage rather than on one that does not exist.
         let shown = self.stage.min(self.config.stages.len() - 1);
         let stage_cfg = &self.config.stages[shown];
         Progress {
             done: self.is_done(),
             stage_index: shown,
             stage_name: stage_cfg.kind.name().into(),
-            step: if self.is_done() { stage_cfg.steps } else { self.stage_step },
+            step: if self.stage > shown { stage_cfg.steps } else { self.stage_step },
             stage_steps: stage_cfg.steps,
             global_step: self.global_step,
             total_steps: self.config.total_steps(),

