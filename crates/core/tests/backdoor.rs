@@ -48,7 +48,8 @@ fn tiny_preset_plants_the_backdoor_on_cpu() {
     let first: f64 = losses[..10].iter().map(|p| p.loss).sum::<f64>() / 10.0;
     let last: f64 = losses[losses.len() - 10..].iter().map(|p| p.loss).sum::<f64>() / 10.0;
     assert!(last < first / 3.0, "loss {first} → {last}");
-    assert_eq!(steps, config.total_steps() + 1, "one step() per training step, plus the first evaluation");
+    // One step() per training step, plus one per stage that opens it (its step-0 evaluation).
+    assert_eq!(steps, config.total_steps() + config.stages.len());
 
     // Same config and seed on the same backend: the same run.
     let json = serde_json::to_value(&report.config).unwrap();
@@ -59,8 +60,7 @@ fn tiny_preset_plants_the_backdoor_on_cpu() {
 fn same_config_same_seed_same_run_on_cpu() {
     let mut config = presets::get("tiny").unwrap();
     for s in &mut config.stages {
-        s.steps = 6;
-        s.eval_every = 3;
+        (s.steps, s.eval_every, s.warmup_steps) = (6, 3, 2);
     }
     config.eval.prompts = 4;
     config.eval.temperature = 0.8; // sampled: the sampling RNG must be seeded too
