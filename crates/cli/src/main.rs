@@ -86,8 +86,8 @@ fn run(config: ExperimentConfig, backend: Backend, json: Option<String>, quiet: 
 fn bench(preset: &str, backend: Backend, steps: usize) -> Result<(), String> {
     let mut config = presets::get(preset).unwrap();
     config.stages.truncate(1);
-    config.stages[0].steps = steps;
-    config.stages[0].eval_every = steps;
+    let stage = &mut config.stages[0];
+    (stage.steps, stage.eval_every, stage.warmup_steps) = (steps, steps, stage.warmup_steps.min(steps));
     config.eval.prompts = 32;
     let (device, name) = device(backend)?;
     let mut exp = Experiment::new(config.clone(), device, name, clock()).map_err(|e| e.to_string())?;
