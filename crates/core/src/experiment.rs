@@ -183,7 +183,7 @@ impl Experiment {
             self.stage_started_ms = (self.clock)();
             self.restart_window();
             // A stage starts where the previous one ended: reuse that evaluation as its step 0.
-            let start = match self.reports.get(self.stage.wrapping_sub(1)).and_then(|r| r.metrics) {
+            let start = match self.stage.checked_sub(1).and_then(|prev| self.reports[prev].metrics) {
                 Some(m) => m,
                 None => self.evaluate().await?,
             };
