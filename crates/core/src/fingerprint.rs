@@ -1,0 +1,207 @@
+//! The result fingerprint: a short hash that says whether a rerun reproduced a run.
+//!
+//! It hashes every evaluation and training loss of the report (bit for bit) and, on the CPU
+//! backend, every weight of the final model. Timings are left out. The same link on the same
+//! backend gives the same fingerprint; GPU float order (and CPU SIMD width between machines)
+//! can change the low bits, which is why `compare` also says *how much* two results differ.
+
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::RunError;
+use crate::model::Gpt;
+use crate::report::{Metrics, Report};
+
+/// FNV-1a, 64-bit: small, stable across platforms, and enough to tell results apart.
+#[derive(Clone, Copy)]
+pub struct Hasher(u64);
+
+impl Hasher {
+    pub fn new() -> Self {
+        Hasher(0xcbf2_9ce4_8422_2325)
+    }
+
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub fn f64(&mut self, v: f64) {
+        self.bytes(&v.to_bits().to_le_bytes());
+    }
+
+    pub fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Hash of the metrics and training losses of every stage, in order.
+pub fn of_report(report: &Report) -> u64 {
+    let mut h = Hasher::new();
+    for stage in &report.stages {
+        h.bytes(stage.kind.as_bytes());
+        for p in &stage.history {
+            h.bytes(&(p.global_step as u64).to_le_bytes());
+            let m = p.metrics;
+            for v in [m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss] {
+                h.f64(v);
+            }
+        }
+        for l in &stage.loss_history {
+            h.f64(l.loss);
+        }
+    }
+    h.finish()
+}
+
+/// Hash of every weight, read back from the device in one transfer.
+pub async fn of_weights(model: &Gpt) -> Result<u64, RunError> {
+    let values = crate::weights::read_all(model).await?;
+    let mut h = Hasher::new();
+    for v in values {
+        h.bytes(&v.to_bits().to_le_bytes());
+    }
+    Ok(h.finish())
+}
+
+/// `metrics` alone (GPU) or `metrics.weights` (CPU), each 8 hex digits.
+pub fn format(metrics: u64, weights: Option<u64>) -> String {
+    let short = |x: u64| format!("{:08x}", (x >> 32) as u32 ^ x as u32);
+    match weights {
+        Some(w) => format!("{}.{}", short(metrics), short(w)),
+        None => short(metrics),
+    }
+}
+
+/// What a link says a rerun should give: the fingerprint and the final metrics of the last stage
+/// (the metrics let a page say how far a differing rerun is from the original).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Expected {
+    pub fingerprint: String,
+    pub metrics: Metrics,
+}
+
+impl Expected {
+    pub fn of(report: &Report, fingerprint: String) -> Option<Self> {
+        let metrics = report.stages.last()?.metrics?;
+        Some(Expected { fingerprint, metrics })
+    }
+
+    /// `fingerprint~rate,rate,accuracy,loss`; shortest round-tripping decimals.
+    pub fn to_link_value(&self) -> String {
+        let m = self.metrics;
+        format!("{}~{},{},{},{}", self.fingerprint, m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss)
+    }
+
+    pub fn from_link_value(text: &str) -> Result<Self, String> {
+        let (fp, numbers) = text.split_once('~').ok_or("it should look like 1a2b3c4d~1,0,0.5,1.27")?;
+        let hex = |s: &str| s.len() == 8 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+        let parts: Vec<&str> = fp.split('.').collect();
+        if parts.is_empty() || parts.len() > 2 || !parts.iter().all(|p| hex(p)) {
+            return Err("the fingerprint should be 8 or 8.8 lowercase hex digits".into());
+        }
+        let values: Vec<f64> = numbers.split(',').map(|s| s.parse::<f64>()).collect::<Result<_, _>>().map_err(|_| "the metrics are not numbers")?;
+        let [bt, bu, acc, loss] = values[..] else { return Err("it should carry four metrics".into()) };
+        if ![bt, bu, acc].iter().all(|v| (0.0..=1.0).contains(v)) || !loss.is_finite() || loss < 0.0 {
+            return Err("the metrics are out of range".into());
+        }
+        Ok(Expected {
+            fingerprint: fp.into(),
+            metrics: Metrics { backdoor_rate_triggered: bt, backdoor_rate_untriggered: bu, clean_accuracy: acc, loss },
+        })
+    }
+}
+
+/// How a rerun compares with what its link expected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub reproduced: bool,
+    /// A sentence for people: "reproduced", or what differs and by how much.
+    pub summary: String,
+    /// Largest absolute difference over the four final metrics.
+    pub max_metric_delta: f64,
+}
+
+pub fn compare(expected: &Expected, actual: &Expected) -> Verdict {
+    let (e, a) = (expected.metrics, actual.metrics);
+    let rows = [
+        ("backdoor rate with trigger", e.backdoor_rate_triggered, a.backdoor_rate_triggered),
+        ("backdoor rate without trigger", e.backdoor_rate_untriggered, a.backdoor_rate_untriggered),
+        ("clean accuracy", e.clean_accuracy, a.clean_accuracy),
+        ("held-out loss", e.loss, a.loss),
+    ];
+    let max_metric_delta = rows.iter().map(|(_, x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let metrics_part = |s: &str| s.split('.').next().unwrap_or("").to_string();
+    let same_metrics = metrics_part(&expected.fingerprint) == metrics_part(&actual.fingerprint);
+    let both_have_weights = expected.fingerprint.contains('.') && actual.fingerprint.contains('.');
+    if expected.fingerprint == actual.fingerprint || (same_metrics && !both_have_weights) {
+        let summary = if expected.fingerprint == actual.fingerprint {
+            format!("Reproduced: fingerprint {} matches.", actual.fingerprint)
+        } else {
+            format!("Reproduced: every metric and loss matches (fingerprint {}); weights were not compared across backends.", metrics_part(&actual.fingerprint))
+        };
+        return Verdict { reproduced: true, summary, max_metric_delta };
+    }
+    let differing: Vec<String> = rows
+        .iter()
+        .filter(|(_, x, y)| x != y)
+        .map(|(name, x, y)| format!("{name} {y:.4} vs {x:.4} (Δ {:+.2e})", y - x))
+        .collect();
+    let what = if differing.is_empty() {
+        if same_metrics {
+            "the metrics are identical but the weights differ in their low bits".to_string()
+        } else {
+            "the final metrics are identical but earlier evaluations or training losses differ".to_string()
+        }
+    } else {
+        differing.join("; ")
+    };
+    Verdict {
+        reproduced: false,
+        summary: format!("Differs from the link (fingerprint {} vs {}): {what}. Different hardware or backends add float rounding noise of this kind.", actual.fingerprint, expected.fingerprint),
+        max_metric_delta,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expected(fp: &str, loss: f64) -> Expected {
+        Expected { fingerprint: fp.into(), metrics: Metrics { backdoor_rate_triggered: 1.0, backdoor_rate_untriggered: 0.0, clean_accuracy: 0.09375, loss } }
+    }
+
+    #[test]
+    fn link_value_round_trips_and_rejects_junk() {
+        let e = expected("0a1b2c3d.99887766", 1.2771433591842651);
+        assert_eq!(Expected::from_link_value(&e.to_link_value()).unwrap(), e);
+        for bad in ["", "0a1b2c3d", "XYZ~1,0,0,1", "0a1b2c3d~1,0,0", "0a1b2c3d~2,0,0,1", "0a1b2c3d~1,0,0,NaN", "0A1B2C3D~1,0,0,1"] {
+            assert!(Expected::from_link_value(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn compare_says_reproduced_or_how_much_differs() {
+        let a = expected("0a1b2c3d.99887766", 1.25);
+        assert!(compare(&a, &a).reproduced);
+        let gpu = expected("0a1b2c3d", 1.25);
+        assert!(compare(&a, &gpu).reproduced, "same metrics hash, weights not comparable");
+        let v = compare(&a, &expected("ffff0000.99887766", 1.2501));
+        assert!(!v.reproduced);
+        assert!(v.summary.contains("held-out loss 1.2501 vs 1.2500"), "{}", v.summary);
+        assert!((v.max_metric_delta - 1e-4).abs() < 1e-9);
+    }
+
+    #[test]
+    fn hasher_is_fnv1a() {
+        let mut h = Hasher::new();
+        h.bytes(b"a");
+        assert_eq!(h.finish(), 0xaf63dc4c8601ec8c);
+    }
+}

