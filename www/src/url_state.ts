@@ -1,19 +1,20 @@
-// The share link: the URL fragment holds the config and the backend choice (like TensorFlow
-// Playground). Decoding is in url_codec.ts; this module only touches `location` and `history`.
-import type { BackendChoice } from './protocol';
-import { decodeFragment, encodeFragment, type DecodedFragment } from './url_codec';
+// The share link in the address bar (TensorFlow Playground style): the fragment always holds
+// the current settings. Encoding and decoding happen in core (through the worker); this module
+// only touches `location` and `history`, and keeps late answers from overwriting newer ones.
 
 let lastWritten = '';
+let generation = 0;
 
-export function readUrlState(): DecodedFragment {
-  return decodeFragment(location.hash);
-}
-
-/** Replaces the fragment (no new history entry) so the address bar is always a share link. */
-export function writeUrlState(config: unknown, backend: BackendChoice): void {
-  const hash = encodeFragment({ config, backend });
-  lastWritten = hash;
-  if (location.hash !== hash) history.replaceState(history.state, '', hash);
+/** Starts a write; the returned function applies `fragment` only if no newer write began since. */
+export function beginUrlWrite(): (fragment: string) => void {
+  const mine = ++generation;
+  return (fragment) => {
+    if (mine !== generation) return;
+    // Page-only query keys (?embed, ?autorun) stay; the fragment is replaced without a history entry.
+    const hash = `#${fragment}`;
+    lastWritten = hash;
+    if (location.hash !== hash) history.replaceState(history.state, '', hash);
+  };
 }
 
 /** Calls back when the user (not this page) changes the fragment, e.g. pastes another link. */

