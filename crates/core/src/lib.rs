@@ -15,6 +15,7 @@ pub mod link;
 pub mod model;
 pub mod presets;
 pub mod probe;
+pub mod probing;
 pub mod report;
 pub mod rng;
 pub mod tokenizer;

