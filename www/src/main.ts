@@ -7,6 +7,7 @@ import { download } from './download';
 import { Embed } from './embed';
 import { describeBackend, formatCount, formatStageName } from './format';
 import { renderGeneration } from './probe';
+import { ProbingPanel } from './probing_panel';
 import { RunView } from './run_view';
 import { byTestId, el } from './ui';
 import { HIDE_KEYS, pageOptions, parseHide, type HideKey, type Result } from './url_codec';
@@ -94,6 +95,15 @@ const embed = new Embed(options.embed, options.autorun, {
 });
 const form = new ConfigForm(byTestId<HTMLFormElement>('config-form'), (draft) => void applyEdit(draft));
 const client = new WorkerClient({ onMessage, onCrash });
+const probing = new ProbingPanel(client, {
+  config: () => app.runConfig ?? app.config,
+  tryPrompt: (prompt) => {
+    ui.prompt.value = prompt;
+    ui.prompt.scrollIntoView({ block: 'center' });
+    if (!ui.generate.disabled) ui.probeForm.requestSubmit();
+  },
+  busyChanged: () => updateControls(),
+});
 
 // ---- errors ---------------------------------------------------------------------------------
 
@@ -131,7 +141,7 @@ function setState(state: AppState): void {
 function updateControls(): void {
   const { state, ready } = app;
   const busy = state === 'running' || state === 'paused';
-  ui.run.disabled = !(ready && app.configOk && !busy);
+  ui.run.disabled = !(ready && app.configOk && !busy && !probing.isBusy);
   ui.pause.disabled = state !== 'running' || app.controlPending;
   ui.resume.disabled = state !== 'paused' || app.controlPending;
   ui.stop.disabled = !busy || app.stopping === 'asked';
@@ -145,6 +155,8 @@ function updateControls(): void {
   ui.downloadWeights.disabled = app.checkpoints.length === 0 || busy || app.exporting;
   ui.importWeights.disabled = !ready || busy || app.exporting;
   const canTry = ready && app.hasModel && (state === 'paused' || state === 'done' || state === 'idle');
+  probing.setAvailable(canTry, app.checkpoints);
+  ui.importWeights.disabled ||= probing.isBusy;
   ui.generate.disabled = !canTry || app.generating;
   ui.generateHint.textContent = canTry
     ? 'The prompt is wrapped as “Human: … Assistant:” for you.'
@@ -521,6 +533,9 @@ function onMessage(msg: WorkerToPage): void {
       view.setText(`Training a model with ${formatCount(msg.modelParams)} parameters…`);
       updateControls();
       embed.post('started', { backend: msg.backend, modelParams: msg.modelParams, config: app.runConfig });
+      return;
+    case 'inversion-progress':
+      probing.onInversionProgress(msg.progress);
       return;
     case 'progress':
       view.progress(msg.progress);

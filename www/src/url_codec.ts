@@ -9,7 +9,7 @@
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Controls a link can hide (`hide=a,b`); each is a `data-hide` group in index.html. */
-export const HIDE_KEYS = ['header', 'preset', 'backend', 'config', 'controls', 'link', 'charts', 'results', 'export', 'probe', 'footer'] as const;
+export const HIDE_KEYS = ['header', 'preset', 'backend', 'config', 'controls', 'link', 'charts', 'results', 'export', 'probe', 'probing', 'footer'] as const;
 export type HideKey = (typeof HIDE_KEYS)[number];
 
 /** Splits `#a=1&b=2` (or `?a=1&b`) into raw values; a key with no `=` maps to ''. */

@@ -26,6 +26,9 @@ let paused = false;
 let stopRequested = false;
 let wakeUp: (() => void) | null = null;
 let generating: Promise<unknown> | null = null;
+/** A probe is using the model: training must not start meanwhile. */
+let probing = false;
+let cancelInversion = false;
 
 async function detectGpu(): Promise<GpuInfo> {
   const none = (reason: string): GpuInfo => ({ available: false, vendor: '', architecture: '', description: '', reason });
@@ -115,6 +118,10 @@ async function start(config: ExperimentConfig, choice: BackendChoice): Promise<v
     post({ type: 'error', message: 'A run is already in progress: stop it first.', fatal: false });
     return;
   }
+  if (probing) {
+    post({ type: 'error', message: 'A probe is using the model: wait for it (or stop it) first.', fatal: false });
+    return;
+  }
   running = true;
   paused = false;
   stopRequested = false;
@@ -197,6 +204,32 @@ async function importWeights(bytes: ArrayBuffer, choice: BackendChoice): Promise
   }
 }
 
+/** Runs a probe on the model, keeping training from starting meanwhile. */
+async function probe<T>(work: (l: Lab) => Promise<T>): Promise<T> {
+  const l = needLab();
+  if (probing) throw new Error('Another probe is running: wait for it to finish.');
+  probing = true;
+  try {
+    return await work(l);
+  } finally {
+    probing = false;
+  }
+}
+
+async function invert(c: Extract<Call, { fn: 'invert' }>): Promise<unknown> {
+  return probe(async (l) => {
+    cancelInversion = false;
+    await l.start_inversion(c.config, c.checkpoint);
+    for (;;) {
+      const progress = await l.inversion_step();
+      post({ type: 'inversion-progress', progress });
+      if (progress.done || cancelInversion) break;
+      await yieldToEventLoop();
+    }
+    return l.finish_inversion(c.evalPrompts, c.trueTrigger);
+  });
+}
+
 function needLab(): Lab {
   if (!lab) throw new Error('There is no model yet: run an experiment or import weights first.');
   if (running && !paused) throw new Error('Pause the run first.');
@@ -217,6 +250,23 @@ async function call(c: Call): Promise<unknown> {
       return needLab().report_csv();
     case 'importWeights':
       return importWeights(c.bytes, c.backend);
+    case 'variants':
+      return wasm.trigger_variants(c.base);
+    case 'sweep':
+      return probe((l) => l.trigger_sweep(c.candidates, c.prompts, c.checkpoint));
+    case 'defection':
+      return probe((l) => l.defection_probe(c.prompts, c.checkpoint));
+    case 'inspect':
+      return probe(async (l) => {
+        // Without a given answer, inspect the model's own (greedy) answer.
+        const answer = c.answer ?? (await l.generate(c.prompt, { temperature: 0, seed: 1, max_new_tokens: l.config().eval.max_new_tokens, checkpoint: c.checkpoint })).text;
+        return { inspection: await l.inspect(c.prompt, answer, 5, c.checkpoint), answer };
+      });
+    case 'invert':
+      return invert(c);
+    case 'cancelInversion':
+      cancelInversion = true;
+      return null;
   }
 }
 
