@@ -47,6 +47,7 @@ const ui = {
   probeForm: byTestId<HTMLFormElement>('probe-form'),
   prompt: byTestId<HTMLInputElement>('prompt-input'),
   temperature: byTestId<HTMLInputElement>('temperature-input'),
+  seed: byTestId<HTMLInputElement>('seed-input'),
   addTrigger: byTestId<HTMLButtonElement>('add-trigger-button'),
   generate: byTestId<HTMLButtonElement>('generate-button'),
   generateHint: byTestId('generate-hint'),
@@ -72,7 +73,6 @@ const app = {
   stopping: null as null | 'asked' | 'force',
   stopTimer: 0,
   report: null as Report | null,
-  genSeed: 1,
   /** From the link: controls to hide, and the result a rerun should reproduce (with the config it is for). */
   hide: [] as HideKey[],
   expect: null as { result: Expected; configJson: string } | null,
@@ -376,7 +376,10 @@ ui.probeForm.addEventListener('submit', async (ev) => {
   app.generating = true;
   updateControls();
   ui.generateOutput.replaceChildren(el('p', { class: 'hint' }, ['Generating…']));
-  const result = await client.generate(ui.prompt.value, { temperature, seed: app.genSeed++, max_new_tokens: app.runConfig.eval.max_new_tokens });
+  // Sampling is seeded: the same prompt, temperature and seed give the same answer.
+  const s = ui.seed.valueAsNumber;
+  const seed = Number.isSafeInteger(s) && s >= 0 ? s : 1;
+  const result = await client.generate(ui.prompt.value, { temperature, seed, max_new_tokens: app.runConfig.eval.max_new_tokens });
   app.generating = false;
   if (result.ok) renderGeneration(ui.generateOutput, result.value);
   else ui.generateOutput.replaceChildren(el('p', { class: 'error', 'data-testid': 'generate-error' }, [result.error]));
