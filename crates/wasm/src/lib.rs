@@ -23,10 +23,12 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// Results cross as JSON text parsed by the browser: serde-wasm-bindgen builds JS values one
+/// call at a time, which took 20 s for an attention map's 45k numbers; this takes milliseconds.
+/// (Non-finite floats become null, which the page treats as "not known".)
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&format!("internal error serialising a result: {e}")))
+    let text = serde_json::to_string(value).map_err(|e| JsError::new(&format!("internal error serialising a result: {e}")))?;
+    js_sys::JSON::parse(&text).map_err(|_| JsError::new("internal error: a result was not valid JSON"))
 }
 
 #[derive(Serialize)]
