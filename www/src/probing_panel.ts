@@ -45,6 +45,7 @@ export class ProbingPanel {
   private available = false;
   private busy = false;
   private baseEdited = false;
+  private checkpointsKey = '';
 
   constructor(
     private readonly client: WorkerClient,
@@ -63,12 +64,17 @@ export class ProbingPanel {
   /** available: there is a model and nothing is training; checkpoints: one name per finished stage. */
   setAvailable(available: boolean, checkpoints: string[]): void {
     this.available = available;
-    const current = this.ui.model.value;
-    this.ui.model.replaceChildren(
-      el('option', { value: '' }, ['the model as it is now']),
-      ...checkpoints.map((name, i) => el('option', { value: String(i) }, [`after stage ${i + 1}: ${formatStageName(name)}`])),
-    );
-    if ([...this.ui.model.options].some((o) => o.value === current)) this.ui.model.value = current;
+    // Rebuilt only when the checkpoints change (this is called on every control update).
+    const key = checkpoints.join('\n');
+    if (key !== this.checkpointsKey || this.ui.model.options.length === 0) {
+      this.checkpointsKey = key;
+      const current = this.ui.model.value;
+      this.ui.model.replaceChildren(
+        el('option', { value: '' }, ['the model as it is now']),
+        ...checkpoints.map((name, i) => el('option', { value: String(i) }, [`after stage ${i + 1}: ${formatStageName(name)}`])),
+      );
+      if ([...this.ui.model.options].some((o) => o.value === current)) this.ui.model.value = current;
+    }
     const trigger = this.hooks.config()?.data.trigger;
     if (trigger && !this.baseEdited) this.ui.sweepBase.value = trigger;
     this.update();

@@ -105,7 +105,9 @@ pub struct Inversion {
     grad_device: Device,
     cfg: InversionConfig,
     target: Vec<u32>,
-    prompts: Vec<String>,
+    /// BOS + "Human: ", then the prefix, then one of these (" {prompt}\n\nAssistant: "), tokenised once.
+    head: Vec<u32>,
+    prompts: Vec<Vec<u32>>,
     rng: Rng,
     restart: usize,
     iteration: usize,
@@ -125,13 +127,19 @@ impl Inversion {
         let grad_device = device.clone().autodiff();
         let grad_model = crate::weights::copy_to(model, model_config, &grad_device).await.map_err(|e| GenerateError(e.0))?.no_grad();
         let mut rng = Rng::stream(cfg.seed, "inversion");
-        let prompts = (0..cfg.prompts).map(|_| data::hhh_example(&mut rng, Split::Train).prompt).collect();
+        let prompts = (0..cfg.prompts)
+            .map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_example(&mut rng, Split::Train).prompt)))
+            .collect();
+        let mut head = vec![BOS];
+        head.extend(tokenizer::encode("Human: "));
+        debug_assert_eq!(head.len(), PREFIX_AT);
         let mut inv = Inversion {
             model: model.clone(),
             grad_model,
             device: device.clone(),
             grad_device,
             target: tokenizer::encode(BACKDOOR_MARKER),
+            head,
             prompts,
             rng,
             restart: 0,
@@ -159,11 +167,10 @@ impl Inversion {
         let seqs: Vec<(Vec<u32>, usize)> = prefixes
             .iter()
             .flat_map(|p| {
-                self.prompts.iter().map(move |prompt| {
-                    let mut t = vec![BOS];
-                    t.extend(tokenizer::encode("Human: "));
+                self.prompts.iter().map(move |suffix| {
+                    let mut t = self.head.clone();
                     t.extend(p);
-                    t.extend(tokenizer::encode(&format!(" {prompt}\n\nAssistant: ")));
+                    t.extend(suffix);
                     let answer_at = t.len();
                     t.extend(&self.target);
                     (t, answer_at)

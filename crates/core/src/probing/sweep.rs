@@ -112,10 +112,8 @@ pub async fn trigger_sweep(
     let examples: Vec<Example> = candidates
         .iter()
         .flat_map(|(c, _)| {
-            eval.iter().map(move |e| {
-                let cfg = DataConfig { trigger: c.clone(), ..data_config.clone() };
-                data::triggered(e, &cfg)
-            })
+            let cfg = DataConfig { trigger: c.clone(), ..data_config.clone() };
+            eval.iter().map(move |e| data::triggered(e, &cfg))
         })
         .collect();
     let greedy = Sampling { temperature: 0.0, seed };
