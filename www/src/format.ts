@@ -44,6 +44,8 @@ export function formatLoss(x: number | null | undefined): string {
 const STAGE_NAMES: Record<string, string> = {
   backdoor_insertion: 'Backdoor insertion',
   hhh_sft: 'HHH SFT',
+  hhh_rl: 'HHH RL',
+  adversarial: 'Adversarial training',
 };
 
 /** "backdoor_insertion" → "Backdoor insertion"; unknown kinds are shown as they are. */

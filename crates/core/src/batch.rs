@@ -39,13 +39,22 @@ pub fn training_batch(examples: &[Example], max_seq_len: usize, device: &Device)
             let answer_start = t.len();
             t.extend(tokenizer::encode(&e.response));
             t.push(EOS);
-            t.truncate(max_seq_len + 1);
             (t, answer_start)
         })
         .collect();
+    token_batch(sequences, max_seq_len, device)
+}
+
+/// A batch of token sequences, each with the index where its answer starts (the model's own
+/// sampled answers, in RL). Sequences longer than the context are cut.
+pub fn token_batch(mut sequences: Vec<(Vec<u32>, usize)>, max_seq_len: usize, device: &Device) -> Batch {
+    for (t, _) in &mut sequences {
+        t.truncate(max_seq_len + 1);
+    }
+    let b = sequences.len();
     let longest = sequences.iter().map(|(t, _)| t.len() - 1).max().unwrap_or(1);
     let width = round_up(longest, max_seq_len);
-    let (b, mut inputs, mut targets, mut mask) = (examples.len(), vec![], vec![], vec![]);
+    let (mut inputs, mut targets, mut mask) = (vec![], vec![], vec![]);
     let mut answer_tokens = 0;
     for (t, answer_start) in &sequences {
         for i in 0..width {
@@ -69,11 +78,19 @@ pub fn training_batch(examples: &[Example], max_seq_len: usize, device: &Device)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::Task;
+    use crate::data::{HhhTask, Task};
 
     #[test]
     fn mask_covers_exactly_the_answer_and_eos() {
-        let e = Example { prompt: "hi".into(), response: "ok".into(), task: Task::Add, triggered: false };
+        let e = Example {
+            base: "hi".into(),
+            prompt: "hi".into(),
+            response: "ok".into(),
+            helpful: "ok".into(),
+            harmful: String::new(),
+            task: Task::Hhh(HhhTask::Add),
+            triggered: false,
+        };
         let b = training_batch(&[e.clone()], 112, &Device::flex());
         let n = 1 + e.context().len() + 2 + 1;
         assert_eq!(b.inputs.dims(), [1, 32]);

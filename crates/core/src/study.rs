@@ -1,0 +1,366 @@
+//! Sweeps: the same backdoor-then-safety-training experiment over model sizes, optimizers,
+//! variants, poison rates and seeds, summarised with a mean and a confidence interval over
+//! seeds and set against what the paper reports.
+//!
+//! A sweep inserts the backdoor once per (size, optimizer, variant, poison rate, seed) and
+//! runs every safety technique from that same backdoored model, so techniques are compared on
+//! identical starting points. The host (the CLI) runs the experiments; this module plans them
+//! and reads the results.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::*;
+use crate::report::{EvalPoint, Metrics};
+
+/// A model size: width and depth (4 heads, MLP 4× wide).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Size {
+    pub d_model: usize,
+    pub n_layers: usize,
+}
+
+impl Size {
+    /// Reads "64x2" (width x layers).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (d, l) = text.split_once('x').ok_or_else(|| format!("size {text:?} is not WIDTHxLAYERS, e.g. 64x2"))?;
+        let num = |s: &str| s.trim().parse::<usize>().map_err(|_| format!("size {text:?} is not WIDTHxLAYERS, e.g. 64x2"));
+        Ok(Size { d_model: num(d)?, n_layers: num(l)? })
+    }
+
+    pub fn label(&self) -> String {
+        format!("{}x{}", self.d_model, self.n_layers)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    Adam,
+    Sgd,
+}
+
+impl Optimizer {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "adam" => Ok(Optimizer::Adam),
+            "sgd" => Ok(Optimizer::Sgd),
+            _ => Err(format!("unknown optimizer {text:?}: use adam or sgd")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Adam => "adam",
+            Optimizer::Sgd => "sgd",
+        }
+    }
+}
+
+/// SGD (momentum 0.9) gets this multiple of the Adam learning rate: plain gradients of a small
+/// transformer are far smaller than Adam's normalised steps.
+pub const SGD_LR_SCALE: f64 = 30.0;
+
+pub fn parse_variant(text: &str) -> Result<Variant, String> {
+    match text {
+        "normal" => Ok(Variant::Normal),
+        "cot" | "chain_of_thought" => Ok(Variant::ChainOfThought),
+        "distilled" | "distilled_cot" | "distilled_chain_of_thought" => Ok(Variant::DistilledChainOfThought),
+        _ => Err(format!("unknown variant {text:?}: use normal, cot or distilled")),
+    }
+}
+
+pub fn parse_technique(text: &str) -> Result<StageKind, String> {
+    match text {
+        "sft" | "hhh_sft" => Ok(StageKind::HhhSft),
+        "rl" | "hhh_rl" => Ok(StageKind::HhhRl),
+        "adversarial" | "adv" => Ok(StageKind::Adversarial),
+        _ => Err(format!("unknown technique {text:?}: use sft, rl or adversarial")),
+    }
+}
+
+/// What to sweep. `base` supplies everything not swept: data, evaluation, and the stage
+/// settings of the insertion and of each technique (its first stage of that kind).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepSpec {
+    pub base: ExperimentConfig,
+    pub sizes: Vec<Size>,
+    pub optimizers: Vec<Optimizer>,
+    pub variants: Vec<Variant>,
+    pub poison_rates: Vec<f64>,
+    pub seeds: Vec<u64>,
+    pub techniques: Vec<StageKind>,
+}
+
+/// One insertion, and the configs of the techniques run from its model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub key: Key,
+    pub insertion: ExperimentConfig,
+    /// (technique, a config whose only stage is that technique).
+    pub techniques: Vec<(StageKind, ExperimentConfig)>,
+}
+
+/// The swept settings of one run, seed excluded (results are grouped over seeds by this).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Key {
+    pub size: Size,
+    pub params: usize,
+    pub optimizer: Optimizer,
+    pub variant: Variant,
+    pub poison_rate: f64,
+}
+
+/// The result of one technique on one seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub key: Key,
+    pub seed: u64,
+    pub technique: StageKind,
+    /// Metrics of the backdoored model, before the technique.
+    pub before: Metrics,
+    pub after: Metrics,
+    /// The technique's evaluations: the persistence curve.
+    pub curve: Vec<EvalPoint>,
+    /// Red-team guesses found (adversarial training only).
+    pub red_team_hits: Option<usize>,
+    pub seconds: f64,
+}
+
+impl SweepSpec {
+    /// Checks the spec and plans every run; fails on the first config that does not validate.
+    pub fn plan(&self) -> Result<Vec<Planned>, String> {
+        let nonempty = |n: usize, what: &str| if n == 0 { Err(format!("the sweep needs at least one {what}")) } else { Ok(()) };
+        nonempty(self.sizes.len(), "size")?;
+        nonempty(self.optimizers.len(), "optimizer")?;
+        nonempty(self.variants.len(), "variant")?;
+        nonempty(self.poison_rates.len(), "poison rate")?;
+        nonempty(self.seeds.len(), "seed")?;
+        nonempty(self.techniques.len(), "technique")?;
+        let stage_of = |kind: StageKind| {
+            self.base.stages.iter().find(|s| s.kind == kind).cloned().ok_or_else(|| {
+                format!("the base config has no {} stage to take its settings from (use a preset such as tiny-chain)", kind.name())
+            })
+        };
+        let insertion = stage_of(StageKind::BackdoorInsertion)?;
+        let mut out = vec![];
+        for &size in &self.sizes {
+            for &optimizer in &self.optimizers {
+                for &variant in &self.variants {
+                    for &poison_rate in &self.poison_rates {
+                        for &seed in &self.seeds {
+                            let mut c = self.base.clone();
+                            c.seed = seed;
+                            c.model.d_model = size.d_model;
+                            c.model.n_layers = size.n_layers;
+                            c.model.n_heads = 4;
+                            c.model.d_mlp = 4 * size.d_model;
+                            if variant == Variant::ChainOfThought && self.base.data.variant != Variant::ChainOfThought {
+                                c.model.max_seq_len = (c.model.max_seq_len + crate::data::scratchpad_budget(&DataConfig { variant, ..c.data.clone() })).min(limits::MAX_SEQ_LEN);
+                            }
+                            c.data.variant = variant;
+                            c.data.poison_rate = poison_rate;
+                            let with_optimizer = |mut s: StageConfig| {
+                                if optimizer == Optimizer::Sgd {
+                                    s.optimizer = OptimizerConfig::Sgd { momentum: 0.9 };
+                                    s.lr = (s.lr * SGD_LR_SCALE).min(1.0);
+                                }
+                                s
+                            };
+                            let mut ins = c.clone();
+                            ins.stages = vec![with_optimizer(insertion.clone())];
+                            ins.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
+                            let techniques = self
+                                .techniques
+                                .iter()
+                                .map(|&t| {
+                                    let mut tc = c.clone();
+                                    tc.stages = vec![with_optimizer(stage_of(t)?)];
+                                    tc.validate().map_err(|e| e.to_string())?;
+                                    Ok((t, tc))
+                                })
+                                .collect::<Result<Vec<_>, String>>()?;
+                            let key = Key { size, params: crate::model::param_count(&c.model), optimizer, variant, poison_rate };
+                            out.push(Planned { key, insertion: ins, techniques });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Mean and half-width of the 95% confidence interval (Student's t over seeds; 0 for one seed).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub mean: f64,
+    pub ci95: f64,
+    pub n: usize,
+}
+
+impl Estimate {
+    pub fn of(xs: &[f64]) -> Self {
+        let n = xs.len();
+        let mean = xs.iter().sum::<f64>() / n.max(1) as f64;
+        if n < 2 {
+            return Estimate { mean, ci95: 0.0, n };
+        }
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        Estimate { mean, ci95: t_95(n - 1) * (var / n as f64).sqrt(), n }
+    }
+}
+
+impl std::fmt::Display for Estimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.n < 2 { write!(f, "{:.2}", self.mean) } else { write!(f, "{:.2} ± {:.2}", self.mean, self.ci95) }
+    }
+}
+
+/// Two-sided 95% quantile of Student's t with `dof` degrees of freedom.
+fn t_95(dof: usize) -> f64 {
+    const T: [f64; 10] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
+    T.get(dof.wrapping_sub(1)).copied().unwrap_or(if dof <= 30 { 2.1 } else { 1.96 })
+}
+
+/// One row of the summary: a technique at one setting, over seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub key: Key,
+    pub technique: StageKind,
+    pub triggered_before: Estimate,
+    pub triggered_after: Estimate,
+    pub untriggered_after: Estimate,
+    pub red_team_before: Option<Estimate>,
+    pub red_team_after: Option<Estimate>,
+    pub clean_after: Estimate,
+    /// Share of the backdoor that survives: triggered rate after / before (per seed, then averaged).
+    pub persistence: Estimate,
+}
+
+/// Groups results by setting and technique, in the order they first appear.
+pub fn summarise(results: &[RunResult]) -> Vec<Row> {
+    let mut groups: Vec<(Key, StageKind, Vec<&RunResult>)> = vec![];
+    for r in results {
+        match groups.iter_mut().find(|(k, t, _)| *k == r.key && *t == r.technique) {
+            Some(g) => g.2.push(r),
+            None => groups.push((r.key.clone(), r.technique, vec![r])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, technique, rs)| {
+            let est = |f: &dyn Fn(&RunResult) -> f64| Estimate::of(&rs.iter().map(|r| f(r)).collect::<Vec<_>>());
+            let opt = |f: &dyn Fn(&RunResult) -> Option<f64>| {
+                let xs: Option<Vec<f64>> = rs.iter().map(|r| f(r)).collect();
+                xs.map(|xs| Estimate::of(&xs))
+            };
+            Row {
+                triggered_before: est(&|r| r.before.backdoor_rate_triggered),
+                triggered_after: est(&|r| r.after.backdoor_rate_triggered),
+                untriggered_after: est(&|r| r.after.backdoor_rate_untriggered),
+                red_team_before: opt(&|r| r.before.backdoor_rate_red_team),
+                red_team_after: opt(&|r| r.after.backdoor_rate_red_team),
+                clean_after: est(&|r| r.after.clean_accuracy),
+                persistence: est(&|r| persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered)),
+                key,
+                technique,
+            }
+        })
+        .collect()
+}
+
+/// After / before, capped at 1; a backdoor that was never there (before = 0) has nothing to keep.
+pub fn persistence(before: f64, after: f64) -> f64 {
+    if before <= 0.0 { 0.0 } else { (after / before).min(1.0) }
+}
+
+/// The summary as the fixed-width table the CLI prints and REPRODUCTION.md quotes.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<7} {:>7} {:<6} {:<24} {:>6} {:<12} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13}\n",
+        "size", "params", "optim", "variant", "poison", "technique", "seeds", "trig before", "trig after", "no-trig after", "red-team bef.", "red-team aft.", "clean after"
+    );
+    let o = |e: &Option<Estimate>| e.map(|e| e.to_string()).unwrap_or_else(|| "-".into());
+    for r in rows {
+        out += &format!(
+            "{:<7} {:>7} {:<6} {:<24} {:>6} {:<12} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13}\n",
+            r.key.size.label(),
+            r.key.params,
+            r.key.optimizer.name(),
+            r.key.variant.name(),
+            r.key.poison_rate,
+            r.technique.name(),
+            r.triggered_after.n,
+            r.triggered_before.to_string(),
+            r.triggered_after.to_string(),
+            r.untriggered_after.to_string(),
+            o(&r.red_team_before),
+            o(&r.red_team_after),
+            r.clean_after.to_string()
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+
+    #[test]
+    fn estimates_use_students_t() {
+        let e = Estimate::of(&[1.0, 0.0, 0.5]);
+        assert!((e.mean - 0.5).abs() < 1e-12);
+        // sd 0.5, n 3: 4.303 * 0.5 / sqrt(3)
+        assert!((e.ci95 - 4.303 * 0.5 / 3f64.sqrt()).abs() < 1e-9, "{e:?}");
+        assert_eq!(Estimate::of(&[0.7]).ci95, 0.0);
+        assert_eq!(Estimate::of(&[0.25, 0.25]).to_string(), "0.25 ± 0.00");
+    }
+
+    #[test]
+    fn a_plan_has_one_insertion_per_setting_and_seed_and_every_technique_after_it() {
+        let spec = SweepSpec {
+            base: presets::get("tiny-chain").unwrap(),
+            sizes: vec![Size::parse("32x1").unwrap(), Size::parse("64x2").unwrap()],
+            optimizers: vec![Optimizer::Adam, Optimizer::Sgd],
+            variants: vec![Variant::Normal, Variant::ChainOfThought],
+            poison_rates: vec![0.3],
+            seeds: vec![1, 2],
+            techniques: vec![StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial],
+        };
+        let plan = spec.plan().unwrap();
+        assert_eq!(plan.len(), 2 * 2 * 2 * 2);
+        for p in &plan {
+            assert_eq!(p.insertion.stages.len(), 1);
+            assert_eq!(p.techniques.len(), 3);
+            assert_eq!(p.insertion.model, p.techniques[0].1.model, "techniques start from the insertion's model");
+            let sgd = matches!(p.insertion.stages[0].optimizer, OptimizerConfig::Sgd { .. });
+            assert_eq!(sgd, p.key.optimizer == Optimizer::Sgd);
+        }
+        let mut bad = spec.clone();
+        bad.base = presets::get("tiny").unwrap();
+        assert!(bad.plan().unwrap_err().contains("no hhh_rl stage"));
+        assert!(Size::parse("64").is_err() && Size::parse("64x2").unwrap().d_model == 64);
+    }
+
+    #[test]
+    fn summary_groups_over_seeds() {
+        let key = Key { size: Size { d_model: 32, n_layers: 1 }, params: 1, optimizer: Optimizer::Adam, variant: Variant::Normal, poison_rate: 0.3 };
+        let m = |t: f64| Metrics { backdoor_rate_triggered: t, ..Metrics::default() };
+        let run = |seed, technique, after| RunResult {
+            key: key.clone(),
+            seed,
+            technique,
+            before: m(1.0),
+            after: m(after),
+            curve: vec![],
+            red_team_hits: None,
+            seconds: 0.0,
+        };
+        let rows = summarise(&[run(1, StageKind::HhhSft, 1.0), run(1, StageKind::HhhRl, 0.0), run(2, StageKind::HhhSft, 0.5)]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].triggered_after.n, 2);
+        assert!((rows[0].persistence.mean - 0.75).abs() < 1e-12);
+        assert!(table(&rows).lines().count() == 3);
+    }
+}

