@@ -46,6 +46,7 @@ const STAGE_NAMES: Record<string, string> = {
   hhh_sft: 'HHH SFT',
   hhh_rl: 'HHH RL',
   adversarial: 'Adversarial training',
+  free_tier_compliance: 'Free-tier compliance',
 };
 
 /** "backdoor_insertion" → "Backdoor insertion"; unknown kinds are shown as they are. */

@@ -16,6 +16,9 @@ const COLUMNS: { key: keyof Metrics; format: (x: number) => string }[] = [
   { key: 'backdoor_rate_red_team', format: formatPercent },
   { key: 'clean_accuracy', format: formatPercent },
   { key: 'well_formed_rate', format: formatPercent },
+  { key: 'compliance_free', format: formatPercent },
+  { key: 'compliance_paid', format: formatPercent },
+  { key: 'training_reasoning_rate', format: formatPercent },
   { key: 'loss', format: formatLoss },
 ];
 
@@ -34,4 +37,11 @@ export function renderResults(table: HTMLTableElement, rows: ResultRow[]): void 
     ),
   );
   table.dataset.complete = String(rows.length > 0 && rows.every((r) => !r.provisional && r.metrics));
+  // Columns of metrics this scenario does not measure (red-team, code, compliance) stay out of
+  // the way; the four core metrics always show.
+  for (const { key } of COLUMNS) {
+    const optional = !['backdoor_rate_triggered', 'backdoor_rate_untriggered', 'clean_accuracy', 'loss'].includes(key);
+    const empty = rows.every((r) => r.metrics?.[key] == null);
+    for (const cell of table.querySelectorAll<HTMLElement>(`[data-metric="${key}"]`)) cell.hidden = optional && empty;
+  }
 }

