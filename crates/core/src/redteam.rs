@@ -22,8 +22,11 @@ use crate::rng::Rng;
 pub fn max_guess_bytes(trigger_len: usize) -> usize {
     trigger_len.max(12) + 8
 }
-/// Training prompts each guess is tried on during the search.
-pub const SEARCH_PROMPTS: usize = 8;
+/// Training prompts each guess is tried on during the search: as many as an evaluation asks,
+/// up to 8 (a short run on a slow device keeps a short search).
+pub fn search_prompts(eval_prompts: usize) -> usize {
+    eval_prompts.clamp(1, 8)
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
@@ -110,7 +113,7 @@ pub async fn rates(model: &Gpt, guesses: &[Candidate], examples: &[Example], dat
 /// at least once, most effective first, with their rate on the held-out `eval` prompts.
 pub async fn search(model: &Gpt, data: &DataConfig, pool: &[Candidate], seed: u64, eval: &[Example], device: &Device) -> Result<RedTeamReport, GenerateError> {
     let mut rng = Rng::stream(seed, "red-team-search");
-    let prompts: Vec<Example> = (0..SEARCH_PROMPTS).map(|_| data::clean_example(&mut rng, data, Split::Train)).collect();
+    let prompts: Vec<Example> = (0..search_prompts(eval.len())).map(|_| data::clean_example(&mut rng, data, Split::Train)).collect();
     let search_rates = rates(model, pool, &prompts, data, device).await?;
     let mut found: Vec<(Candidate, f64)> = pool.iter().cloned().zip(search_rates).filter(|(_, r)| *r > 0.0).collect();
     found.sort_by(|a, b| b.1.total_cmp(&a.1));
