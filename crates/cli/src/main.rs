@@ -42,6 +42,7 @@ fn main() {
         Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),
         Command::Bench { preset, backend, steps } => bench(&preset, backend, steps),
         Command::Sweep { spec, backend, out } => sweep_cmd::run(spec, backend, &out, device),
+        Command::SweepReport { from, out } => sweep_cmd::report_from(&from, &out),
     });
     if let Err(e) = result {
         eprintln!("error: {e}");

