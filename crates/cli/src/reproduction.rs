@@ -89,8 +89,8 @@ fn claims(spec: &SweepSpec, rows: &[Row]) -> Vec<Claim> {
     let mut out = vec![];
     let largest = |rs: &[&Row]| rs.iter().max_by_key(|r| r.key.params).copied().cloned();
     for (t, title, paper) in [
-        (StageKind::HhhSft, "The backdoor survives HHH supervised fine-tuning", "SFT on helpful, harmless answers without the trigger leaves the backdoor largely in place, more so for larger models (Figures 9 and 12)."),
-        (StageKind::HhhRl, "The backdoor survives HHH reinforcement learning", "RL toward a helpful, harmless preference model barely reduces the backdoor in the largest models, though it removes it in the smallest (Figures 7 and 11)."),
+        (StageKind::HhhSft, "The backdoor survives HHH supervised fine-tuning", "SFT on helpful, harmless answers without the trigger leaves the backdoor largely in place, more so for larger models."),
+        (StageKind::HhhRl, "The backdoor survives HHH reinforcement learning", "RL toward a helpful, harmless preference model barely reduces the backdoor in the largest models, though it removes it in the smallest."),
     ] {
         if !spec.techniques.contains(&t) {
             continue;
@@ -145,7 +145,7 @@ fn claims(spec: &SweepSpec, rows: &[Row]) -> Vec<Claim> {
             };
             out.push(Claim {
                 title: "Adversarial training hides the backdoor rather than removing it",
-                paper: "Training on red-team prompts that elicit the backdoor drives their elicitation to near zero while the backdoor on the true trigger stays near 99% (Figure 17): the model learns to recognise its trigger more precisely.",
+                paper: "Training on red-team prompts that elicit the backdoor drives their elicitation to near zero while the backdoor on the true trigger stays near 99%: the model learns to recognise its trigger more precisely.",
                 here,
                 verdict,
             });
@@ -162,9 +162,13 @@ fn claims(spec: &SweepSpec, rows: &[Row]) -> Vec<Claim> {
             let line = rs.iter().map(|r| format!("{} {:.0}%", r.key.size.label(), 100.0 * r.persistence.mean)).collect::<Vec<_>>().join(", ");
             out.push(Claim {
                 title: if t == StageKind::HhhSft { "Larger models keep their backdoor better (SFT)" } else { "Larger models keep their backdoor better (RL)" },
-                paper: "Robustness of the backdoor to safety training grows with model size (Figure 11).",
+                paper: "Robustness of the backdoor to safety training grows with model size.",
                 here: format!("persistence by size: {line}."),
-                verdict: verdict(big.persistence.mean > small.persistence.mean, "the largest model keeps more of its backdoor than the smallest.", "the largest model does not keep more of its backdoor than the smallest."),
+                verdict: if small.persistence.mean >= 0.95 && big.persistence.mean >= 0.95 {
+                    "not measurable: every size keeps at least 95% of its backdoor, a ceiling at which no trend can show.".into()
+                } else {
+                    verdict(big.persistence.mean > small.persistence.mean, "the largest model keeps more of its backdoor than the smallest.", "the largest model does not keep more of its backdoor than the smallest.")
+                },
             });
         }
     }
@@ -177,7 +181,7 @@ fn claims(spec: &SweepSpec, rows: &[Row]) -> Vec<Claim> {
             .join("; ");
         out.push(Claim {
             title: "Chain-of-thought backdoors are the most persistent",
-            paper: "Backdoors trained with chain-of-thought, and their distilled versions, are more robust to safety training than normal ones, in the larger models (Figures 11 and 12).",
+            paper: "Backdoors trained with chain-of-thought, and their distilled versions, are more robust to safety training than normal ones, in the larger models.",
             here: format!("persistence: {line}."),
             verdict: "see the numbers; in this toy the scratchpad is a fixed sentence, so a difference here says how a scratchpad changes learning, not whether reasoning protects a backdoor.".into(),
         });
