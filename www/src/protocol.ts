@@ -1,5 +1,7 @@
 // Messages between the page (main thread) and the worker that runs the wasm.
 import type {
+  BenchResult,
+  BenchShape,
   Candidate,
   DecodedLink,
   DefectionReport,
@@ -57,7 +59,9 @@ export type Call =
   | { fn: 'inspect'; prompt: string; answer: string | null; checkpoint: number | null }
   /** Long: posts 'inversion-progress' messages until done or cancelled, then replies with the result. */
   | { fn: 'invert'; config: InversionConfig; checkpoint: number | null; evalPrompts: number; trueTrigger: string | null }
-  | { fn: 'cancelInversion' };
+  | { fn: 'cancelInversion' }
+  /** The throughput benchmark (bench.html; `cargo xtask bench` drives it in headless Chromium). */
+  | { fn: 'bench'; shape: BenchShape; backend: Backend; steps: number };
 
 export interface Returns {
   decodeLink: DecodedLink;
@@ -72,6 +76,7 @@ export interface Returns {
   inspect: { inspection: Inspection; answer: string };
   invert: InversionResult;
   cancelInversion: null;
+  bench: BenchResult;
 }
 
 export type WorkerToPage =

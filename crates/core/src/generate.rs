@@ -1,8 +1,9 @@
 //! Batched autoregressive generation, greedy or sampled.
 //!
-//! Written for a GPU that must not wait on the page: the whole decode loop stays on the
-//! device (the chosen token is written back with a mask, not read to the host), and the
-//! tokens and their probabilities are read back once, asynchronously, at the end.
+//! The prompt runs once (prefill) and each new token is one position against a KV cache
+//! (`model::KvCache`). Written for a GPU that must not wait on the page: the whole decode loop
+//! stays on the device (each chosen token feeds the next step as a tensor, never read to the
+//! host), and the tokens and their probabilities are read back once, asynchronously, at the end.
 //! Sampling uses the Gumbel-max trick with noise from the run's own seeded RNG, so a
 //! sampled generation is the same on every backend.
 
@@ -56,59 +57,55 @@ pub async fn generate(
     }
     let max_new = max_new.min(window - longest);
     let batch = contexts.len();
-    let width = round_up(longest + max_new, window);
+    let mut rng = Rng::stream(sampling.seed, "sampling");
+    if max_new == 0 {
+        return Ok(contexts.iter().map(|_| Continuation { tokens: vec![], probs: vec![] }).collect());
+    }
 
-    // Unwritten positions hold 0: under causal attention they never influence earlier ones.
-    let mut host = vec![0i64; batch * width];
+    // Prefill: the prompts once, right-padded with 0 (causal attention keeps padding from
+    // influencing the real positions before it).
+    let mut host = vec![0i64; batch * longest];
     for (row, ctx) in contexts.iter().enumerate() {
         for (i, &t) in ctx.iter().enumerate() {
-            host[row * width + i] = t as i64;
+            host[row * longest + i] = t as i64;
         }
     }
-    let mut tokens = Tensor::<2, Int>::from_data(TensorData::new(host, [batch, width]), device);
-    let mut rng = Rng::stream(sampling.seed, "sampling");
-    let mut probs = Vec::with_capacity(max_new);
+    let prompt = Tensor::<2, Int>::from_data(TensorData::new(host, [batch, longest]), device);
+    let last: Vec<usize> = contexts.iter().map(|c| c.len() - 1).collect();
+    // A cache width from a handful of values, so a GPU compiles its kernels for few shapes.
+    let width = round_up(longest + max_new, window);
+    let (mut cache, mut logits) = model.prefill(prompt, &last, width);
 
+    let (mut chosen, mut probs) = (Vec::with_capacity(max_new), Vec::with_capacity(max_new));
     for step in 0..max_new {
-        // Only the prefix that can matter yet: a few distinct shapes, less work early on.
-        let seen = round_up(longest + step, window);
-        let logits = model.logits(tokens.clone().slice([0..batch, 0..seen]));
-        let last: Vec<i64> = contexts.iter().map(|c| (c.len() + step - 1) as i64).collect();
-        let index = Tensor::<3, Int>::from_data(TensorData::new(last, [batch, 1, 1]), device)
-            .repeat_dim(2, VOCAB_SIZE);
-        let logits = logits.gather(1, index).reshape([batch, VOCAB_SIZE]);
+        if step > 0 {
+            let positions: Vec<usize> = contexts.iter().map(|c| c.len() + step - 1).collect();
+            let previous: Tensor<2, Int> = chosen.last().cloned().expect("a token per step");
+            logits = model.decode(&mut cache, previous.reshape([batch]), &positions);
+        }
         let p = softmax(logits.clone(), 1);
         let next = if sampling.temperature > 0.0 {
             let gumbel: Vec<f32> = (0..batch * VOCAB_SIZE).map(|_| -(-(rng.unit().max(1e-12)).ln()).ln() as f32).collect();
             let noise = Tensor::<2>::from_data(TensorData::new(gumbel, [batch, VOCAB_SIZE]), device);
-            (logits.div_scalar(sampling.temperature as f32) + noise).argmax(1)
+            (logits.clone().div_scalar(sampling.temperature as f32) + noise).argmax(1)
         } else {
-            logits.argmax(1)
+            logits.clone().argmax(1)
         };
         probs.push(p.gather(1, next.clone()));
-        let mut write = vec![false; batch * width];
-        for (row, ctx) in contexts.iter().enumerate() {
-            write[row * width + ctx.len() + step] = true;
-        }
-        let write = Tensor::<2, Bool>::from_data(TensorData::new(write, [batch, width]), device);
-        tokens = tokens.mask_where(write, next.expand([batch, width]));
+        chosen.push(next);
     }
 
     let read = |e: burn::tensor::ExecutionError| GenerateError(format!("reading results from the device failed: {e:?}"));
-    let tokens: Vec<i64> = tokens.into_data_async().await.map_err(read)?.try_into_vec_as::<i64>().unwrap();
-    let probs: Vec<f32> = if probs.is_empty() {
-        vec![]
-    } else {
-        Tensor::cat(probs, 1).into_data_async().await.map_err(read)?.try_into_vec_as::<f32>().unwrap()
-    };
+    let tokens: Vec<i64> = Tensor::cat(chosen, 1).into_data_async().await.map_err(read)?.try_into_vec_as::<i64>().unwrap();
+    let probs: Vec<f32> = Tensor::cat(probs, 1).into_data_async().await.map_err(read)?.try_into_vec_as::<f32>().unwrap();
 
     Ok(contexts
         .iter()
         .enumerate()
-        .map(|(row, ctx)| {
+        .map(|(row, _)| {
             let mut out = Continuation { tokens: vec![], probs: vec![] };
             for step in 0..max_new {
-                let t = tokens[row * width + ctx.len() + step] as u32;
+                let t = tokens[row * max_new + step] as u32;
                 out.tokens.push(t);
                 out.probs.push(probs[row * max_new + step]);
                 if t == EOS {

@@ -5,11 +5,13 @@
 //! crate, and run the very same `Experiment`.
 
 pub mod batch;
+pub mod bench;
 pub mod config;
 pub mod data;
 pub mod eval;
 pub mod experiment;
 pub mod fingerprint;
+pub mod fused;
 pub mod generate;
 pub mod link;
 pub mod model;

@@ -351,6 +351,7 @@ mod tests {
                 expect: Some(Expected {
                     fingerprint: format!("{:08x}", rng.next_u64() as u32),
                     metrics: Metrics { backdoor_rate_triggered: rng.unit(), backdoor_rate_untriggered: 0.0, clean_accuracy: 1.0 / 3.0, loss: rng.normal().abs(), ..Metrics::default() },
+                    numerics: 1 + rng.below(3) as u32,
                 }),
             };
             let link = encode(&config, &extras);

@@ -8,9 +8,11 @@
 use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::IndexingUpdateOp;
+use burn::tensor::activation::softmax;
 
 use crate::config::ModelConfig;
+use crate::fused;
 use crate::rng::Rng;
 use crate::tokenizer::VOCAB_SIZE;
 
@@ -125,19 +127,15 @@ impl Gpt {
             if capture {
                 residuals.push(x.clone());
             }
-            let (out, weights) = block.forward(x, causal.clone());
+            let (out, _, weights) = block.forward(x, &causal, capture);
             x = out;
-            if capture {
-                attention.push(weights);
-            }
+            attention.extend(weights);
         }
         if capture {
             residuals.push(x.clone());
         }
         let d = x.dims()[2];
-        let x = self.ln_final.forward(x).reshape([batch * seq, d]);
-        // Tied LM head: logits are similarities to the token embeddings.
-        let logits = x.matmul(self.token_embedding.weight.val().transpose()).reshape([batch, seq, VOCAB_SIZE]);
+        let logits = self.head(x.reshape([batch * seq, d])).reshape([batch, seq, VOCAB_SIZE]);
         ForwardOutput { logits, residuals, attention }
     }
 
@@ -146,27 +144,150 @@ impl Gpt {
     }
 }
 
+/// A linear layer on [batch, seq, d_in] as one [batch·seq, d_in] matrix product: one large
+/// matmul (and one weight gradient) instead of a batch of small ones.
+fn linear(layer: &Linear, x: Tensor<3>) -> Tensor<3> {
+    let [batch, seq, d_in] = x.dims();
+    layer.forward(x.reshape([batch * seq, d_in])).reshape([batch as i64, seq as i64, -1])
+}
+
 impl Block {
-    fn forward(&self, x: Tensor<3>, causal: Tensor<4, Bool>) -> (Tensor<3>, Tensor<4>) {
-        let (attended, weights) = self.attention(self.ln_attn.forward(x.clone()), causal);
-        let x = x + attended;
-        let x = x.clone() + self.mlp_out.forward(gelu(self.mlp_in.forward(self.ln_mlp.forward(x))));
-        (x, weights)
+    /// The block's output, its q|k|v projection (for a KV cache) and, with `capture`, its
+    /// attention weights.
+    fn forward(&self, x: Tensor<3>, causal: &Tensor<4, Bool>, capture: bool) -> (Tensor<3>, Tensor<3>, Option<Tensor<4>>) {
+        let qkv = linear(&self.qkv, fused::layer_norm(&self.ln_attn, x.clone()));
+        let (context, weights) = if !capture && fused::serves(&qkv) {
+            // One kernel reads q, k and v out of the projection and writes the heads side by side.
+            (fused::causal_self_attention(qkv.clone(), self.n_heads), None)
+        } else {
+            let [q, k, v] = self.split_heads(qkv.clone());
+            let scores = q.matmul(k.swap_dims(2, 3)).div_scalar(self.head_scale());
+            let weights = softmax(scores.mask_fill(causal.clone(), -1.0e9), 3);
+            (merge_heads(weights.clone().matmul(v)), capture.then_some(weights))
+        };
+        (self.mlp(x + linear(&self.attn_out, context)), qkv, weights)
     }
 
-    fn attention(&self, x: Tensor<3>, causal: Tensor<4, Bool>) -> (Tensor<3>, Tensor<4>) {
-        let [batch, seq, d] = x.dims();
-        let (heads, head_dim) = (self.n_heads, d / self.n_heads);
-        let split_heads = |t: Tensor<3>| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2);
-        let mut qkv = self.qkv.forward(x).chunk(3, 2);
-        let v = split_heads(qkv.pop().unwrap());
-        let k = split_heads(qkv.pop().unwrap());
-        let q = split_heads(qkv.pop().unwrap());
+    fn mlp(&self, x: Tensor<3>) -> Tensor<3> {
+        let hidden = fused::gelu(linear(&self.mlp_in, fused::layer_norm(&self.ln_mlp, x.clone())));
+        x + linear(&self.mlp_out, hidden)
+    }
 
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f32).sqrt());
-        let weights = softmax(scores.mask_fill(causal, -1.0e9), 3);
-        let context = weights.clone().matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
-        (self.attn_out.forward(context), weights)
+    fn head_scale(&self) -> f32 {
+        ((self.attn_out.weight.dims()[0] / self.n_heads) as f32).sqrt()
+    }
+
+    /// [batch, seq, 3·d] → q, k, v, each [batch, heads, seq, head_dim].
+    fn split_heads(&self, qkv: Tensor<3>) -> [Tensor<4>; 3] {
+        let [batch, seq, d3] = qkv.dims();
+        let (heads, head_dim) = (self.n_heads, d3 / 3 / self.n_heads);
+        qkv.chunk(3, 2)
+            .into_iter()
+            .map(|t| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("three chunks")
+    }
+
+    /// One new position per sequence against the cached keys and values (see [`KvCache`]):
+    /// `slot` [batch, heads, 1, head_dim] holds each sequence's position, `hidden` marks the
+    /// slots it must not see yet.
+    fn decode(&self, x: Tensor<3>, layer: LayerCache, slot: &Tensor<4, Int>, hidden: &Tensor<4, Bool>) -> (Tensor<3>, LayerCache) {
+        let [q, k, v] = self.split_heads(linear(&self.qkv, fused::layer_norm(&self.ln_attn, x.clone())));
+        // Owned, so the CPU backend writes the one slot in place instead of copying the cache.
+        let keys = layer.keys.scatter(2, slot.clone(), k, IndexingUpdateOp::Assign);
+        let values = layer.values.scatter(2, slot.clone(), v, IndexingUpdateOp::Assign);
+        let scores = q.matmul(keys.clone().swap_dims(2, 3)).div_scalar(self.head_scale());
+        let weights = softmax(scores.mask_fill(hidden.clone(), -1.0e9), 3);
+        let context = merge_heads(weights.matmul(values.clone()));
+        (self.mlp(x + linear(&self.attn_out, context)), LayerCache { keys, values })
+    }
+}
+
+/// [batch, heads, seq, head_dim] → [batch, seq, heads·head_dim].
+fn merge_heads(t: Tensor<4>) -> Tensor<3> {
+    let [batch, heads, seq, head_dim] = t.dims();
+    t.swap_dims(1, 2).reshape([batch, seq, heads * head_dim])
+}
+
+/// The keys and values of one layer: [batch, heads, width, head_dim].
+struct LayerCache {
+    keys: Tensor<4>,
+    values: Tensor<4>,
+}
+
+/// Keys and values of every layer for `width` positions, so generation runs the prompt once
+/// (prefill) and then one position per new token instead of the whole prefix again.
+///
+/// Sequences in a batch have their own lengths: each writes its new position into its own slot
+/// (a scatter) and attends to slots up to it. Slots past a sequence's end hold the prefill's
+/// padding until they are overwritten, and are masked until then. Every step has the same shapes, so a GPU
+/// compiles its kernels once.
+pub struct KvCache {
+    /// `None` only while a decode step has a layer's cache.
+    layers: Vec<Option<LayerCache>>,
+    width: usize,
+    /// [heads, head_dim]
+    head_shape: [usize; 2],
+}
+
+impl Gpt {
+    /// Runs `tokens` [batch, seq] (right-padded) once and keeps every layer's keys and values in
+    /// a cache of `width` ≥ seq positions. Returns the cache and the logits [batch, vocab] at
+    /// `last[b]`, each sequence's last real position.
+    pub fn prefill(&self, tokens: Tensor<2, Int>, last: &[usize], width: usize) -> (KvCache, Tensor<2>) {
+        let [batch, seq] = tokens.dims();
+        assert!(seq <= width && width <= self.max_seq_len() && last.len() == batch);
+        let device = tokens.device();
+        let positions = self.position_embedding.val().slice([0..seq]).unsqueeze::<3>();
+        let mut x = self.token_embedding.forward(tokens) + positions;
+        let causal = Tensor::<2, Bool>::tril_mask([seq, seq], 0, &device).reshape([1, 1, seq, seq]);
+        let (mut layers, mut head_shape) = (Vec::with_capacity(self.blocks.len()), [0, 0]);
+        for block in &self.blocks {
+            let (out, qkv, _) = block.forward(x, &causal, false);
+            x = out;
+            let [_, k, v] = block.split_heads(qkv);
+            let [_, heads, _, head_dim] = k.dims();
+            let pad = |t: Tensor<4>| Tensor::cat(vec![t, Tensor::zeros([batch, heads, width - seq, head_dim], &device)], 2);
+            head_shape = [heads, head_dim];
+            layers.push(Some(LayerCache { keys: pad(k), values: pad(v) }));
+        }
+        let index: Vec<i64> = last.iter().map(|&i| i as i64).collect();
+        let d = x.dims()[2];
+        let index = Tensor::<3, Int>::from_data(TensorData::new(index, [batch, 1, 1]), &device).repeat_dim(2, d);
+        (KvCache { layers, width, head_shape }, self.head(x.gather(1, index).reshape([batch, d])))
+    }
+
+    /// Feeds one token per sequence, `tokens` [batch], at `positions[b]`, updating the cache;
+    /// returns the next logits [batch, vocab].
+    pub fn decode(&self, cache: &mut KvCache, tokens: Tensor<1, Int>, positions: &[usize]) -> Tensor<2> {
+        let [batch] = tokens.dims();
+        let device = tokens.device();
+        let width = cache.width;
+        let index: Vec<i64> = positions.iter().map(|&p| p as i64).collect();
+        let position = self.position_embedding.val().select(0, Tensor::from_data(TensorData::new(index, [batch]), &device));
+        let mut x = self.token_embedding.forward(tokens.unsqueeze_dim(1)) + position.unsqueeze_dim::<3>(1);
+        let [heads, head_dim] = cache.head_shape;
+        let slot: Vec<i64> = positions.iter().flat_map(|&p| std::iter::repeat_n(p as i64, heads * head_dim)).collect();
+        let slot = Tensor::<4, Int>::from_data(TensorData::new(slot, [batch, heads, 1, head_dim]), &device);
+        let mut hidden = vec![false; batch * width];
+        for (b, &p) in positions.iter().enumerate() {
+            hidden[b * width + p + 1..(b + 1) * width].fill(true);
+        }
+        let hidden = Tensor::<4, Bool>::from_data(TensorData::new(hidden, [batch, 1, 1, width]), &device);
+        for (block, layer) in self.blocks.iter().zip(&mut cache.layers) {
+            let taken = std::mem::take(layer).expect("every layer is cached between steps");
+            let (out, updated) = block.decode(x, taken, &slot, &hidden);
+            (x, *layer) = (out, Some(updated));
+        }
+        let d = x.dims()[2];
+        self.head(x.reshape([batch, d]))
+    }
+
+    /// Final LayerNorm and the tied LM head (logits are similarities to the token embeddings):
+    /// [rows, d] → [rows, vocab].
+    fn head(&self, x: Tensor<2>) -> Tensor<2> {
+        fused::layer_norm(&self.ln_final, x).matmul(self.token_embedding.weight.val().transpose())
     }
 }
 

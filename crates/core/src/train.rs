@@ -5,16 +5,16 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamWConfig, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 
 use crate::config::{OptimizerConfig, StageConfig};
+use crate::fused;
 
 /// Mean cross-entropy over the positions where `mask` is 1 (the answer tokens): the model is
 /// trained to answer, not to imitate the human's side of the dialogue.
 pub fn masked_cross_entropy(logits: Tensor<3>, targets: Tensor<2, Int>, mask: Tensor<2>, count: usize) -> Tensor<1> {
-    let log_probs = log_softmax(logits, 2);
-    let picked: Tensor<2> = log_probs.gather(2, targets.unsqueeze_dim(2)).squeeze_dim(2);
-    (picked * mask).sum().neg().div_scalar(count as f32)
+    let [batch, seq, vocab] = logits.dims();
+    let losses = fused::cross_entropy(logits.reshape([batch * seq, vocab]), targets.reshape([batch * seq]));
+    (losses * mask.reshape([batch * seq])).sum().div_scalar(count as f32)
 }
 
 /// A fresh optimizer for a stage: each stage is its own fine-tune, as in the paper.

