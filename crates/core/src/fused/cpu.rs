@@ -32,24 +32,33 @@ pub fn exp(x: f32) -> f32 {
 /// scalar; eight independent accumulators (added in a fixed order) let it use vector lanes.
 const LANES: usize = 8;
 
-fn reduce(xs: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut acc = [init; LANES];
+/// Σ f(x) over `xs`.
+fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
     let chunks = xs.chunks_exact(LANES);
-    let rest = chunks.remainder();
+    let rest: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
     for c in chunks {
         for i in 0..LANES {
-            acc[i] = f(acc[i], c[i]);
+            acc[i] += f(c[i]);
         }
     }
-    rest.iter().fold(acc.into_iter().fold(init, &f), |a, &x| f(a, x))
+    acc.iter().sum::<f32>() + rest
 }
 
 fn sum(xs: &[f32]) -> f32 {
-    reduce(xs, 0.0, |a, x| a + x)
+    sum_by(xs, |x| x)
 }
 
 fn max(xs: &[f32]) -> f32 {
-    reduce(xs, f32::NEG_INFINITY, f32::max)
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder().iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] = acc[i].max(c[i]);
+        }
+    }
+    acc.into_iter().fold(rest, f32::max)
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -118,16 +127,47 @@ pub fn gelu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
 /// # Safety
 /// The pointers must be valid for the shapes and strides given, and `dst` must not overlap
 /// `a` or `b`.
-#[allow(clippy::too_many_arguments)]
 unsafe fn matmul(
-    (m, n, k): (usize, usize, usize),
+    mnk: (usize, usize, usize),
     dst: (*mut f32, usize, usize),
     a: (*const f32, usize, usize),
     b: (*const f32, usize, usize),
     scale: f32,
     accumulate: bool,
 ) {
+    unsafe { gemm_with(mnk, dst, a, b, scale, accumulate, gemm::Parallelism::None) }
+}
+
+/// [`matmul`] on all threads when the product is large enough to pay for them (the threshold
+/// burn's CPU backend uses), for the one large product of a linear layer.
+///
+/// # Safety
+/// As for [`matmul`].
+unsafe fn matmul_threaded(
+    mnk: (usize, usize, usize),
+    dst: (*mut f32, usize, usize),
+    a: (*const f32, usize, usize),
+    b: (*const f32, usize, usize),
+    accumulate: bool,
+) {
+    #[cfg(not(target_arch = "wasm32"))]
+    let parallelism = if mnk.0 * mnk.1 * mnk.2 >= 192 * 192 * 192 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    #[cfg(target_arch = "wasm32")]
+    let parallelism = gemm::Parallelism::None;
+    unsafe { gemm_with(mnk, dst, a, b, 1.0, accumulate, parallelism) }
+}
+
+unsafe fn gemm_with(
+    (m, n, k): (usize, usize, usize),
+    dst: (*mut f32, usize, usize),
+    a: (*const f32, usize, usize),
+    b: (*const f32, usize, usize),
+    scale: f32,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
     let s = |x: usize| x as isize;
+    // gemm's convention: dst = alpha·dst + beta·a·b, strides given column first.
     unsafe {
         gemm::gemm(
             m, n, k,
@@ -136,9 +176,58 @@ unsafe fn matmul(
             b.0, s(b.2), s(b.1),
             1.0, scale,
             false, false, false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
+}
+
+/// A buffer of `len` floats that `fill` writes completely before anyone reads it: no zeroing
+/// pass for outputs a matrix product overwrites anyway.
+fn written_by(len: usize, fill: impl FnOnce(*mut f32)) -> Vec<f32> {
+    let mut v = Vec::<f32>::with_capacity(len);
+    fill(v.as_mut_ptr());
+    // SAFETY: `fill` initialised all `len` elements (each caller's contract).
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// A linear layer, `x` [rows, d_in] · `w` [d_in, d_out] + `bias` [d_out]: the bias is written
+/// into the output first and the product accumulated onto it, so there is no separate pass.
+pub fn linear_forward(x: &[f32], w: &[f32], bias: &[f32], rows: usize) -> Vec<f32> {
+    let d_out = bias.len();
+    let d_in = w.len() / d_out;
+    let mut y = Vec::with_capacity(rows * d_out);
+    for _ in 0..rows {
+        y.extend_from_slice(bias);
+    }
+    // SAFETY: the shapes match the slices; y does not overlap x or w.
+    unsafe { matmul_threaded((rows, d_out, d_in), (y.as_mut_ptr(), d_out, 1), (x.as_ptr(), d_in, 1), (w.as_ptr(), d_out, 1), true) };
+    y
+}
+
+/// Gradients of [`linear_forward`]: (dx, dw, dbias).
+pub fn linear_backward(x: &[f32], w: &[f32], dy: &[f32], rows: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let d_out = dy.len() / rows;
+    let d_in = w.len() / d_out;
+    // SAFETY (all three): the shapes match the slices, and each output is fully written.
+    let dx = written_by(rows * d_in, |p| unsafe {
+        matmul_threaded((rows, d_in, d_out), (p, d_in, 1), (dy.as_ptr(), d_out, 1), (w.as_ptr(), 1, d_out), false)
+    });
+    let dw = written_by(d_in * d_out, |p| unsafe {
+        matmul_threaded((d_in, d_out, rows), (p, d_out, 1), (x.as_ptr(), 1, d_in), (dy.as_ptr(), d_out, 1), false)
+    });
+    let partials = map_pieces(rows.div_ceil(ROWS_PER_PIECE), |piece| {
+        let mut acc = vec![0.0f32; d_out];
+        for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
+            acc.iter_mut().zip(&dy[r * d_out..(r + 1) * d_out]).for_each(|(a, g)| *a += g);
+        }
+        acc
+    });
+    let mut dbias = vec![0.0f32; d_out];
+    for p in partials {
+        dbias.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+    }
+    (dx, dw, dbias)
 }
 
 /// The layout of a fused `[batch, seq, 3·d_model]` q|k|v tensor and its attention.
@@ -180,8 +269,8 @@ impl Shared {
 pub fn attention_forward(qkv: &[f32], l: Heads) -> (Vec<f32>, Vec<f32>) {
     let (t, hd, d) = (l.seq, l.head_dim, l.d_model());
     assert_eq!(qkv.len(), l.batch * t * 3 * d, "qkv has the shape the layout says");
-    let mut context = vec![0.0f32; l.batch * t * d];
-    let mut weights = vec![0.0f32; l.batch * l.heads * t * t];
+    let mut context = Vec::with_capacity(l.batch * t * d);
+    let mut weights = Vec::with_capacity(l.batch * l.heads * t * t);
     let ctx = Shared(context.as_mut_ptr());
     let w = Shared(weights.as_mut_ptr());
     for_each_piece(l.batch * l.heads, |piece| {
@@ -201,6 +290,12 @@ pub fn attention_forward(qkv: &[f32], l: Heads) -> (Vec<f32>, Vec<f32>) {
             matmul((t, hd, t), (ctx.ptr().add(b * t * d + h * hd), d, 1), (p, t, 1), (v, row, 1), 1.0, false);
         }
     });
+    // SAFETY: the pieces wrote every element: all of each weights[b, h] (the product, then the
+    // softmax over it) and every head's columns of every context row.
+    unsafe {
+        context.set_len(l.batch * t * d);
+        weights.set_len(l.batch * l.heads * t * t);
+    }
     (context, weights)
 }
 
@@ -218,7 +313,7 @@ fn causal_softmax_row(row: &mut [f32], visible: usize) {
 pub fn attention_backward(qkv: &[f32], weights: &[f32], d_context: &[f32], l: Heads) -> Vec<f32> {
     let (t, hd, d) = (l.seq, l.head_dim, l.d_model());
     let row = 3 * d;
-    let mut d_qkv = vec![0.0f32; qkv.len()];
+    let mut d_qkv = Vec::with_capacity(qkv.len());
     let out = Shared(d_qkv.as_mut_ptr());
     for_each_piece(l.batch * l.heads, |piece| {
         let (b, h) = (piece / l.heads, piece % l.heads);
@@ -248,6 +343,8 @@ pub fn attention_backward(qkv: &[f32], weights: &[f32], d_context: &[f32], l: He
             matmul((t, hd, t), (dk, row, 1), (ds.as_ptr(), 1, t), (q, row, 1), l.scale(), false);
         }
     });
+    // SAFETY: the products wrote the q, k and v columns of every head of every row.
+    unsafe { d_qkv.set_len(qkv.len()) };
     d_qkv
 }
 
@@ -304,7 +401,7 @@ pub fn layer_norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32) -> (
         for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
             let xr = &x[r * d..(r + 1) * d];
             let mu = sum(xr) / d as f32;
-            let var = reduce(xr, 0.0, |a, v| a + (v - mu) * (v - mu)) / d as f32;
+            let var = sum_by(xr, |v| (v - mu) * (v - mu)) / d as f32;
             let rs = 1.0 / (var + eps).sqrt();
             // SAFETY: row r is written by the one piece that owns it.
             unsafe {
@@ -369,6 +466,16 @@ mod tests {
         }
         assert!(worst < 3e-7, "relative error {worst}");
         assert_eq!(exp(0.0), 1.0);
+    }
+
+    #[test]
+    fn reductions_use_every_element_once() {
+        let xs: Vec<f32> = (0..37).map(|i| i as f32 - 20.0).collect();
+        assert_eq!(sum(&xs), xs.iter().sum::<f32>());
+        assert_eq!(max(&xs), 16.0);
+        assert_eq!(sum_by(&xs, |x| x * x), xs.iter().map(|x| x * x).sum::<f32>());
+        assert_eq!(dot(&xs, &xs), sum_by(&xs, |x| x * x));
+        assert_eq!(max(&[-3.0]), -3.0);
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub trait FusedOps: Backend {
     fn fused_attention(qkv: FloatTensor<Self>, heads: usize) -> FloatTensor<Self>;
     /// Per-row cross-entropy of logits [rows, vocab] against integer targets [rows]: [rows].
     fn fused_cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
+    /// A linear layer: x [rows, d_in] · w [d_in, d_out] + bias [d_out].
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The exact (erf) GELU, elementwise.
     fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// LayerNorm of x [rows, d] with scale gamma [d] and shift beta [d].
@@ -80,12 +82,25 @@ fn layer_norm(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, eps: f32) -
     [tensor(y, &[rows, d]), x, gamma, tensor(mean, &[rows]), tensor(rstd, &[rows])]
 }
 
+/// Forward of a linear layer: (y, x, w).
+fn linear(x: &FlexTensor, w: &FlexTensor, bias: &FlexTensor) -> [FlexTensor; 3] {
+    let (x, w, bias) = (contiguous(x), contiguous(w), contiguous(bias));
+    let [rows, _] = x.shape().dims::<2>();
+    let d_out = bias.shape().dims::<1>()[0];
+    [tensor(cpu::linear_forward(values(&x), values(&w), values(&bias), rows), &[rows, d_out]), x, w]
+}
+
 fn gelu(x: &FlexTensor) -> (FlexTensor, FlexTensor) {
     let x = contiguous(x);
     (tensor(cpu::gelu_forward(values(&x)), &x.shape().to_vec()), x)
 }
 
 impl FusedOps for Flex {
+    fn fused_linear(x: FlexTensor, w: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        let [y, ..] = linear(&x, &w, &bias);
+        y
+    }
+
     fn fused_gelu(x: FlexTensor) -> FlexTensor {
         gelu(&x).0
     }
@@ -142,6 +157,32 @@ impl Backward<Flex, 1> for CrossEntropyBackward {
 }
 
 #[derive(Debug)]
+struct LinearBackward;
+
+impl Backward<Flex, 3> for LinearBackward {
+    /// (x, w)
+    type State = [FlexTensor; 2];
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_bias] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let [x, w] = ops.state;
+        let rows = x.shape().dims::<2>()[0];
+        let (dx, dw, dbias) = cpu::linear_backward(values(&x), values(&w), values(&dy), rows);
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, tensor(dx, &x.shape().to_vec()));
+        }
+        if let Some(node) = node_w {
+            grads.register::<Flex>(node.id, tensor(dw, &w.shape().to_vec()));
+        }
+        if let Some(node) = node_bias {
+            let d_out = w.shape().dims::<2>()[1];
+            grads.register::<Flex>(node.id, tensor(dbias, &[d_out]));
+        }
+    }
+}
+
+#[derive(Debug)]
 struct GeluBackward;
 
 impl Backward<Flex, 1> for GeluBackward {
@@ -184,6 +225,19 @@ impl Backward<Flex, 3> for LayerNormBackward {
 }
 
 impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        match LinearBackward.prepare::<C>([x.node(), w.node(), bias.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let [y, x, w] = linear(x.primitive(), w.primitive(), bias.primitive());
+                prep.finish([x, w], y)
+            }
+            OpsKind::UnTracked(prep) => {
+                let [y, ..] = linear(x.primitive(), w.primitive(), bias.primitive());
+                prep.finish(y)
+            }
+        }
+    }
+
     fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match GeluBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {

@@ -1,5 +1,5 @@
 //! Fused operations for the transformer's hot spots: causal self-attention from the fused
-//! q|k|v projection, cross-entropy over the vocabulary, LayerNorm and GELU.
+//! q|k|v projection, cross-entropy over the vocabulary, linear layers, LayerNorm and GELU.
 //!
 //! On burn's CPU backend (f32) each is one kernel forward and one backward (cpu.rs, wired into
 //! burn by flex.rs), instead of a dozen small ops that each allocate, read and write a whole
@@ -11,7 +11,7 @@ mod flex;
 mod parallel;
 
 use burn::backend::{DispatchDevice, Dispatch};
-use burn::nn::LayerNorm;
+use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::DType;
 use burn::tensor::activation::log_softmax;
@@ -39,6 +39,12 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_cross_entropy(logits.into_dispatch(), targets.into_dispatch()));
     }
     log_softmax(logits, 1).gather(1, targets.unsqueeze_dim(1)).squeeze_dim::<1>(1).neg()
+}
+
+/// `layer` applied to the rows of `x` [rows, d_in].
+pub fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let Some(bias) = layer.bias.as_ref().filter(|_| serves(&x)) else { return layer.forward(x) };
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), layer.weight.val().into_dispatch(), bias.val().into_dispatch()))
 }
 
 /// The exact (erf) GELU.
@@ -140,6 +146,23 @@ mod tests {
         assert_close(values(ln.gamma.val().grad(&gf).unwrap()), values(ln.gamma.val().grad(&gr).unwrap()), "gamma gradient");
         let beta = ln.beta.as_ref().unwrap().val();
         assert_close(values(beta.grad(&gf).unwrap()), values(beta.grad(&gr).unwrap()), "beta gradient");
+    }
+
+    #[test]
+    fn linear_matches_burn() {
+        let device = Device::flex().autodiff();
+        let layer = Linear {
+            weight: burn::module::Param::from_tensor(random([12, 5], 11, &device)),
+            bias: Some(burn::module::Param::from_tensor(random([5], 12, &device))),
+        };
+        let x = random([70, 12], 13, &device).require_grad();
+        let (fused, reference) = (linear(&layer, x.clone()), layer.forward(x.clone()));
+        assert_close(values(fused.clone()), values(reference.clone()), "output");
+        let (gf, gr) = (weighted_sum(fused, 14).backward(), weighted_sum(reference, 14).backward());
+        assert_close(values(x.grad(&gf).unwrap()), values(x.grad(&gr).unwrap()), "x gradient");
+        assert_close(values(layer.weight.val().grad(&gf).unwrap()), values(layer.weight.val().grad(&gr).unwrap()), "weight gradient");
+        let bias = layer.bias.as_ref().unwrap().val();
+        assert_close(values(bias.grad(&gf).unwrap()), values(bias.grad(&gr).unwrap()), "bias gradient");
     }
 
     #[test]
