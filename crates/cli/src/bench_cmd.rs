@@ -15,6 +15,8 @@ use crate::args::Backend;
 pub struct CompareArgs {
     pub shapes: Vec<String>,
     pub steps: usize,
+    /// The shapes to measure on wgpu too (a software Vulkan adapter takes many minutes on medium).
+    pub wgpu: Vec<String>,
     /// The PyTorch reference script (tests/bench/torch_ref.py); skipped when torch is missing.
     pub torch_ref: String,
     /// The JSON printed by tests/bench/browser.mjs, if the browser was measured.
@@ -51,6 +53,7 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
         let generation = pollster::block_on(bench::generation(&shape, 64, 24, &cpu, &clock)).map_err(err)?;
         let rl = pollster::block_on(bench::rl_step(&shape, 3, &cpu, crate::clock())).map_err(err)?;
         let wgpu = match &gpu {
+            Ok(_) if !args.wgpu.contains(name) => Err(format!("not measured for {name} (--wgpu {})", args.wgpu.join(","))),
             Ok((device, _)) => {
                 eprintln!("== {name}: native wgpu");
                 let steps = (args.steps / 4).max(3);
@@ -171,8 +174,10 @@ fn report(rows: &[Row], args: &CompareArgs) -> String {
     if let Some(Err(e)) = rows.first().map(|r| &r.torch) {
         notes.push(format!("PyTorch: {e}."));
     }
-    if let Some(Err(e)) = rows.first().map(|r| &r.wgpu) {
-        notes.push(format!("wgpu: {e}."));
+    for r in rows {
+        if let Err(e) = &r.wgpu {
+            notes.push(format!("wgpu, {}: {e}.", r.shape));
+        }
     }
     if let Some(Err(e)) = rows.first().map(|r| &r.browser) {
         notes.push(format!("Chromium: {e}."));

@@ -201,7 +201,8 @@ pub fn bench(root: &Path, shapes: &str, steps: usize, browser: bool) -> Result<(
     let out_dir = crate::target_dir(root).join("bench");
     fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let steps_text = steps.to_string();
-    let mut compare: Vec<String> = ["bench", "--compare", shapes, "--steps", &steps_text, "--torch-ref", "tests/bench/torch_ref.py", "--out", "docs/perf.md"]
+    // medium on wgpu over a software Vulkan (no GPU) takes well over ten minutes: tiny and small only.
+    let mut compare: Vec<String> = ["bench", "--compare", shapes, "--wgpu", "tiny,small", "--steps", &steps_text, "--torch-ref", "tests/bench/torch_ref.py", "--out", "docs/perf.md"]
         .iter()
         .map(|s| s.to_string())
         .collect();
