@@ -18,7 +18,8 @@ for (const name of ['shapes', 'backends', 'steps']) {
   if (value !== null) (form.elements.namedItem(name) as HTMLInputElement).value = value;
 }
 
-const threads = (): number => (globalThis.crossOriginIsolated ? navigator.hardwareConcurrency : 1);
+/** The wasm's CPU fallback runs on one thread (no wasm threads yet), isolated or not. */
+const threads = (): number => 1;
 
 const client = new WorkerClient({
   onMessage(msg) {
