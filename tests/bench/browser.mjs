@@ -1,5 +1,7 @@
-// The browser column of `cargo xtask bench`: serves the built site, opens bench.html in
-// headless Chromium and prints the page's JSON result on stdout.
+// The browser columns of `cargo xtask bench`: serves the built site, opens bench.html in
+// headless Chromium twice — cross-origin isolated (the CPU backend on wasm threads) and not
+// (one thread, as on a host without the headers and before the service worker has run) — and
+// prints one JSON result on stdout: { results: [...each with its `threads`], errors, runs }.
 // Usage: node tests/bench/browser.mjs --shapes tiny,small --backends cpu --steps 10
 import { parseArgs } from 'node:util';
 import { distDir, launchBrowser, serveStatic } from '../e2e/helpers.mjs';
@@ -13,18 +15,29 @@ const { values } = parseArgs({
   },
 });
 
-const server = await serveStatic(distDir());
-const browser = await launchBrowser();
-try {
-  const page = await browser.context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') console.error(`[browser] ${m.text()}`);
-  });
-  const query = new URLSearchParams({ shapes: values.shapes, backends: values.backends, steps: values.steps, run: '1' });
-  await page.goto(`${server.origin}/bench.html?${query}`);
-  await page.waitForSelector('body[data-bench-done="1"]', { timeout: Number(values.timeout) * 1000 });
-  process.stdout.write(`${await page.textContent('[data-testid="bench-json"]')}\n`);
-} finally {
-  await browser.close();
-  await server.close();
+/** One bench.html run; `isolated` decides the server's headers (no service worker either way). */
+async function measure(isolated) {
+  const server = await serveStatic(distDir(), { isolated });
+  const browser = await launchBrowser({ serviceWorkers: 'block' });
+  try {
+    const page = await browser.context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.error(`[browser] ${m.text()}`);
+    });
+    const query = new URLSearchParams({ shapes: values.shapes, backends: values.backends, steps: values.steps, run: '1' });
+    await page.goto(`${server.origin}/bench.html?${query}`);
+    await page.waitForSelector('body[data-bench-done="1"]', { timeout: Number(values.timeout) * 1000 });
+    return JSON.parse(await page.textContent('[data-testid="bench-json"]'));
+  } finally {
+    await browser.close();
+    await server.close();
+  }
 }
+
+const runs = [await measure(true), await measure(false)];
+const out = {
+  results: runs.flatMap((r) => r.results),
+  errors: runs.flatMap((r) => r.errors),
+  runs: runs.map((r) => ({ crossOriginIsolated: r.crossOriginIsolated, cpuThreads: r.cpuThreads, userAgent: r.userAgent })),
+};
+process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -67,8 +67,22 @@ const MIME = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Serves `root` on 127.0.0.1 (a free port). Resolves to { origin, close }. */
-export function serveStatic(root) {
+/**
+ * The headers `cargo xtask serve` sends (crates/xtask/src/serve.rs): cross-origin isolation
+ * (so the page gets wasm threads), and leave for other sites to load the files.
+ */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'cross-origin',
+  'access-control-allow-origin': '*',
+};
+
+/**
+ * Serves `root` on 127.0.0.1 (a free port). Resolves to { origin, close }. `isolated: false`
+ * leaves out the isolation headers, as a static host that cannot set headers would.
+ */
+export function serveStatic(root, { isolated = true } = {}) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file = normalize(join(root, path));
@@ -82,7 +96,12 @@ export function serveStatic(root) {
       return;
     }
     const body = readFileSync(file);
-    res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'content-length': body.length, 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+      'content-length': body.length,
+      'cache-control': 'no-store',
+      ...(isolated ? ISOLATION_HEADERS : {}),
+    });
     res.end(body);
   });
   return new Promise((ok, fail) => {
@@ -94,8 +113,11 @@ export function serveStatic(root) {
   });
 }
 
-/** Headless Chromium with WebGPU (SwiftShader here) and a throw-away profile. */
-export async function launchBrowser() {
+/**
+ * Headless Chromium with WebGPU (SwiftShader here) and a throw-away profile.
+ * `serviceWorkers: 'block'` keeps the site's service worker out (it would isolate the page).
+ */
+export async function launchBrowser({ serviceWorkers = 'allow' } = {}) {
   const { chromium } = require('playwright-core');
   const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath} (set $CHROMIUM).`);
@@ -104,6 +126,7 @@ export async function launchBrowser() {
     executablePath,
     headless: true,
     viewport: { width: 1280, height: 900 },
+    serviceWorkers,
     args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   return {

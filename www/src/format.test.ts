@@ -51,4 +51,14 @@ describe('backend line', () => {
     expect(describeBackend(gpu, 'auto', { backend: 'cpu', note: 'WebGPU failed' })).toBe('Backend: CPU fallback (WebGPU failed to start)');
     expect(describeBackend(gpu, 'webgpu', { backend: 'webgpu', note: null })).toBe('Backend: WebGPU (google / swiftshader)');
   });
+
+  it('says how many threads the CPU backend has, and why only one', () => {
+    const two = { threads: 2, reason: '' };
+    const one = { threads: 1, reason: 'the page is not cross-origin isolated' };
+    expect(describeBackend(gpu, 'cpu', null, two)).toBe('Backend: CPU (selected, 2 threads)');
+    expect(describeBackend(none, 'auto', null, one)).toBe('Backend: CPU fallback (no WebGPU adapter, one thread: the page is not cross-origin isolated)');
+    expect(describeBackend(gpu, 'auto', { backend: 'cpu', note: 'WebGPU failed' }, two)).toBe('Backend: CPU fallback (WebGPU failed to start, 2 threads)');
+    // WebGPU does not run on the CPU's threads: nothing about them.
+    expect(describeBackend(gpu, 'auto', null, one)).toBe('Backend: WebGPU (google / swiftshader)');
+  });
 });

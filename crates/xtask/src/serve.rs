@@ -2,6 +2,9 @@
 //!
 //! GET and HEAD only; `index.html` for directories; the right MIME type for `.wasm` so that
 //! `WebAssembly.instantiateStreaming` works; no path can leave the served directory.
+//!
+//! Every response carries [`ISOLATION_HEADERS`]: with them the page is cross-origin isolated,
+//! so it may share memory between threads and the CPU backend runs on all cores.
 
 use std::{
     fs,
@@ -119,6 +122,15 @@ fn handle(stream: TcpStream, root: &Path) -> io::Result<()> {
     }
 }
 
+/// Cross-origin isolation (COOP + COEP: SharedArrayBuffer, hence wasm threads), and leave for
+/// other sites to load these files: CORP for isolated pages, CORS for `<script type=module>`
+/// (the embeddable element). Hosts that cannot send headers get the first two from the service
+/// worker (www/public/sw.js).
+pub const ISOLATION_HEADERS: &str = "Cross-Origin-Opener-Policy: same-origin\r\n\
+     Cross-Origin-Embedder-Policy: require-corp\r\n\
+     Cross-Origin-Resource-Policy: cross-origin\r\n\
+     Access-Control-Allow-Origin: *\r\n";
+
 fn respond(
     out: &mut TcpStream,
     status: &str,
@@ -128,7 +140,8 @@ fn respond(
 ) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n{ISOLATION_HEADERS}\
+         Connection: close\r\n\r\n",
         body.len()
     );
     out.write_all(head.as_bytes())?;
@@ -293,6 +306,9 @@ mod tests {
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.contains("Content-Type: application/wasm\r\n"));
         assert!(ok.ends_with("\0asm"));
+        // Cross-origin isolated, so the page gets wasm threads.
+        assert!(ok.contains("Cross-Origin-Opener-Policy: same-origin\r\n"), "{ok}");
+        assert!(ok.contains("Cross-Origin-Embedder-Policy: require-corp\r\n"), "{ok}");
         let up = get("GET /../../etc/passwd HTTP/1.1\r\n\r\n");
         assert!(up.starts_with("HTTP/1.1 404"), "{up}");
         let post = get("POST / HTTP/1.1\r\n\r\n");

@@ -15,6 +15,7 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub fn run(root: &Path) -> Result<()> {
     section("setup");
     wasm_target()?;
+    threads_toolchain()?;
     wasm_pack()?;
     wasm_bindgen(root)?;
     for dir in ["www", "tests/e2e"] {
@@ -33,6 +34,33 @@ fn wasm_target() -> Result<()> {
         return Ok(());
     }
     cmd("rustup", ["target", "add", WASM_TARGET]).run()
+}
+
+/// The pinned nightly (with rust-src, for build-std) that builds the threaded wasm.
+fn threads_toolchain() -> Result<()> {
+    let toolchain = crate::wasm::THREADS_TOOLCHAIN;
+    let installed = cmd("rustup", ["component", "list", "--installed", "--toolchain", toolchain])
+        .probe()
+        .unwrap_or_default();
+    if installed.lines().any(|l| l.trim().starts_with("rust-src")) {
+        println!("ok: rust toolchain {toolchain} with rust-src is installed");
+        return Ok(());
+    }
+    cmd(
+        "rustup",
+        [
+            "toolchain",
+            "install",
+            toolchain,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+            "--target",
+            WASM_TARGET,
+        ],
+    )
+    .run()
 }
 
 fn wasm_pack() -> Result<()> {

@@ -5,7 +5,7 @@
 //! rows) and reduces partial sums in piece order, so a result is the same bit for bit whatever
 //! the number of threads.
 
-use super::parallel::{for_each_piece, map_pieces};
+use super::parallel::{for_each_piece, gemm_parallelism, map_pieces};
 
 /// Rows per piece for the row-wise kernels: large enough to amortise a task, small enough to
 /// share rows between two or more threads.
@@ -138,8 +138,8 @@ unsafe fn matmul(
     unsafe { gemm_with(mnk, dst, a, b, scale, accumulate, gemm::Parallelism::None) }
 }
 
-/// [`matmul`] on all threads when the product is large enough to pay for them (the threshold
-/// burn's CPU backend uses), for the one large product of a linear layer.
+/// [`matmul`] on all threads when the product is large enough to pay for them, for the one
+/// large product of a linear layer.
 ///
 /// # Safety
 /// As for [`matmul`].
@@ -150,10 +150,7 @@ unsafe fn matmul_threaded(
     b: (*const f32, usize, usize),
     accumulate: bool,
 ) {
-    #[cfg(not(target_arch = "wasm32"))]
-    let parallelism = if mnk.0 * mnk.1 * mnk.2 >= 192 * 192 * 192 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-    #[cfg(target_arch = "wasm32")]
-    let parallelism = gemm::Parallelism::None;
+    let parallelism = gemm_parallelism(mnk.0 * mnk.1 * mnk.2);
     unsafe { gemm_with(mnk, dst, a, b, 1.0, accumulate, parallelism) }
 }
 

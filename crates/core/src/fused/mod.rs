@@ -17,6 +17,7 @@ use burn::tensor::DType;
 use burn::tensor::activation::log_softmax;
 
 use flex::FusedOps;
+pub use parallel::threads;
 
 /// burn's LayerNorm epsilon (LayerNormConfig's default, which the model uses).
 const LAYER_NORM_EPS: f32 = 1e-5;
