@@ -105,10 +105,8 @@ async fn device_for(backend: &str) -> Result<Device, JsError> {
     }
 }
 
-/// In the threaded build: starts `threads` Web Workers for rayon, sharing this module's memory.
-/// Resolves when they are ready; call once, before any computation.
 #[cfg(feature = "threads")]
-pub use wasm_bindgen_rayon::init_thread_pool;
+mod threads;
 
 /// The CPU backend's threads: `{pool, used}`. `pool` is how many threads rayon has (1 in the
 /// single-threaded build); `used` is how many distinct threads have run pieces of the fused

@@ -5,7 +5,7 @@
 //! rows) and reduces partial sums in piece order, so a result is the same bit for bit whatever
 //! the number of threads.
 
-use super::parallel::{for_each_piece, gemm_parallelism, map_pieces};
+use super::parallel::{for_each_piece, gemm_parallelism, gemm_row_pieces, map_pieces};
 
 /// Rows per piece for the row-wise kernels: large enough to amortise a task, small enough to
 /// share rows between two or more threads.
@@ -150,8 +150,27 @@ unsafe fn matmul_threaded(
     b: (*const f32, usize, usize),
     accumulate: bool,
 ) {
-    let parallelism = gemm_parallelism(mnk.0 * mnk.1 * mnk.2);
-    unsafe { gemm_with(mnk, dst, a, b, 1.0, accumulate, parallelism) }
+    let (m, n, k) = mnk;
+    let pieces = gemm_row_pieces(m, m * n * k);
+    if pieces == 1 {
+        return unsafe { gemm_with(mnk, dst, a, b, 1.0, accumulate, gemm_parallelism(m * n * k)) };
+    }
+    // Blocks of rows of dst and a, one product each (every output element is the same sum).
+    let rows = m.div_ceil(pieces);
+    let (dst_at, a_at, b_at) = (Shared(dst.0), Shared(a.0 as *mut f32), Shared(b.0 as *mut f32));
+    for_each_piece(pieces, |p| {
+        let (r0, r1) = (p * rows, ((p + 1) * rows).min(m));
+        if r0 >= r1 {
+            return;
+        }
+        // SAFETY: row blocks are disjoint parts of dst, within the bounds the caller vouched for.
+        unsafe {
+            let d = (dst_at.ptr().add(r0 * dst.1), dst.1, dst.2);
+            let x = (a_at.ptr().add(r0 * a.1) as *const f32, a.1, a.2);
+            let w = (b_at.ptr() as *const f32, b.1, b.2);
+            gemm_with((r1 - r0, n, k), d, x, w, 1.0, accumulate, gemm::Parallelism::None)
+        }
+    });
 }
 
 unsafe fn gemm_with(
@@ -245,7 +264,8 @@ impl Heads {
     }
 }
 
-/// A raw pointer that may cross to a worker thread: each piece writes its own disjoint part.
+/// A raw pointer that may cross to a worker thread: each piece writes its own disjoint part
+/// (or only reads).
 #[derive(Clone, Copy)]
 struct Shared(*mut f32);
 unsafe impl Send for Shared {}

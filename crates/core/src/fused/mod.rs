@@ -9,6 +9,8 @@
 mod cpu;
 mod flex;
 mod parallel;
+#[cfg(any(test, all(target_arch = "wasm32", feature = "threads")))]
+mod pool;
 
 use burn::backend::{DispatchDevice, Dispatch};
 use burn::nn::{LayerNorm, Linear};
@@ -18,6 +20,8 @@ use burn::tensor::activation::log_softmax;
 
 use flex::FusedOps;
 pub use parallel::threads;
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub use parallel::{join as join_pool, serve as serve_pool};
 
 /// burn's LayerNorm epsilon (LayerNormConfig's default, which the model uses).
 const LAYER_NORM_EPS: f32 = 1e-5;
@@ -183,3 +187,4 @@ mod tests {
         assert!(serves(&Tensor::<1>::zeros([2], &Device::flex().autodiff())));
     }
 }
+

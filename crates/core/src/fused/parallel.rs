@@ -1,69 +1,128 @@
-//! Work split into numbered pieces, run on rayon's threads where there are threads (natively,
-//! and in the threaded wasm build: feature `threads`) and one after another where there are
-//! none (the single-threaded wasm build, which also carries WebGPU).
+//! Work split into numbered pieces, and run where there are threads:
+//! - natively, on rayon's pool;
+//! - in the threaded wasm build (feature `threads`), on [`pool::Pool`] (see pool.rs for why
+//!   not rayon there), whose helpers are Web Workers that call [`serve`];
+//! - in the default wasm build (which carries WebGPU, and no threads), one after another.
 //!
 //! The pieces are fixed by the problem size, never by the number of threads, so a result does
 //! not depend on how many threads computed it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// One bit per thread that has run a piece (bit 63: a thread outside rayon's pool).
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+static POOL: super::pool::Pool = super::pool::Pool::new();
+
+/// In the threaded wasm build: counts the calling thread (a Web Worker on this module's shared
+/// memory) as a helper of the pool; it must then call [`serve`].
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub fn join() {
+    POOL.join()
+}
+
+/// In the threaded wasm build: runs pieces for the pool, for ever.
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub fn serve() -> ! {
+    POOL.serve()
+}
+
+/// One bit per thread that has run a piece.
 static THREADS_SEEN: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    /// This thread's bit in THREADS_SEEN: the order in which threads first ran a piece.
+    static THREAD_BIT: u64 = {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        1 << NEXT.fetch_add(1, Ordering::Relaxed).min(63)
+    };
+}
+
 fn note_thread() {
-    let bit = rayon::current_thread_index().map_or(63, |i| i.min(62));
     // Relaxed: a tally for reporting, ordered with nothing.
-    THREADS_SEEN.fetch_or(1 << bit, Ordering::Relaxed);
+    THREAD_BIT.with(|bit| THREADS_SEEN.fetch_or(*bit, Ordering::Relaxed));
 }
 
-/// rayon's thread count, and how many distinct threads have run pieces so far.
+/// How many threads can run pieces, and how many distinct threads have run some so far.
 pub fn threads() -> (usize, usize) {
-    (rayon::current_num_threads(), THREADS_SEEN.load(Ordering::Relaxed).count_ones() as usize)
+    #[cfg(not(target_arch = "wasm32"))]
+    let pool = rayon::current_num_threads();
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    let pool = POOL.threads();
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    let pool = 1;
+    (pool, THREADS_SEEN.load(Ordering::Relaxed).count_ones() as usize)
 }
 
-#[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
 pub fn for_each_piece(pieces: usize, f: impl Fn(usize) + Send + Sync) {
-    use rayon::prelude::*;
-    (0..pieces).into_par_iter().for_each(|i| {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..pieces).into_par_iter().for_each(|i| {
+            note_thread();
+            f(i)
+        });
+    }
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    POOL.run(pieces, &|i| {
         note_thread();
         f(i)
     });
-}
-
-#[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-pub fn for_each_piece(pieces: usize, f: impl Fn(usize) + Send + Sync) {
-    note_thread();
-    (0..pieces).for_each(f);
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    {
+        note_thread();
+        (0..pieces).for_each(f);
+    }
 }
 
 /// Each piece's result, in piece order (so reductions over them do not depend on scheduling).
-#[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
 pub fn map_pieces<T: Send>(pieces: usize, f: impl Fn(usize) -> T + Send + Sync) -> Vec<T> {
-    use rayon::prelude::*;
-    (0..pieces)
-        .into_par_iter()
-        .map(|i| {
-            note_thread();
-            f(i)
-        })
-        .collect()
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..pieces)
+            .into_par_iter()
+            .map(|i| {
+                note_thread();
+                f(i)
+            })
+            .collect()
+    }
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    {
+        let slots: Vec<std::sync::Mutex<Option<T>>> = (0..pieces).map(|_| std::sync::Mutex::new(None)).collect();
+        for_each_piece(pieces, |i| *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(f(i)));
+        slots.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every piece ran")).collect()
+    }
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    {
+        note_thread();
+        (0..pieces).map(f).collect()
+    }
 }
 
-#[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-pub fn map_pieces<T: Send>(pieces: usize, f: impl Fn(usize) -> T + Send + Sync) -> Vec<T> {
-    note_thread();
-    (0..pieces).map(f).collect()
-}
+/// Products at least this large (multiply-adds) are shared between threads (burn's CPU
+/// backend's threshold).
+const THREADED_GEMM_FLOPS: usize = 192 * 192 * 192;
 
-/// How gemm should run a product of `flops` multiply-adds: on all threads when it is large
-/// enough to pay for them (the threshold burn's CPU backend uses), else on this one. gemm splits
-/// the output, never the sum, so the result is the same either way.
-#[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
+/// How gemm itself should run a product of `flops` multiply-adds: natively on rayon's threads
+/// when it is large (gemm splits the output, never the sum, so the result is the same either
+/// way); in wasm on this thread ([`gemm_row_pieces`] shares it out there).
 pub fn gemm_parallelism(flops: usize) -> gemm::Parallelism {
-    if flops >= 192 * 192 * 192 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None }
+    #[cfg(not(target_arch = "wasm32"))]
+    if flops >= THREADED_GEMM_FLOPS {
+        return gemm::Parallelism::Rayon(0);
+    }
+    let _ = flops;
+    gemm::Parallelism::None
 }
 
-#[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-pub fn gemm_parallelism(_flops: usize) -> gemm::Parallelism {
-    gemm::Parallelism::None
+/// In the threaded wasm build, how many row blocks to split a large product of `m` rows into,
+/// so that [`for_each_piece`] shares it out; 1 elsewhere. Splitting rows changes no sum.
+pub fn gemm_row_pieces(m: usize, flops: usize) -> usize {
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    if flops >= THREADED_GEMM_FLOPS && POOL.threads() > 1 {
+        // Fixed by the size, a few per thread of any likely count: 32-row blocks, at most 16.
+        return m.div_ceil(32).clamp(1, 16);
+    }
+    let _ = (m, flops);
+    1
 }
