@@ -152,6 +152,7 @@ mod tests {
             POOL.join();
             std::thread::spawn(|| POOL.serve());
         }
+        assert_eq!(POOL.threads(), 3, "the caller and two helpers");
         for round in 0..200 {
             // Rounds far apart let the helpers fall asleep, close ones find them spinning.
             if round % 50 == 0 {
