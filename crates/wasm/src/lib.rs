@@ -108,8 +108,8 @@ async fn device_for(backend: &str) -> Result<Device, JsError> {
 #[cfg(feature = "threads")]
 mod threads;
 
-/// The CPU backend's threads: `{pool, used}`. `pool` is how many threads rayon has (1 in the
-/// single-threaded build); `used` is how many distinct threads have run pieces of the fused
+/// The CPU backend's threads: `{pool, used}`. `pool` is how many threads can run kernel pieces
+/// (1 in the default build); `used` is how many distinct threads have run pieces of the fused
 /// kernels since the module started, the evidence that the work really was shared.
 #[wasm_bindgen]
 pub fn cpu_threads() -> Result<JsValue, JsError> {

@@ -92,33 +92,35 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
 /// The exact (erf) GELU, x·Φ(x), elementwise.
 pub fn gelu_forward(x: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
-    let out = Shared(y.as_mut_ptr());
-    for_each_piece(x.len().div_ceil(ELEMENTS_PER_PIECE), |piece| {
-        let range = piece * ELEMENTS_PER_PIECE..((piece + 1) * ELEMENTS_PER_PIECE).min(x.len());
-        // SAFETY: each piece writes its own range.
-        let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(range.start), range.len()) };
+    elementwise(x.len(), |range, y| {
         for (y, &x) in y.iter_mut().zip(&x[range]) {
             *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
         }
-    });
-    y
+    })
 }
 
 /// Gradient of [`gelu_forward`]: dy·(Φ(x) + x·φ(x)).
 pub fn gelu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0f32; x.len()];
-    let out = Shared(dx.as_mut_ptr());
-    for_each_piece(x.len().div_ceil(ELEMENTS_PER_PIECE), |piece| {
-        let range = piece * ELEMENTS_PER_PIECE..((piece + 1) * ELEMENTS_PER_PIECE).min(x.len());
-        // SAFETY: each piece writes its own range.
-        let dx = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(range.start), range.len()) };
+    elementwise(x.len(), |range, dx| {
         for ((dx, &x), &dy) in dx.iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
             let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
             *dx = dy * (cdf + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x));
         }
+    })
+}
+
+/// A new vector of `len` elements, filled piece by piece (ELEMENTS_PER_PIECE each) by
+/// `fill(range, out)`, where `out` is the new vector's `range`.
+fn elementwise(len: usize, fill: impl Fn(std::ops::Range<usize>, &mut [f32]) + Send + Sync) -> Vec<f32> {
+    let mut y = vec![0.0f32; len];
+    let out = Shared(y.as_mut_ptr());
+    for_each_piece(len.div_ceil(ELEMENTS_PER_PIECE), |piece| {
+        let range = piece * ELEMENTS_PER_PIECE..((piece + 1) * ELEMENTS_PER_PIECE).min(len);
+        // SAFETY: each piece writes its own range of y.
+        let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(range.start), range.len()) };
+        fill(range, y)
     });
-    dx
+    y
 }
 
 /// `dst[m×n] = scale · a[m×k] · b[k×n]` (or `+=` with `accumulate`) for matrices given by
