@@ -88,11 +88,11 @@ pub fn map_pieces<T: Send>(pieces: usize, f: impl Fn(usize) -> T + Send + Sync) 
     }
     #[cfg(all(target_arch = "wasm32", feature = "threads"))]
     {
-        let slots: Vec<std::sync::OnceLock<T>> = (0..pieces).map(|_| std::sync::OnceLock::new()).collect();
-        for_each_piece(pieces, |i| {
-            let _ = slots[i].set(f(i));
-        });
-        slots.into_iter().map(|s| s.into_inner().expect("every piece ran")).collect()
+        // A Mutex per slot, not a OnceLock: results need only be Send, and a OnceLock shared
+        // between threads needs its value to be Sync.
+        let slots: Vec<std::sync::Mutex<Option<T>>> = (0..pieces).map(|_| std::sync::Mutex::new(None)).collect();
+        for_each_piece(pieces, |i| *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(f(i)));
+        slots.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every piece ran")).collect()
     }
     #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
     {
