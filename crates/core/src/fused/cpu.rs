@@ -5,6 +5,8 @@
 //! rows) and reduces partial sums in piece order, so a result is the same bit for bit whatever
 //! the number of threads.
 
+use std::mem::MaybeUninit;
+
 use super::parallel::{for_each_piece, gemm_parallelism, gemm_row_pieces, map_pieces};
 
 /// Rows per piece for the row-wise kernels: large enough to amortise a task, small enough to
@@ -33,6 +35,7 @@ pub fn exp(x: f32) -> f32 {
 const LANES: usize = 8;
 
 /// Σ f(x) over `xs`.
+#[inline(always)]
 fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0.0f32; LANES];
     let chunks = xs.chunks_exact(LANES);
@@ -45,10 +48,12 @@ fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     acc.iter().sum::<f32>() + rest
 }
 
+#[inline(always)]
 fn sum(xs: &[f32]) -> f32 {
     sum_by(xs, |x| x)
 }
 
+#[inline(always)]
 fn max(xs: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; LANES];
     let chunks = xs.chunks_exact(LANES);
@@ -61,6 +66,7 @@ fn max(xs: &[f32]) -> f32 {
     acc.into_iter().fold(rest, f32::max)
 }
 
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
@@ -92,34 +98,38 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
 /// The exact (erf) GELU, x·Φ(x), elementwise.
 pub fn gelu_forward(x: &[f32]) -> Vec<f32> {
-    elementwise(x.len(), |range, y| {
+    elementwise(x.len(), #[inline(always)] |range, y| {
         for (y, &x) in y.iter_mut().zip(&x[range]) {
-            *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
+            y.write(0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2)));
         }
     })
 }
 
 /// Gradient of [`gelu_forward`]: dy·(Φ(x) + x·φ(x)).
 pub fn gelu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    elementwise(x.len(), |range, dx| {
+    elementwise(x.len(), #[inline(always)] |range, dx| {
         for ((dx, &x), &dy) in dx.iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
             let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
-            *dx = dy * (cdf + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x));
+            dx.write(dy * (cdf + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x)));
         }
     })
 }
 
 /// A new vector of `len` elements, filled piece by piece (ELEMENTS_PER_PIECE each) by
 /// `fill(range, out)`, where `out` is the new vector's `range`.
-fn elementwise(len: usize, fill: impl Fn(std::ops::Range<usize>, &mut [f32]) + Send + Sync) -> Vec<f32> {
-    let mut y = vec![0.0f32; len];
+fn elementwise(len: usize, fill: impl Fn(std::ops::Range<usize>, &mut [MaybeUninit<f32>]) + Send + Sync) -> Vec<f32> {
+    // Not zeroed first: that would be a pass on one thread over a buffer the pieces overwrite.
+    let mut y = Vec::with_capacity(len);
     let out = Shared(y.as_mut_ptr());
-    for_each_piece(len.div_ceil(ELEMENTS_PER_PIECE), |piece| {
+    for_each_piece(len.div_ceil(ELEMENTS_PER_PIECE), #[inline(always)] |piece| {
         let range = piece * ELEMENTS_PER_PIECE..((piece + 1) * ELEMENTS_PER_PIECE).min(len);
-        // SAFETY: each piece writes its own range of y.
-        let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(range.start), range.len()) };
+        // SAFETY: each piece writes its own range of y, every element of it (`fill`'s contract),
+        // before anything reads it.
+        let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(range.start).cast::<MaybeUninit<f32>>(), range.len()) };
         fill(range, y)
     });
+    // SAFETY: the pieces cover 0..len and each wrote its whole range.
+    unsafe { y.set_len(len) };
     y
 }
 
@@ -160,7 +170,7 @@ unsafe fn matmul_threaded(
     // Blocks of rows of dst and a, one product each (every output element is the same sum).
     let rows = m.div_ceil(pieces);
     let (dst_at, a_at, b_at) = (Shared(dst.0), Shared(a.0 as *mut f32), Shared(b.0 as *mut f32));
-    for_each_piece(pieces, |p| {
+    for_each_piece(pieces, #[inline(always)] |p| {
         let (r0, r1) = (p * rows, ((p + 1) * rows).min(m));
         if r0 >= r1 {
             return;
@@ -215,11 +225,20 @@ pub fn linear_forward(x: &[f32], w: &[f32], bias: &[f32], rows: usize) -> Vec<f3
     let d_out = bias.len();
     let d_in = w.len() / d_out;
     let mut y = Vec::with_capacity(rows * d_out);
-    for _ in 0..rows {
-        y.extend_from_slice(bias);
-    }
-    // SAFETY: the shapes match the slices; y does not overlap x or w.
-    unsafe { matmul_threaded((rows, d_out, d_in), (y.as_mut_ptr(), d_out, 1), (x.as_ptr(), d_in, 1), (w.as_ptr(), d_out, 1), true) };
+    let out = Shared(y.as_mut_ptr());
+    // The bias in every row, written by all threads (one thread copying it was a visible share
+    // of a small model's step).
+    for_each_piece(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
+        for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
+            // SAFETY: each piece writes its own rows of y.
+            unsafe { std::ptr::copy_nonoverlapping(bias.as_ptr(), out.ptr().add(r * d_out), d_out) };
+        }
+    });
+    // SAFETY: the pieces wrote every row; the shapes match the slices; y does not overlap x or w.
+    unsafe {
+        y.set_len(rows * d_out);
+        matmul_threaded((rows, d_out, d_in), (y.as_mut_ptr(), d_out, 1), (x.as_ptr(), d_in, 1), (w.as_ptr(), d_out, 1), true)
+    };
     y
 }
 
@@ -234,7 +253,7 @@ pub fn linear_backward(x: &[f32], w: &[f32], dy: &[f32], rows: usize) -> (Vec<f3
     let dw = written_by(d_in * d_out, |p| unsafe {
         matmul_threaded((d_in, d_out, rows), (p, d_out, 1), (x.as_ptr(), 1, d_in), (dy.as_ptr(), d_out, 1), false)
     });
-    let partials = map_pieces(rows.div_ceil(ROWS_PER_PIECE), |piece| {
+    let partials = map_pieces(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
         let mut acc = vec![0.0f32; d_out];
         for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
             acc.iter_mut().zip(&dy[r * d_out..(r + 1) * d_out]).for_each(|(a, g)| *a += g);
@@ -292,7 +311,7 @@ pub fn attention_forward(qkv: &[f32], l: Heads) -> (Vec<f32>, Vec<f32>) {
     let mut weights = Vec::with_capacity(l.batch * l.heads * t * t);
     let ctx = Shared(context.as_mut_ptr());
     let w = Shared(weights.as_mut_ptr());
-    for_each_piece(l.batch * l.heads, |piece| {
+    for_each_piece(l.batch * l.heads, #[inline(always)] |piece| {
         let (b, h) = (piece / l.heads, piece % l.heads);
         let row = 3 * d;
         let q = qkv[b * t * row + h * hd..].as_ptr();
@@ -319,6 +338,7 @@ pub fn attention_forward(qkv: &[f32], l: Heads) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// Softmax over the first `visible` entries of a row, zero after them.
+#[inline(always)]
 fn causal_softmax_row(row: &mut [f32], visible: usize) {
     let (seen, future) = row.split_at_mut(visible);
     let m = max(seen);
@@ -334,7 +354,7 @@ pub fn attention_backward(qkv: &[f32], weights: &[f32], d_context: &[f32], l: He
     let row = 3 * d;
     let mut d_qkv = Vec::with_capacity(qkv.len());
     let out = Shared(d_qkv.as_mut_ptr());
-    for_each_piece(l.batch * l.heads, |piece| {
+    for_each_piece(l.batch * l.heads, #[inline(always)] |piece| {
         let (b, h) = (piece / l.heads, piece % l.heads);
         let base = b * t * row + h * hd;
         let (q, k, v) = (qkv[base..].as_ptr(), qkv[base + d..].as_ptr(), qkv[base + 2 * d..].as_ptr());
@@ -372,7 +392,7 @@ pub fn attention_backward(qkv: &[f32], weights: &[f32], d_context: &[f32], l: He
 pub fn cross_entropy_forward(logits: &[f32], targets: &[usize], vocab: usize) -> (Vec<f32>, Vec<f32>) {
     let rows = targets.len();
     assert_eq!(logits.len(), rows * vocab);
-    let per_piece = map_pieces(rows.div_ceil(ROWS_PER_PIECE), |piece| {
+    let per_piece = map_pieces(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
         let range = piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows);
         let mut scratch = vec![0.0f32; vocab];
         range
@@ -393,7 +413,7 @@ pub fn cross_entropy_backward(logits: &[f32], targets: &[usize], lse: &[f32], d_
     let rows = targets.len();
     let mut grad = vec![0.0f32; rows * vocab];
     let out = Shared(grad.as_mut_ptr());
-    for_each_piece(rows.div_ceil(ROWS_PER_PIECE), |piece| {
+    for_each_piece(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
         for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
             // SAFETY: each row is written by the one piece that owns it.
             let g = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(r * vocab), vocab) };
@@ -416,7 +436,7 @@ pub fn layer_norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32) -> (
     let mut y = vec![0.0f32; x.len()];
     let (mut mean, mut rstd) = (vec![0.0f32; rows], vec![0.0f32; rows]);
     let (yp, mp, rp) = (Shared(y.as_mut_ptr()), Shared(mean.as_mut_ptr()), Shared(rstd.as_mut_ptr()));
-    for_each_piece(rows.div_ceil(ROWS_PER_PIECE), |piece| {
+    for_each_piece(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
         for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
             let xr = &x[r * d..(r + 1) * d];
             let mu = sum(xr) / d as f32;
@@ -443,7 +463,7 @@ pub fn layer_norm_backward(x: &[f32], gamma: &[f32], mean: &[f32], rstd: &[f32],
     let mut dx = vec![0.0f32; x.len()];
     let dxp = Shared(dx.as_mut_ptr());
     // Each piece returns its partial dgamma and dbeta; they are summed in piece order.
-    let partials = map_pieces(rows.div_ceil(ROWS_PER_PIECE), |piece| {
+    let partials = map_pieces(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
         let (mut dg, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
         let (mut g, mut xhat) = (vec![0.0f32; d], vec![0.0f32; d]);
         for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
