@@ -287,7 +287,7 @@ impl Gpt {
     /// Final LayerNorm and the tied LM head (logits are similarities to the token embeddings):
     /// [rows, d] → [rows, vocab].
     fn head(&self, x: Tensor<2>) -> Tensor<2> {
-        fused::layer_norm(&self.ln_final, x).matmul(self.token_embedding.weight.val().transpose())
+        fused::tied_head(fused::layer_norm(&self.ln_final, x), self.token_embedding.weight.val())
     }
 }
 

@@ -274,6 +274,24 @@ pub fn linear_backward(x: &[f32], w: &[f32], dy: &[f32], rows: usize) -> (Vec<f3
     (dx, dw, dbias)
 }
 
+/// A tied LM head: `x` [rows, d] · `emb`ᵀ (`emb` [vocab, d]) → logits [rows, vocab].
+pub fn tied_head_forward(x: &[f32], emb: &[f32], rows: usize) -> Vec<f32> {
+    let d = x.len() / rows;
+    let vocab = emb.len() / d;
+    // SAFETY: the shapes match the slices, and the output is fully written.
+    written_by(rows * vocab, |p| unsafe { matmul_threaded((rows, vocab, d), (p, vocab, 1), (x.as_ptr(), d, 1), (emb.as_ptr(), 1, d), false) })
+}
+
+/// Gradients of [`tied_head_forward`]: (dx, demb).
+pub fn tied_head_backward(x: &[f32], emb: &[f32], dy: &[f32], rows: usize) -> (Vec<f32>, Vec<f32>) {
+    let d = x.len() / rows;
+    let vocab = emb.len() / d;
+    // SAFETY (both): the shapes match the slices, and each output is fully written.
+    let dx = written_by(rows * d, |p| unsafe { matmul_threaded((rows, d, vocab), (p, d, 1), (dy.as_ptr(), vocab, 1), (emb.as_ptr(), d, 1), false) });
+    let demb = written_by(vocab * d, |p| unsafe { matmul_threaded((vocab, d, rows), (p, d, 1), (dy.as_ptr(), 1, vocab), (x.as_ptr(), d, 1), false) });
+    (dx, demb)
+}
+
 /// The layout of a fused `[batch, seq, 3·d_model]` q|k|v tensor and its attention.
 #[derive(Clone, Copy, Debug)]
 pub struct Heads {

@@ -21,6 +21,8 @@ pub trait FusedOps: Backend {
     fn fused_cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
     /// A linear layer: x [rows, d_in] · w [d_in, d_out] + bias [d_out].
     fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// A tied LM head: x [rows, d] · embeddingᵀ (embedding [vocab, d]) → [rows, vocab].
+    fn fused_tied_head(x: FloatTensor<Self>, embedding: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The exact (erf) GELU, elementwise.
     fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// LayerNorm of x [rows, d] with scale gamma [d] and shift beta [d].
@@ -90,6 +92,14 @@ fn linear(x: &FlexTensor, w: &FlexTensor, bias: &FlexTensor) -> [FlexTensor; 3] 
     [tensor(cpu::linear_forward(values(&x), values(&w), values(&bias), rows), &[rows, d_out]), x, w]
 }
 
+/// Forward of the tied head: (logits, x, embedding).
+fn tied_head(x: &FlexTensor, embedding: &FlexTensor) -> [FlexTensor; 3] {
+    let (x, embedding) = (contiguous(x), contiguous(embedding));
+    let [rows, _] = x.shape().dims::<2>();
+    let vocab = embedding.shape().dims::<2>()[0];
+    [tensor(cpu::tied_head_forward(values(&x), values(&embedding), rows), &[rows, vocab]), x, embedding]
+}
+
 fn gelu(x: &FlexTensor) -> (FlexTensor, FlexTensor) {
     let x = contiguous(x);
     (tensor(cpu::gelu_forward(values(&x)), &x.shape().to_vec()), x)
@@ -98,6 +108,11 @@ fn gelu(x: &FlexTensor) -> (FlexTensor, FlexTensor) {
 impl FusedOps for Flex {
     fn fused_linear(x: FlexTensor, w: FlexTensor, bias: FlexTensor) -> FlexTensor {
         let [y, ..] = linear(&x, &w, &bias);
+        y
+    }
+
+    fn fused_tied_head(x: FlexTensor, embedding: FlexTensor) -> FlexTensor {
+        let [y, ..] = tied_head(&x, &embedding);
         y
     }
 
@@ -183,6 +198,28 @@ impl Backward<Flex, 3> for LinearBackward {
 }
 
 #[derive(Debug)]
+struct TiedHeadBackward;
+
+impl Backward<Flex, 2> for TiedHeadBackward {
+    /// (x, embedding)
+    type State = [FlexTensor; 2];
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_embedding] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let [x, embedding] = ops.state;
+        let rows = x.shape().dims::<2>()[0];
+        let (dx, d_embedding) = cpu::tied_head_backward(values(&x), values(&embedding), values(&dy), rows);
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, tensor(dx, &x.shape().to_vec()));
+        }
+        if let Some(node) = node_embedding {
+            grads.register::<Flex>(node.id, tensor(d_embedding, &embedding.shape().to_vec()));
+        }
+    }
+}
+
+#[derive(Debug)]
 struct GeluBackward;
 
 impl Backward<Flex, 1> for GeluBackward {
@@ -233,6 +270,19 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             }
             OpsKind::UnTracked(prep) => {
                 let [y, ..] = linear(x.primitive(), w.primitive(), bias.primitive());
+                prep.finish(y)
+            }
+        }
+    }
+
+    fn fused_tied_head(x: FloatTensor<Self>, embedding: FloatTensor<Self>) -> FloatTensor<Self> {
+        match TiedHeadBackward.prepare::<C>([x.node(), embedding.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let [y, x, embedding] = tied_head(x.primitive(), embedding.primitive());
+                prep.finish([x, embedding], y)
+            }
+            OpsKind::UnTracked(prep) => {
+                let [y, ..] = tied_head(x.primitive(), embedding.primitive());
                 prep.finish(y)
             }
         }

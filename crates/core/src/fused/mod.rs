@@ -1,5 +1,6 @@
 //! Fused operations for the transformer's hot spots: causal self-attention from the fused
-//! q|k|v projection, cross-entropy over the vocabulary, linear layers, LayerNorm and GELU.
+//! q|k|v projection, cross-entropy over the vocabulary, linear layers, the tied LM head,
+//! LayerNorm and GELU.
 //!
 //! On burn's CPU backend (f32) each is one kernel forward and one backward (cpu.rs, wired into
 //! burn by flex.rs), instead of a dozen small ops that each allocate, read and write a whole
@@ -57,6 +58,16 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
 pub fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
     let Some(bias) = layer.bias.as_ref().filter(|_| serves(&x)) else { return layer.forward(x) };
     Tensor::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), layer.weight.val().into_dispatch(), bias.val().into_dispatch()))
+}
+
+/// A tied LM head: the rows of `x` [rows, d] against the token embeddings `embedding`
+/// [vocab, d], logits [rows, vocab]. Fused, its products share out over threads in the browser
+/// too (burn's matrix product runs on one thread there) and skip burn's transposed copies.
+pub fn tied_head(x: Tensor<2>, embedding: Tensor<2>) -> Tensor<2> {
+    if serves(&x) {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_tied_head(x.into_dispatch(), embedding.into_dispatch()));
+    }
+    x.matmul(embedding.transpose())
 }
 
 /// The exact (erf) GELU.
@@ -175,6 +186,18 @@ mod tests {
         assert_close(values(layer.weight.val().grad(&gf).unwrap()), values(layer.weight.val().grad(&gr).unwrap()), "weight gradient");
         let bias = layer.bias.as_ref().unwrap().val();
         assert_close(values(bias.grad(&gf).unwrap()), values(bias.grad(&gr).unwrap()), "bias gradient");
+    }
+
+    #[test]
+    fn tied_head_matches_the_product_with_the_transpose() {
+        let device = Device::flex().autodiff();
+        let x = random([70, 12], 15, &device).require_grad();
+        let embedding = random([19, 12], 16, &device).require_grad();
+        let (fused, reference) = (tied_head(x.clone(), embedding.clone()), x.clone().matmul(embedding.clone().transpose()));
+        assert_close(values(fused.clone()), values(reference.clone()), "logits");
+        let (gf, gr) = (weighted_sum(fused, 17).backward(), weighted_sum(reference, 17).backward());
+        assert_close(values(x.grad(&gf).unwrap()), values(x.grad(&gr).unwrap()), "x gradient");
+        assert_close(values(embedding.grad(&gf).unwrap()), values(embedding.grad(&gr).unwrap()), "embedding gradient");
     }
 
     #[test]
