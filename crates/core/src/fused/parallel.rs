@@ -58,8 +58,9 @@ pub fn threads() -> (usize, usize) {
 /// ran at half width; gemm and burn pick their instruction set at run time, and this does the
 /// same for the pieces of our kernels. The kernels' closures are `#[inline(always)]`, so their
 /// loops are compiled inside the AVX2 function (a closure LLVM declines to inline would run
-/// baseline code). Rust never fuses
-/// a multiply and an add, so wider lanes compute the same IEEE operations: the same bits.
+/// baseline code). Rust never fuses a multiply and an add, so wider lanes compute the same IEEE
+/// operations: the same bits.
+#[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
 fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -127,6 +128,7 @@ pub fn map_pieces<T: Send>(pieces: usize, f: impl Fn(usize) -> T + Send + Sync) 
 
 /// Products at least this large (multiply-adds) are shared between threads (burn's CPU
 /// backend's threshold).
+#[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
 const THREADED_GEMM_FLOPS: usize = 192 * 192 * 192;
 
 /// How gemm itself should run a product of `flops` multiply-adds: natively on rayon's threads
