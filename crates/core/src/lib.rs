@@ -4,10 +4,12 @@
 //! No wasm and no JavaScript here: `crates/wasm` and `crates/cli` are thin hosts over this
 //! crate, and run the very same `Experiment`.
 
+pub mod bases;
 pub mod batch;
 pub mod bench;
 pub mod config;
 pub mod data;
+pub mod distractors;
 pub mod eval;
 pub mod experiment;
 pub mod fingerprint;
@@ -24,6 +26,7 @@ pub mod rl;
 pub mod rng;
 pub mod scenarios;
 pub mod study;
+pub mod tasks;
 pub mod tokenizer;
 pub mod train;
 pub mod weights;

