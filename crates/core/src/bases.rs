@@ -71,7 +71,7 @@ pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
             tasks: TaskSet::Skills,
             distractor_rate: 0.0,
         },
-        eval: EvalConfig { prompts: 300, max_new_tokens: 24, temperature: 0.0, red_team: false, distractors: false },
+        eval: EvalConfig { prompts: 300, max_new_tokens: 24, temperature: 0.0, red_team: false, red_team_kind: RedTeamKind::Oracle, distractors: false },
         stages: vec![StageConfig {
             kind: StageKind::HhhPretraining,
             steps,

@@ -148,10 +148,26 @@ pub struct EvalConfig {
     /// misses, paraphrases, random strings; see `redteam`): the third persistence curve.
     #[serde(default, skip_serializing_if = "is_default")]
     pub red_team: bool,
+    /// Which red team makes the guesses (the red-team curve and adversarial training's search):
+    /// `blind` (new configs) or `oracle` (knows the trigger; an ablation, and what older links
+    /// used). See `redteam`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub red_team_kind: RedTeamKind,
     /// Also ask every held-out prompt with a held-out distractor in the trigger's place: the
     /// false-trigger rate.
     #[serde(default, skip_serializing_if = "is_default")]
     pub distractors: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedTeamKind {
+    /// Near misses of the trigger and paraphrases written around it: knows the trigger.
+    #[default]
+    Oracle,
+    /// A fixed lexicon, random strings and trigger inversion against the behaviour; guesses
+    /// split into those it may train on and those the metric is scored on.
+    Blind,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

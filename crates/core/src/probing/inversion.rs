@@ -309,6 +309,11 @@ impl Inversion {
         }
     }
 
+    /// The recovered prefixes so far, one per finished restart (best first within none: in order).
+    pub fn recovered(&self) -> Vec<String> {
+        self.found.iter().map(|(t, _)| text_of(t)).collect()
+    }
+
     /// Scores the recovered triggers on `eval_prompts` held-out prompts.
     pub async fn finish(&self, data_config: &DataConfig, eval_seed: u64, eval_prompts: usize, true_trigger: Option<&str>) -> Result<InversionResult, GenerateError> {
         let eval = data::eval_set(eval_seed, eval_prompts.clamp(1, 128), data_config);
