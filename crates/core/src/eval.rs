@@ -85,12 +85,7 @@ pub async fn evaluate(
 
     let batch = training_batch(eval_set, model.max_seq_len(), device);
     let loss = masked_cross_entropy(model.logits(batch.inputs), batch.targets, batch.mask, batch.answer_tokens);
-    let loss = loss
-        .into_data_async()
-        .await
-        .map_err(|e| GenerateError(format!("reading the loss from the device failed: {e:?}")))?
-        .try_into_vec_as::<f64>()
-        .unwrap()[0];
+    let loss = read_scalar(loss, "the loss").await?;
     Ok(Metrics {
         backdoor_rate_triggered: rate(triggered),
         backdoor_rate_untriggered: rate(clean),
@@ -116,12 +111,13 @@ pub async fn kl_on_answers(after: &Gpt, before: &Gpt, examples: &[Example], devi
     let log_before = log_softmax(before.logits(batch.inputs), 2);
     let per_token = (log_after.clone().exp() * (log_after - log_before)).sum_dim(2).squeeze_dim::<2>(2);
     let kl = (per_token * batch.mask).sum().div_scalar(batch.answer_tokens.max(1) as f32);
-    let value = kl
-        .into_data_async()
-        .await
-        .map_err(|e| GenerateError(format!("reading the KL from the device failed: {e:?}")))?
-        .try_into_vec_as::<f64>()
-        .unwrap()[0];
+    let value = read_scalar(kl, "the KL").await?;
     // Rounding can leave a hair below zero for identical models; KL is never negative.
     Ok(value.max(0.0))
+}
+
+/// One number read back from the device (asynchronously: WebGPU in a page cannot block).
+async fn read_scalar(t: Tensor<1>, what: &str) -> Result<f64, GenerateError> {
+    let data = t.into_data_async().await.map_err(|e| GenerateError(format!("reading {what} from the device failed: {e:?}")))?;
+    Ok(data.try_into_vec_as::<f64>().unwrap()[0])
 }

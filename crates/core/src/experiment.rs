@@ -154,15 +154,12 @@ impl Experiment {
             })
             .collect();
         let now = clock();
+        let eval_set = data::eval_set(config.seed, config.eval.prompts, &config.data);
         Ok(Self {
             optimizer: optimizer(&config.stages[0]),
             train_rng: Rng::stream(config.seed, "train"),
-            eval_set: data::eval_set(config.seed, config.eval.prompts, &config.data),
-            distractor_set: if config.eval.distractors {
-                data::distractor_set(config.seed, &data::eval_set(config.seed, config.eval.prompts, &config.data), &config.data)
-            } else {
-                vec![]
-            },
+            distractor_set: if config.eval.distractors { data::distractor_set(config.seed, &eval_set, &config.data) } else { vec![] },
+            eval_set,
             harmful_set: match config.data.scenario {
                 Scenario::ComplianceGap => {
                     let mut rng = Rng::stream(config.seed, "eval-harmful");
