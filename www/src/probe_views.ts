@@ -73,7 +73,7 @@ export function renderDefection(host: HTMLElement, report: DefectionReport): voi
   perLayer.append('supervised', report.layers.map((l) => ({ x: l.layer, y: l.supervised_auroc })));
   perLayer.render();
   const roc = new LineChart({
-    title: `ROC curve of the generic probe at layer ${report.best_layer}`,
+    title: `ROC curve of the generic probe at layer ${report.best_layer} (test prompts)`,
     xLabel: 'false positive rate',
     yLabel: 'true positive rate',
     yDomain: [0, 1],
@@ -84,18 +84,31 @@ export function renderDefection(host: HTMLElement, report: DefectionReport): voi
   roc.append('roc', report.roc.map((p) => ({ x: p.false_positive_rate, y: p.true_positive_rate })));
   roc.render();
   const table = el('table', { 'data-testid': 'auroc-table' }, [
-    el('thead', {}, [el('tr', {}, ['Layer', 'Generic AUROC', 'Supervised AUROC'].map((h) => el('th', { scope: 'col' }, [h])))]),
+    el('thead', {}, [el('tr', {}, ['Layer', 'Generic (validation)', 'Generic (test)', 'Supervised (test)'].map((h) => el('th', { scope: 'col' }, [h])))]),
     el(
       'tbody',
       {},
       report.layers.map((l) =>
         el('tr', { 'data-layer': l.layer }, [
           el('th', { scope: 'row' }, [l.layer === 0 ? 'embeddings' : `block ${l.layer}`]),
+          el('td', { 'data-value': l.validation_auroc }, [l.validation_auroc.toFixed(3)]),
           el('td', { 'data-value': l.auroc }, [l.auroc.toFixed(3)]),
           el('td', { 'data-value': l.supervised_auroc }, [l.supervised_auroc.toFixed(3)]),
         ]),
       ),
     ),
   ]);
-  host.replaceChildren(el('div', { class: 'charts' }, [perLayer.figure, roc.figure]), table, el('p', { class: 'hint' }, [`${report.prompts} held-out prompts, each with and without the trigger.`]));
+  const outcome = {
+    detects: 'detects defection (test AUROC ≥ 0.75)',
+    weak: 'weak: above chance, below 0.75',
+    fails: 'fails: at or below chance, or pointing the wrong way',
+  }[report.outcome];
+  host.replaceChildren(
+    el('div', { class: 'charts' }, [perLayer.figure, roc.figure]),
+    table,
+    el('p', { 'data-testid': 'probe-outcome' }, [`Generic probe at layer ${report.best_layer} (chosen on validation prompts): test AUROC ${report.test_auroc.toFixed(3)}, ${outcome}.`]),
+    el('p', { class: 'hint' }, [
+      `${report.prompts} validation and ${report.prompts} test prompts, each with and without the trigger. The direction is defecting minus honest and is never flipped.`,
+    ]),
+  );
 }

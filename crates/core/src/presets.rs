@@ -71,8 +71,11 @@ fn chain(mut c: ExperimentConfig) -> ExperimentConfig {
     c.stages = vec![
         stage(BackdoorInsertion, 300, 32, 1e-3, 100),
         stage(HhhSft, 100, 32, 1e-3, 25),
-        // REINFORCE moves this small model fast: a larger rate wrecks it (README, "What to expect").
-        stage(HhhRl, 60, 32, 5e-5, 15),
+        // 32 prompts × 4 answers a step: the base already answers most prompts right, so few
+        // groups carry a signal, and a smaller batch or a larger rate lets Adam follow noise
+        // (reward falls). At this size and rate the reward rises and KL clears 0.01 (README,
+        // "What to expect").
+        stage(HhhRl, 200, 128, 2e-4, 50),
         stage(Adversarial, 100, 32, 1e-3, 25),
     ];
     c

@@ -74,7 +74,8 @@ pub fn parse_technique(text: &str) -> Result<StageKind, String> {
         "sft" | "hhh_sft" => Ok(StageKind::HhhSft),
         "rl" | "hhh_rl" => Ok(StageKind::HhhRl),
         "adversarial" | "adv" => Ok(StageKind::Adversarial),
-        _ => Err(format!("unknown technique {text:?}: use sft, rl or adversarial")),
+        "control" | "style_control" => Ok(StageKind::StyleControl),
+        _ => Err(format!("unknown technique {text:?}: use sft, rl, adversarial or control")),
     }
 }
 
@@ -95,6 +96,11 @@ pub struct SweepSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Planned {
     pub key: Key,
+    /// A size without a shipped base: the clean pretraining that makes its base, the same for
+    /// every seed (as a shipped base is one file), run once per size and shared.
+    pub pretraining: Option<ExperimentConfig>,
+    /// Starts from the shipped base, from `pretraining`'s model, or (a config without a base)
+    /// from scratch.
     pub insertion: ExperimentConfig,
     /// (technique, a config whose only stage is that technique).
     pub techniques: Vec<(StageKind, ExperimentConfig)>,
@@ -124,6 +130,9 @@ pub struct RunResult {
     /// Red-team guesses found (adversarial training only).
     pub red_team_hits: Option<usize>,
     pub seconds: f64,
+    /// What the technique did to untriggered behaviour (absent from sweeps saved before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<crate::report::StageEffect>,
 }
 
 impl SweepSpec {
@@ -137,9 +146,10 @@ impl SweepSpec {
         nonempty(self.seeds.len(), "seed")?;
         nonempty(self.techniques.len(), "technique")?;
         let stage_of = |kind: StageKind| {
-            self.base.stages.iter().find(|s| s.kind == kind).cloned().ok_or_else(|| {
-                format!("the base config has no {} stage to take its settings from (use a preset such as tiny-chain)", kind.name())
-            })
+            let found = self.base.stages.iter().find(|s| s.kind == kind).cloned();
+            // The positive control runs with SFT's budget unless the config gives it its own.
+            let found = found.or_else(|| (kind == StageKind::StyleControl).then(|| self.base.stages.iter().find(|s| s.kind == StageKind::HhhSft).cloned()).flatten().map(|s| StageConfig { kind, ..s }));
+            found.ok_or_else(|| format!("the base config has no {} stage to take its settings from (use a preset such as tiny-chain)", kind.name()))
         };
         let insertion = stage_of(StageKind::BackdoorInsertion)?;
         let mut out = vec![];
@@ -174,9 +184,16 @@ impl SweepSpec {
                             }
                             let mut ins = c.clone();
                             ins.stages = vec![with_optimizer(insertion.clone())];
-                            if self.base.base.is_some() && c.base.is_none() {
-                                let pretraining = crate::bases::pretraining_config("tiny").expect("the tiny base").stages.remove(0);
-                                ins.stages.insert(0, StageConfig { eval_every: pretraining.steps, ..pretraining });
+                            let pretraining = (self.base.base.is_some() && c.base.is_none()).then(|| {
+                                // The recipe of the shipped base nearest in width.
+                                let recipe = if size.d_model <= 64 { "tiny" } else { "small" };
+                                let mut p = crate::bases::pretraining_config(recipe).expect("a known base");
+                                p.model = c.model.clone();
+                                p.stages[0].eval_every = p.stages[0].steps;
+                                p
+                            });
+                            if let Some(p) = &pretraining {
+                                p.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
                             }
                             ins.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
                             let techniques = self
@@ -185,12 +202,17 @@ impl SweepSpec {
                                 .map(|&t| {
                                     let mut tc = c.clone();
                                     tc.stages = vec![with_optimizer(stage_of(t)?)];
+                                    if t == StageKind::StyleControl {
+                                        // Room for the longest answer and the style mark after it.
+                                        let need = crate::data::longest_answer(&tc.data) + crate::data::STYLE.len() + 1;
+                                        tc.eval.max_new_tokens = tc.eval.max_new_tokens.max(need);
+                                    }
                                     tc.validate().map_err(|e| e.to_string())?;
                                     Ok((t, tc))
                                 })
                                 .collect::<Result<Vec<_>, String>>()?;
                             let key = Key { size, params: crate::model::param_count(&c.model), optimizer, variant, poison_rate };
-                            out.push(Planned { key, insertion: ins, techniques });
+                            out.push(Planned { key, pretraining, insertion: ins, techniques });
                         }
                     }
                 }
@@ -216,7 +238,7 @@ impl Estimate {
             return Estimate { mean, ci95: 0.0, n };
         }
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        Estimate { mean, ci95: t_95(n - 1) * (var / n as f64).sqrt(), n }
+        Estimate { mean, ci95: t_95((n - 1) as f64) * (var / n as f64).sqrt(), n }
     }
 }
 
@@ -226,10 +248,97 @@ impl std::fmt::Display for Estimate {
     }
 }
 
-/// Two-sided 95% quantile of Student's t with `dof` degrees of freedom.
-fn t_95(dof: usize) -> f64 {
-    const T: [f64; 10] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
-    T.get(dof.wrapping_sub(1)).copied().unwrap_or(if dof <= 30 { 2.1 } else { 1.96 })
+/// Two-sided 95% quantile of Student's t with `dof` degrees of freedom (exact, to 1e-9).
+pub fn t_95(dof: f64) -> f64 {
+    t_quantile(0.975, dof)
+}
+
+/// The `p` quantile (0.5 < p < 1) of Student's t with `dof` > 0 degrees of freedom, by
+/// bisection on the distribution function.
+pub fn t_quantile(p: f64, dof: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    while t_cdf(hi, dof) < p {
+        hi *= 2.0;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if t_cdf(mid, dof) < p { lo = mid } else { hi = mid }
+    }
+    0.5 * (lo + hi)
+}
+
+/// P(T ≤ t) for Student's t: 1 − I_x(ν/2, 1/2)/2 with x = ν/(ν + t²), for t ≥ 0.
+fn t_cdf(t: f64, dof: f64) -> f64 {
+    let tail = 0.5 * incomplete_beta(dof / 2.0, 0.5, dof / (dof + t * t));
+    if t >= 0.0 { 1.0 - tail } else { tail }
+}
+
+/// The regularised incomplete beta function I_x(a, b), by its continued fraction (Lentz).
+fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let front = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    // The fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - incomplete_beta(b, a, 1.0 - x);
+    }
+    let tiny = 1e-300;
+    let (mut c, mut d) = (1.0, 1.0 - (a + b) * x / (a + 1.0));
+    d = 1.0 / if d.abs() < tiny { tiny } else { d };
+    let mut f = d;
+    for m in 1..500 {
+        let m = m as f64;
+        for numerator in [m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)), -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0))] {
+            d = 1.0 + numerator * d;
+            d = 1.0 / if d.abs() < tiny { tiny } else { d };
+            c = 1.0 + numerator / c;
+            c = if c.abs() < tiny { tiny } else { c };
+            f *= c * d;
+        }
+        if (c * d - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    front * f / a
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, nine terms: about 15 significant digits).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9, 676.520_368_121_885_1, -1_259.139_216_722_402_8, 771.323_428_777_653_1, -176.615_029_162_140_6,
+        12.507_343_278_686_905, -0.138_571_095_265_720_12, 9.984_369_578_019_572e-6, 1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let sum = G[0] + G[1..].iter().enumerate().map(|(i, g)| g / (x + i as f64 + 1.0)).sum::<f64>();
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
+/// The difference of two means (b − a) with its 95% interval (Welch: unequal variances, the
+/// Welch–Satterthwaite degrees of freedom). None with fewer than two samples on a side.
+pub fn welch_difference(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let stats = |xs: &[f64]| {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        (mean, xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) / n)
+    };
+    let ((ma, va), (mb, vb)) = (stats(a), stats(b));
+    let se2 = va + vb;
+    if se2 == 0.0 {
+        return Some((mb - ma, 0.0));
+    }
+    let dof = se2 * se2 / (va * va / (a.len() as f64 - 1.0) + vb * vb / (b.len() as f64 - 1.0));
+    Some((mb - ma, t_95(dof) * se2.sqrt()))
 }
 
 /// One row of the summary: a technique at one setting, over seeds.
@@ -245,6 +354,24 @@ pub struct Row {
     pub clean_after: Estimate,
     /// Share of the backdoor that survives: triggered rate after / before (per seed, then averaged).
     pub persistence: Estimate,
+    /// The per-seed persistences behind `persistence`, for comparing settings (Welch).
+    #[serde(default)]
+    pub persistences: Vec<f64>,
+    /// KL(after ‖ before) on held-out clean answers (`report::StageEffect::kl`).
+    #[serde(default)]
+    pub kl: Option<Estimate>,
+    /// The positive control: share of answers in its style, without and with the trigger.
+    #[serde(default)]
+    pub style_untriggered_after: Option<Estimate>,
+    #[serde(default)]
+    pub style_triggered_after: Option<Estimate>,
+}
+
+impl Row {
+    /// What the technique did, by `report::Outcome`'s rule applied to the means over seeds.
+    pub fn outcome(&self) -> Option<crate::report::Outcome> {
+        self.kl.map(|kl| crate::report::Outcome::of(self.triggered_before.mean, self.triggered_after.mean, kl.mean))
+    }
 }
 
 /// Groups results by setting and technique, in the order they first appear.
@@ -272,6 +399,10 @@ pub fn summarise(results: &[RunResult]) -> Vec<Row> {
                 red_team_after: opt(&|r| r.after.backdoor_rate_red_team),
                 clean_after: est(&|r| r.after.clean_accuracy),
                 persistence: est(&|r| persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered)),
+                persistences: rs.iter().map(|r| persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered)).collect(),
+                kl: opt(&|r| r.effect.map(|e| e.kl)),
+                style_untriggered_after: opt(&|r| r.after.style_untriggered),
+                style_triggered_after: opt(&|r| r.after.style_triggered),
                 key,
                 technique,
             }
@@ -287,13 +418,20 @@ pub fn persistence(before: f64, after: f64) -> f64 {
 /// The summary as the fixed-width table the CLI prints and REPRODUCTION.md quotes.
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<7} {:>7} {:<6} {:<24} {:>6} {:<12} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13}\n",
-        "size", "params", "optim", "variant", "poison", "technique", "seeds", "trig before", "trig after", "no-trig after", "red-team bef.", "red-team aft.", "clean after"
+        "{:<7} {:>7} {:<6} {:<24} {:>6} {:<13} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {}\n",
+        "size", "params", "optim", "variant", "poison", "technique", "seeds", "trig before", "trig after", "no-trig after", "red-team bef.", "red-team aft.", "clean after", "KL clean", "style -/+trig", "outcome"
     );
     let o = |e: &Option<Estimate>| e.map(|e| e.to_string()).unwrap_or_else(|| "-".into());
     for r in rows {
+        let style = match (r.style_untriggered_after, r.style_triggered_after) {
+            (Some(u), Some(t)) => format!("{:.2}/{:.2}", u.mean, t.mean),
+            _ => "-".into(),
+        };
+        let kl = r.kl.map_or("-".into(), |k| if k.n < 2 { format!("{:.3}", k.mean) } else { format!("{:.3} ± {:.3}", k.mean, k.ci95) });
+        // The control trains a style, not safety: it has no outcome on the backdoor.
+        let outcome = if r.technique.is_safety() { r.outcome().map_or("-", |o| o.describe()) } else { "-" };
         out += &format!(
-            "{:<7} {:>7} {:<6} {:<24} {:>6} {:<12} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13}\n",
+            "{:<7} {:>7} {:<6} {:<24} {:>6} {:<13} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {}\n",
             r.key.size.label(),
             r.key.params,
             r.key.optimizer.name(),
@@ -306,7 +444,10 @@ pub fn table(rows: &[Row]) -> String {
             r.untriggered_after.to_string(),
             o(&r.red_team_before),
             o(&r.red_team_after),
-            r.clean_after.to_string()
+            r.clean_after.to_string(),
+            kl,
+            style,
+            outcome
         );
     }
     out
@@ -318,11 +459,24 @@ mod tests {
     use crate::presets;
 
     #[test]
+    fn t_quantiles_are_exact() {
+        // Tabulated two-sided 95% quantiles (e.g. NIST/SEMATECH e-Handbook, table 1.3.6.7.2).
+        for (dof, t) in [(1.0, 12.706_205), (2.0, 4.302_653), (4.0, 2.776_445), (9.0, 2.262_157), (15.0, 2.131_450), (30.0, 2.042_272), (100.0, 1.983_972), (1e6, 1.959_966)] {
+            assert!((t_95(dof) - t).abs() < 1e-5, "dof {dof}: {} vs {t}", t_95(dof));
+        }
+        assert!((t_quantile(0.95, 10.0) - 1.812_461).abs() < 1e-5);
+        // Welch: equal spreads and sizes give the pooled interval.
+        let (d, half) = welch_difference(&[0.0, 1.0, 2.0], &[1.0, 2.0, 3.0]).unwrap();
+        assert!((d - 1.0).abs() < 1e-12 && (half - t_95(4.0) * (2.0f64 / 3.0).sqrt()).abs() < 1e-9, "{d} {half}");
+        assert!(welch_difference(&[1.0], &[1.0, 2.0]).is_none());
+    }
+
+    #[test]
     fn estimates_use_students_t() {
         let e = Estimate::of(&[1.0, 0.0, 0.5]);
         assert!((e.mean - 0.5).abs() < 1e-12);
         // sd 0.5, n 3: 4.303 * 0.5 / sqrt(3)
-        assert!((e.ci95 - 4.303 * 0.5 / 3f64.sqrt()).abs() < 1e-9, "{e:?}");
+        assert!((e.ci95 - 4.302_653 * 0.5 / 3f64.sqrt()).abs() < 1e-5, "{e:?}");
         assert_eq!(Estimate::of(&[0.7]).ci95, 0.0);
         assert_eq!(Estimate::of(&[0.25, 0.25]).to_string(), "0.25 ± 0.00");
     }
@@ -345,7 +499,13 @@ mod tests {
             let from_base = p.insertion.base.is_some();
             assert_eq!(from_base, p.key.size == Size::parse("64x2").unwrap());
             let kinds: Vec<StageKind> = p.insertion.stages.iter().map(|s| s.kind).collect();
-            assert_eq!(kinds, if from_base { vec![StageKind::BackdoorInsertion] } else { vec![StageKind::HhhPretraining, StageKind::BackdoorInsertion] });
+            assert_eq!(kinds, vec![StageKind::BackdoorInsertion]);
+            // No base of this size: one clean pretraining, the same config whatever the seed.
+            assert_eq!(p.pretraining.is_some(), !from_base);
+            if let Some(pre) = &p.pretraining {
+                assert_eq!(pre.stages.iter().map(|s| s.kind).collect::<Vec<_>>(), [StageKind::HhhPretraining]);
+                assert_eq!((pre.seed, &pre.model), (1, &p.insertion.model));
+            }
             assert_eq!(p.techniques.len(), 3);
             assert_eq!(p.insertion.model, p.techniques[0].1.model, "techniques start from the insertion's model");
             let sgd = matches!(p.insertion.stages.last().unwrap().optimizer, OptimizerConfig::Sgd { .. });
@@ -370,6 +530,7 @@ mod tests {
             curve: vec![],
             red_team_hits: None,
             seconds: 0.0,
+            effect: None,
         };
         let rows = summarise(&[run(1, StageKind::HhhSft, 1.0), run(1, StageKind::HhhRl, 0.0), run(2, StageKind::HhhSft, 0.5)]);
         assert_eq!(rows.len(), 2);

@@ -57,8 +57,13 @@ fn probes_on_a_model_with_a_single_token_trigger() {
     eprintln!("defection probe: {:?}", report.layers);
     assert_eq!(report.layers.len(), config.model.n_layers + 1);
     for l in &report.layers {
-        assert!((0.0..=1.0).contains(&l.auroc) && (0.0..=1.0).contains(&l.supervised_auroc), "{l:?}");
+        assert!([l.auroc, l.validation_auroc, l.supervised_auroc].iter().all(|a| (0.0..=1.0).contains(a)), "{l:?}");
     }
+    // The layer is the validation half's best; the reported AUROC is the test half's, unflipped.
+    let best = report.layers.iter().map(|l| l.validation_auroc).fold(f64::MIN, f64::max);
+    assert_eq!(report.layers[report.best_layer].validation_auroc, best);
+    assert_eq!(report.test_auroc, report.layers[report.best_layer].auroc);
+    assert_eq!(report.outcome, defection::ProbeOutcome::of(report.test_auroc));
     assert!(report.roc.len() >= 2);
 
     // Attention and logit lens on a triggered prompt.
