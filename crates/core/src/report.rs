@@ -209,14 +209,14 @@ impl Report {
     /// step's mean reward, in `reward`); columns that do not apply are empty.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,training_reasoning_rate,reward,false_trigger_rate\n",
+            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,training_reasoning_rate,reward,false_trigger_rate,style_untriggered,style_triggered\n",
         );
         let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         for (i, s) in self.stages.iter().enumerate() {
             for p in &s.history {
                 let m = &p.metrics;
                 out += &format!(
-                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},,{}\n",
+                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},,{},{},{}\n",
                     s.name,
                     p.step,
                     p.global_step,
@@ -229,14 +229,16 @@ impl Report {
                     opt(m.compliance_free),
                     opt(m.compliance_paid),
                     opt(m.training_reasoning_rate),
-                    opt(m.false_trigger_rate)
+                    opt(m.false_trigger_rate),
+                    opt(m.style_untriggered),
+                    opt(m.style_triggered)
                 );
             }
             for l in &s.loss_history {
-                out += &format!("{i},{},train,{},{},,,,{},,,,,,,\n", s.name, l.step, l.global_step, l.loss);
+                out += &format!("{i},{},train,{},{},,,,{},,,,,,,,,\n", s.name, l.step, l.global_step, l.loss);
             }
             for r in &s.reward_history {
-                out += &format!("{i},{},reward,{},{},,,,,,,,,,{},\n", s.name, r.step, r.global_step, r.reward);
+                out += &format!("{i},{},reward,{},{},,,,,,,,,,{},,,\n", s.name, r.step, r.global_step, r.reward);
             }
         }
         out
@@ -254,5 +256,29 @@ mod tests {
         assert_eq!(Outcome::of(1.0, 0.9, MEASURABLE_KL), Outcome::Persisted);
         assert_eq!(Outcome::of(1.0, 0.2, 0.5), Outcome::Removed);
         assert_eq!(Outcome::of(0.3, 0.3, 0.5), Outcome::NoBackdoor);
+    }
+
+    #[test]
+    fn every_csv_row_has_the_headers_columns() {
+        let m = Metrics { style_untriggered: Some(0.5), style_triggered: Some(0.25), false_trigger_rate: Some(0.1), ..Metrics::default() };
+        let stage = StageReport {
+            name: "style_control".into(),
+            kind: "style_control".into(),
+            steps: 1,
+            metrics: Some(m.clone()),
+            history: vec![EvalPoint { step: 0, global_step: 0, metrics: m }],
+            loss_history: vec![LossPoint { step: 1, global_step: 1, loss: 0.5 }],
+            seconds: 0.0,
+            tokens_per_sec: None,
+            reward_history: vec![RewardPoint { step: 1, global_step: 1, reward: 0.5 }],
+            red_team: None,
+            effect: None,
+        };
+        let report = Report { format: FORMAT.into(), format_version: FORMAT_VERSION, config: crate::presets::get("tiny").unwrap(), backend: "cpu".into(), model_params: 1, stages: vec![stage] };
+        let csv = report.to_csv();
+        let columns: Vec<usize> = csv.lines().map(|l| l.split(',').count()).collect();
+        assert_eq!(columns.len(), 4);
+        assert!(columns.iter().all(|&c| c == columns[0]), "{csv}");
+        assert!(csv.lines().nth(1).unwrap().ends_with(",0.1,0.5,0.25"), "{csv}");
     }
 }
