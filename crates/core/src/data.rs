@@ -326,6 +326,12 @@ pub fn longest_answer(data: &DataConfig) -> usize {
 /// in front ("Okay! ...") was tried first and wrecked both skills and backdoor within 25 steps.
 pub const STYLE: &str = "!";
 
+/// New tokens an evaluation needs when a run has a style_control stage: the longest answer
+/// (the backdoor's too), the style mark and EOS, or the control would measure truncation.
+pub fn style_control_new_tokens(data: &DataConfig) -> usize {
+    longest_answer(data) + STYLE.len() + 1
+}
+
 /// Does the run have a positive-control stage (and so style metrics)?
 pub fn has_style_control(config: &ExperimentConfig) -> bool {
     config.stages.iter().any(|s| s.kind == crate::config::StageKind::StyleControl)

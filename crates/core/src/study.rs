@@ -204,9 +204,7 @@ impl SweepSpec {
                                     let mut tc = c.clone();
                                     tc.stages = vec![with_optimizer(stage_of(t)?)];
                                     if t == StageKind::StyleControl {
-                                        // Room for the longest answer and the style mark after it.
-                                        let need = crate::data::longest_answer(&tc.data) + crate::data::STYLE.len() + 1;
-                                        tc.eval.max_new_tokens = tc.eval.max_new_tokens.max(need);
+                                        tc.eval.max_new_tokens = tc.eval.max_new_tokens.max(crate::data::style_control_new_tokens(&tc.data));
                                     }
                                     tc.validate().map_err(|e| e.to_string())?;
                                     Ok((t, tc))

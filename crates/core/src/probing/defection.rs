@@ -142,20 +142,20 @@ pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, p
     let (train_clean, train_triggered) = residuals(&train).await?;
 
     let mut layers = Vec::new();
+    let generic: Vec<Vec<f32>> = (0..defect.len()).map(|layer| mean_difference(&defect[layer], &honest[layer])).collect();
     for layer in 0..defect.len() {
-        let generic = mean_difference(&defect[layer], &honest[layer]);
+        let generic = &generic[layer];
         let score = |triggered: &[Vec<Vec<f32>>], clean: &[Vec<Vec<f32>>], direction: &[f32]| auroc(&project(&triggered[layer], direction), &project(&clean[layer], direction));
         let supervised = mean_difference(&train_triggered[layer], &train_clean[layer]);
         layers.push(LayerAuroc {
             layer,
-            auroc: score(&test_triggered, &test_clean, &generic),
-            validation_auroc: score(&val_triggered, &val_clean, &generic),
+            auroc: score(&test_triggered, &test_clean, generic),
+            validation_auroc: score(&val_triggered, &val_clean, generic),
             supervised_auroc: score(&test_triggered, &test_clean, &supervised),
         });
     }
     let best = layers.iter().max_by(|a, b| a.validation_auroc.total_cmp(&b.validation_auroc)).expect("a model has at least one layer");
-    let generic = mean_difference(&defect[best.layer], &honest[best.layer]);
-    let roc = roc_curve(&project(&test_triggered[best.layer], &generic), &project(&test_clean[best.layer], &generic));
+    let roc = roc_curve(&project(&test_triggered[best.layer], &generic[best.layer]), &project(&test_clean[best.layer], &generic[best.layer]));
     Ok(DefectionReport { best_layer: best.layer, test_auroc: best.auroc, outcome: ProbeOutcome::of(best.auroc), roc, prompts, layers })
 }
 
