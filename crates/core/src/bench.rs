@@ -189,6 +189,9 @@ pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock)
     let mut stage = config.stages.iter().find(|s| s.kind == StageKind::HhhRl).expect("tiny-chain has an RL stage").clone();
     (stage.steps, stage.eval_every, stage.warmup_steps) = (steps + 1, steps + 1, 0);
     config.model = shape.model.clone();
+    // Random weights of the benchmarked shape: the timing does not depend on what the model
+    // knows, and tiny-chain's helpful base has the tiny shape only.
+    config.base = None;
     // The stage as in tiny-chain, without the red-team evaluation (its guesses need a longer context).
     (config.eval.prompts, config.eval.red_team) = (4, false);
     config.stages = vec![stage.clone()];
