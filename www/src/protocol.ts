@@ -1,4 +1,5 @@
 // Messages between the page (main thread) and the worker that runs the wasm.
+import type { GpuCounts } from './gpu_counters';
 import type {
   BenchResult,
   BenchShape,
@@ -70,6 +71,8 @@ export type Call =
   | { fn: 'cancelInversion' }
   /** The throughput benchmark (bench.html; `cargo xtask bench` drives it in headless Chromium). */
   | { fn: 'bench'; shape: BenchShape; backend: Backend; steps: number }
+  /** Where WebGPU's time goes on one benchmark shape: GPU calls counted around each phase. */
+  | { fn: 'gpuProfile'; shape: BenchShape; steps: number; prompts: number; newTokens: number }
   /** The CPU backend's threads now: pool size, threads that have done work, why only one. */
   | { fn: 'cpuThreads' };
 
@@ -87,7 +90,31 @@ export interface Returns {
   invert: InversionResult;
   cancelInversion: null;
   bench: BenchResult;
+  gpuProfile: GpuProfile;
   cpuThreads: CpuThreads & { reason: string };
+}
+
+/** One phase of the WebGPU profile: its wall time and the GPU calls it made. */
+export interface GpuPhase {
+  seconds: number;
+  counts: GpuCounts;
+}
+
+/**
+ * The WebGPU profile (worker.ts `gpuProfile`): the first training step on a cold device (its
+ * time is "Run to the first finished step"), a steady step (two warm runs differenced), and an
+ * evaluation's generation, cold and warm. Pipelines created in the warm phases show whether
+ * kernels are compiled once per run.
+ */
+export interface GpuProfile {
+  shape: BenchShape;
+  adapter: string;
+  firstStep: GpuPhase;
+  steadyStep: GpuPhase;
+  evaluationCold: GpuPhase & { prompts: number; newTokens: number };
+  evaluation: GpuPhase & { prompts: number; newTokens: number };
+  /** Everything the profile did, from the cold start. */
+  total: GpuCounts;
 }
 
 export type WorkerToPage =

