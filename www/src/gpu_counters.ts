@@ -29,7 +29,7 @@ let installed = false;
 
 type Method = (...args: unknown[]) => unknown;
 
-/** Replaces `proto[name]` with a wrapper that calls `before` and then the original. */
+/** Replaces `proto[name]` with a wrapper that hands the original, `this` and the arguments to `around`. */
 function wrap(proto: Record<string, unknown> | undefined, name: string, around: (original: Method, self: unknown, args: unknown[]) => unknown): void {
   const original = proto?.[name];
   if (!proto || typeof original !== 'function') return;

