@@ -15,7 +15,8 @@ use crate::report::{Metrics, Report};
 /// the low bits of a run, so a link made before it can say why its rerun differs.
 /// 1: decomposed burn ops and full-prefix generation. 2: fused CPU kernels (attention,
 /// cross-entropy, LayerNorm), linear layers as one matrix product, KV-cache generation.
-pub const NUMERICS: u32 = 2;
+/// 3: cubecl kernels on the GPU backend (attention, linear layers, LM head); CPU bits unchanged.
+pub const NUMERICS: u32 = 3;
 
 fn current_numerics() -> u32 {
     NUMERICS

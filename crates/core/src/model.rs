@@ -156,7 +156,7 @@ impl Block {
     /// attention weights.
     fn forward(&self, x: Tensor<3>, causal: &Tensor<4, Bool>, capture: bool) -> (Tensor<3>, Tensor<3>, Option<Tensor<4>>) {
         let qkv = linear(&self.qkv, fused::layer_norm(&self.ln_attn, x.clone()));
-        let (context, weights) = if !capture && fused::serves(&qkv) {
+        let (context, weights) = if !capture && fused::attention_serves(&qkv) {
             // One kernel reads q, k and v out of the projection and writes the heads side by side.
             (fused::causal_self_attention(qkv.clone(), self.n_heads), None)
         } else {

@@ -5,9 +5,14 @@
 //! On burn's CPU backend (f32) each is one kernel forward and one backward (cpu.rs, wired into
 //! burn by flex.rs), instead of a dozen small ops that each allocate, read and write a whole
 //! tensor. On every other device the same function runs the decomposed burn ops, so the GPU
-//! path and its gradients are burn's own.
+//! path and its gradients are burn's own, except causal self-attention, which on burn's GPU
+//! backend runs as cubecl kernels (cube.rs).
 
 mod cpu;
+#[cfg(feature = "gpu")]
+mod cube;
+#[cfg(feature = "gpu")]
+mod gpu;
 mod flex;
 mod parallel;
 #[cfg(any(test, all(target_arch = "wasm32", feature = "threads")))]
@@ -39,11 +44,34 @@ pub fn serves<const D: usize>(t: &Tensor<D>) -> bool {
     matches!(t.device().inner().as_dispatch(), DispatchDevice::Flex(_)) && t.dtype() == DType::F32
 }
 
+/// Whether the GPU kernels (gpu.rs: attention, linear layers, the LM head) serve this tensor:
+/// f32 on burn's GPU backend, in builds with the `gpu` feature.
+pub fn gpu_serves<const D: usize>(t: &Tensor<D>) -> bool {
+    #[cfg(feature = "gpu")]
+    return matches!(t.device().inner().as_dispatch(), DispatchDevice::Cube(_)) && t.dtype() == DType::F32;
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = t;
+        false
+    }
+}
+
+/// Whether a fused attention kernel serves this tensor (on the CPU or on the GPU).
+pub fn attention_serves(t: &Tensor<3>) -> bool {
+    serves(t) || gpu_serves(t)
+}
+
 /// Causal self-attention: `qkv` [batch, seq, 3·d] (q, k, v side by side, each `heads` heads
-/// wide) to the context [batch, seq, d], heads side by side. Fused tensors only ([`serves`]).
+/// wide) to the context [batch, seq, d], heads side by side. Fused tensors only ([`attention_serves`]).
 pub fn causal_self_attention(qkv: Tensor<3>, heads: usize) -> Tensor<3> {
-    debug_assert!(serves(&qkv));
-    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_attention(qkv.into_dispatch(), heads))
+    debug_assert!(attention_serves(&qkv));
+    if serves(&qkv) {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_attention(qkv.into_dispatch(), heads));
+    }
+    #[cfg(feature = "gpu")]
+    return Tensor::from_dispatch(<Dispatch as cube::CubeOps>::cube_attention(qkv.into_dispatch(), heads));
+    #[cfg(not(feature = "gpu"))]
+    unreachable!("without the gpu feature only the CPU backend has a fused attention")
 }
 
 /// Cross-entropy of each row of `logits` [rows, vocab] against `targets` [rows]: [rows].
@@ -56,8 +84,16 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
 
 /// `layer` applied to the rows of `x` [rows, d_in].
 pub fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
-    let Some(bias) = layer.bias.as_ref().filter(|_| serves(&x)) else { return layer.forward(x) };
-    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), layer.weight.val().into_dispatch(), bias.val().into_dispatch()))
+    let Some(bias) = layer.bias.as_ref() else { return layer.forward(x) };
+    let (w, bias) = (layer.weight.val().into_dispatch(), bias.val().into_dispatch());
+    if serves(&x) {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), w, bias));
+    }
+    #[cfg(feature = "gpu")]
+    if gpu_serves(&x) {
+        return Tensor::from_dispatch(<Dispatch as cube::CubeOps>::cube_linear(x.into_dispatch(), w, bias));
+    }
+    layer.forward(x)
 }
 
 /// A tied LM head: the rows of `x` [rows, d] against the token embeddings `embedding`
@@ -66,6 +102,10 @@ pub fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
 pub fn tied_head(x: Tensor<2>, embedding: Tensor<2>) -> Tensor<2> {
     if serves(&x) {
         return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_tied_head(x.into_dispatch(), embedding.into_dispatch()));
+    }
+    #[cfg(feature = "gpu")]
+    if gpu_serves(&x) {
+        return Tensor::from_dispatch(<Dispatch as cube::CubeOps>::cube_tied_head(x.into_dispatch(), embedding.into_dispatch()));
     }
     x.matmul(embedding.transpose())
 }
@@ -121,8 +161,27 @@ mod tests {
 
     #[test]
     fn attention_matches_the_decomposed_ops() {
-        let device = Device::flex().autodiff();
-        let (batch, seq, heads, head_dim) = (2, 7, 3, 4);
+        attention_matches_on(&Device::flex().autodiff(), (2, 7, 3, 4));
+    }
+
+    /// The GPU kernels (gpu.rs) on the wgpu backend against burn's own ops there, values and
+    /// gradients. A Vulkan adapter is part of the test set-up (mesa's lavapipe on a machine
+    /// without a GPU; `.ci/run` installs it).
+    #[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
+    #[test]
+    fn gpu_kernels_match_burn() {
+        let device = Device::wgpu_options().init().expect("a wgpu adapter (on Linux without a GPU: mesa-vulkan-drivers)").autodiff();
+        assert!(gpu_serves(&random([1], 0, &device)) && !serves(&random([1], 0, &device)));
+        attention_matches_on(&device, (2, 7, 3, 4));
+        attention_matches_on(&device, (1, 33, 2, 16));
+        // 70 rows and 5 or 19 columns: edge tiles in both directions of the 8 × 4 tiles.
+        linear_matches_burn_on(&device);
+        tied_head_matches_on(&device);
+    }
+
+    fn attention_matches_on(device: &Device, (batch, seq, heads, head_dim): (usize, usize, usize, usize)) {
+        assert!(attention_serves(&random([1, 1, 3], 0, device)), "a fused attention kernel serves {device:?}");
+        let device = device.clone();
         let d = heads * head_dim;
         let qkv = random([batch, seq, 3 * d], 1, &device).require_grad();
         let fused = causal_self_attention(qkv.clone(), heads);
@@ -173,7 +232,11 @@ mod tests {
 
     #[test]
     fn linear_matches_burn() {
-        let device = Device::flex().autodiff();
+        linear_matches_burn_on(&Device::flex().autodiff());
+    }
+
+    fn linear_matches_burn_on(device: &Device) {
+        let device = device.clone();
         let layer = Linear {
             weight: burn::module::Param::from_tensor(random([12, 5], 11, &device)),
             bias: Some(burn::module::Param::from_tensor(random([5], 12, &device))),
@@ -190,7 +253,11 @@ mod tests {
 
     #[test]
     fn tied_head_matches_the_product_with_the_transpose() {
-        let device = Device::flex().autodiff();
+        tied_head_matches_on(&Device::flex().autodiff());
+    }
+
+    fn tied_head_matches_on(device: &Device) {
+        let device = device.clone();
         let x = random([70, 12], 15, &device).require_grad();
         let embedding = random([19, 12], 16, &device).require_grad();
         let (fused, reference) = (tied_head(x.clone(), embedding.clone()), x.clone().matmul(embedding.clone().transpose()));
