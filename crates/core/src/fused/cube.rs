@@ -25,6 +25,8 @@ pub trait CubeOps: Backend {
     fn cube_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
     /// A tied LM head: x [rows, d] · embeddingᵀ (embedding [vocab, d]) → [rows, vocab].
     fn cube_tied_head(x: FloatTensor<Self>, embedding: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The exact (erf) GELU, elementwise.
+    fn cube_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 impl CubeOps for CubeBackend {
@@ -38,6 +40,10 @@ impl CubeOps for CubeBackend {
 
     fn cube_tied_head(x: FloatTensor<Self>, embedding: FloatTensor<Self>) -> FloatTensor<Self> {
         gpu::tied_head(&x, &embedding)
+    }
+
+    fn cube_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        gpu::gelu(&x)
     }
 }
 
@@ -105,6 +111,22 @@ impl Backward<CubeBackend, 2> for TiedHeadBackward {
     }
 }
 
+#[derive(Debug)]
+struct GeluBackward;
+
+impl Backward<CubeBackend, 1> for GeluBackward {
+    /// x
+    type State = CubeTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let dy = grads.consume::<CubeBackend>(&ops.node);
+        if let Some(parent) = parent {
+            grads.register::<CubeBackend>(parent.id, gpu::gelu_backward(&ops.state, &dy));
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> CubeOps for Autodiff<CubeBackend, C> {
     fn cube_attention(qkv: FloatTensor<Self>, heads: usize) -> FloatTensor<Self> {
         match AttentionBackward.prepare::<C>([qkv.node()]).compute_bound().stateful() {
@@ -128,6 +150,14 @@ impl<C: CheckpointStrategy> CubeOps for Autodiff<CubeBackend, C> {
         let y = gpu::tied_head(x.primitive(), embedding.primitive());
         match TiedHeadBackward.prepare::<C>([x.node(), embedding.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish([x.primitive().clone(), embedding.primitive().clone()], y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn cube_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let y = gpu::gelu(x.primitive());
+        match GeluBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(x.primitive().clone(), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }

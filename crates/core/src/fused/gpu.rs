@@ -1,6 +1,6 @@
 //! The kernels of burn's GPU backend, written in cubecl (compiled to WGSL for WebGPU and wgpu):
-//! causal self-attention forward and backward, and a register-tiled matrix product for the
-//! linear layers and the LM head. cube.rs wires them into burn.
+//! causal self-attention forward and backward, a register-tiled matrix product for the linear
+//! layers and the LM head, and the GELU. cube.rs wires them into burn.
 //!
 //! Written for what a software adapter (SwiftShader in a browser without a GPU, lavapipe natively)
 //! does well: each invocation owns a small block of the output and keeps its accumulators in
@@ -484,4 +484,72 @@ pub fn tied_head_backward(x: &CubeTensor, embedding: &CubeTensor, dy: &CubeTenso
     let dx = matmul(Operand::plain(dy), Operand::plain(embedding), None);
     let d_embedding = matmul(Operand::transposed(dy), Operand::plain(x), None);
     (dx, d_embedding)
+}
+
+/// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), the CPU kernels' formula (cpu.rs):
+/// finite for every finite input. burn's GELU on the GPU gave NaN gradients on SwiftShader
+/// from the trained base, which stopped every WebGPU run from it.
+#[cube]
+fn erf<F: Float>(x: F) -> F {
+    let a = F::abs(x);
+    let t = F::new(1.0) / (F::new(1.0) + F::new(0.327_591_1) * a);
+    let poly = t * (F::new(0.254_829_6) + t * (F::new(-0.284_496_74) + t * (F::new(1.421_413_7) + t * (F::new(-1.453_152_1) + t * F::new(1.061_405_4)))));
+    let magnitude = F::new(1.0) - poly * F::exp(F::new(0.0) - a * a);
+    let mut value = magnitude;
+    if x < F::new(0.0) {
+        value = F::new(0.0) - magnitude;
+    }
+    value
+}
+
+/// The exact (erf) GELU, x·Φ(x), elementwise.
+#[cube(launch)]
+fn gelu_kernel<F: Float>(x: &Tensor<F>, y: &mut Tensor<F>, #[define(F)] _dtype: ElemType) {
+    let i = ABSOLUTE_POS;
+    if i >= y.len() {
+        terminate!();
+    }
+    let v = x[i];
+    y[i] = F::new(0.5) * v * (F::new(1.0) + erf::<F>(v * F::new(std::f32::consts::FRAC_1_SQRT_2)));
+}
+
+/// Gradient of the GELU: dy·(Φ(x) + x·φ(x)).
+#[cube(launch)]
+fn gelu_backward_kernel<F: Float>(x: &Tensor<F>, dy: &Tensor<F>, dx: &mut Tensor<F>, #[define(F)] _dtype: ElemType) {
+    let i = ABSOLUTE_POS;
+    if i >= dx.len() {
+        terminate!();
+    }
+    let v = x[i];
+    let cdf = F::new(0.5) * (F::new(1.0) + erf::<F>(v * F::new(std::f32::consts::FRAC_1_SQRT_2)));
+    // 1/√(2π)
+    let density = F::new(0.398_942_3) * F::exp(F::new(-0.5) * v * v);
+    dx[i] = dy[i] * (cdf + v * density);
+}
+
+/// The exact (erf) GELU of every element of `x`.
+pub fn gelu(x: &CubeTensor) -> CubeTensor {
+    assert_eq!(x.dtype, DType::F32, "the GELU kernel is an f32 kernel (callers check the dtype)");
+    let x = into_contiguous(x.clone());
+    let y = empty_like(&x, x.shape());
+    let (count, dim) = grid(&x, x.shape().num_elements());
+    gelu_kernel::launch(&x.client, count, dim, x.clone().into_tensor_arg(), y.clone().into_tensor_arg(), dtype_to_storage_type(x.dtype));
+    y
+}
+
+/// The GELU's input gradient from its input `x` and the output gradient `dy`.
+pub fn gelu_backward(x: &CubeTensor, dy: &CubeTensor) -> CubeTensor {
+    let (x, dy) = (into_contiguous(x.clone()), into_contiguous(dy.clone()));
+    let dx = empty_like(&x, x.shape());
+    let (count, dim) = grid(&x, x.shape().num_elements());
+    gelu_backward_kernel::launch(
+        &x.client,
+        count,
+        dim,
+        x.clone().into_tensor_arg(),
+        dy.into_tensor_arg(),
+        dx.clone().into_tensor_arg(),
+        dtype_to_storage_type(x.dtype),
+    );
+    dx
 }

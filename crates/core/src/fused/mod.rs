@@ -5,8 +5,8 @@
 //! On burn's CPU backend (f32) each is one kernel forward and one backward (cpu.rs, wired into
 //! burn by flex.rs), instead of a dozen small ops that each allocate, read and write a whole
 //! tensor. On every other device the same function runs the decomposed burn ops, so the GPU
-//! path and its gradients are burn's own, except causal self-attention, which on burn's GPU
-//! backend runs as cubecl kernels (cube.rs).
+//! path and its gradients are burn's own, except attention, linear layers, the LM head and the
+//! GELU, which on burn's GPU backend run as our cubecl kernels (gpu.rs, wired in by cube.rs).
 
 mod cpu;
 #[cfg(feature = "gpu")]
@@ -44,7 +44,7 @@ pub fn serves<const D: usize>(t: &Tensor<D>) -> bool {
     matches!(t.device().inner().as_dispatch(), DispatchDevice::Flex(_)) && t.dtype() == DType::F32
 }
 
-/// Whether the GPU kernels (gpu.rs: attention, linear layers, the LM head) serve this tensor:
+/// Whether the GPU kernels (gpu.rs: attention, linear layers, the LM head, GELU) serve this tensor:
 /// f32 on burn's GPU backend, in builds with the `gpu` feature.
 pub fn gpu_serves<const D: usize>(t: &Tensor<D>) -> bool {
     #[cfg(feature = "gpu")]
@@ -115,6 +115,10 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if serves(&x) {
         return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_gelu(x.into_dispatch()));
     }
+    #[cfg(feature = "gpu")]
+    if gpu_serves(&x) {
+        return Tensor::from_dispatch(<Dispatch as cube::CubeOps>::cube_gelu(x.into_dispatch()));
+    }
     burn::tensor::activation::gelu(x)
 }
 
@@ -177,6 +181,21 @@ mod tests {
         // 70 rows and 5 or 19 columns: edge tiles in both directions of the 8 × 4 tiles.
         linear_matches_burn_on(&device);
         tied_head_matches_on(&device);
+        // burn's GELU on wgpu is itself ~1e-3 off (its erf), so ours is held to burn's on the CPU.
+        let on = |device: &Device| {
+            let x = random([4, 300], 9, device).mul_scalar(3.0).require_grad();
+            let y = if serves(&x) { burn::tensor::activation::gelu(x.clone()) } else { gelu(x.clone()) };
+            let g = x.grad(&weighted_sum(y.clone(), 10).backward()).unwrap();
+            (values(y), values(g))
+        };
+        let ((y_gpu, g_gpu), (y_cpu, g_cpu)) = (on(&device), on(&Device::flex().autodiff()));
+        assert_close(y_gpu, y_cpu, "GELU on the GPU vs burn's on the CPU");
+        assert_close(g_gpu, g_cpu, "GELU gradient on the GPU vs burn's on the CPU");
+        // Large pre-activations, as a trained model has: the value and gradient stay finite.
+        let x = Tensor::<1>::from_floats([-1e4, -60.0, -9.0, -0.5, 0.0, 0.5, 9.0, 60.0, 1e4], &device).require_grad();
+        let y = gelu(x.clone());
+        let grad = values(x.grad(&weighted_sum(y.clone(), 18).backward()).unwrap());
+        assert!(values(y).iter().chain(&grad).all(|v| v.is_finite()), "GELU of large inputs: {grad:?}");
     }
 
     fn attention_matches_on(device: &Device, (batch, seq, heads, head_dim): (usize, usize, usize, usize)) {
@@ -269,7 +288,11 @@ mod tests {
 
     #[test]
     fn gelu_matches_burn() {
-        let device = Device::flex().autodiff();
+        gelu_matches_burn_on(&Device::flex().autodiff());
+    }
+
+    fn gelu_matches_burn_on(device: &Device) {
+        let device = device.clone();
         let x = random([4, 300], 9, &device).mul_scalar(3.0).require_grad();
         let (fused, reference) = (gelu(x.clone()), burn::tensor::activation::gelu(x.clone()));
         assert_close(values(fused.clone()), values(reference.clone()), "output");
