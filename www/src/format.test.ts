@@ -45,7 +45,9 @@ describe('backend line', () => {
   const none = { available: false, vendor: '', architecture: '', description: '', reason: 'no WebGPU adapter' };
   it('says plainly what runs', () => {
     expect(describeBackend(null, 'auto', null)).toBe('Backend: checking…');
-    expect(describeBackend(gpu, 'auto', null)).toBe('Backend: WebGPU (google / swiftshader)');
+    expect(describeBackend(gpu, 'auto', null)).toBe('Backend: Auto, WebGPU (google / swiftshader) or the CPU, whichever trains this config faster');
+    expect(describeBackend(gpu, 'webgpu', null)).toBe('Backend: WebGPU (google / swiftshader)');
+    expect(describeBackend(gpu, 'auto', { backend: 'cpu', note: null })).toBe('Backend: CPU (measured faster than WebGPU)');
     expect(describeBackend(none, 'auto', null)).toBe('Backend: CPU fallback (no WebGPU adapter)');
     expect(describeBackend(gpu, 'cpu', null)).toBe('Backend: CPU (selected)');
     expect(describeBackend(gpu, 'auto', { backend: 'cpu', note: 'WebGPU failed' })).toBe('Backend: CPU fallback (WebGPU failed to start)');
@@ -59,6 +61,6 @@ describe('backend line', () => {
     expect(describeBackend(none, 'auto', null, one)).toBe('Backend: CPU fallback (no WebGPU adapter, one thread: the page is not cross-origin isolated)');
     expect(describeBackend(gpu, 'auto', { backend: 'cpu', note: 'WebGPU failed' }, two)).toBe('Backend: CPU fallback (WebGPU failed to start, 2 threads)');
     // WebGPU does not run on the CPU's threads: nothing about them.
-    expect(describeBackend(gpu, 'auto', null, one)).toBe('Backend: WebGPU (google / swiftshader)');
+    expect(describeBackend(gpu, 'webgpu', null, one)).toBe('Backend: WebGPU (google / swiftshader)');
   });
 });

@@ -84,10 +84,12 @@ export function describeBackend(
   if (actual) {
     if (actual.backend === 'webgpu') return `Backend: WebGPU (${adapter})`;
     if (actual.note) return `Backend: CPU fallback (WebGPU failed to start${threads})`;
-    return choice === 'cpu' ? chosenCpu : `Backend: ${noGpu}`;
+    if (choice === 'cpu') return chosenCpu;
+    // "Auto" with an adapter ran on the CPU because it measured faster.
+    return gpu?.available ? `Backend: CPU (measured faster than WebGPU${threads})` : `Backend: ${noGpu}`;
   }
   if (!gpu) return 'Backend: checking…';
   if (choice === 'cpu') return chosenCpu;
-  if (gpu.available) return `Backend: WebGPU (${adapter})`;
+  if (gpu.available) return choice === 'auto' ? `Backend: Auto, WebGPU (${adapter}) or the CPU, whichever trains this config faster` : `Backend: WebGPU (${adapter})`;
   return choice === 'webgpu' ? `Backend: ${noGpu}; WebGPU will be tried` : `Backend: ${noGpu}`;
 }

