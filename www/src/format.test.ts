@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeBackend, estimateEtaSeconds, formatCount, formatDuration, formatPercent, formatStageName, formatTokensPerSec } from './format';
+import { describeBackend, estimateEtaSeconds, formatBytes, formatCount, formatDuration, formatPercent, formatStageName, formatTokensPerSec } from './format';
 
 describe('ETA', () => {
   it('formats durations', () => {
@@ -62,5 +62,14 @@ describe('backend line', () => {
     expect(describeBackend(gpu, 'auto', { backend: 'cpu', note: 'WebGPU failed' }, two)).toBe('Backend: CPU fallback (WebGPU failed to start, 2 threads)');
     // WebGPU does not run on the CPU's threads: nothing about them.
     expect(describeBackend(gpu, 'webgpu', null, one)).toBe('Backend: WebGPU (google / swiftshader)');
+  });
+});
+
+describe('formatBytes', () => {
+  it('shows downloads in kB and MB', () => {
+    expect(formatBytes(0)).toBe('0 kB');
+    expect(formatBytes(850_400)).toBe('850 kB');
+    expect(formatBytes(5_540_000)).toBe('5.54 MB');
+    expect(formatBytes(32_940_000)).toBe('32.9 MB');
   });
 });

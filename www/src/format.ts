@@ -28,6 +28,12 @@ export function formatCount(n: number): string {
   return String(Math.round(n));
 }
 
+/** Bytes in decimal megabytes, as a download is usually shown: "12.3 MB", "850 kB". */
+export function formatBytes(n: number): string {
+  if (n < 1e6) return `${Math.round(n / 1e3)} kB`;
+  return `${(n / 1e6).toFixed(n < 1e7 ? 2 : 1)} MB`;
+}
+
 export function formatTokensPerSec(rate: number | null | undefined): string {
   return rate == null || !Number.isFinite(rate) ? '— tokens/s' : `${formatCount(rate)} tokens/s`;
 }

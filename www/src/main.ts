@@ -7,7 +7,7 @@ import { registerServiceWorker } from './service_worker';
 import { ConfigForm } from './config_form';
 import { download } from './download';
 import { Embed } from './embed';
-import { describeBackend, formatCount, formatStageName } from './format';
+import { describeBackend, formatBytes, formatCount, formatStageName } from './format';
 import { renderGeneration } from './probe';
 import { ProbingPanel } from './probing_panel';
 import { RunView } from './run_view';
@@ -26,6 +26,9 @@ const FORCE_STOP_AFTER_MS = 5_000;
 const ui = {
   backendLabel: byTestId('backend-label'),
   backendNote: byTestId('backend-note'),
+  loading: byTestId('loading'),
+  loadingBar: byTestId<HTMLProgressElement>('loading-bar'),
+  loadingText: byTestId('loading-text'),
   autoNote: byTestId('auto-note'),
   autoText: byTestId('auto-text'),
   remeasure: byTestId<HTMLButtonElement>('remeasure-button'),
@@ -545,7 +548,16 @@ async function recordResult(report: Report, fp: string | null): Promise<void> {
 
 function onMessage(msg: WorkerToPage): void {
   switch (msg.type) {
+    case 'loading': {
+      // Indeterminate (no value) until the sizes are known.
+      if (msg.total) ui.loadingBar.value = msg.loaded / msg.total;
+      const total = msg.total ? ` of ${formatBytes(msg.total)}` : '';
+      ui.loadingText.textContent = `Loading the engine: ${formatBytes(msg.loaded)}${total}…`;
+      document.body.dataset.loadedBytes = String(msg.loaded);
+      return;
+    }
     case 'ready':
+      ui.loading.hidden = true;
       app.presets = msg.presets;
       app.defaultPreset = msg.defaultPreset;
       app.gpu = msg.gpu;
@@ -565,6 +577,7 @@ function onMessage(msg: WorkerToPage): void {
       updateControls();
       return;
     case 'init-failed':
+      ui.loading.hidden = true;
       showError(`The WebAssembly module could not be loaded: ${msg.message}`);
       setState('error');
       return;

