@@ -25,7 +25,7 @@ tasks:
   setup                  install what a fresh machine lacks (wasm target, wasm-pack,
                          wasm-bindgen-cli matching Cargo.lock, npm packages, Chromium)
   wasm [--release-size]  build crates/wasm into pkg/ with wasm-pack and print its size;
-                         --release-size also shrinks it with wasm-opt (binaryen from npm)
+                         --release-size: the size-tuned profile of the deployable site
   demo [--port N]        setup, wasm, build www/ and serve www/dist on 127.0.0.1
                          (port 8000 by default; the next free one if it is taken)
   serve [--port N] [--dir D]
