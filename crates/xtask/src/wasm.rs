@@ -16,8 +16,11 @@ use std::{
 
 use crate::{Result, bail, cmd, human_bytes, section};
 
-/// The release profile tuned for size, defined in the root Cargo.toml.
+/// The release profiles of the deployable site, defined in the root Cargo.toml: the default
+/// build tuned for size (dependencies at opt-level "z"), the threaded one for speed (it is
+/// small anyway, having no GPU backend, and compiles std itself, which "z" would reach).
 const SIZE_PROFILE: &str = "wasm-release";
+const THREADS_PROFILE: &str = "wasm-release-threads";
 /// The nightly that builds the threaded wasm (with its rust-src for build-std); `cargo xtask
 /// setup` installs it. Pinned so the threaded build does not change under us.
 pub const THREADS_TOOLCHAIN: &str = "nightly-2026-10-30";
@@ -63,7 +66,7 @@ fn build_one(root: &Path, release_size: bool, build: Build) -> Result<()> {
     // profile (fat lto, dependencies for size, panic=abort, strip) for the deployable site.
     // wasm-pack's own wasm-opt is off (--no-opt): it would download binaryen, and see below.
     let profile: &[&str] = if release_size {
-        &["--profile", SIZE_PROFILE]
+        &["--profile", if build == Build::Threads { THREADS_PROFILE } else { SIZE_PROFILE }]
     } else {
         &["--release"]
     };
