@@ -189,21 +189,20 @@ function plannedBackend(): Backend | null {
   if (!app.gpu) return null;
   if (app.backend === 'cpu' || !app.gpu.available) return 'cpu';
   if (app.backend === 'webgpu') return 'webgpu';
-  return app.config ? (rememberedMeasurement(app.config)?.choice ?? null) : null;
+  return app.measured?.measurement.choice ?? null;
 }
 
-/** The remembered "Auto" measurement for this config's shape on this machine, its choice redone for this config's length. */
-function rememberedMeasurement(config: ExperimentConfig): Measurement | null {
-  if (!app.gpu || !app.cpu) return null;
-  const m = recall(browserStore(), measurementKey(config, app.gpu, app.cpu));
-  return m && { ...m, runSteps: runSteps(config), choice: choose(m.cpu, m.webgpu, runSteps(config)) };
-}
-
-/** Shows the remembered measurement for the current settings (or none). */
+/**
+ * Recalls the remembered "Auto" measurement for the current settings' shape on this machine
+ * (or none), its choice redone for their number of steps.
+ */
 function showRemembered(): void {
   if (app.state === 'running' || app.state === 'paused') return;
-  const m = app.config && app.gpu && app.cpu ? rememberedMeasurement(app.config) : null;
-  app.measured = m && app.config && app.gpu && app.cpu ? { measurement: m, remembered: true, key: measurementKey(app.config, app.gpu, app.cpu) } : null;
+  const { config, gpu, cpu } = app;
+  const key = config && gpu && cpu ? measurementKey(config, gpu, cpu) : null;
+  const m = key ? recall(browserStore(), key) : null;
+  const steps = config ? runSteps(config) : 0;
+  app.measured = m && key ? { measurement: { ...m, runSteps: steps, choice: choose(m.cpu, m.webgpu, steps) }, remembered: true, key } : null;
 }
 
 // ---- config, presets, share link ------------------------------------------------------------
