@@ -16,7 +16,9 @@ use crate::report::{Metrics, Report};
 /// 1: decomposed burn ops and full-prefix generation. 2: fused CPU kernels (attention,
 /// cross-entropy, LayerNorm), linear layers as one matrix product, KV-cache generation.
 /// 3: cubecl kernels on the GPU backend (attention, linear layers, LM head); CPU bits unchanged.
-pub const NUMERICS: u32 = 3;
+/// 4: the wasm build's own matrix product on the CPU backend (fused/blocked_gemm.rs); native
+/// CPU and GPU bits unchanged.
+pub const NUMERICS: u32 = 4;
 
 fn current_numerics() -> u32 {
     NUMERICS

@@ -201,9 +201,17 @@ unsafe fn gemm_with(
     accumulate: bool,
     parallelism: gemm::Parallelism,
 ) {
-    let s = |x: usize| x as isize;
-    // gemm's convention: dst = alpha·dst + beta·a·b, strides given column first.
+    // In wasm our own kernel (see blocked_gemm.rs for why), on this thread as gemm would be
+    // there (`gemm_parallelism` is None in wasm; the threaded build splits rows before calling).
+    #[cfg(target_arch = "wasm32")]
     unsafe {
+        let _ = parallelism;
+        super::blocked_gemm::gemm((m, n, k), dst, a, b, scale, accumulate)
+    }
+    // gemm's convention: dst = alpha·dst + beta·a·b, strides given column first.
+    #[cfg(not(target_arch = "wasm32"))]
+    unsafe {
+        let s = |x: usize| x as isize;
         gemm::gemm(
             m, n, k,
             dst.0, s(dst.2), s(dst.1), accumulate,
@@ -345,12 +353,19 @@ pub fn attention_forward(qkv: &[f32], l: Heads) -> (Vec<f32>, Vec<f32>) {
         // SAFETY: piece (b, h) alone writes weights[b, h] and the head-h columns of context[b].
         unsafe {
             let p = w.ptr().add(piece * t * t);
-            matmul((t, t, hd), (p, t, 1), (q, row, 1), (k, 1, row), l.scale(), false);
+            // Scores of each block of query rows against only the keys it can see (0..r1).
+            for (r0, r1) in causal_blocks(t) {
+                matmul((r1 - r0, r1, hd), (p.add(r0 * t), t, 1), (q.add(r0 * row), row, 1), (k, 1, row), l.scale(), false);
+            }
+            // The softmax reads each row's visible part and zeroes the rest.
             let probs = std::slice::from_raw_parts_mut(p, t * t);
             for (i, r) in probs.chunks_exact_mut(t).enumerate() {
                 causal_softmax_row(r, i + 1);
             }
-            matmul((t, hd, t), (ctx.ptr().add(b * t * d + h * hd), d, 1), (p, t, 1), (v, row, 1), 1.0, false);
+            for (r0, r1) in causal_blocks(t) {
+                let c = ctx.ptr().add(b * t * d + r0 * d + h * hd);
+                matmul((r1 - r0, hd, r1), (c, d, 1), (p.add(r0 * t), t, 1), (v, row, 1), 1.0, false);
+            }
         }
     });
     // SAFETY: the pieces wrote every element: all of each weights[b, h] (the product, then the
@@ -360,6 +375,17 @@ pub fn attention_forward(qkv: &[f32], l: Heads) -> (Vec<f32>, Vec<f32>) {
         weights.set_len(l.batch * l.heads * t * t);
     }
     (context, weights)
+}
+
+/// Rows per block of the causal products: a block of queries sees keys up to its last row only,
+/// so the products skip the zeros above the diagonal, block by block (at 32 rows, 56% of the
+/// full products' work at 256 positions). Fixed, so the blocks (and results) never depend on
+/// the thread count. The zeros skipped change no sum: adding a zero leaves a float as it was.
+const CAUSAL_BLOCK: usize = 32;
+
+/// The causal blocks of `t` rows: (first row, one past the last).
+fn causal_blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..t).step_by(CAUSAL_BLOCK).map(move |r0| (r0, (r0 + CAUSAL_BLOCK).min(t)))
 }
 
 /// Softmax over the first `visible` entries of a row, zero after them.
@@ -389,10 +415,16 @@ pub fn attention_backward(qkv: &[f32], weights: &[f32], d_context: &[f32], l: He
         // SAFETY: piece (b, h) alone writes the head-h q, k and v columns of d_qkv[b].
         unsafe {
             let (dq, dk, dv) = (out.ptr().add(base), out.ptr().add(base + d), out.ptr().add(base + 2 * d));
-            // dV = Pᵀ·dO
-            matmul((t, hd, t), (dv, row, 1), (p, 1, t), (d_o, d, 1), 1.0, false);
-            // dP = dO·Vᵀ, then dS = P ⊙ (dP − Σ_j P·dP) (the softmax's Jacobian), in place.
-            matmul((t, t, hd), (ds.as_mut_ptr(), t, 1), (d_o, d, 1), (v, 1, row), 1.0, false);
+            // dV = Pᵀ·dO; key j is seen by queries j.. only, so a block of keys c0..c1 sums
+            // over the queries from c0 on.
+            for (c0, c1) in causal_blocks(t) {
+                matmul((c1 - c0, hd, t - c0), (dv.add(c0 * row), row, 1), (p.add(c0 * t + c0), 1, t), (d_o.add(c0 * d), d, 1), 1.0, false);
+            }
+            // dP = dO·Vᵀ on the visible part (ds starts at zero), then dS = P ⊙ (dP − Σ_j P·dP)
+            // (the softmax's Jacobian), in place.
+            for (r0, r1) in causal_blocks(t) {
+                matmul((r1 - r0, r1, hd), (ds.as_mut_ptr().add(r0 * t), t, 1), (d_o.add(r0 * d), d, 1), (v, 1, row), 1.0, false);
+            }
             let probs = std::slice::from_raw_parts(p, t * t);
             for (i, (g, pr)) in ds.chunks_exact_mut(t).zip(probs.chunks_exact(t)).enumerate() {
                 let n = i + 1;
@@ -402,9 +434,14 @@ pub fn attention_backward(qkv: &[f32], weights: &[f32], d_context: &[f32], l: He
                 }
                 g[n..].fill(0.0);
             }
-            // S = scale·Q·Kᵀ: dQ = scale·dS·K, dK = scale·dSᵀ·Q.
-            matmul((t, hd, t), (dq, row, 1), (ds.as_ptr(), t, 1), (k, row, 1), l.scale(), false);
-            matmul((t, hd, t), (dk, row, 1), (ds.as_ptr(), 1, t), (q, row, 1), l.scale(), false);
+            // S = scale·Q·Kᵀ: dQ = scale·dS·K (query rows r0..r1 over keys 0..r1), dK = scale·dSᵀ·Q
+            // (key rows c0..c1 over queries c0..).
+            for (r0, r1) in causal_blocks(t) {
+                matmul((r1 - r0, hd, r1), (dq.add(r0 * row), row, 1), (ds.as_ptr().add(r0 * t), t, 1), (k, row, 1), l.scale(), false);
+            }
+            for (c0, c1) in causal_blocks(t) {
+                matmul((c1 - c0, hd, t - c0), (dk.add(c0 * row), row, 1), (ds.as_ptr().add(c0 * t + c0), 1, t), (q.add(c0 * row), row, 1), l.scale(), false);
+            }
         }
     });
     // SAFETY: the products wrote the q, k and v columns of every head of every row.

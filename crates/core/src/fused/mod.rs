@@ -8,6 +8,7 @@
 //! path and its gradients are burn's own, except attention, linear layers, the LM head and the
 //! GELU, which on burn's GPU backend run as our cubecl kernels (gpu.rs, wired in by cube.rs).
 
+mod blocked_gemm;
 mod cpu;
 #[cfg(feature = "gpu")]
 mod cube;
@@ -166,6 +167,8 @@ mod tests {
     #[test]
     fn attention_matches_the_decomposed_ops() {
         attention_matches_on(&Device::flex().autodiff(), (2, 7, 3, 4));
+        // 70 positions: three causal blocks of the products, the last one partial.
+        attention_matches_on(&Device::flex().autodiff(), (1, 70, 2, 8));
     }
 
     /// The GPU kernels (gpu.rs) on the wgpu backend against burn's own ops there, values and
