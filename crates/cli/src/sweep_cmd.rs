@@ -67,6 +67,12 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
     };
     let mut done = 0;
     eprintln!("sweep: {} backdoored models, {} runs in all, backend {name}", plan.len(), total);
+    // A bar over the runs when stderr is a terminal; each finished run is also a line.
+    let bar = crate::progress_bar(total as u64, "runs", false);
+    let log = |line: String| match &bar {
+        Some(bar) => bar.println(line),
+        None => eprintln!("{line}"),
+    };
     for p in &plan {
         let k = &p.key;
         let seed = p.insertion.seed;
@@ -90,7 +96,11 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
         let report = pollster::block_on(insertion.run(|_| {})).map_err(|e| format!("{what}: {e}"))?;
         done += 1;
         let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
-        eprintln!("[{done:>3}/{total}] {what}: backdoor inserted, with trigger {:.2}, without {:.2} ({:.0} s)", m.backdoor_rate_triggered, m.backdoor_rate_untriggered, t.elapsed().as_secs_f64());
+        log(format!("[{done:>3}/{total}] {what}: backdoor inserted, with trigger {:.2}, without {:.2} ({:.0} s)", m.backdoor_rate_triggered, m.backdoor_rate_untriggered, t.elapsed().as_secs_f64()));
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+            bar.set_message(format!("size {} seed {seed}", k.size.label()));
+        }
         let model = insertion.model();
         for (technique, config) in missing {
             let t = Instant::now();
@@ -100,7 +110,7 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
             let before: Metrics = stage.history.first().map(|p| p.metrics.clone()).unwrap_or_default();
             let after = stage.metrics.clone().unwrap_or_default();
             done += 1;
-            eprintln!(
+            log(format!(
                 "[{done:>3}/{total}] {what}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3}{} ({:.0} s)",
                 technique.name(),
                 before.backdoor_rate_triggered,
@@ -111,7 +121,10 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
                     _ => String::new(),
                 },
                 t.elapsed().as_secs_f64()
-            );
+            ));
+            if let Some(bar) = &bar {
+                bar.set_position(done as u64);
+            }
             results.push(RunResult {
                 key: k.clone(),
                 seed,
@@ -125,6 +138,9 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
             });
             save(&results)?;
         }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     // Runs in plan order, whatever order a resumed sweep finished them in.
     let order = |r: &RunResult| plan.iter().position(|p| p.key == r.key && p.insertion.seed == r.seed).unwrap_or(usize::MAX);

@@ -8,8 +8,8 @@
 //! product fit where gemm's twelve accumulators spill. And copies: the model's products are
 //! thin (16 to 256 wide), so packing both operands, as gemm does, costs about as much as the
 //! arithmetic. The kernel instead broadcasts A from any strides and loads B's rows in place
-//! when their eight columns are contiguous; B is packed only when they are not, or when a
-//! panel is reused by so many rows that a cache-friendly copy pays for itself.
+//! when their eight columns are contiguous and the rows close together; B is packed only when
+//! they are not, or when a panel is reused by so many rows that a cache-friendly copy pays.
 //!
 //! Natively gemm's AVX2/FMA kernels are faster, so native builds compile this only for the
 //! tests, which check it bit for bit against a plain triple loop (the arithmetic is the same
@@ -32,6 +32,10 @@ const KC: usize = 256;
 const MC: usize = 128;
 /// Above this many rows B's panels are packed (see the module comment).
 const PACK_B_ROWS: usize = 4 * MC;
+/// B's rows further apart than this (in floats) are packed: read in place, a panel's rows
+/// would fall into a few cache sets (strides of 2 KiB and more alias), and the medium shape's
+/// products (rows 1,024 or 4,096 floats apart) ran slower in place than gemm's packed ones.
+const IN_PLACE_STRIDE: usize = 256;
 
 /// A matrix given by (pointer, row stride, column stride), in floats.
 pub type Strided<P> = (P, usize, usize);
@@ -64,7 +68,7 @@ pub unsafe fn gemm(
         }
         return;
     }
-    let pack_b = b.2 != 1 || m > PACK_B_ROWS;
+    let pack_b = b.2 != 1 || b.1 > IN_PLACE_STRIDE || m > PACK_B_ROWS;
     let kc_max = KC.min(k);
     // Packed panels of B (all of a k block's, when packing) and one zero-padded edge panel each.
     let mut packed_b = if pack_b { vec![0f32; kc_max * n.next_multiple_of(NR)] } else { Vec::new() };
@@ -311,8 +315,9 @@ mod tests {
     /// column-major destination, scaling and accumulation: the same bits as the reference.
     #[test]
     fn matches_the_triple_loop_bit_for_bit() {
-        // (600, …): more rows than PACK_B_ROWS, so B is packed even when contiguous.
-        let shapes = [(1, 1, 1), (3, 5, 7), (4, 8, 16), (5, 9, 17), (97, 13, 300), (33, 1030, 5), (8, 8, 0), (130, 17, 513), (600, 20, 3)];
+        // (600, …): more rows than PACK_B_ROWS, and (9, 300, …): rows of B further apart than
+        // IN_PLACE_STRIDE, so B is packed even when contiguous.
+        let shapes = [(1, 1, 1), (3, 5, 7), (4, 8, 16), (5, 9, 17), (97, 13, 300), (33, 1030, 5), (8, 8, 0), (130, 17, 513), (600, 20, 3), (9, 300, 20)];
         for &(m, n, k) in &shapes {
             for (ta, tb, td) in [(false, false, false), (true, false, false), (false, true, false), (true, true, true)] {
                 for (scale, accumulate) in [(1.0, false), (0.25, true)] {
