@@ -71,10 +71,13 @@ pub unsafe fn gemm(
     }
     let pack_b = b.2 != 1 || b.1 > IN_PLACE_STRIDE || m > PACK_B_ROWS;
     let kc_max = KC.min(k);
-    // Packed panels of B (all of a k block's, when packing) and one zero-padded edge panel each.
-    let mut packed_b = if pack_b { vec![0f32; kc_max * n.next_multiple_of(NR)] } else { Vec::new() };
-    let mut edge_b = vec![0f32; kc_max * NR];
-    let mut edge_a = vec![0f32; kc_max * MR];
+    // Packed panels of B (all of a k block's, when packing), and zero-padded copies of a last,
+    // narrower panel of B and a last, shorter tile of A, allocated only when the shape has one
+    // (attention calls this thousands of times a step).
+    let buffer = |needed: bool, len: usize| if needed { vec![0f32; len] } else { Vec::new() };
+    let mut packed_b = buffer(pack_b, kc_max * n.next_multiple_of(NR));
+    let mut edge_b = buffer(!pack_b && n % NR != 0, kc_max * NR);
+    let mut edge_a = buffer(m % MR != 0, kc_max * MR);
     for pc in (0..k).step_by(KC) {
         let kc = KC.min(k - pc);
         // SAFETY (for every pointer formed below): rows pc..pc + kc of b and columns of a, and
