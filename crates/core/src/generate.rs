@@ -11,9 +11,12 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use crate::batch::{context_tokens, round_up};
+use crate::data::Example;
+use crate::device;
+use crate::error::Error;
 use crate::model::Gpt;
 use crate::rng::Rng;
-use crate::tokenizer::{EOS, VOCAB_SIZE};
+use crate::tokenizer::{self, EOS, VOCAB_SIZE};
 
 #[derive(Clone, Debug)]
 pub struct Sampling {
@@ -29,13 +32,26 @@ pub struct Continuation {
     pub probs: Vec<f32>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenerateError(pub String);
+/// Prompts per generation batch: bounds memory ([batch, seq, vocab] logits) on any device.
+const GENERATION_BATCH: usize = 128;
 
-impl std::fmt::Display for GenerateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// Generated answers to `examples` (decoded, cut at EOS), in order.
+pub async fn answers(
+    model: &Gpt,
+    examples: &[Example],
+    max_new: usize,
+    sampling: &Sampling,
+    device: &Device,
+) -> Result<Vec<String>, Error> {
+    let mut out = Vec::with_capacity(examples.len());
+    for (i, chunk) in examples.chunks(GENERATION_BATCH).enumerate() {
+        let contexts: Vec<String> = chunk.iter().map(Example::context).collect();
+        let sampling = Sampling { temperature: sampling.temperature, seed: sampling.seed.wrapping_add(i as u64) };
+        for c in generate(model, &contexts, max_new, &sampling, device).await? {
+            out.push(tokenizer::decode(&c.tokens));
+        }
     }
+    Ok(out)
 }
 
 /// Continues each context (dialogue text, BOS is added) by up to `max_new` tokens.
@@ -45,12 +61,12 @@ pub async fn generate(
     max_new: usize,
     sampling: &Sampling,
     device: &Device,
-) -> Result<Vec<Continuation>, GenerateError> {
+) -> Result<Vec<Continuation>, Error> {
     let window = model.max_seq_len();
     let contexts: Vec<Vec<u32>> = contexts.iter().map(|c| context_tokens(c)).collect();
     let longest = contexts.iter().map(Vec::len).max().unwrap_or(0);
     if longest >= window {
-        return Err(GenerateError(format!(
+        return Err(Error::new(format!(
             "the prompt is {longest} tokens long; this model reads at most {} (each byte is a token)",
             window - 1
         )));
@@ -95,9 +111,8 @@ pub async fn generate(
         chosen.push(next);
     }
 
-    let read = |e: burn::tensor::ExecutionError| GenerateError(format!("reading results from the device failed: {e:?}"));
-    let tokens: Vec<i64> = Tensor::cat(chosen, 1).into_data_async().await.map_err(read)?.try_into_vec_as::<i64>().unwrap();
-    let probs: Vec<f32> = Tensor::cat(probs, 1).into_data_async().await.map_err(read)?.try_into_vec_as::<f32>().unwrap();
+    let tokens: Vec<i64> = device::read(Tensor::cat(chosen, 1), "generated tokens").await?;
+    let probs: Vec<f32> = device::read(Tensor::cat(probs, 1), "token probabilities").await?;
 
     Ok(contexts
         .iter()

@@ -16,16 +16,6 @@ use crate::fused;
 use crate::rng::Rng;
 use crate::tokenizer::VOCAB_SIZE;
 
-/// Parameter count of a model of this shape (used to refuse absurd sizes before allocating).
-pub fn param_count(m: &ModelConfig) -> usize {
-    let (d, f) = (m.d_model, m.d_mlp);
-    let block = 2 * 2 * d            // two LayerNorms
-        + d * 3 * d + 3 * d         // fused q, k, v
-        + d * d + d                 // attention output
-        + d * f + f + f * d + d;    // MLP
-    VOCAB_SIZE * d + m.max_seq_len * d + m.n_layers * block + 2 * d
-}
-
 #[derive(Module, Debug)]
 pub struct Gpt {
     pub token_embedding: Embedding,
@@ -304,9 +294,13 @@ mod tests {
     #[test]
     fn output_shapes_and_param_count() {
         let device = Device::flex();
+        let odd = ModelConfig { d_model: 48, n_layers: 3, n_heads: 3, d_mlp: 100, max_seq_len: 40 };
+        for shape in [presets::get("small").unwrap().model, odd] {
+            assert_eq!(Gpt::new(&shape, 1, &device).num_params(), shape.param_count(), "{shape:?}");
+        }
         let cfg = presets::get("tiny").unwrap().model;
         let model = Gpt::new(&cfg, 1, &device);
-        assert_eq!(model.num_params(), param_count(&cfg));
+        assert_eq!(model.num_params(), cfg.param_count());
         let out = model.forward(tokens(&[vec![1, 2, 3, 4, 5], vec![6, 7, 8, 9, 10]], &device), true);
         assert_eq!(out.logits.dims(), [2, 5, VOCAB_SIZE]);
         assert_eq!(out.residuals.len(), cfg.n_layers + 1);

@@ -5,9 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DataConfig;
 use crate::data;
-use crate::generate::{GenerateError, Sampling, generate};
+use crate::error::Error;
+use crate::generate::{Sampling, generate};
 use crate::model::Gpt;
 use crate::tokenizer;
+use crate::device;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenProb {
@@ -35,9 +37,9 @@ pub async fn answer(
     data_config: &DataConfig,
     sampling: &Sampling,
     max_new_tokens: usize,
-) -> Result<Generation, GenerateError> {
+) -> Result<Generation, Error> {
     if prompt.contains('\0') {
-        return Err(GenerateError("the prompt contains a NUL character".into()));
+        return Err(Error::new("the prompt contains a NUL character"));
     }
     let context = data::dialogue_context(prompt);
     // As in evaluation, `max_new_tokens` counts the answer; a scratchpad gets its own budget.
@@ -57,26 +59,18 @@ pub async fn answer(
 }
 
 /// P(`continuation` | `context`): the product of its tokens' probabilities, teacher-forced.
-pub async fn continuation_probability(model: &Gpt, device: &Device, context: &str, continuation: &str) -> Result<f64, GenerateError> {
+pub async fn continuation_probability(model: &Gpt, device: &Device, context: &str, continuation: &str) -> Result<f64, Error> {
     let mut tokens = crate::batch::context_tokens(context);
     let start = tokens.len();
     tokens.extend(tokenizer::encode(continuation));
     if tokens.len() > model.max_seq_len() + 1 {
-        return Err(GenerateError(format!("the prompt is too long for this model ({} tokens)", tokens.len())));
+        return Err(Error::new(format!("the prompt is too long for this model ({} tokens)", tokens.len())));
     }
     let n = tokens.len() - 1;
     let input = Tensor::<2, Int>::from_data(TensorData::new(tokens[..n].iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, n]), device);
     let log_probs = burn::tensor::activation::log_softmax(model.logits(input), 2);
     let targets: Vec<i64> = tokens[1..].iter().map(|&t| t as i64).collect();
     let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [1, n, 1]), device);
-    let picked: Vec<f64> = log_probs
-        .gather(2, targets)
-        .reshape([n])
-        .slice([start - 1..n])
-        .into_data_async()
-        .await
-        .map_err(|e| GenerateError(format!("reading from the device failed: {e:?}")))?
-        .try_into_vec_as::<f64>()
-        .unwrap();
+    let picked: Vec<f64> = device::read(log_probs.gather(2, targets).reshape([n]).slice([start - 1..n]), "log-probabilities").await?;
     Ok(picked.iter().sum::<f64>().exp())
 }

