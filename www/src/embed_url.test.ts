@@ -15,11 +15,11 @@ describe('embedUrl', () => {
     expect(embedUrl('https://x.org/lab/index.html', { ...none, config: 'v=2&z=abc' })).toBe(fromUrl);
   });
 
-  it('adds preset, hide and backend, but never over the link', () => {
+  it('puts preset, hide and backend in the query and leaves the link as it is', () => {
     expect(embedUrl('https://x.org/i.html', { ...none, preset: 'tiny', hide: 'header,footer', backend: 'cpu' })).toBe(
-      'https://x.org/i.html?embed#preset=tiny&hide=header,footer&backend=cpu',
+      'https://x.org/i.html?embed&preset=tiny&hide=header,footer&backend=cpu',
     );
     const link = embedUrl('https://x.org/i.html', { ...none, config: 'v=2&backend=webgpu&hide=probe', preset: 'tiny', hide: 'header', backend: 'cpu' });
-    expect(link).toBe('https://x.org/i.html?embed#v=2&backend=webgpu&hide=probe');
+    expect(link).toBe('https://x.org/i.html?embed&preset=tiny&hide=header&backend=cpu#v=2&backend=webgpu&hide=probe');
   });
 });

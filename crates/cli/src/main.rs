@@ -51,6 +51,11 @@ fn main() -> ExitCode {
             println!("#{}", link::encode(&config, &LinkExtras { backend, ..Default::default() }));
             Ok(())
         }
+        // What the page reads from a link, so tools and tests need no codec of their own.
+        Command::DecodeLink { link } => {
+            println!("{}", serde_json::to_string_pretty(&link::decode(&link)).expect("a decoded link serialises"));
+            Ok(())
+        }
         Command::Probe { probe, weights, backend, json } => load(&weights, backend).and_then(|exp| probe_cmd::run(&exp, probe, &json)),
         Command::Run(a) => match run(a) {
             Ok(Reproduction::Differs) => return ExitCode::from(NOT_REPRODUCED),
