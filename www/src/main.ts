@@ -86,9 +86,9 @@ const app = {
   report: null as Report | null,
   /** From the link: controls to hide, and the result a rerun should reproduce (with the config it is for). */
   hide: [] as HideKey[],
-  expect: null as { result: Expected; configJson: string } | null,
+  expect: null as { result: Expected; configJson: string; app: string | null } | null,
   /** The finished run's result, carried by the link while the settings are unchanged. */
-  result: null as { result: Expected; configJson: string } | null,
+  result: null as { result: Expected; configJson: string; app: string | null } | null,
   checkpoints: [] as string[],
   exporting: false,
 };
@@ -232,9 +232,10 @@ function writeUrlState(): Promise<void> {
   if (!config) return Promise.resolve();
   const json = JSON.stringify(config);
   // A link carries an expected result only for the settings that produced it.
-  const expect = app.result?.configJson === json ? app.result.result : app.expect?.configJson === json ? app.expect.result : null;
+  const pinned = app.result?.configJson === json ? app.result : app.expect?.configJson === json ? app.expect : null;
   const apply = beginUrlWrite();
-  return client.call({ fn: 'encodeLink', config, extras: { backend: app.backend, hide: app.hide, expect } }).then((r) => {
+  const extras = { backend: app.backend, hide: app.hide, expect: pinned?.result ?? null, app: pinned?.app ?? null };
+  return client.call({ fn: 'encodeLink', config, extras }).then((r) => {
     if (r.ok) apply(r.value);
   });
 }
@@ -294,7 +295,7 @@ async function loadFromUrl(): Promise<void> {
   if (options.preset && !named) showError(`There is no preset “${options.preset}”; the presets are ${app.presets.map((p) => p.name).join(', ')}.`);
   const config = link.config ?? named?.config ?? fallback?.config;
   if (!config) return;
-  app.expect = link.config && link.expect ? { result: link.expect, configJson: JSON.stringify(link.config) } : null;
+  app.expect = link.config && link.expect ? { result: link.expect, configJson: JSON.stringify(link.config), app: link.app } : null;
   if (link.expect && !link.config) showError('This link has an expected result but no settings; the result is ignored.');
   setConfig(config, false);
   showExpectation();
@@ -532,7 +533,7 @@ async function recordResult(report: Report, fp: string | null): Promise<void> {
   const result: Expected = { fingerprint: fp, metrics: last };
   const configJson = JSON.stringify(report.config);
   if (app.expect && app.expect.configJson === configJson) {
-    const verdict = await client.call({ fn: 'compare', expected: app.expect.result, actual: result });
+    const verdict = await client.call({ fn: 'compare', expected: app.expect.result, actual: result, madeBy: app.expect.app });
     if (verdict.ok) {
       ui.verdict.hidden = false;
       ui.verdict.dataset.reproduced = String(verdict.value.reproduced);
@@ -542,7 +543,7 @@ async function recordResult(report: Report, fp: string | null): Promise<void> {
   } else {
     ui.verdict.hidden = true;
   }
-  app.result = { result, configJson };
+  app.result = { result, configJson, app: report.provenance?.app ?? null };
   void writeUrlState();
 }
 

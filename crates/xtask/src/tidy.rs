@@ -6,7 +6,7 @@
 
 /// Core's modules from the bottom layer up. A new module must be placed here (the test says so).
 pub const LAYERS: &[(&str, &[&str])] = &[
-    ("foundation", &["error", "limits", "rng", "hash", "text", "tokenizer", "device", "fused"]),
+    ("foundation", &["error", "limits", "version", "rng", "hash", "text", "tokenizer", "device", "fused"]),
     ("settings", &["tasks", "distractors", "config", "bases", "presets"]),
     ("data", &["scenarios", "data", "batch", "validate"]),
     ("model", &["model", "generate", "train", "weights"]),
