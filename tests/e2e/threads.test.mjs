@@ -62,7 +62,9 @@ describe('wasm threads', () => {
     await bench.goto(`${site.server.origin}/bench.html?shapes=tiny&backends=cpu&steps=2&run=1`);
     await bench.waitForFunction(() => document.body.dataset.benchDone === '1', null, { timeout: 5 * MINUTE });
     const report = JSON.parse(await bench.textContent($('bench-json')));
-    t.diagnostic(`bench: ${JSON.stringify(report.results.map((r) => ({ threads: r.threads, tokens_per_sec: Math.round(r.training.tokens_per_sec) })))}; threads used ${JSON.stringify(report.cpuThreads)}`);
+    t.diagnostic(
+      `bench: ${JSON.stringify(report.results.map((r) => ({ threads: r.threads, tokens_per_sec: Math.round(r.training.tokens_per_sec) })))}; threads used ${JSON.stringify(report.cpuThreads)}`,
+    );
     assert.deepEqual(report.errors, []);
     assert.ok(report.cpuThreads.used > 1, `more than one thread ran the CPU kernels: ${JSON.stringify(report.cpuThreads)}`);
     await bench.close();

@@ -10,11 +10,17 @@ export function renderInspection(host: HTMLElement, x: Inspection): void {
   const t = x.tokens.length;
   let selected = x.prompt_tokens - 1 + Math.min(1, t - x.prompt_tokens); // first answer token, if any
   const strip = el('div', { class: 'token-strip', 'data-testid': 'token-strip' });
-  const grid = el('div', { class: 'attention-grid', 'data-testid': 'attention-grid', style: `grid-template-columns: repeat(${x.attention[0]?.length ?? 1}, auto)` });
+  const grid = el('div', {
+    class: 'attention-grid',
+    'data-testid': 'attention-grid',
+    style: `grid-template-columns: repeat(${x.attention[0]?.length ?? 1}, auto)`,
+  });
   const lens = el('div', { class: 'logit-lens', 'data-testid': 'logit-lens' });
 
   const tokenSpans = x.tokens.map((tok, i) => {
-    const span = el('button', { type: 'button', class: i >= x.prompt_tokens ? 'token answer' : 'token', 'data-index': i, title: `token ${i}` }, [tok === ' ' ? '·' : tok]);
+    const span = el('button', { type: 'button', class: i >= x.prompt_tokens ? 'token answer' : 'token', 'data-index': i, title: `token ${i}` }, [
+      tok === ' ' ? '·' : tok,
+    ]);
     span.addEventListener('click', () => {
       selected = i;
       draw();
@@ -40,7 +46,7 @@ export function renderInspection(host: HTMLElement, x: Inspection): void {
       const image = ctx.createImageData(t * CELL, t * CELL);
       for (let i = 0; i < t; i++) {
         for (let j = 0; j < t; j++) {
-          const v = Math.sqrt(matrix[i * t + j]); // sqrt: small weights stay visible
+          const v = Math.sqrt(matrix[i * t + j] ?? 0); // sqrt: small weights stay visible
           const shade = 255 - Math.round(255 * v);
           const onRow = i === selected;
           for (let dy = 0; dy < CELL; dy++) {
@@ -66,7 +72,7 @@ export function renderInspection(host: HTMLElement, x: Inspection): void {
     const rows = x.logit_lens.map((layer, i) =>
       el('tr', {}, [
         el('th', { scope: 'row' }, [i === 0 ? 'embeddings' : `block ${i}`]),
-        ...layer[selected].map((tt) => el('td', {}, [`${JSON.stringify(tt.token)} ${(tt.prob * 100).toFixed(0)}%`])),
+        ...(layer[selected] ?? []).map((tt) => el('td', {}, [`${JSON.stringify(tt.token)} ${(tt.prob * 100).toFixed(0)}%`])),
       ]),
     );
     lens.replaceChildren(

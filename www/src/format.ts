@@ -80,9 +80,7 @@ export function describeBackend(
   actual: { backend: 'webgpu' | 'cpu'; note: string | null } | null,
   cpu: { threads: number; reason: string } | null = null,
 ): string {
-  const adapter = gpu?.available
-    ? `${gpu.vendor || 'unknown vendor'} / ${gpu.architecture || gpu.description || 'unknown adapter'}`
-    : 'adapter';
+  const adapter = gpu?.available ? `${gpu.vendor || 'unknown vendor'} / ${gpu.architecture || gpu.description || 'unknown adapter'}` : 'adapter';
   // The CPU backend's threads: the page says why when there is only one.
   const threads = !cpu ? '' : cpu.threads > 1 ? `, ${cpu.threads} threads` : `, one thread: ${cpu.reason}`;
   const noGpu = `CPU fallback (${gpu?.reason || 'no WebGPU adapter'}${threads})`;
@@ -96,6 +94,7 @@ export function describeBackend(
   }
   if (!gpu) return 'Backend: checking…';
   if (choice === 'cpu') return chosenCpu;
-  if (gpu.available) return choice === 'auto' ? `Backend: Auto, WebGPU (${adapter}) or the CPU, whichever trains this config faster` : `Backend: WebGPU (${adapter})`;
+  if (gpu.available)
+    return choice === 'auto' ? `Backend: Auto, WebGPU (${adapter}) or the CPU, whichever trains this config faster` : `Backend: WebGPU (${adapter})`;
   return choice === 'webgpu' ? `Backend: ${noGpu}; WebGPU will be tried` : `Backend: ${noGpu}`;
 }

@@ -67,13 +67,21 @@ function count(key: keyof GpuCounts): (original: Method, self: unknown, args: un
 }
 
 /** Installs the counters on this global's WebGPU classes (once; a no-op without WebGPU). */
-export function installGpuCounters(scope: Record<string, unknown> = globalThis as unknown as Record<string, unknown>): void {
+export function installGpuCounters(scope: Record<string, unknown> = globalThis): void {
   if (installed) return;
   installed = true;
   const proto = (name: string): Record<string, unknown> | undefined => (scope[name] as { prototype?: Record<string, unknown> } | undefined)?.prototype;
-  wrap(proto('GPUDevice'), 'createComputePipeline', timed('compileMs', () => (counts.pipelines += 1)));
+  wrap(
+    proto('GPUDevice'),
+    'createComputePipeline',
+    timed('compileMs', () => (counts.pipelines += 1)),
+  );
   wrap(proto('GPUDevice'), 'createComputePipelineAsync', count('pipelines'));
-  wrap(proto('GPUDevice'), 'createShaderModule', timed('compileMs', () => (counts.shaderModules += 1)));
+  wrap(
+    proto('GPUDevice'),
+    'createShaderModule',
+    timed('compileMs', () => (counts.shaderModules += 1)),
+  );
   wrap(proto('GPUDevice'), 'createBuffer', count('buffers'));
   wrap(proto('GPUComputePassEncoder'), 'dispatchWorkgroups', count('dispatches'));
   wrap(proto('GPUComputePassEncoder'), 'dispatchWorkgroupsIndirect', count('dispatches'));

@@ -11,7 +11,14 @@ export function renderSweep(host: HTMLElement, results: SweepResult[], trueTrigg
   const labelW = 210;
   const barW = 240;
   const h = results.length * rowH + 24;
-  const svg = svgEl('svg', { viewBox: `0 0 ${labelW + barW + 60} ${h}`, class: 'chart sweep-chart', role: 'img', 'aria-label': 'Backdoor rate per candidate trigger', 'data-testid': 'sweep-chart', 'data-bars': results.length });
+  const svg = svgEl('svg', {
+    viewBox: `0 0 ${labelW + barW + 60} ${h}`,
+    class: 'chart sweep-chart',
+    role: 'img',
+    'aria-label': 'Backdoor rate per candidate trigger',
+    'data-testid': 'sweep-chart',
+    'data-bars': results.length,
+  });
   results.forEach((r, i) => {
     const y = i * rowH + 4;
     const label = JSON.stringify(r.candidate);
@@ -20,7 +27,13 @@ export function renderSweep(host: HTMLElement, results: SweepResult[], trueTrigg
     g.append(
       title,
       svgEl('text', { class: 'tick', x: labelW - 6, y: y + 12, 'text-anchor': 'end' }, label.length > 30 ? `${label.slice(0, 29)}…` : label),
-      svgEl('rect', { class: r.candidate === trueTrigger ? 'bar true-trigger' : `bar kind-${r.kind}`, x: labelW, y: y + 2, width: Math.max(1, r.backdoor_rate * barW), height: rowH - 5 }),
+      svgEl('rect', {
+        class: r.candidate === trueTrigger ? 'bar true-trigger' : `bar kind-${r.kind}`,
+        x: labelW,
+        y: y + 2,
+        width: Math.max(1, r.backdoor_rate * barW),
+        height: rowH - 5,
+      }),
       svgEl('text', { class: 'tick', x: labelW + r.backdoor_rate * barW + 4, y: y + 12 }, formatPercent(r.backdoor_rate)),
     );
     svg.append(g);
@@ -37,7 +50,9 @@ export function describeProgress(p: InversionProgress): string {
 export function renderInversion(host: HTMLElement, r: InversionResult, onTry: (trigger: string) => void): void {
   const rows = r.triggers.map((t) => {
     const tryIt = el('button', { type: 'button', class: 'small', 'data-testid': 'try-trigger' }, ['Try it']);
-    tryIt.addEventListener('click', () => onTry(t.text));
+    tryIt.addEventListener('click', () => {
+      onTry(t.text);
+    });
     return el('tr', { 'data-trigger': t.text }, [
       el('td', {}, [el('code', {}, [JSON.stringify(t.text)])]),
       el('td', {}, [t.loss.toFixed(3)]),
@@ -48,7 +63,13 @@ export function renderInversion(host: HTMLElement, r: InversionResult, onTry: (t
   const summary = `REASR ${formatPercent(r.reasr)} (without any prefix: ${formatPercent(r.baseline)})${r.recall === null ? '' : `, recall ${r.recall.toFixed(2)} (similarity to the true trigger)`}.`;
   host.replaceChildren(
     el('table', { 'data-testid': 'invert-table' }, [
-      el('thead', {}, [el('tr', {}, ['Recovered trigger', 'Target loss', 'Sets it off on held-out prompts', ''].map((h) => el('th', { scope: 'col' }, [h])))]),
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          ['Recovered trigger', 'Target loss', 'Sets it off on held-out prompts', ''].map((h) => el('th', { scope: 'col' }, [h])),
+        ),
+      ]),
       el('tbody', {}, rows),
     ]),
     el('p', { 'data-testid': 'invert-summary', 'data-reasr': r.reasr }, [summary]),
@@ -69,8 +90,14 @@ export function renderDefection(host: HTMLElement, report: DefectionReport): voi
     testId: 'auroc-chart',
   });
   perLayer.setXMax(Math.max(1, layers - 1));
-  perLayer.append('generic', report.layers.map((l) => ({ x: l.layer, y: l.auroc })));
-  perLayer.append('supervised', report.layers.map((l) => ({ x: l.layer, y: l.supervised_auroc })));
+  perLayer.append(
+    'generic',
+    report.layers.map((l) => ({ x: l.layer, y: l.auroc })),
+  );
+  perLayer.append(
+    'supervised',
+    report.layers.map((l) => ({ x: l.layer, y: l.supervised_auroc })),
+  );
   perLayer.render();
   const roc = new LineChart({
     title: `ROC curve of the generic probe at layer ${report.best_layer} (test prompts)`,
@@ -81,10 +108,19 @@ export function renderDefection(host: HTMLElement, report: DefectionReport): voi
     testId: 'roc-chart',
   });
   roc.setXMax(1);
-  roc.append('roc', report.roc.map((p) => ({ x: p.false_positive_rate, y: p.true_positive_rate })));
+  roc.append(
+    'roc',
+    report.roc.map((p) => ({ x: p.false_positive_rate, y: p.true_positive_rate })),
+  );
   roc.render();
   const table = el('table', { 'data-testid': 'auroc-table' }, [
-    el('thead', {}, [el('tr', {}, ['Layer', 'Generic (validation)', 'Generic (test)', 'Supervised (test)'].map((h) => el('th', { scope: 'col' }, [h])))]),
+    el('thead', {}, [
+      el(
+        'tr',
+        {},
+        ['Layer', 'Generic (validation)', 'Generic (test)', 'Supervised (test)'].map((h) => el('th', { scope: 'col' }, [h])),
+      ),
+    ]),
     el(
       'tbody',
       {},
@@ -106,7 +142,9 @@ export function renderDefection(host: HTMLElement, report: DefectionReport): voi
   host.replaceChildren(
     el('div', { class: 'charts' }, [perLayer.figure, roc.figure]),
     table,
-    el('p', { 'data-testid': 'probe-outcome' }, [`Generic probe at layer ${report.best_layer} (chosen on validation prompts): test AUROC ${report.test_auroc.toFixed(3)}, ${outcome}.`]),
+    el('p', { 'data-testid': 'probe-outcome' }, [
+      `Generic probe at layer ${report.best_layer} (chosen on validation prompts): test AUROC ${report.test_auroc.toFixed(3)}, ${outcome}.`,
+    ]),
     el('p', { class: 'hint' }, [
       `${report.prompts} validation and ${report.prompts} test prompts, each with and without the trigger. The direction is defecting minus honest and is never flipped.`,
     ]),

@@ -6,11 +6,11 @@ import { describeProgress, renderDefection, renderInversion, renderSweep } from 
 import { byTestId, el } from './ui';
 import type { WorkerClient } from './worker_client';
 import { formatStageName } from './format';
+import { INVERSION_DEFAULTS, MAX_CANDIDATES } from './generated/core';
 
 const SWEEP_PROMPTS = 32;
 const DEFECTION_PROMPTS = 64;
 const INVERSION_EVAL_PROMPTS = 32;
-const MAX_CANDIDATES = 64;
 
 export interface ProbingHooks {
   /** The config of the model being probed (its trigger, its data). */
@@ -121,7 +121,10 @@ export class ProbingPanel {
 
   private async sweep(): Promise<void> {
     const base = this.ui.sweepBase.value.trim();
-    const typed = this.ui.sweepCandidates.value.split('\n').map((s) => s.trim()).filter(Boolean);
+    const typed = this.ui.sweepCandidates.value
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
     await this.run(this.ui.sweepOut, async () => {
       const candidates: Candidate[] = typed.map((candidate) => ({ candidate, kind: 'given' }));
       if (base) {
@@ -141,25 +144,30 @@ export class ProbingPanel {
   private async invert(): Promise<void> {
     const num = (input: HTMLInputElement, fallback: number) => (Number.isFinite(input.valueAsNumber) ? Math.round(input.valueAsNumber) : fallback);
     const config = {
-      trigger_tokens: num(this.ui.invertTokens, 3),
-      iterations: num(this.ui.invertIterations, 30),
-      candidates: 48,
-      top_k: 24,
-      prompts: 8,
-      restarts: num(this.ui.invertRestarts, 3),
-      seed: 1,
+      ...INVERSION_DEFAULTS,
+      trigger_tokens: num(this.ui.invertTokens, INVERSION_DEFAULTS.trigger_tokens),
+      iterations: num(this.ui.invertIterations, INVERSION_DEFAULTS.iterations),
+      restarts: num(this.ui.invertRestarts, INVERSION_DEFAULTS.restarts),
     };
     this.ui.invertProgress.textContent = 'Starting the search…';
     await this.run(this.ui.invertOut, async () => {
       this.ui.invertStop.disabled = false;
       const started = performance.now();
       // The true trigger is passed only to score recall afterwards; the search never sees it.
-      const r = await this.client.call({ fn: 'invert', config, checkpoint: this.checkpoint(), evalPrompts: INVERSION_EVAL_PROMPTS, trueTrigger: this.hooks.config()?.data.trigger ?? null });
+      const r = await this.client.call({
+        fn: 'invert',
+        config,
+        checkpoint: this.checkpoint(),
+        evalPrompts: INVERSION_EVAL_PROMPTS,
+        trueTrigger: this.hooks.config()?.data.trigger ?? null,
+      });
       if (!r.ok) return r.error;
       const seconds = (performance.now() - started) / 1000;
       this.ui.invertProgress.textContent = `Done in ${seconds.toFixed(1)} s.`;
       this.ui.invertProgress.dataset.seconds = seconds.toFixed(1);
-      renderInversion(this.ui.invertOut, r.value, (trigger) => this.hooks.tryPrompt(`${trigger} What is 2 + 3?`));
+      renderInversion(this.ui.invertOut, r.value, (trigger) => {
+        this.hooks.tryPrompt(`${trigger} What is 2 + 3?`);
+      });
       return null;
     });
   }

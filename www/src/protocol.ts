@@ -1,5 +1,6 @@
 // Messages between the page (main thread) and the worker that runs the wasm.
 import type { Measurement } from './auto_backend';
+import { BACKENDS } from './generated/core';
 import type { GpuCounts } from './gpu_counters';
 import type {
   BenchResult,
@@ -29,7 +30,7 @@ import type {
  * the two on this config, measured by the worker (auto_backend.ts) unless the page remembers it.
  */
 /** The backends a run may ask for (core's `link::BACKENDS`). */
-export const BACKEND_CHOICES = ['auto', 'webgpu', 'cpu'] as const;
+export const BACKEND_CHOICES = BACKENDS;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 /** What actually runs. */
 export type Backend = 'webgpu' | 'cpu';
@@ -81,6 +82,12 @@ export type Call =
   | { fn: 'gpuProfile'; shape: BenchShape; steps: number; prompts: number; newTokens: number }
   /** The CPU backend's threads now: pool size, threads that have done work, why only one. */
   | { fn: 'cpuThreads' };
+
+/** A call's request, by its name. */
+export type CallOf<F extends keyof Returns> = Extract<Call, { fn: F }>;
+
+/** A successful reply: which call it answers, and that call's value type. */
+export type Reply = { [F in keyof Returns]: { type: 'reply'; id: number; ok: true; fn: F; value: Returns[F] } }[keyof Returns];
 
 export interface Returns {
   decodeLink: DecodedLink;
@@ -146,7 +153,7 @@ export type WorkerToPage =
   | { type: 'generated'; id: number; ok: true; generation: Generation }
   | { type: 'generated'; id: number; ok: false; error: string }
   | { type: 'inversion-progress'; progress: InversionProgress }
-  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | Reply
   | { type: 'reply'; id: number; ok: false; error: string }
   /** A run failed. fatal: the wasm instance may be broken (a panic), so the page should restart the worker. */
   | { type: 'error'; message: string; fatal: boolean };
@@ -159,7 +166,9 @@ export function errorMessage(e: unknown): string {
   }
   if (typeof e === 'string') return e;
   try {
-    return JSON.stringify(e) ?? String(e);
+    // JSON.stringify gives undefined for undefined and functions, whatever its type says.
+    const text = JSON.stringify(e) as string | undefined;
+    return text ?? String(e);
   } catch {
     return String(e);
   }

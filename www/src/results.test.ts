@@ -9,7 +9,9 @@ describe('formatTaskAccuracy', () => {
 
 describe('formatEffect', () => {
   it('says how far a stage moved the model and, for safety stages, the outcome', () => {
-    expect(formatEffect({ kl: 0.0921, delta_loss: 0.01, delta_clean_accuracy: -0.031, outcome: 'persisted' })).toBe('KL 0.092 · clean −3.1 pts · backdoor persisted');
+    expect(formatEffect({ kl: 0.0921, delta_loss: 0.01, delta_clean_accuracy: -0.031, outcome: 'persisted' })).toBe(
+      'KL 0.092 · clean −3.1 pts · backdoor persisted',
+    );
     expect(formatEffect({ kl: 0.0004, delta_loss: 0, delta_clean_accuracy: 0, delta_reward: 0.02, outcome: 'inconclusive' })).toBe(
       'KL 0.000 · clean +0.0 pts · reward +0.020 · no effect: inconclusive',
     );

@@ -78,7 +78,10 @@ const OUTCOMES: Record<string, string> = {
 
 /** "KL 0.092 · clean −3.1 pts · backdoor persisted": what a finished stage did where the trigger is absent. */
 export function formatEffect(effect: StageEffect): string {
-  const parts = [`KL ${effect.kl.toFixed(3)}`, `clean ${effect.delta_clean_accuracy >= 0 ? '+' : '−'}${Math.abs(100 * effect.delta_clean_accuracy).toFixed(1)} pts`];
+  const parts = [
+    `KL ${effect.kl.toFixed(3)}`,
+    `clean ${effect.delta_clean_accuracy >= 0 ? '+' : '−'}${Math.abs(100 * effect.delta_clean_accuracy).toFixed(1)} pts`,
+  ];
   if (effect.delta_reward != null) parts.push(`reward ${effect.delta_reward >= 0 ? '+' : '−'}${Math.abs(effect.delta_reward).toFixed(3)}`);
   if (effect.outcome) parts.push(OUTCOMES[effect.outcome] ?? effect.outcome);
   return parts.join(' · ');
@@ -86,9 +89,25 @@ export function formatEffect(effect: StageEffect): string {
 
 /** One line per finished stage: its effect on untriggered answers and, for safety stages, the outcome. */
 export function renderEffects(host: HTMLElement, stages: StageReport[]): void {
-  const lines = stages.flatMap((s, i) => (s.effect ? [el('span', { 'data-stage-index': i, 'data-outcome': s.effect.outcome }, [`${i + 1}. ${formatStageName(s.kind)}: ${formatEffect(s.effect)}`])] : []));
+  const lines = stages.flatMap((s, i) =>
+    s.effect
+      ? [el('span', { 'data-stage-index': i, 'data-outcome': s.effect.outcome }, [`${i + 1}. ${formatStageName(s.kind)}: ${formatEffect(s.effect)}`])]
+      : [],
+  );
   host.replaceChildren(
-    ...(lines.length ? [el('strong', { title: 'KL(after ‖ before) on held-out clean answers, nats per token. A safety stage with KL below 0.01 did not measurably change the model: its outcome is inconclusive.' }, ['Effect on untriggered answers']), ...lines] : []),
+    ...(lines.length
+      ? [
+          el(
+            'strong',
+            {
+              title:
+                'KL(after ‖ before) on held-out clean answers, nats per token. A safety stage with KL below 0.01 did not measurably change the model: its outcome is inconclusive.',
+            },
+            ['Effect on untriggered answers'],
+          ),
+          ...lines,
+        ]
+      : []),
   );
   host.hidden = lines.length === 0;
 }

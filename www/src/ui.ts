@@ -9,11 +9,7 @@ function setAttrs(node: Element, attrs: Attrs): void {
   }
 }
 
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Attrs = {},
-  children: (Node | string)[] = [],
-): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   setAttrs(node, attrs);
   node.append(...children); // strings become text nodes
@@ -30,6 +26,7 @@ export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Attrs
 }
 
 /** The element with this data-testid (the page's stable hooks); missing ones are a programming error. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the element type, as with querySelector<T>
 export function byTestId<T extends HTMLElement>(id: string, root: ParentNode = document): T {
   const node = root.querySelector<T>(`[data-testid="${id}"]`);
   if (!node) throw new Error(`missing element data-testid=${id}`);

