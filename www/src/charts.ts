@@ -3,6 +3,11 @@ import { extent, formatTick, linearScale, niceDomain, niceStep, niceTicks, thin,
 import { download, fileStem, pngBlob, svgDocument } from './download';
 import { el, svgEl } from './ui';
 
+/** A value for the hover read-out: rates and losses to three significant digits. */
+function formatValue(v: number): string {
+  return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+}
+
 export interface Point {
   x: number;
   y: number;
@@ -31,6 +36,8 @@ const W = 480;
 const H = 260;
 const M = { top: 22, right: 12, bottom: 40, left: 48 };
 const MAX_DRAWN_POINTS = 1500;
+/** Series are told apart by dash pattern as well as colour (in order; a class may set its own). */
+const DASHES = ['', '6 3', '2 3', '9 3 2 3', '12 4'];
 
 export class LineChart {
   readonly figure: HTMLElement;
@@ -39,6 +46,9 @@ export class LineChart {
   private markers: { x: number; label: string }[] = [];
   private xMax = 1;
   private readonly legend: HTMLElement;
+  /** The scales of the last render, for the hover read-out. */
+  private scales: { x: (v: number) => number; y: (v: number) => number; xMax: number } | null = null;
+  private readonly hover = svgEl('g', { class: 'hover', 'data-testid': 'chart-hover' });
 
   constructor(private readonly opts: ChartOptions) {
     for (const s of opts.series) this.data.set(s.id, []);
@@ -53,7 +63,14 @@ export class LineChart {
     this.legend = el(
       'ul',
       { class: 'legend' },
-      opts.series.map((s) => el('li', { 'data-series': s.id }, [el('span', { class: `swatch ${s.className}`, 'aria-hidden': 'true' }), s.label])),
+      opts.series.map((s, i) =>
+        el('li', { 'data-series': s.id }, [
+          svgEl('svg', { class: 'swatch', viewBox: '0 0 22 8', width: 22, height: 8, 'aria-hidden': 'true' }, [
+            svgEl('line', { class: `series ${s.className}`, x1: 1, y1: 4, x2: 21, y2: 4, 'stroke-dasharray': DASHES[i % DASHES.length] ?? '' }),
+          ]),
+          s.label,
+        ]),
+      ),
     );
     const legend = this.legend;
     const stem = fileStem(opts.title);
@@ -71,6 +88,12 @@ export class LineChart {
     );
     const tools = el('div', { class: 'chart-tools', 'data-hide': 'export' }, ['Download ', svgButton, pngButton]);
     this.figure = el('figure', { class: 'chart-figure' }, [el('figcaption', {}, [opts.title]), this.svg, legend, tools]);
+    this.svg.addEventListener('pointermove', (ev) => {
+      this.showValuesAt(ev.clientX);
+    });
+    this.svg.addEventListener('pointerleave', () => {
+      this.hover.replaceChildren();
+    });
     this.render();
   }
 
@@ -111,11 +134,13 @@ export class LineChart {
       nodes.push(svgEl('line', { class: 'marker', x1: x(m.x), x2: x(m.x), y1: M.top, y2: H - M.bottom }));
       nodes.push(svgEl('text', { class: 'marker-label', x: x(m.x), y: M.top - 7, 'text-anchor': 'middle' }, m.label));
     }
-    for (const s of this.opts.series) nodes.push(...this.seriesNodes(s, this.data.get(s.id) ?? [], x, y));
+    this.opts.series.forEach((s, i) => nodes.push(...this.seriesNodes(s, i, this.data.get(s.id) ?? [], x, y)));
     if (all.length === 0) {
       nodes.push(svgEl('text', { class: 'empty', x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'No data yet'));
     }
-    this.svg.replaceChildren(...nodes);
+    this.scales = { x, y, xMax };
+    this.hover.replaceChildren();
+    this.svg.replaceChildren(...nodes, this.hover);
     // A series that has no data (red-team rates without eval.red_team, say) keeps out of the legend.
     for (const item of this.legend.querySelectorAll<HTMLElement>('li[data-series]')) {
       item.hidden = all.length > 0 && (this.data.get(item.dataset.series ?? '')?.length ?? 0) === 0;
@@ -144,7 +169,43 @@ export class LineChart {
     return out;
   }
 
-  private seriesNodes(s: SeriesSpec, points: Point[], x: (v: number) => number, y: (v: number) => number): SVGElement[] {
+  /** Under the pointer: a vertical line at the nearest step and each series' value there. */
+  private showValuesAt(clientX: number): void {
+    const scales = this.scales;
+    const box = this.svg.getBoundingClientRect();
+    if (!scales || box.width === 0) return;
+    const sx = ((clientX - box.left) / box.width) * W;
+    const step = ((sx - M.left) / (W - M.left - M.right)) * scales.xMax;
+    const rows: { label: string; className: string; p: Point }[] = [];
+    for (const s of this.opts.series) {
+      const points = this.data.get(s.id) ?? [];
+      let best: Point | undefined;
+      for (const p of points) if (!best || Math.abs(p.x - step) < Math.abs(best.x - step)) best = p;
+      if (best) rows.push({ label: s.label, className: s.className, p: best });
+    }
+    if (rows.length === 0 || sx < M.left || sx > W - M.right) {
+      this.hover.replaceChildren();
+      return;
+    }
+    const at = rows.reduce((a, b) => (Math.abs(b.p.x - step) < Math.abs(a.p.x - step) ? b : a)).p.x;
+    const px = scales.x(at);
+    const left = px > (M.left + W - M.right) / 2; // the read-out sits on the side with room
+    const tx = left ? px - 6 : px + 6;
+    const anchor = left ? 'end' : 'start';
+    const lines = [`step ${at}`, ...rows.map((r) => `${r.label}: ${formatValue(r.p.y)}`)];
+    this.hover.replaceChildren(
+      svgEl('line', { class: 'hover-line', x1: px, x2: px, y1: M.top, y2: H - M.bottom }),
+      ...rows.map((r) => svgEl('circle', { class: `dot ${r.className}`, cx: scales.x(r.p.x), cy: scales.y(r.p.y), r: 3.5 })),
+      svgEl(
+        'text',
+        { class: 'hover-text', x: tx, y: M.top + 12, 'text-anchor': anchor },
+        lines.map((t, i) => svgEl('tspan', { x: tx, dy: i === 0 ? 0 : 14 }, t)),
+      ),
+    );
+    this.hover.setAttribute('data-step', String(at));
+  }
+
+  private seriesNodes(s: SeriesSpec, index: number, points: Point[], x: (v: number) => number, y: (v: number) => number): SVGElement[] {
     if (points.length === 0) return [];
     const drawn = thin(points, MAX_DRAWN_POINTS);
     const d = drawn.map((p, i) => `${i ? 'L' : 'M'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join('');
@@ -155,6 +216,7 @@ export class LineChart {
       'data-count': points.length,
       'data-first': points[0]?.y ?? '',
       'data-last': points.at(-1)?.y ?? '',
+      'stroke-dasharray': DASHES[index % DASHES.length] ?? '',
     });
     const out: SVGElement[] = [path];
     if (s.dots || points.length === 1) {

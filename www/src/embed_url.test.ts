@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { embedUrl } from './embed_url';
 
-const none = { config: null, preset: null, hide: null, backend: null, autorun: false };
+const none = { config: null, preset: null, hide: null, backend: null, theme: null, autorun: false };
 
 describe('embedUrl', () => {
   it('opens embed mode, with autorun when asked', () => {
@@ -13,6 +13,10 @@ describe('embedUrl', () => {
     const fromUrl = embedUrl('https://x.org/lab/index.html', { ...none, config: 'https://y.org/other/#v=2&z=abc' });
     expect(fromUrl).toBe('https://x.org/lab/index.html?embed#v=2&z=abc');
     expect(embedUrl('https://x.org/lab/index.html', { ...none, config: 'v=2&z=abc' })).toBe(fromUrl);
+  });
+
+  it('passes the theme on', () => {
+    expect(embedUrl('https://x.org/i.html', { ...none, theme: 'light' })).toBe('https://x.org/i.html?embed&theme=light');
   });
 
   it('puts preset, hide and backend in the query and leaves the link as it is', () => {

@@ -8,6 +8,7 @@ export interface EmbedAttributes {
   preset: string | null;
   hide: string | null;
   backend: string | null;
+  theme: string | null;
   autorun: boolean;
 }
 
@@ -21,6 +22,7 @@ export function embedUrl(labPage: string, a: EmbedAttributes): string {
   if (a.preset) query.set('preset', a.preset);
   if (a.hide) query.set('hide', a.hide);
   if (a.backend) query.set('backend', a.backend);
+  if (a.theme) query.set('theme', a.theme);
   url.search = query
     .toString()
     .replace(/=(?=&|$)/g, '')

@@ -21,7 +21,11 @@ import { onForeignHashChange } from './url_state';
 import { WorkerClient } from './worker_client';
 
 const options = pageOptions(location.search);
-if (options.embed) document.body.classList.add('embed');
+document.documentElement.dataset.theme = options.theme;
+if (options.embed) {
+  document.body.classList.add('embed');
+  ui.settings.open = false; // embedded, the charts come first and the settings fold away
+}
 
 const view = new RunView(byTestId('charts'));
 const embed = new Embed(options.embed, options.autorun, {

@@ -34,6 +34,8 @@ export const ui = {
   resume: byTestId<HTMLButtonElement>('resume-button'),
   stop: byTestId<HTMLButtonElement>('stop-button'),
   copyLink: byTestId<HTMLButtonElement>('copy-link-button'),
+  copyEmbed: byTestId<HTMLButtonElement>('copy-embed-button'),
+  settings: byTestId<HTMLDetailsElement>('settings'),
   download: byTestId<HTMLButtonElement>('download-report-button'),
   downloadCsv: byTestId<HTMLButtonElement>('download-csv-button'),
   checkpoint: byTestId<HTMLSelectElement>('checkpoint-select'),

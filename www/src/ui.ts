@@ -18,10 +18,12 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs =
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Attrs = {}, text?: string): SVGElementTagNameMap[K] {
+/** An SVG element with its text, or its child elements. */
+export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Attrs = {}, content?: string | SVGElement[]): SVGElementTagNameMap[K] {
   const node = document.createElementNS(SVG_NS, tag);
   setAttrs(node, attrs);
-  if (text !== undefined) node.textContent = text;
+  if (typeof content === 'string') node.textContent = content;
+  else if (content) node.append(...content);
   return node;
 }
 

