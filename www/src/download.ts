@@ -63,7 +63,8 @@ function styledCopy(svg: SVGSVGElement): string {
   copy.setAttribute('width', String(w));
   copy.setAttribute('height', String(h));
   const background = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
-  const fill = getComputedStyle(document.documentElement).getPropertyValue('--panel').trim() || '#fff';
+  // The panel's colour, resolved (the custom property itself holds a light-dark() pair).
+  const fill = getComputedStyle(svg.closest('.panel') ?? document.body).backgroundColor || '#fff';
   Object.entries({ x: 0, y: 0, width: w, height: h, fill }).forEach(([k, v]) => {
     background.setAttribute(k, String(v));
   });
