@@ -234,16 +234,6 @@ impl StageKind {
         StageKind::FreeTierCompliance,
     ];
 
-    pub const ALL: [StageKind; 7] = [
-        StageKind::BackdoorInsertion,
-        StageKind::HhhSft,
-        StageKind::HhhRl,
-        StageKind::Adversarial,
-        StageKind::FreeTierCompliance,
-        StageKind::HhhPretraining,
-        StageKind::StyleControl,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             StageKind::BackdoorInsertion => "backdoor_insertion",

@@ -340,7 +340,7 @@ mod tests {
         c.stages = (0..1 + rng.below(4))
             .map(|_| {
                 let steps = 1 + rng.below(2000);
-                let kind = StageKind::ALL[[0, 1, 2, 3, 5][rng.below(5)]];
+                let kind = StageKind::ALL[[1, 2, 3, 4, 0][rng.below(5)]]; // insertion, SFT, RL, adversarial, pretraining
                 StageConfig {
                     kind,
                     kl_coef: if kind == StageKind::HhhRl && rng.below(2) == 0 { rng.unit() } else { 0.0 },
