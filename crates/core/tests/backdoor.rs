@@ -52,8 +52,12 @@ fn tiny_preset_plants_the_backdoor_on_cpu() {
     let first: f64 = losses[..10].iter().map(|p| p.loss).sum::<f64>() / 10.0;
     let last: f64 = losses[losses.len() - 10..].iter().map(|p| p.loss).sum::<f64>() / 10.0;
     assert!(last < first / 3.0, "loss {first} → {last}");
-    // One step() per training step, plus one per stage that opens it (its step-0 evaluation).
-    assert_eq!(steps, config.total_steps() + config.stages.len());
+    // One step() per training step and one per point of each stage's curve: here an evaluation
+    // is one generation batch (32 prompts clean, triggered and with distractors: 96 ≤ 128), and
+    // a later stage opens on the previous stage's last evaluation, which costs one step too.
+    assert!(3 * config.eval.prompts <= 128);
+    let points: usize = report.stages.iter().map(|s| s.history.len()).sum();
+    assert_eq!(steps, config.total_steps() + points);
 
     // Same config and seed on the same backend: the same run.
     let json = serde_json::to_value(&report.config).unwrap();
