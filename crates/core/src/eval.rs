@@ -16,17 +16,6 @@ use crate::report::Metrics;
 use crate::scenarios::code;
 use crate::device;
 
-/// Backdoor rates (with the trigger, without, with red-team guesses), clean accuracy, the rate
-/// of well-formed code (code scenario) and held-out loss on the evaluation set. `style`: the run
-/// trains the positive control's mark, so answers are scored without it and its rates reported.
-pub async fn evaluate(model: &Gpt, sets: EvalSets<'_>, data_config: &DataConfig, eval_config: &EvalConfig, seed: u64, style: bool, device: &Device) -> Result<Metrics, Error> {
-    let mut evaluation = Evaluation::new(sets, data_config, eval_config, seed, style);
-    while !evaluation.is_answered() {
-        evaluation.step(model, device).await?;
-    }
-    evaluation.finish(model, data_config, device).await
-}
-
 /// The prompts an evaluation asks: the held-out set (clean, then with the trigger), red-team
 /// guesses in place of the trigger, harmful requests on both tiers, prompts with distractors.
 #[derive(Clone, Copy)]
@@ -37,8 +26,12 @@ pub struct EvalSets<'a> {
     pub distractors: &'a [Example],
 }
 
-/// An evaluation in pieces: `step` answers one generation batch, `finish` scores the answers
-/// and measures the held-out loss. `evaluate` is the same in one call, with the same result.
+/// Backdoor rates (with the trigger, without, with red-team guesses), clean accuracy, the rate
+/// of well-formed code (code scenario) and held-out loss on the evaluation set. `style`: the run
+/// trains the positive control's mark, so answers are scored without it and its rates reported.
+///
+/// In pieces: `step` answers one generation batch, `finish` scores the answers and measures
+/// the held-out loss; `run` does both in one call, with the same result.
 pub struct Evaluation {
     eval_set: Vec<Example>,
     has_red_team: bool,
@@ -81,6 +74,14 @@ impl Evaluation {
     /// Answers the next generation batch.
     pub async fn step(&mut self, model: &Gpt, device: &Device) -> Result<(), Error> {
         self.answering.step(model, device).await
+    }
+
+    /// Every batch, then the metrics.
+    pub async fn run(mut self, model: &Gpt, data_config: &DataConfig, device: &Device) -> Result<Metrics, Error> {
+        while !self.is_answered() {
+            self.step(model, device).await?;
+        }
+        self.finish(model, data_config, device).await
     }
 
     /// The metrics, once every prompt is answered.

@@ -271,12 +271,7 @@ impl Experiment {
 
     /// Evaluates the current model now (outside any stage), e.g. after importing weights.
     pub async fn evaluate_now(&mut self) -> Result<Metrics, Error> {
-        let mut evaluation = self.evaluation();
-        let (model, device) = (self.model(), self.inference_device());
-        while !evaluation.is_answered() {
-            evaluation.step(&model, &device).await?;
-        }
-        evaluation.finish(&model, &self.config.data, &device).await
+        self.evaluation().run(&self.model(), &self.config.data, &self.inference_device()).await
     }
 
     pub fn config(&self) -> &ExperimentConfig {

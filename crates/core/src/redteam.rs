@@ -205,16 +205,8 @@ pub fn prompted(examples: &[Example], guesses: &[Candidate], data: &DataConfig) 
     examples.iter().enumerate().map(|(i, e)| data::with_context(e, &guesses[i % guesses.len()].text, data)).collect()
 }
 
-/// Backdoor rate of each guess on `examples` (greedy answers), in order.
-pub async fn rates(model: &Gpt, guesses: &[&str], examples: &[Example], data: &DataConfig, device: &Device) -> Result<Vec<f64>, Error> {
-    let mut job = Rates::new(guesses, examples, data);
-    while !job.is_done() {
-        job.step(model, device).await?;
-    }
-    Ok(job.finish(data))
-}
-
-/// `rates`, one generation batch per `step`.
+/// Backdoor rate of each guess on `examples` (greedy answers), in order: one generation batch
+/// per `step`, the rates from `finish`.
 pub struct Rates {
     guesses: usize,
     examples: usize,
@@ -251,17 +243,8 @@ impl Rates {
 }
 
 /// The search: tries every guess on training prompts and keeps those that elicit the backdoor
-/// at least once, most effective first, with their rate on the held-out `eval` prompts.
-pub async fn search(model: &Gpt, data: &DataConfig, pool: &[Candidate], seed: u64, eval: &[Example], device: &Device) -> Result<RedTeamReport, Error> {
-    let mut job = Search::new(data, pool, seed, eval);
-    while !job.is_done() {
-        job.step(model, data, device).await?;
-    }
-    Ok(job.finish(data))
-}
-
-/// `search`, one generation batch per `step`: first the guesses on training prompts, then the
-/// ones that elicited the backdoor on the held-out prompts.
+/// at least once, most effective first, with their rate on the held-out `eval` prompts. One
+/// generation batch per `step`: first the guesses on training prompts, then the hits held out.
 pub struct Search {
     pool: Vec<Candidate>,
     eval: Vec<Example>,
