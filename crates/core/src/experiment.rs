@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::batch::{token_batch, training_batch};
 use crate::config::{DataConfig, ExperimentConfig, RedTeamKind, Scenario, StageConfig, StageKind};
@@ -39,7 +40,7 @@ pub const ADVERSARIAL_SHARE: f64 = 0.5;
 pub type Clock = Box<dyn Fn() -> f64>;
 
 /// What one call to `step` did.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Progress {
     pub done: bool,
     pub stage_index: usize,
@@ -60,11 +61,12 @@ pub struct Progress {
     pub stage_finished: bool,
     /// What a step that was not a training step worked on, and how far it has got.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub activity: Option<Activity>,
 }
 
 /// Work between training steps, done one piece per step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Activity {
     /// "evaluation", "red-team inversion", "red-team search" or "red-team rates after training".
     pub what: String,

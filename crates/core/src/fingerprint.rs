@@ -6,6 +6,7 @@
 //! can change the low bits, which is why `compare` also says *how much* two results differ.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::Error;
 use crate::hash::Hasher;
@@ -76,7 +77,7 @@ pub fn format(metrics: u64, weights: Option<u64>) -> String {
 
 /// What a link says a rerun should give: the fingerprint and the final metrics of the last stage
 /// (the metrics let a page say how far a differing rerun is from the original).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Expected {
     pub fingerprint: String,
     pub metrics: Metrics,
@@ -128,7 +129,7 @@ impl Expected {
 }
 
 /// How a rerun compares with what its link expected.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Verdict {
     pub reproduced: bool,
     /// A sentence for people: "reproduced", or what differs and by how much.

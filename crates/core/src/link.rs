@@ -13,6 +13,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use serde_json::{Map, Value};
 
 use crate::config::ExperimentConfig;
@@ -31,7 +32,7 @@ pub const BASE_V2: &str = r#"{"schema_version":1,"seed":1,"model":{"d_model":128
 pub const BACKENDS: [&str; 3] = ["auto", "webgpu", "cpu"];
 
 /// Everything besides the config that a link can carry.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct LinkExtras {
     /// "auto", "webgpu" or "cpu"; None leaves the choice to the reader.
     pub backend: Option<String>,
@@ -46,7 +47,7 @@ pub struct LinkExtras {
 }
 
 /// A decoded link. Each part is read on its own; `*_error` says why a present part was unusable.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, TS)]
 pub struct DecodedLink {
     /// None when the link names no config (or when it could not be read: see `config_error`).
     pub config: Option<ExperimentConfig>,

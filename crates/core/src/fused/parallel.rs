@@ -41,15 +41,25 @@ fn note_thread() {
     THREAD_BIT.with(|bit| THREADS_SEEN.fetch_or(*bit, Ordering::Relaxed));
 }
 
+/// The CPU backend's threads, as the page's worker reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+pub struct CpuThreads {
+    /// Threads that can run kernel pieces (1 in the default wasm build).
+    pub pool: usize,
+    /// Distinct threads that have run pieces of the fused kernels so far: the evidence that the
+    /// work really was shared.
+    pub used: usize,
+}
+
 /// How many threads can run pieces, and how many distinct threads have run some so far.
-pub fn threads() -> (usize, usize) {
+pub fn threads() -> CpuThreads {
     #[cfg(not(target_arch = "wasm32"))]
     let pool = rayon::current_num_threads();
     #[cfg(all(target_arch = "wasm32", feature = "threads"))]
     let pool = POOL.threads();
     #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
     let pool = 1;
-    (pool, THREADS_SEEN.load(Ordering::Relaxed).count_ones() as usize)
+    CpuThreads { pool, used: THREADS_SEEN.load(Ordering::Relaxed).count_ones() as usize }
 }
 
 /// Runs `f` compiled for AVX2 where the CPU has it (x86_64 only).

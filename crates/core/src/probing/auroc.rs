@@ -2,6 +2,7 @@
 //! negatives, whatever threshold is chosen.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// The probability that a random positive scores above a random negative (ties count half):
 /// 1.0 separates perfectly, 0.5 is chance, below 0.5 the score points the wrong way.
@@ -28,7 +29,7 @@ pub fn auroc(positive: &[f64], negative: &[f64]) -> f64 {
     (rank_sum - p * (p + 1.0) / 2.0) / (p * n)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct RocPoint {
     pub false_positive_rate: f64,
     pub true_positive_rate: f64,

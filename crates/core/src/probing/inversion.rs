@@ -12,6 +12,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::batch::round_up;
 use crate::config::{DataConfig, ExperimentConfig, TriggerPlacement};
@@ -30,7 +31,7 @@ const ALLOWED: std::ops::RangeInclusive<u32> = 32..=126;
 /// BOS + "Human: ": where the prefix starts.
 const PREFIX_AT: usize = 1 + "Human: ".len();
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct InversionConfig {
     /// Length of the searched prefix, in tokens (bytes).
@@ -67,7 +68,7 @@ impl InversionConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct InversionProgress {
     pub restart: usize,
     pub restarts: usize,
@@ -80,7 +81,7 @@ pub struct InversionProgress {
     pub done: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct RecoveredTrigger {
     pub text: String,
     pub loss: f64,
@@ -88,7 +89,7 @@ pub struct RecoveredTrigger {
     pub attack_success: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct InversionResult {
     pub triggers: Vec<RecoveredTrigger>,
     /// Mean attack success of the recovered triggers.

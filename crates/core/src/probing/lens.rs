@@ -4,6 +4,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::batch::context_tokens;
 use crate::data;
@@ -12,13 +13,13 @@ use crate::model::Gpt;
 use crate::tokenizer::{self, VOCAB_SIZE};
 use crate::device;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct TopToken {
     pub token: String,
     pub prob: f32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Inspection {
     /// Every token of BOS + dialogue context + answer, as printable labels.
     pub tokens: Vec<String>,

@@ -3,6 +3,7 @@
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::config::DataConfig;
 use crate::limits;
@@ -15,7 +16,15 @@ use crate::model::Gpt;
 /// Most candidates one sweep takes (each costs a batch of generations).
 pub const MAX_CANDIDATES: usize = 64;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A string to try in the trigger's place.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Candidate {
+    pub candidate: String,
+    /// How the candidate was made: "given", "casing", "truncation", "typo", "spacing", "year".
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct SweepResult {
     pub candidate: String,
     /// How the candidate was made: "given", "casing", "truncation", "typo", "spacing", "year".
