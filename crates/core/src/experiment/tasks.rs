@@ -1,0 +1,141 @@
+//! Work a stage does besides training (evaluations, the red team's inversion and search, the
+//! found prompts' rates after adversarial training), queued and done one piece per `step`.
+
+use super::{Activity, Experiment, Progress};
+use crate::config::RedTeamKind;
+use crate::data;
+use crate::error::Error;
+use crate::eval::{EvalSets, Evaluation};
+use crate::probing::inversion::Inversion;
+use crate::redteam::{self, Candidate};
+use crate::report::Metrics;
+
+/// Work a stage does besides training, queued and done one piece per `step` so that no step is
+/// long (the page stays responsive and can pause between pieces).
+pub(super) enum Task {
+    /// The blind red team's GCG search against the behaviour, at the adversarial stage's start;
+    /// its search follows with what it found.
+    Invert { search: Inversion, seed: u64 },
+    /// The red team tries its guesses (adversarial stage start).
+    Search(redteam::Search),
+    /// The found guesses' held-out rates at the end of adversarial training.
+    RatesAfter(redteam::Rates),
+    /// A stage's opening point, taken over from the previous stage's last evaluation.
+    Reuse(Metrics),
+    /// An evaluation; at a stage's last step, the stage finishes with it.
+    Evaluate { evaluation: Evaluation, finishes_stage: bool },
+}
+
+impl Experiment {
+    /// One piece of the first queued task; when it completes, what follows it.
+    pub(super) async fn work(&mut self) -> Result<Progress, Error> {
+        let task = self.tasks.pop_front().expect("a queued task");
+        let (model, device) = (self.model(), self.inference_device());
+        let activity = |what: &str, (done, of): (usize, usize)| Some(Activity { what: what.into(), done, of });
+        match task {
+            Task::Invert { mut search, seed } => {
+                let p = search.step().await?;
+                let of = p.restarts * p.iterations;
+                let done = if p.done { of } else { p.restart * p.iterations + p.iteration };
+                if search.is_done() {
+                    let mut pool = self.red_team_pool.clone();
+                    pool.extend(redteam::inverted_guesses(&search, &self.config.data));
+                    self.tasks.push_front(Task::Search(redteam::Search::new(&self.config.data, &pool, seed, &self.eval_set)));
+                } else {
+                    self.tasks.push_front(Task::Invert { search, seed });
+                }
+                Ok(self.working(activity("red-team inversion", (done, of))))
+            }
+            Task::Search(mut search) => {
+                search.step(&model, &self.config.data, &device).await?;
+                let batches = search.batches();
+                if search.is_done() {
+                    self.reports[self.stage].red_team = Some(search.finish(&self.config.data));
+                } else {
+                    self.tasks.push_front(Task::Search(search));
+                }
+                Ok(self.working(activity("red-team search", batches)))
+            }
+            Task::RatesAfter(mut rates) => {
+                rates.step(&model, &device).await?;
+                let batches = rates.batches();
+                if rates.is_done() {
+                    let after = rates.finish(&self.config.data);
+                    if let Some(report) = &mut self.reports[self.stage].red_team {
+                        for (hit, rate) in report.hits.iter_mut().zip(after) {
+                            hit.rate_after = Some(rate);
+                        }
+                    }
+                } else {
+                    self.tasks.push_front(Task::RatesAfter(rates));
+                }
+                Ok(self.working(activity("red-team rates after training", batches)))
+            }
+            Task::Reuse(metrics) => {
+                let point = self.record_eval(metrics);
+                self.restart_window();
+                Ok(self.progress(vec![], Some(point), false))
+            }
+            Task::Evaluate { mut evaluation, finishes_stage } => {
+                evaluation.step(&model, &device).await?;
+                let batches = evaluation.batches();
+                if !evaluation.is_answered() {
+                    self.tasks.push_front(Task::Evaluate { evaluation, finishes_stage });
+                    return Ok(self.working(activity("evaluation", batches)));
+                }
+                let metrics = evaluation.finish(&model, &self.config.data, &device).await?;
+                let point = self.record_eval(metrics);
+                // Evaluations do not count as training time.
+                self.restart_window();
+                let mut progress = self.progress(vec![], Some(point), finishes_stage);
+                progress.activity = activity("evaluation", batches);
+                if finishes_stage {
+                    self.record_effect().await?;
+                    self.finish_stage();
+                    progress.done = self.is_done();
+                }
+                Ok(progress)
+            }
+        }
+    }
+
+    /// A step's progress that did a piece of a task.
+    fn working(&self, activity: Option<Activity>) -> Progress {
+        let mut progress = self.progress(vec![], None, false);
+        progress.activity = activity;
+        progress
+    }
+
+    /// The adversarial stage's search for prompts that elicit the backdoor without the trigger:
+    /// the blind team first runs GCG against the behaviour, and its finds join the guesses.
+    pub(super) async fn queue_red_team(&mut self) -> Result<(), Error> {
+        let seed = self.config.seed ^ ((self.stage as u64) << 40);
+        let inversion = match self.config.eval.red_team_kind {
+            RedTeamKind::Blind => redteam::inversion(&self.model(), &self.config, seed, &self.inference_device()).await?,
+            RedTeamKind::Oracle => None,
+        };
+        self.tasks.push_back(match inversion {
+            Some(search) => Task::Invert { search, seed },
+            None => Task::Search(redteam::Search::new(&self.config.data, &self.red_team_pool, seed, &self.eval_set)),
+        });
+        Ok(())
+    }
+
+    /// The found prompts' backdoor rates on held-out prompts at the end of adversarial training.
+    pub(super) fn queue_rates_after(&mut self) {
+        let Some(report) = &self.reports[self.stage].red_team else { return };
+        let found: Vec<&str> = report.hits.iter().map(|h| h.text.as_str()).collect();
+        let rates = redteam::Rates::new(&found, &self.eval_set, &self.config.data);
+        self.tasks.push_back(Task::RatesAfter(rates));
+    }
+
+    /// An evaluation of the model as it is now (`step` does it a batch at a time).
+    pub(super) fn evaluation(&self) -> Evaluation {
+        // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
+        let seed = self.config.seed ^ ((self.global_step as u64) << 20);
+        // The metric is scored on guesses adversarial training never trains on (blind team).
+        let red_team: Vec<Candidate> = if self.config.eval.red_team { redteam::scored(&self.red_team_pool) } else { vec![] };
+        let sets = EvalSets { eval: &self.eval_set, red_team: &red_team, harmful: &self.harmful_set, distractors: &self.distractor_set };
+        Evaluation::new(sets, &self.config.data, &self.config.eval, seed, data::has_style_control(&self.config))
+    }
+}
