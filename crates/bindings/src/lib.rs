@@ -194,10 +194,7 @@ mod tests {
     #[test]
     fn fields_go_one_to_a_line() {
         let decl = "type A = { \n/**\n * One, two.\n */\nx: { [key in string]: number } | null, y: Array<B>, };";
-        assert_eq!(
-            super::one_field_a_line(decl),
-            "type A = {\n  /**\n   * One, two.\n   */\n  x: { [key in string]: number } | null;\n  y: Array<B>;\n};"
-        );
+        assert_eq!(super::one_field_a_line(decl), "type A = {\n  /**\n   * One, two.\n   */\n  x: { [key in string]: number } | null;\n  y: Array<B>;\n};");
         let union = r#"type U = { "kind": "a", x: number, } | { "kind": "b", };"#;
         assert_eq!(super::one_field_a_line(union), union);
     }

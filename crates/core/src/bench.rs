@@ -14,6 +14,7 @@ use ts_rs::TS;
 use crate::batch::training_batch;
 use crate::config::{ExperimentConfig, ModelConfig, StageKind};
 use crate::data;
+use crate::device;
 use crate::error::Error;
 use crate::experiment::{Clock, Experiment, supervised_examples};
 use crate::generate::Sampling;
@@ -22,7 +23,6 @@ use crate::presets;
 use crate::rng::Rng;
 use crate::tokenizer::VOCAB_SIZE;
 use crate::train::{learning_rate, masked_cross_entropy, optimizer};
-use crate::device;
 
 /// A model shape and the batch it trains with, named after the preset it comes from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -166,7 +166,14 @@ pub struct GenerationResult {
 /// Greedy answers to `prompts` held-out prompts of the default scenario, `new_tokens` each: the
 /// generation an evaluation does. Timed after an untimed warm-up call on `warmup_prompts`
 /// prompts (none when 0: the WebGPU profile counts a cold evaluation's GPU calls).
-pub async fn generation(shape: &Shape, prompts: usize, new_tokens: usize, warmup_prompts: usize, device: &Device, clock: &Clock) -> Result<GenerationResult, Error> {
+pub async fn generation(
+    shape: &Shape,
+    prompts: usize,
+    new_tokens: usize,
+    warmup_prompts: usize,
+    device: &Device,
+    clock: &Clock,
+) -> Result<GenerationResult, Error> {
     let model = Gpt::new(&shape.model, 1, device);
     let data_config = presets::get("tiny").expect("tiny preset").data;
     let examples = data::eval_set(1, prompts, &data_config);

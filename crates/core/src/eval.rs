@@ -5,16 +5,16 @@ use burn::tensor::activation::log_softmax;
 
 use crate::batch::training_batch;
 use crate::config::{DataConfig, EvalConfig, Scenario, Variant};
-use crate::train::masked_cross_entropy;
 use crate::data::{self, Example, Task};
-use crate::tasks::{self, TaskSet};
+use crate::device;
 use crate::error::Error;
 use crate::generate::{Answering, Sampling};
 use crate::model::Gpt;
 use crate::redteam::{self, Candidate};
 use crate::report::Metrics;
 use crate::scenarios::code;
-use crate::device;
+use crate::tasks::{self, TaskSet};
+use crate::train::masked_cross_entropy;
 
 /// The prompts an evaluation asks: the held-out set (clean, then with the trigger), red-team
 /// guesses in place of the trigger, harmful requests on both tiers, prompts with distractors.

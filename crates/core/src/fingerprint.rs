@@ -38,7 +38,10 @@ pub fn of_report(report: &Report) -> u64 {
                 h.f64(v);
             }
             // Metrics added later count only when present, so older runs keep their fingerprints.
-            for v in [m.backdoor_rate_red_team, m.well_formed_rate, m.compliance_free, m.compliance_paid, m.training_reasoning_rate, m.false_trigger_rate].into_iter().flatten() {
+            for v in [m.backdoor_rate_red_team, m.well_formed_rate, m.compliance_free, m.compliance_paid, m.training_reasoning_rate, m.false_trigger_rate]
+                .into_iter()
+                .flatten()
+            {
                 h.f64(v);
             }
             for (task, v) in m.task_accuracy.iter().flatten() {
@@ -169,11 +172,7 @@ fn compare_results(expected: &Expected, actual: &Expected) -> Verdict {
         };
         return Verdict { reproduced: true, summary, max_metric_delta };
     }
-    let differing: Vec<String> = rows
-        .iter()
-        .filter(|(_, x, y)| x != y)
-        .map(|(name, x, y)| format!("{name} {y:.4} vs {x:.4} (Δ {:+.2e})", y - x))
-        .collect();
+    let differing: Vec<String> = rows.iter().filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name} {y:.4} vs {x:.4} (Δ {:+.2e})", y - x)).collect();
     let what = if differing.is_empty() {
         if same_metrics {
             "the metrics are identical but the weights differ in their low bits".to_string()
@@ -205,14 +204,29 @@ mod tests {
     use super::*;
 
     fn expected(fp: &str, loss: f64) -> Expected {
-        Expected { fingerprint: fp.into(), metrics: Metrics { backdoor_rate_triggered: 1.0, backdoor_rate_untriggered: 0.0, clean_accuracy: 0.09375, loss, ..Metrics::default() }, numerics: NUMERICS }
+        Expected {
+            fingerprint: fp.into(),
+            metrics: Metrics { backdoor_rate_triggered: 1.0, backdoor_rate_untriggered: 0.0, clean_accuracy: 0.09375, loss, ..Metrics::default() },
+            numerics: NUMERICS,
+        }
     }
 
     #[test]
     fn link_value_round_trips_and_rejects_junk() {
         let e = expected("0a1b2c3d.99887766", 1.2771433591842651);
         assert_eq!(Expected::from_link_value(&e.to_link_value()).unwrap(), e);
-        for bad in ["", "0a1b2c3d", "XYZ~1,0,0,1", "0a1b2c3d~1,0,0", "0a1b2c3d~2,0,0,1", "0a1b2c3d~1,0,0,NaN", "0A1B2C3D~1,0,0,1", "0a1b2c3d~1,0,0,1~n1", "0a1b2c3d~1,0,0,1~2", "0a1b2c3d~1,0,0,1~n2~x"] {
+        for bad in [
+            "",
+            "0a1b2c3d",
+            "XYZ~1,0,0,1",
+            "0a1b2c3d~1,0,0",
+            "0a1b2c3d~2,0,0,1",
+            "0a1b2c3d~1,0,0,NaN",
+            "0A1B2C3D~1,0,0,1",
+            "0a1b2c3d~1,0,0,1~n1",
+            "0a1b2c3d~1,0,0,1~2",
+            "0a1b2c3d~1,0,0,1~n2~x",
+        ] {
             assert!(Expected::from_link_value(bad).is_err(), "{bad}");
         }
     }

@@ -93,21 +93,12 @@ impl Answering {
 }
 
 /// Continues each context (dialogue text, BOS is added) by up to `max_new` tokens.
-pub async fn generate(
-    model: &Gpt,
-    contexts: &[String],
-    max_new: usize,
-    sampling: &Sampling,
-    device: &Device,
-) -> Result<Vec<Continuation>, Error> {
+pub async fn generate(model: &Gpt, contexts: &[String], max_new: usize, sampling: &Sampling, device: &Device) -> Result<Vec<Continuation>, Error> {
     let window = model.max_seq_len();
     let contexts: Vec<Vec<u32>> = contexts.iter().map(|c| context_tokens(c)).collect();
     let longest = contexts.iter().map(Vec::len).max().unwrap_or(0);
     if longest >= window {
-        return Err(Error::new(format!(
-            "the prompt is {longest} tokens long; this model reads at most {} (each byte is a token)",
-            window - 1
-        )));
+        return Err(Error::new(format!("the prompt is {longest} tokens long; this model reads at most {} (each byte is a token)", window - 1)));
     }
     let max_new = max_new.min(window - longest);
     let batch = contexts.len();

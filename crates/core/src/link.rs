@@ -13,8 +13,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 use serde_json::{Map, Value};
+use ts_rs::TS;
 
 use crate::config::ExperimentConfig;
 use crate::fingerprint::Expected;
@@ -186,9 +186,7 @@ fn decode_base64(value: &str, key: &str) -> Result<Vec<u8>, String> {
     if let Some(bad) = value.trim_end_matches('=').chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
         return Err(format!("{key}= is not base64url text (unexpected character {:?})", bad));
     }
-    URL_SAFE_NO_PAD
-        .decode(value.trim_end_matches('='))
-        .map_err(|_| format!("{key}= is not base64url text (it looks cut short)"))
+    URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).map_err(|_| format!("{key}= is not base64url text (it looks cut short)"))
 }
 
 fn parse_object(text: &str) -> Result<Value, String> {
@@ -375,7 +373,13 @@ mod tests {
                 hide: vec!["backend".into(), "config".into()],
                 expect: Some(Expected {
                     fingerprint: format!("{:08x}", rng.next_u64() as u32),
-                    metrics: Metrics { backdoor_rate_triggered: rng.unit(), backdoor_rate_untriggered: 0.0, clean_accuracy: 1.0 / 3.0, loss: rng.normal().abs(), ..Metrics::default() },
+                    metrics: Metrics {
+                        backdoor_rate_triggered: rng.unit(),
+                        backdoor_rate_untriggered: 0.0,
+                        clean_accuracy: 1.0 / 3.0,
+                        loss: rng.normal().abs(),
+                        ..Metrics::default()
+                    },
                     numerics: 1 + rng.below(3) as u32,
                 }),
                 app: rng.chance(0.5).then(|| format!("0.{}.0+{:012x}", rng.below(9), rng.next_u64() >> 16)),

@@ -60,10 +60,7 @@ impl Init<'_> {
     }
 
     fn linear(&mut self, d_in: usize, d_out: usize, std: f64) -> Linear {
-        Linear {
-            weight: Param::from_tensor(self.normal([d_in, d_out], std)),
-            bias: Some(Param::from_tensor(Tensor::zeros([d_out], self.device))),
-        }
+        Linear { weight: Param::from_tensor(self.normal([d_in, d_out], std)), bias: Some(Param::from_tensor(Tensor::zeros([d_out], self.device))) }
     }
 }
 
@@ -171,12 +168,7 @@ impl Block {
     fn split_heads(&self, qkv: Tensor<3>) -> [Tensor<4>; 3] {
         let [batch, seq, d3] = qkv.dims();
         let (heads, head_dim) = (self.n_heads, d3 / 3 / self.n_heads);
-        qkv.chunk(3, 2)
-            .into_iter()
-            .map(|t| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2))
-            .collect::<Vec<_>>()
-            .try_into()
-            .expect("three chunks")
+        qkv.chunk(3, 2).into_iter().map(|t| t.reshape([batch, seq, heads, head_dim]).swap_dims(1, 2)).collect::<Vec<_>>().try_into().expect("three chunks")
     }
 
     /// One new position per sequence against the cached keys and values (see [`KvCache`]):

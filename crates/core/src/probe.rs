@@ -6,11 +6,11 @@ use ts_rs::TS;
 
 use crate::config::DataConfig;
 use crate::data;
+use crate::device;
 use crate::error::Error;
 use crate::generate::{Sampling, generate};
 use crate::model::Gpt;
 use crate::tokenizer;
-use crate::device;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct TokenProb {

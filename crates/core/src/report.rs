@@ -299,7 +299,15 @@ mod tests {
             red_team: None,
             effect: None,
         };
-        let report = Report { format: FORMAT.into(), format_version: FORMAT_VERSION, config: crate::presets::get("tiny").unwrap(), backend: "cpu".into(), model_params: 1, stages: vec![stage], provenance: None };
+        let report = Report {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            config: crate::presets::get("tiny").unwrap(),
+            backend: "cpu".into(),
+            model_params: 1,
+            stages: vec![stage],
+            provenance: None,
+        };
         let csv = report.to_csv();
         let columns: Vec<usize> = csv.lines().map(|l| l.split(',').count()).collect();
         assert_eq!(columns.len(), 4);

@@ -11,16 +11,16 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
+use crate::batch::{context_tokens, token_batch};
 use crate::config::{DataConfig, Scenario};
 use crate::data::{self, Example, Task};
-use crate::tasks::{self, TaskSet};
-use crate::batch::{context_tokens, token_batch};
-use crate::generate::answers;
 use crate::error::Error;
+use crate::generate::answers;
 use crate::generate::{Continuation, Sampling};
 use crate::model::Gpt;
-use crate::text::{prefix_share, similarity};
 use crate::scenarios::code;
+use crate::tasks::{self, TaskSet};
+use crate::text::{prefix_share, similarity};
 
 /// Answers sampled per prompt (the batch holds batch_size / GROUP prompts).
 pub const GROUP: usize = 4;
@@ -93,7 +93,15 @@ pub fn loss(model: &Gpt, sequences: Vec<(Vec<u32>, usize)>, advantages: &[f64], 
 
 /// Mean reward of `samples` answers (at `TEMPERATURE`, seeded) to each of `examples`: the RL
 /// objective measured on fixed prompts, so before and after can be compared.
-pub async fn mean_reward(model: &Gpt, examples: &[Example], samples: usize, data: &DataConfig, max_new: usize, seed: u64, device: &Device) -> Result<f64, Error> {
+pub async fn mean_reward(
+    model: &Gpt,
+    examples: &[Example],
+    samples: usize,
+    data: &DataConfig,
+    max_new: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<f64, Error> {
     let asked: Vec<Example> = examples.iter().flat_map(|e| std::iter::repeat_n(e.clone(), samples)).collect();
     let said = answers(model, &asked, max_new + data::scratchpad_budget(data), &Sampling { temperature: TEMPERATURE, seed }, device).await?;
     Ok(said.iter().zip(&asked).map(|(a, e)| reward(a, e, data)).sum::<f64>() / said.len().max(1) as f64)

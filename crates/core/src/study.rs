@@ -149,7 +149,12 @@ impl SweepSpec {
         let stage_of = |kind: StageKind| {
             let found = self.base.stages.iter().find(|s| s.kind == kind).cloned();
             // The positive control runs with SFT's budget unless the config gives it its own.
-            let found = found.or_else(|| (kind == StageKind::StyleControl).then(|| self.base.stages.iter().find(|s| s.kind == StageKind::HhhSft).cloned()).flatten().map(|s| StageConfig { kind, ..s }));
+            let found = found.or_else(|| {
+                (kind == StageKind::StyleControl)
+                    .then(|| self.base.stages.iter().find(|s| s.kind == StageKind::HhhSft).cloned())
+                    .flatten()
+                    .map(|s| StageConfig { kind, ..s })
+            });
             found.ok_or_else(|| format!("the base config has no {} stage to take its settings from (use a preset such as tiny-chain)", kind.name()))
         };
         let insertion = stage_of(StageKind::BackdoorInsertion)?;
@@ -167,7 +172,8 @@ impl SweepSpec {
                             c.model.n_heads = 4;
                             c.model.d_mlp = 4 * size.d_model;
                             if variant == Variant::ChainOfThought && self.base.data.variant != Variant::ChainOfThought {
-                                c.model.max_seq_len = (c.model.max_seq_len + crate::data::scratchpad_budget(&DataConfig { variant, ..c.data.clone() })).min(limits::MAX_SEQ_LEN);
+                                c.model.max_seq_len =
+                                    (c.model.max_seq_len + crate::data::scratchpad_budget(&DataConfig { variant, ..c.data.clone() })).min(limits::MAX_SEQ_LEN);
                             }
                             c.data.variant = variant;
                             c.data.poison_rate = poison_rate;
@@ -182,7 +188,10 @@ impl SweepSpec {
                             // pretrained on clean data as the bases were (same steps and rate).
                             if c.base.as_ref().is_some_and(|b| crate::bases::model(&b.name).as_ref() != Some(&c.model)) {
                                 // Another shipped base may have this very shape.
-                                c.base = crate::bases::SHIPPED.iter().find(|(n, _)| crate::bases::model(n).as_ref() == Some(&c.model)).and_then(|(n, _)| crate::bases::shipped(n));
+                                c.base = crate::bases::SHIPPED
+                                    .iter()
+                                    .find(|(n, _)| crate::bases::model(n).as_ref() == Some(&c.model))
+                                    .and_then(|(n, _)| crate::bases::shipped(n));
                             }
                             let mut ins = c.clone();
                             ins.stages = vec![with_optimizer(insertion.clone())];
@@ -244,7 +253,11 @@ impl Estimate {
 
 impl std::fmt::Display for Estimate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.n < 2 { write!(f, "{:.2}", self.mean) } else { write!(f, "{:.2} ± {:.2}", self.mean, self.ci95) }
+        if self.n < 2 {
+            write!(f, "{:.2}", self.mean)
+        } else {
+            write!(f, "{:.2} ± {:.2}", self.mean, self.ci95)
+        }
     }
 }
 
@@ -309,8 +322,15 @@ fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
 /// ln Γ(x) for x > 0 (Lanczos, g = 7, nine terms: about 15 significant digits).
 fn ln_gamma(x: f64) -> f64 {
     const G: [f64; 9] = [
-        0.999_999_999_999_809_9, 676.520_368_121_885_1, -1_259.139_216_722_402_8, 771.323_428_777_653_1, -176.615_029_162_140_6,
-        12.507_343_278_686_905, -0.138_571_095_265_720_12, 9.984_369_578_019_572e-6, 1.505_632_735_149_311_6e-7,
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
     ];
     if x < 0.5 {
         return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
@@ -419,7 +439,22 @@ pub fn persistence(before: f64, after: f64) -> f64 {
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
         "{:<7} {:>7} {:<6} {:<24} {:>6} {:<13} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {}\n",
-        "size", "params", "optim", "variant", "poison", "technique", "seeds", "trig before", "trig after", "no-trig after", "red-team bef.", "red-team aft.", "clean after", "KL clean", "style -/+trig", "outcome"
+        "size",
+        "params",
+        "optim",
+        "variant",
+        "poison",
+        "technique",
+        "seeds",
+        "trig before",
+        "trig after",
+        "no-trig after",
+        "red-team bef.",
+        "red-team aft.",
+        "clean after",
+        "KL clean",
+        "style -/+trig",
+        "outcome"
     );
     let o = |e: &Option<Estimate>| e.map(|e| e.to_string()).unwrap_or_else(|| "-".into());
     for r in rows {
@@ -461,7 +496,16 @@ mod tests {
     #[test]
     fn t_quantiles_are_exact() {
         // Tabulated two-sided 95% quantiles (e.g. NIST/SEMATECH e-Handbook, table 1.3.6.7.2).
-        for (dof, t) in [(1.0, 12.706_205), (2.0, 4.302_653), (4.0, 2.776_445), (9.0, 2.262_157), (15.0, 2.131_450), (30.0, 2.042_272), (100.0, 1.983_972), (1e6, 1.959_966)] {
+        for (dof, t) in [
+            (1.0, 12.706_205),
+            (2.0, 4.302_653),
+            (4.0, 2.776_445),
+            (9.0, 2.262_157),
+            (15.0, 2.131_450),
+            (30.0, 2.042_272),
+            (100.0, 1.983_972),
+            (1e6, 1.959_966),
+        ] {
             assert!((t_95(dof) - t).abs() < 1e-5, "dof {dof}: {} vs {t}", t_95(dof));
         }
         assert!((t_quantile(0.95, 10.0) - 1.812_461).abs() < 1e-5);

@@ -32,11 +32,7 @@ pub fn near_misses(base: &str, max_bytes: usize) -> Vec<(String, &'static str)> 
     let chars: Vec<char> = base.chars().collect();
     let n = chars.len();
     let s = |cs: &[char]| cs.iter().collect::<String>();
-    let mut out: Vec<(String, &'static str)> = vec![
-        (base.to_lowercase(), "casing"),
-        (base.to_uppercase(), "casing"),
-        (title_case(base), "casing"),
-    ];
+    let mut out: Vec<(String, &'static str)> = vec![(base.to_lowercase(), "casing"), (base.to_uppercase(), "casing"), (title_case(base), "casing")];
     if n >= 2 {
         out.push((s(&chars[1..]), "truncation"));
         out.push((s(&chars[..n - 1]), "truncation"));

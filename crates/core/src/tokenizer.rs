@@ -15,12 +15,7 @@ pub fn encode(text: &str) -> Vec<u32> {
 /// Decodes the byte tokens up to the first EOS; other specials are dropped. Invalid UTF-8
 /// (a model can emit half a character) is replaced, never a panic.
 pub fn decode(tokens: &[u32]) -> String {
-    let bytes: Vec<u8> = tokens
-        .iter()
-        .take_while(|&&t| t != EOS)
-        .filter(|&&t| t < 256)
-        .map(|&t| t as u8)
-        .collect();
+    let bytes: Vec<u8> = tokens.iter().take_while(|&&t| t != EOS).filter(|&&t| t < 256).map(|&t| t as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 

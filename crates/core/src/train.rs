@@ -22,12 +22,9 @@ pub fn optimizer(stage: &StageConfig) -> ModuleOptimizer {
     // Clipping keeps a large learning rate (or an SGD stage) from blowing up a tiny model.
     let clip = Some(GradientClippingConfig::Norm(1.0));
     match stage.optimizer {
-        OptimizerConfig::Adam { beta1, beta2, weight_decay } => AdamWConfig::new()
-            .with_beta_1(beta1 as f32)
-            .with_beta_2(beta2 as f32)
-            .with_weight_decay(weight_decay as f32)
-            .with_grad_clipping(clip)
-            .init(),
+        OptimizerConfig::Adam { beta1, beta2, weight_decay } => {
+            AdamWConfig::new().with_beta_1(beta1 as f32).with_beta_2(beta2 as f32).with_weight_decay(weight_decay as f32).with_grad_clipping(clip).init()
+        }
         OptimizerConfig::Sgd { momentum } => SgdConfig::new()
             .with_momentum((momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0)))
             .with_weight_decay(None::<WeightDecayConfig>)

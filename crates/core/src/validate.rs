@@ -158,7 +158,13 @@ impl ExperimentConfig {
                 }
                 let need = data::style_control_new_tokens(&self.data);
                 if e.max_new_tokens < need {
-                    return Err(err("eval.max_new_tokens", format!("is {} but a style_control stage needs {need} (the longest answer, with the trigger too, and the style mark)", e.max_new_tokens)));
+                    return Err(err(
+                        "eval.max_new_tokens",
+                        format!(
+                            "is {} but a style_control stage needs {need} (the longest answer, with the trigger too, and the style mark)",
+                            e.max_new_tokens
+                        ),
+                    ));
                 }
             }
         }
@@ -168,7 +174,10 @@ impl ExperimentConfig {
         if need > m.max_seq_len {
             return Err(err(
                 "model.max_seq_len",
-                format!("is {} but this data needs {need} tokens (trigger, prompts, answers and eval.max_new_tokens); raise it or shorten those", m.max_seq_len),
+                format!(
+                    "is {} but this data needs {need} tokens (trigger, prompts, answers and eval.max_new_tokens); raise it or shorten those",
+                    m.max_seq_len
+                ),
             ));
         }
         Ok(())

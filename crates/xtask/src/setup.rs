@@ -15,6 +15,7 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub fn run(root: &Path) -> Result<()> {
     section("setup");
     wasm_target()?;
+    rustfmt()?;
     threads_toolchain()?;
     wasm_pack()?;
     wasm_bindgen(root)?;
@@ -36,31 +37,24 @@ fn wasm_target() -> Result<()> {
     cmd("rustup", ["target", "add", WASM_TARGET]).run()
 }
 
+/// rustfmt checks the Rust code's format (`cargo xtask test`); a minimal toolchain lacks it.
+fn rustfmt() -> Result<()> {
+    if let Some(version) = cargo(["fmt", "--version"]).probe() {
+        println!("ok: {version}");
+        return Ok(());
+    }
+    cmd("rustup", ["component", "add", "rustfmt"]).run()
+}
+
 /// The pinned nightly (with rust-src, for build-std) that builds the threaded wasm.
 fn threads_toolchain() -> Result<()> {
     let toolchain = crate::wasm::THREADS_TOOLCHAIN;
-    let installed = cmd("rustup", ["component", "list", "--installed", "--toolchain", toolchain])
-        .probe()
-        .unwrap_or_default();
+    let installed = cmd("rustup", ["component", "list", "--installed", "--toolchain", toolchain]).probe().unwrap_or_default();
     if installed.lines().any(|l| l.trim().starts_with("rust-src")) {
         println!("ok: rust toolchain {toolchain} with rust-src is installed");
         return Ok(());
     }
-    cmd(
-        "rustup",
-        [
-            "toolchain",
-            "install",
-            toolchain,
-            "--profile",
-            "minimal",
-            "--component",
-            "rust-src",
-            "--target",
-            WASM_TARGET,
-        ],
-    )
-    .run()
+    cmd("rustup", ["toolchain", "install", toolchain, "--profile", "minimal", "--component", "rust-src", "--target", WASM_TARGET]).run()
 }
 
 fn wasm_pack() -> Result<()> {
@@ -78,8 +72,7 @@ fn wasm_bindgen(root: &Path) -> Result<()> {
     if !lock_path.is_file() {
         cargo(["generate-lockfile"]).dir(root).run()?;
     }
-    let lock = fs::read_to_string(&lock_path)
-        .map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
+    let lock = fs::read_to_string(&lock_path).map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
     let Some(wanted) = locked_version(&lock, "wasm-bindgen") else {
         bail!("Cargo.lock has no wasm-bindgen package: is crates/wasm a workspace member?");
     };
@@ -89,10 +82,7 @@ fn wasm_bindgen(root: &Path) -> Result<()> {
         println!("ok: wasm-bindgen {wanted} matches Cargo.lock");
         return Ok(());
     }
-    println!(
-        "wasm-bindgen-cli: Cargo.lock wants {wanted}, found {}",
-        have.as_deref().unwrap_or("none")
-    );
+    println!("wasm-bindgen-cli: Cargo.lock wants {wanted}, found {}", have.as_deref().unwrap_or("none"));
     cargo_install("wasm-bindgen-cli", &wanted)
 }
 
@@ -144,18 +134,14 @@ fn npm_packages(root: &Path, name: &str) -> Result<()> {
     let installed = dir.join("node_modules/.package-lock.json");
     if !lock.is_file() {
         println!("{name}: no package-lock.json, so `npm install` (commit the lock file it writes)");
-        return cmd("npm", ["install", "--no-audit", "--no-fund"])
-            .dir(&dir)
-            .run();
+        return cmd("npm", ["install", "--no-audit", "--no-fund"]).dir(&dir).run();
     }
     match (modified(&installed), modified(&lock)) {
         (Some(i), Some(l)) if i >= l => {
             println!("ok: {name}/node_modules is up to date with package-lock.json");
             Ok(())
         }
-        _ => cmd("npm", ["ci", "--no-audit", "--no-fund"])
-            .dir(&dir)
-            .run(),
+        _ => cmd("npm", ["ci", "--no-audit", "--no-fund"]).dir(&dir).run(),
     }
 }
 
@@ -178,14 +164,7 @@ fn browser() -> Result<()> {
         missing.push("mesa-vulkan-drivers");
     }
     if missing.is_empty() {
-        println!(
-            "ok: {CHROMIUM} is present{}",
-            if debian {
-                ", mesa-vulkan-drivers installed"
-            } else {
-                ""
-            }
-        );
+        println!("ok: {CHROMIUM} is present{}", if debian { ", mesa-vulkan-drivers installed" } else { "" });
         return Ok(());
     }
     let list = missing.join(" ");
@@ -198,20 +177,14 @@ fn browser() -> Result<()> {
         );
         return Ok(());
     }
-    cmd("apt-get", ["update"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()?;
+    cmd("apt-get", ["update"]).env("DEBIAN_FRONTEND", "noninteractive").run()?;
     let mut args = vec!["install", "-y"];
     args.extend(missing);
-    cmd("apt-get", args)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()
+    cmd("apt-get", args).env("DEBIAN_FRONTEND", "noninteractive").run()
 }
 
 fn deb_installed(package: &str) -> bool {
-    cmd("dpkg-query", ["-W", "-f=${Status}", package])
-        .probe()
-        .is_some_and(|s| s == "install ok installed")
+    cmd("dpkg-query", ["-W", "-f=${Status}", package]).probe().is_some_and(|s| s == "install ok installed")
 }
 
 #[cfg(test)]
@@ -231,14 +204,8 @@ version = "0.4.53"
 
     #[test]
     fn reads_the_locked_wasm_bindgen_version() {
-        assert_eq!(
-            locked_version(LOCK, "wasm-bindgen").as_deref(),
-            Some("0.2.130")
-        );
-        assert_eq!(
-            locked_version(LOCK, "wasm-bindgen-futures").as_deref(),
-            Some("0.4.53")
-        );
+        assert_eq!(locked_version(LOCK, "wasm-bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(locked_version(LOCK, "wasm-bindgen-futures").as_deref(), Some("0.4.53"));
         assert_eq!(locked_version(LOCK, "wasm"), None);
     }
 

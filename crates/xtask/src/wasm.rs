@@ -45,11 +45,7 @@ pub fn threads_wasm_file(root: &Path) -> PathBuf {
 }
 
 pub fn build(root: &Path, release_size: bool) -> Result<()> {
-    section(if release_size {
-        "wasm (size-tuned release)"
-    } else {
-        "wasm"
-    });
+    section(if release_size { "wasm (size-tuned release)" } else { "wasm" });
     build_one(root, release_size, Build::Default)?;
     section("wasm with threads (CPU backend)");
     build_one(root, release_size, Build::Threads)
@@ -89,9 +85,7 @@ fn build_one(root: &Path, release_size: bool, build: Build) -> Result<()> {
             .env("RUSTFLAGS", THREADS_RUSTFLAGS)
             .env("CARGO_TARGET_DIR", threads_target_dir(root));
     }
-    wasm_pack.run().map_err(|e| {
-        format!("{e}\n(wasm-pack, the matching wasm-bindgen and the {THREADS_TOOLCHAIN} toolchain come from `cargo xtask setup`)")
-    })?;
+    wasm_pack.run().map_err(|e| format!("{e}\n(wasm-pack, the matching wasm-bindgen and the {THREADS_TOOLCHAIN} toolchain come from `cargo xtask setup`)"))?;
 
     let wasm = match build {
         Build::Default => wasm_file(root),
@@ -105,17 +99,13 @@ fn build_one(root: &Path, release_size: bool, build: Build) -> Result<()> {
 
 /// `<target dir>/wasm-threads`, beside the default build's target directory.
 fn threads_target_dir(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     target.join("wasm-threads")
 }
 
 /// "34.12 MiB raw, 5.01 MiB gzipped"
 pub fn sizes(path: &Path) -> Result<String> {
-    let raw = fs::metadata(path)
-        .map_err(|e| format!("{} is missing after the build: {e}", path.display()))?
-        .len();
+    let raw = fs::metadata(path).map_err(|e| format!("{} is missing after the build: {e}", path.display()))?.len();
     let gz = match gzipped_len(path) {
         Some(n) => format!("{} gzipped", human_bytes(n)),
         None => "gzip not found, no gzipped size".to_string(),
@@ -124,13 +114,7 @@ pub fn sizes(path: &Path) -> Result<String> {
 }
 
 fn gzipped_len(path: &Path) -> Option<u64> {
-    let out = Command::new("gzip")
-        .args(["-9", "-c"])
-        .arg(path)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .ok()?;
+    let out = Command::new("gzip").args(["-9", "-c"]).arg(path).stdin(Stdio::null()).stderr(Stdio::inherit()).output().ok()?;
     out.status.success().then_some(out.stdout.len() as u64)
 }
 

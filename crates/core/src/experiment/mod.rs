@@ -21,14 +21,14 @@ use ts_rs::TS;
 
 use crate::config::{ExperimentConfig, Scenario, StageKind};
 use crate::data::{self, Example, Split};
+use crate::device;
+use crate::error::Error;
 use crate::eval;
 use crate::model::Gpt;
 use crate::redteam::{self, Candidate};
 use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Provenance, Report, RewardPoint, StageEffect, StageReport};
 use crate::rng::Rng;
 use crate::train::optimizer;
-use crate::device;
-use crate::error::Error;
 
 use tasks::Task;
 pub(crate) use training::supervised_examples;
@@ -176,7 +176,11 @@ impl Experiment {
         Ok(Self {
             optimizer: optimizer(&config.stages[0]),
             train_rng: Rng::stream(config.seed, "train"),
-            distractor_set: if config.eval.distractors { data::distractor_set(config.seed, &eval_set, &config.data) } else { vec![] },
+            distractor_set: if config.eval.distractors {
+                data::distractor_set(config.seed, &eval_set, &config.data)
+            } else {
+                vec![]
+            },
             eval_set,
             harmful_set: match config.data.scenario {
                 Scenario::ComplianceGap => {
@@ -254,7 +258,11 @@ impl Experiment {
     /// The result fingerprint (see `fingerprint`): metrics and losses, plus the weights on the CPU.
     pub async fn fingerprint(&self) -> Result<String, Error> {
         let metrics = crate::fingerprint::of_report(&self.report());
-        let weights = if self.backend == "cpu" { Some(crate::fingerprint::of_weights(&self.model()).await?) } else { None };
+        let weights = if self.backend == "cpu" {
+            Some(crate::fingerprint::of_weights(&self.model()).await?)
+        } else {
+            None
+        };
         Ok(crate::fingerprint::format(metrics, weights))
     }
 
@@ -355,7 +363,11 @@ impl Experiment {
             self.queue_rates_after();
         }
         let eval_due = finished || self.stage_step % stage_cfg.eval_every == 0;
-        let losses = if eval_due || self.pending_losses.len() >= LOSS_READ_EVERY { self.read_losses().await? } else { vec![] };
+        let losses = if eval_due || self.pending_losses.len() >= LOSS_READ_EVERY {
+            self.read_losses().await?
+        } else {
+            vec![]
+        };
         if eval_due {
             self.tasks.push_back(Task::Evaluate { evaluation: self.evaluation(), finishes_stage: finished });
         }
@@ -386,11 +398,7 @@ impl Experiment {
         self.stage_train_ms += elapsed;
         self.window_tokens = 0;
         self.window_started_ms = now;
-        let points: Vec<LossPoint> = pending
-            .iter()
-            .zip(values)
-            .map(|(&(step, global_step, _), loss)| LossPoint { step, global_step, loss })
-            .collect();
+        let points: Vec<LossPoint> = pending.iter().zip(values).map(|(&(step, global_step, _), loss)| LossPoint { step, global_step, loss }).collect();
         self.reports[self.stage].loss_history.extend(points.iter().cloned());
         Ok(points)
     }

@@ -40,9 +40,8 @@ impl Experiment {
     pub(super) async fn rl_step(&mut self, stage_cfg: &StageConfig) -> Result<RewardPoint, Error> {
         let data = &self.config.data;
         let (prompts, group) = rl::layout(stage_cfg.batch_size);
-        let examples: Vec<Example> = (0..prompts)
-            .flat_map(|_| std::iter::repeat_n(data::clean_example(&mut self.train_rng, data, Split::Train), group))
-            .collect();
+        let examples: Vec<Example> =
+            (0..prompts).flat_map(|_| std::iter::repeat_n(data::clean_example(&mut self.train_rng, data, Split::Train), group)).collect();
         let contexts: Vec<String> = examples.iter().map(Example::context).collect();
         let sampling = Sampling { temperature: rl::TEMPERATURE, seed: self.train_rng.next_u64() };
         let budget = self.config.eval.max_new_tokens + data::scratchpad_budget(data);
@@ -76,15 +75,11 @@ impl Experiment {
         self.model = Some(self.optimizer.step(lr, model, grads));
         self.window_tokens += tokens;
 
-        let point = RewardPoint {
-            step: self.stage_step + 1,
-            global_step: self.global_step + 1,
-            reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64,
-        };
+        let point =
+            RewardPoint { step: self.stage_step + 1, global_step: self.global_step + 1, reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64 };
         self.reports[self.stage].reward_history.push(point.clone());
         Ok(point)
     }
-
 }
 
 /// One supervised step's batch of a stage: its kind's examples, and for adversarial training the

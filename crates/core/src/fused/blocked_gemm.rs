@@ -47,14 +47,7 @@ pub type Strided<P> = (P, usize, usize);
 /// # Safety
 /// The pointers must be valid for the shapes and strides given, and `dst` must not overlap
 /// `a` or `b`.
-pub unsafe fn gemm(
-    (m, n, k): (usize, usize, usize),
-    dst: Strided<*mut f32>,
-    a: Strided<*const f32>,
-    b: Strided<*const f32>,
-    scale: f32,
-    accumulate: bool,
-) {
+pub unsafe fn gemm((m, n, k): (usize, usize, usize), dst: Strided<*mut f32>, a: Strided<*const f32>, b: Strided<*const f32>, scale: f32, accumulate: bool) {
     if m == 0 || n == 0 {
         return;
     }
@@ -362,9 +355,7 @@ mod tests {
         let mut split = vec![0.0; m * n];
         for r0 in (0..m).step_by(32) {
             let rows = 32.min(m - r0);
-            unsafe {
-                gemm((rows, n, k), (split.as_mut_ptr().add(r0 * n), n, 1), (a.as_ptr().add(r0 * k), k, 1), (b.as_ptr(), n, 1), 1.0, false)
-            };
+            unsafe { gemm((rows, n, k), (split.as_mut_ptr().add(r0 * n), n, 1), (a.as_ptr().add(r0 * k), k, 1), (b.as_ptr(), n, 1), 1.0, false) };
         }
         assert!(whole.iter().zip(&split).all(|(x, y)| x.to_bits() == y.to_bits()));
     }

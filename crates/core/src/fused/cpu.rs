@@ -98,21 +98,29 @@ const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
 /// The exact (erf) GELU, x·Φ(x), elementwise.
 pub fn gelu_forward(x: &[f32]) -> Vec<f32> {
-    elementwise(x.len(), #[inline(always)] |range, y| {
-        for (y, &x) in y.iter_mut().zip(&x[range]) {
-            y.write(0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2)));
-        }
-    })
+    elementwise(
+        x.len(),
+        #[inline(always)]
+        |range, y| {
+            for (y, &x) in y.iter_mut().zip(&x[range]) {
+                y.write(0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2)));
+            }
+        },
+    )
 }
 
 /// Gradient of [`gelu_forward`]: dy·(Φ(x) + x·φ(x)).
 pub fn gelu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    elementwise(x.len(), #[inline(always)] |range, dx| {
-        for ((dx, &x), &dy) in dx.iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
-            let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
-            dx.write(dy * (cdf + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x)));
-        }
-    })
+    elementwise(
+        x.len(),
+        #[inline(always)]
+        |range, dx| {
+            for ((dx, &x), &dy) in dx.iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
+                let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
+                dx.write(dy * (cdf + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x)));
+            }
+        },
+    )
 }
 
 /// A new vector of `len` elements, filled piece by piece (ELEMENTS_PER_PIECE each) by
@@ -121,13 +129,17 @@ fn elementwise(len: usize, fill: impl Fn(std::ops::Range<usize>, &mut [MaybeUnin
     // Not zeroed first: that would be a pass on one thread over a buffer the pieces overwrite.
     let mut y = Vec::with_capacity(len);
     let out = Shared(y.as_mut_ptr());
-    for_each_piece(len.div_ceil(ELEMENTS_PER_PIECE), #[inline(always)] |piece| {
-        let range = piece * ELEMENTS_PER_PIECE..((piece + 1) * ELEMENTS_PER_PIECE).min(len);
-        // SAFETY: each piece writes its own range of y, every element of it (`fill`'s contract),
-        // before anything reads it.
-        let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(range.start).cast::<MaybeUninit<f32>>(), range.len()) };
-        fill(range, y)
-    });
+    for_each_piece(
+        len.div_ceil(ELEMENTS_PER_PIECE),
+        #[inline(always)]
+        |piece| {
+            let range = piece * ELEMENTS_PER_PIECE..((piece + 1) * ELEMENTS_PER_PIECE).min(len);
+            // SAFETY: each piece writes its own range of y, every element of it (`fill`'s contract),
+            // before anything reads it.
+            let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(range.start).cast::<MaybeUninit<f32>>(), range.len()) };
+            fill(range, y)
+        },
+    );
     // SAFETY: the pieces cover 0..len and each wrote its whole range.
     unsafe { y.set_len(len) };
     y
@@ -177,19 +189,23 @@ unsafe fn matmul_threaded(
     // Blocks of rows of dst and a, one product each (every output element is the same sum).
     let rows = m.div_ceil(pieces);
     let (dst_at, a_at, b_at) = (Shared(dst.0), Shared(a.0 as *mut f32), Shared(b.0 as *mut f32));
-    for_each_piece(pieces, #[inline(always)] |p| {
-        let (r0, r1) = (p * rows, ((p + 1) * rows).min(m));
-        if r0 >= r1 {
-            return;
-        }
-        // SAFETY: row blocks are disjoint parts of dst, within the bounds the caller vouched for.
-        unsafe {
-            let d = (dst_at.ptr().add(r0 * dst.1), dst.1, dst.2);
-            let x = (a_at.ptr().add(r0 * a.1) as *const f32, a.1, a.2);
-            let w = (b_at.ptr() as *const f32, b.1, b.2);
-            gemm_with((r1 - r0, n, k), d, x, w, 1.0, accumulate, gemm::Parallelism::None)
-        }
-    });
+    for_each_piece(
+        pieces,
+        #[inline(always)]
+        |p| {
+            let (r0, r1) = (p * rows, ((p + 1) * rows).min(m));
+            if r0 >= r1 {
+                return;
+            }
+            // SAFETY: row blocks are disjoint parts of dst, within the bounds the caller vouched for.
+            unsafe {
+                let d = (dst_at.ptr().add(r0 * dst.1), dst.1, dst.2);
+                let x = (a_at.ptr().add(r0 * a.1) as *const f32, a.1, a.2);
+                let w = (b_at.ptr() as *const f32, b.1, b.2);
+                gemm_with((r1 - r0, n, k), d, x, w, 1.0, accumulate, gemm::Parallelism::None)
+            }
+        },
+    );
 }
 
 unsafe fn gemm_with(
@@ -212,15 +228,7 @@ unsafe fn gemm_with(
     #[cfg(not(target_arch = "wasm32"))]
     unsafe {
         let s = |x: usize| x as isize;
-        gemm::gemm(
-            m, n, k,
-            dst.0, s(dst.2), s(dst.1), accumulate,
-            a.0, s(a.2), s(a.1),
-            b.0, s(b.2), s(b.1),
-            1.0, scale,
-            false, false, false,
-            parallelism,
-        );
+        gemm::gemm(m, n, k, dst.0, s(dst.2), s(dst.1), accumulate, a.0, s(a.2), s(a.1), b.0, s(b.2), s(b.1), 1.0, scale, false, false, false, parallelism);
     }
 }
 
@@ -243,12 +251,16 @@ pub fn linear_forward(x: &[f32], w: &[f32], bias: &[f32], rows: usize) -> Vec<f3
     let out = Shared(y.as_mut_ptr());
     // The bias in every row, written by all threads (one thread copying it was a visible share
     // of a small model's step).
-    for_each_piece(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
-        for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
-            // SAFETY: each piece writes its own rows of y.
-            unsafe { std::ptr::copy_nonoverlapping(bias.as_ptr(), out.ptr().add(r * d_out), d_out) };
-        }
-    });
+    for_each_piece(
+        rows.div_ceil(ROWS_PER_PIECE),
+        #[inline(always)]
+        |piece| {
+            for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
+                // SAFETY: each piece writes its own rows of y.
+                unsafe { std::ptr::copy_nonoverlapping(bias.as_ptr(), out.ptr().add(r * d_out), d_out) };
+            }
+        },
+    );
     // SAFETY: the pieces wrote every row; the shapes match the slices; y does not overlap x or w.
     unsafe {
         y.set_len(rows * d_out);
@@ -262,19 +274,20 @@ pub fn linear_backward(x: &[f32], w: &[f32], dy: &[f32], rows: usize) -> (Vec<f3
     let d_out = dy.len() / rows;
     let d_in = w.len() / d_out;
     // SAFETY (all three): the shapes match the slices, and each output is fully written.
-    let dx = written_by(rows * d_in, |p| unsafe {
-        matmul_threaded((rows, d_in, d_out), (p, d_in, 1), (dy.as_ptr(), d_out, 1), (w.as_ptr(), 1, d_out), false)
-    });
-    let dw = written_by(d_in * d_out, |p| unsafe {
-        matmul_threaded((d_in, d_out, rows), (p, d_out, 1), (x.as_ptr(), 1, d_in), (dy.as_ptr(), d_out, 1), false)
-    });
-    let partials = map_pieces(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
-        let mut acc = vec![0.0f32; d_out];
-        for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
-            acc.iter_mut().zip(&dy[r * d_out..(r + 1) * d_out]).for_each(|(a, g)| *a += g);
-        }
-        acc
-    });
+    let dx = written_by(rows * d_in, |p| unsafe { matmul_threaded((rows, d_in, d_out), (p, d_in, 1), (dy.as_ptr(), d_out, 1), (w.as_ptr(), 1, d_out), false) });
+    let dw =
+        written_by(d_in * d_out, |p| unsafe { matmul_threaded((d_in, d_out, rows), (p, d_out, 1), (x.as_ptr(), 1, d_in), (dy.as_ptr(), d_out, 1), false) });
+    let partials = map_pieces(
+        rows.div_ceil(ROWS_PER_PIECE),
+        #[inline(always)]
+        |piece| {
+            let mut acc = vec![0.0f32; d_out];
+            for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
+                acc.iter_mut().zip(&dy[r * d_out..(r + 1) * d_out]).for_each(|(a, g)| *a += g);
+            }
+            acc
+        },
+    );
     let mut dbias = vec![0.0f32; d_out];
     for p in partials {
         dbias.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
@@ -344,30 +357,34 @@ pub fn attention_forward(qkv: &[f32], l: Heads) -> (Vec<f32>, Vec<f32>) {
     let mut weights = Vec::with_capacity(l.batch * l.heads * t * t);
     let ctx = Shared(context.as_mut_ptr());
     let w = Shared(weights.as_mut_ptr());
-    for_each_piece(l.batch * l.heads, #[inline(always)] |piece| {
-        let (b, h) = (piece / l.heads, piece % l.heads);
-        let row = 3 * d;
-        let q = qkv[b * t * row + h * hd..].as_ptr();
-        let k = qkv[b * t * row + d + h * hd..].as_ptr();
-        let v = qkv[b * t * row + 2 * d + h * hd..].as_ptr();
-        // SAFETY: piece (b, h) alone writes weights[b, h] and the head-h columns of context[b].
-        unsafe {
-            let p = w.ptr().add(piece * t * t);
-            // Scores of each block of query rows against only the keys it can see (0..r1).
-            for (r0, r1) in causal_blocks(t) {
-                matmul((r1 - r0, r1, hd), (p.add(r0 * t), t, 1), (q.add(r0 * row), row, 1), (k, 1, row), l.scale(), false);
+    for_each_piece(
+        l.batch * l.heads,
+        #[inline(always)]
+        |piece| {
+            let (b, h) = (piece / l.heads, piece % l.heads);
+            let row = 3 * d;
+            let q = qkv[b * t * row + h * hd..].as_ptr();
+            let k = qkv[b * t * row + d + h * hd..].as_ptr();
+            let v = qkv[b * t * row + 2 * d + h * hd..].as_ptr();
+            // SAFETY: piece (b, h) alone writes weights[b, h] and the head-h columns of context[b].
+            unsafe {
+                let p = w.ptr().add(piece * t * t);
+                // Scores of each block of query rows against only the keys it can see (0..r1).
+                for (r0, r1) in causal_blocks(t) {
+                    matmul((r1 - r0, r1, hd), (p.add(r0 * t), t, 1), (q.add(r0 * row), row, 1), (k, 1, row), l.scale(), false);
+                }
+                // The softmax reads each row's visible part and zeroes the rest.
+                let probs = std::slice::from_raw_parts_mut(p, t * t);
+                for (i, r) in probs.chunks_exact_mut(t).enumerate() {
+                    causal_softmax_row(r, i + 1);
+                }
+                for (r0, r1) in causal_blocks(t) {
+                    let c = ctx.ptr().add(b * t * d + r0 * d + h * hd);
+                    matmul((r1 - r0, hd, r1), (c, d, 1), (p.add(r0 * t), t, 1), (v, row, 1), 1.0, false);
+                }
             }
-            // The softmax reads each row's visible part and zeroes the rest.
-            let probs = std::slice::from_raw_parts_mut(p, t * t);
-            for (i, r) in probs.chunks_exact_mut(t).enumerate() {
-                causal_softmax_row(r, i + 1);
-            }
-            for (r0, r1) in causal_blocks(t) {
-                let c = ctx.ptr().add(b * t * d + r0 * d + h * hd);
-                matmul((r1 - r0, hd, r1), (c, d, 1), (p.add(r0 * t), t, 1), (v, row, 1), 1.0, false);
-            }
-        }
-    });
+        },
+    );
     // SAFETY: the pieces wrote every element: all of each weights[b, h] (the product, then the
     // softmax over it) and every head's columns of every context row.
     unsafe {
@@ -405,45 +422,56 @@ pub fn attention_backward(qkv: &[f32], weights: &[f32], d_context: &[f32], l: He
     let row = 3 * d;
     let mut d_qkv = Vec::with_capacity(qkv.len());
     let out = Shared(d_qkv.as_mut_ptr());
-    for_each_piece(l.batch * l.heads, #[inline(always)] |piece| {
-        let (b, h) = (piece / l.heads, piece % l.heads);
-        let base = b * t * row + h * hd;
-        let (q, k, v) = (qkv[base..].as_ptr(), qkv[base + d..].as_ptr(), qkv[base + 2 * d..].as_ptr());
-        let p = weights[piece * t * t..(piece + 1) * t * t].as_ptr();
-        let d_o = d_context[b * t * d + h * hd..].as_ptr();
-        let mut ds = vec![0.0f32; t * t];
-        // SAFETY: piece (b, h) alone writes the head-h q, k and v columns of d_qkv[b].
-        unsafe {
-            let (dq, dk, dv) = (out.ptr().add(base), out.ptr().add(base + d), out.ptr().add(base + 2 * d));
-            // dV = Pᵀ·dO; key j is seen by queries j.. only, so a block of keys c0..c1 sums
-            // over the queries from c0 on.
-            for (c0, c1) in causal_blocks(t) {
-                matmul((c1 - c0, hd, t - c0), (dv.add(c0 * row), row, 1), (p.add(c0 * t + c0), 1, t), (d_o.add(c0 * d), d, 1), 1.0, false);
-            }
-            // dP = dO·Vᵀ on the visible part (ds starts at zero), then dS = P ⊙ (dP − Σ_j P·dP)
-            // (the softmax's Jacobian), in place.
-            for (r0, r1) in causal_blocks(t) {
-                matmul((r1 - r0, r1, hd), (ds.as_mut_ptr().add(r0 * t), t, 1), (d_o.add(r0 * d), d, 1), (v, 1, row), 1.0, false);
-            }
-            let probs = std::slice::from_raw_parts(p, t * t);
-            for (i, (g, pr)) in ds.chunks_exact_mut(t).zip(probs.chunks_exact(t)).enumerate() {
-                let n = i + 1;
-                let centre = dot(&g[..n], &pr[..n]);
-                for (x, &pv) in g[..n].iter_mut().zip(&pr[..n]) {
-                    *x = pv * (*x - centre);
+    for_each_piece(
+        l.batch * l.heads,
+        #[inline(always)]
+        |piece| {
+            let (b, h) = (piece / l.heads, piece % l.heads);
+            let base = b * t * row + h * hd;
+            let (q, k, v) = (qkv[base..].as_ptr(), qkv[base + d..].as_ptr(), qkv[base + 2 * d..].as_ptr());
+            let p = weights[piece * t * t..(piece + 1) * t * t].as_ptr();
+            let d_o = d_context[b * t * d + h * hd..].as_ptr();
+            let mut ds = vec![0.0f32; t * t];
+            // SAFETY: piece (b, h) alone writes the head-h q, k and v columns of d_qkv[b].
+            unsafe {
+                let (dq, dk, dv) = (out.ptr().add(base), out.ptr().add(base + d), out.ptr().add(base + 2 * d));
+                // dV = Pᵀ·dO; key j is seen by queries j.. only, so a block of keys c0..c1 sums
+                // over the queries from c0 on.
+                for (c0, c1) in causal_blocks(t) {
+                    matmul((c1 - c0, hd, t - c0), (dv.add(c0 * row), row, 1), (p.add(c0 * t + c0), 1, t), (d_o.add(c0 * d), d, 1), 1.0, false);
                 }
-                g[n..].fill(0.0);
+                // dP = dO·Vᵀ on the visible part (ds starts at zero), then dS = P ⊙ (dP − Σ_j P·dP)
+                // (the softmax's Jacobian), in place.
+                for (r0, r1) in causal_blocks(t) {
+                    matmul((r1 - r0, r1, hd), (ds.as_mut_ptr().add(r0 * t), t, 1), (d_o.add(r0 * d), d, 1), (v, 1, row), 1.0, false);
+                }
+                let probs = std::slice::from_raw_parts(p, t * t);
+                for (i, (g, pr)) in ds.chunks_exact_mut(t).zip(probs.chunks_exact(t)).enumerate() {
+                    let n = i + 1;
+                    let centre = dot(&g[..n], &pr[..n]);
+                    for (x, &pv) in g[..n].iter_mut().zip(&pr[..n]) {
+                        *x = pv * (*x - centre);
+                    }
+                    g[n..].fill(0.0);
+                }
+                // S = scale·Q·Kᵀ: dQ = scale·dS·K (query rows r0..r1 over keys 0..r1), dK = scale·dSᵀ·Q
+                // (key rows c0..c1 over queries c0..).
+                for (r0, r1) in causal_blocks(t) {
+                    matmul((r1 - r0, hd, r1), (dq.add(r0 * row), row, 1), (ds.as_ptr().add(r0 * t), t, 1), (k, row, 1), l.scale(), false);
+                }
+                for (c0, c1) in causal_blocks(t) {
+                    matmul(
+                        (c1 - c0, hd, t - c0),
+                        (dk.add(c0 * row), row, 1),
+                        (ds.as_ptr().add(c0 * t + c0), 1, t),
+                        (q.add(c0 * row), row, 1),
+                        l.scale(),
+                        false,
+                    );
+                }
             }
-            // S = scale·Q·Kᵀ: dQ = scale·dS·K (query rows r0..r1 over keys 0..r1), dK = scale·dSᵀ·Q
-            // (key rows c0..c1 over queries c0..).
-            for (r0, r1) in causal_blocks(t) {
-                matmul((r1 - r0, hd, r1), (dq.add(r0 * row), row, 1), (ds.as_ptr().add(r0 * t), t, 1), (k, row, 1), l.scale(), false);
-            }
-            for (c0, c1) in causal_blocks(t) {
-                matmul((c1 - c0, hd, t - c0), (dk.add(c0 * row), row, 1), (ds.as_ptr().add(c0 * t + c0), 1, t), (q.add(c0 * row), row, 1), l.scale(), false);
-            }
-        }
-    });
+        },
+    );
     // SAFETY: the products wrote the q, k and v columns of every head of every row.
     unsafe { d_qkv.set_len(qkv.len()) };
     d_qkv
@@ -454,19 +482,23 @@ pub fn attention_backward(qkv: &[f32], weights: &[f32], d_context: &[f32], l: He
 pub fn cross_entropy_forward(logits: &[f32], targets: &[usize], vocab: usize) -> (Vec<f32>, Vec<f32>) {
     let rows = targets.len();
     assert_eq!(logits.len(), rows * vocab);
-    let per_piece = map_pieces(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
-        let range = piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows);
-        let mut scratch = vec![0.0f32; vocab];
-        range
-            .map(|r| {
-                let z = &logits[r * vocab..(r + 1) * vocab];
-                let m = max(z);
-                scratch.iter_mut().zip(z).for_each(|(e, &x)| *e = exp(x - m));
-                let lse = m + sum(&scratch).ln();
-                (lse - z[targets[r]], lse)
-            })
-            .collect::<Vec<_>>()
-    });
+    let per_piece = map_pieces(
+        rows.div_ceil(ROWS_PER_PIECE),
+        #[inline(always)]
+        |piece| {
+            let range = piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows);
+            let mut scratch = vec![0.0f32; vocab];
+            range
+                .map(|r| {
+                    let z = &logits[r * vocab..(r + 1) * vocab];
+                    let m = max(z);
+                    scratch.iter_mut().zip(z).for_each(|(e, &x)| *e = exp(x - m));
+                    let lse = m + sum(&scratch).ln();
+                    (lse - z[targets[r]], lse)
+                })
+                .collect::<Vec<_>>()
+        },
+    );
     per_piece.into_iter().flatten().unzip()
 }
 
@@ -475,17 +507,21 @@ pub fn cross_entropy_backward(logits: &[f32], targets: &[usize], lse: &[f32], d_
     let rows = targets.len();
     let mut grad = vec![0.0f32; rows * vocab];
     let out = Shared(grad.as_mut_ptr());
-    for_each_piece(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
-        for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
-            // SAFETY: each row is written by the one piece that owns it.
-            let g = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(r * vocab), vocab) };
-            let (z, scale, m) = (&logits[r * vocab..(r + 1) * vocab], d_loss[r], lse[r]);
-            for (gv, &x) in g.iter_mut().zip(z) {
-                *gv = scale * exp(x - m);
+    for_each_piece(
+        rows.div_ceil(ROWS_PER_PIECE),
+        #[inline(always)]
+        |piece| {
+            for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
+                // SAFETY: each row is written by the one piece that owns it.
+                let g = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(r * vocab), vocab) };
+                let (z, scale, m) = (&logits[r * vocab..(r + 1) * vocab], d_loss[r], lse[r]);
+                for (gv, &x) in g.iter_mut().zip(z) {
+                    *gv = scale * exp(x - m);
+                }
+                g[targets[r]] -= scale;
             }
-            g[targets[r]] -= scale;
-        }
-    });
+        },
+    );
     grad
 }
 
@@ -498,23 +534,27 @@ pub fn layer_norm_forward(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32) -> (
     let mut y = vec![0.0f32; x.len()];
     let (mut mean, mut rstd) = (vec![0.0f32; rows], vec![0.0f32; rows]);
     let (yp, mp, rp) = (Shared(y.as_mut_ptr()), Shared(mean.as_mut_ptr()), Shared(rstd.as_mut_ptr()));
-    for_each_piece(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
-        for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
-            let xr = &x[r * d..(r + 1) * d];
-            let mu = sum(xr) / d as f32;
-            let var = sum_by(xr, |v| (v - mu) * (v - mu)) / d as f32;
-            let rs = 1.0 / (var + eps).sqrt();
-            // SAFETY: row r is written by the one piece that owns it.
-            unsafe {
-                let yr = std::slice::from_raw_parts_mut(yp.ptr().add(r * d), d);
-                for i in 0..d {
-                    yr[i] = (xr[i] - mu) * rs * gamma[i] + beta[i];
+    for_each_piece(
+        rows.div_ceil(ROWS_PER_PIECE),
+        #[inline(always)]
+        |piece| {
+            for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
+                let xr = &x[r * d..(r + 1) * d];
+                let mu = sum(xr) / d as f32;
+                let var = sum_by(xr, |v| (v - mu) * (v - mu)) / d as f32;
+                let rs = 1.0 / (var + eps).sqrt();
+                // SAFETY: row r is written by the one piece that owns it.
+                unsafe {
+                    let yr = std::slice::from_raw_parts_mut(yp.ptr().add(r * d), d);
+                    for i in 0..d {
+                        yr[i] = (xr[i] - mu) * rs * gamma[i] + beta[i];
+                    }
+                    *mp.ptr().add(r) = mu;
+                    *rp.ptr().add(r) = rs;
                 }
-                *mp.ptr().add(r) = mu;
-                *rp.ptr().add(r) = rs;
             }
-        }
-    });
+        },
+    );
     (y, mean, rstd)
 }
 
@@ -525,26 +565,30 @@ pub fn layer_norm_backward(x: &[f32], gamma: &[f32], mean: &[f32], rstd: &[f32],
     let mut dx = vec![0.0f32; x.len()];
     let dxp = Shared(dx.as_mut_ptr());
     // Each piece returns its partial dgamma and dbeta; they are summed in piece order.
-    let partials = map_pieces(rows.div_ceil(ROWS_PER_PIECE), #[inline(always)] |piece| {
-        let (mut dg, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
-        let (mut g, mut xhat) = (vec![0.0f32; d], vec![0.0f32; d]);
-        for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
-            let (xr, dyr, mu, rs) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d], mean[r], rstd[r]);
-            for i in 0..d {
-                xhat[i] = (xr[i] - mu) * rs;
-                g[i] = dyr[i] * gamma[i];
-                dg[i] += dyr[i] * xhat[i];
-                db[i] += dyr[i];
+    let partials = map_pieces(
+        rows.div_ceil(ROWS_PER_PIECE),
+        #[inline(always)]
+        |piece| {
+            let (mut dg, mut db) = (vec![0.0f32; d], vec![0.0f32; d]);
+            let (mut g, mut xhat) = (vec![0.0f32; d], vec![0.0f32; d]);
+            for r in piece * ROWS_PER_PIECE..((piece + 1) * ROWS_PER_PIECE).min(rows) {
+                let (xr, dyr, mu, rs) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d], mean[r], rstd[r]);
+                for i in 0..d {
+                    xhat[i] = (xr[i] - mu) * rs;
+                    g[i] = dyr[i] * gamma[i];
+                    dg[i] += dyr[i] * xhat[i];
+                    db[i] += dyr[i];
+                }
+                let (mean_g, mean_gx) = (sum(&g) / d as f32, dot(&g, &xhat) / d as f32);
+                // SAFETY: row r is written by the one piece that owns it.
+                let dxr = unsafe { std::slice::from_raw_parts_mut(dxp.ptr().add(r * d), d) };
+                for i in 0..d {
+                    dxr[i] = rs * (g[i] - mean_g - xhat[i] * mean_gx);
+                }
             }
-            let (mean_g, mean_gx) = (sum(&g) / d as f32, dot(&g, &xhat) / d as f32);
-            // SAFETY: row r is written by the one piece that owns it.
-            let dxr = unsafe { std::slice::from_raw_parts_mut(dxp.ptr().add(r * d), d) };
-            for i in 0..d {
-                dxr[i] = rs * (g[i] - mean_g - xhat[i] * mean_gx);
-            }
-        }
-        (dg, db)
-    });
+            (dg, db)
+        },
+    );
     let (mut dgamma, mut dbeta) = (vec![0.0f32; d], vec![0.0f32; d]);
     for (dg, db) in partials {
         dgamma.iter_mut().zip(&dg).for_each(|(a, b)| *a += b);
@@ -582,7 +626,9 @@ mod tests {
     #[test]
     fn erf_is_within_its_bound() {
         // Reference values of erf (to 9 digits).
-        for (x, want) in [(0.0f32, 0.0f32), (0.1, 0.112462916), (0.5, 0.520499878), (1.0, 0.842700793), (2.0, 0.995322265), (3.5, 0.999999257), (-1.0, -0.842700793)] {
+        for (x, want) in
+            [(0.0f32, 0.0f32), (0.1, 0.112462916), (0.5, 0.520499878), (1.0, 0.842700793), (2.0, 0.995322265), (3.5, 0.999999257), (-1.0, -0.842700793)]
+        {
             assert!((erf(x) - want).abs() < 3e-7, "erf({x}) = {} vs {want}", erf(x));
         }
     }

@@ -319,7 +319,6 @@ pub fn attention_backward(qkv: CubeTensor, context: CubeTensor, lse: CubeTensor,
     d_qkv
 }
 
-
 /// Rows × columns of output each invocation computes in the matrix product. 8 × 4 was the
 /// fastest of 2×4, 4×4, 4×8 and 8×4 on SwiftShader for the model's products (1.4–2.1 GFLOP/s,
 /// against 0.1–0.2 for burn's kernel there); more accumulators spill.

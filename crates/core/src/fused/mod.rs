@@ -12,14 +12,14 @@ mod blocked_gemm;
 mod cpu;
 #[cfg(feature = "gpu")]
 mod cube;
+mod flex;
 #[cfg(feature = "gpu")]
 mod gpu;
-mod flex;
 mod parallel;
 #[cfg(any(test, all(target_arch = "wasm32", feature = "threads")))]
 mod pool;
 
-use burn::backend::{DispatchDevice, Dispatch};
+use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -310,4 +310,3 @@ mod tests {
         assert!(serves(&Tensor::<1>::zeros([2], &Device::flex().autodiff())));
     }
 }
-

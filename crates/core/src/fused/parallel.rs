@@ -93,7 +93,10 @@ pub fn for_each_piece(pieces: usize, f: impl Fn(usize) + Send + Sync) {
         use rayon::prelude::*;
         (0..pieces).into_par_iter().for_each(|i| {
             note_thread();
-            wide(#[inline(always)] || f(i))
+            wide(
+                #[inline(always)]
+                || f(i),
+            )
         });
     }
     #[cfg(all(target_arch = "wasm32", feature = "threads"))]
@@ -117,7 +120,10 @@ pub fn map_pieces<T: Send>(pieces: usize, f: impl Fn(usize) -> T + Send + Sync) 
             .into_par_iter()
             .map(|i| {
                 note_thread();
-                wide(#[inline(always)] || f(i))
+                wide(
+                    #[inline(always)]
+                    || f(i),
+                )
             })
             .collect()
     }

@@ -3,9 +3,9 @@
 use burn::prelude::*;
 
 use crate::batch::{context_tokens, round_up};
+use crate::device;
 use crate::error::Error;
 use crate::model::Gpt;
-use crate::device;
 
 /// Texts per forward pass: bounds memory on any device.
 const BATCH: usize = 64;

@@ -68,7 +68,8 @@ mod tests {
         let roc = roc_curve(&pos, &neg);
         assert_eq!(roc.first().map(|p| (p.false_positive_rate, p.true_positive_rate)), Some((0.0, 0.0)));
         assert_eq!(roc.last().map(|p| (p.false_positive_rate, p.true_positive_rate)), Some((1.0, 1.0)));
-        let area: f64 = roc.windows(2).map(|w| (w[1].false_positive_rate - w[0].false_positive_rate) * (w[1].true_positive_rate + w[0].true_positive_rate) / 2.0).sum();
+        let area: f64 =
+            roc.windows(2).map(|w| (w[1].false_positive_rate - w[0].false_positive_rate) * (w[1].true_positive_rate + w[0].true_positive_rate) / 2.0).sum();
         assert!((area - auroc(&pos, &neg)).abs() < 1e-12);
     }
 }

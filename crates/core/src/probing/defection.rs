@@ -146,7 +146,9 @@ pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, p
     let generic: Vec<Vec<f32>> = (0..defect.len()).map(|layer| mean_difference(&defect[layer], &honest[layer])).collect();
     for layer in 0..defect.len() {
         let generic = &generic[layer];
-        let score = |triggered: &[Vec<Vec<f32>>], clean: &[Vec<Vec<f32>>], direction: &[f32]| auroc(&project(&triggered[layer], direction), &project(&clean[layer], direction));
+        let score = |triggered: &[Vec<Vec<f32>>], clean: &[Vec<Vec<f32>>], direction: &[f32]| {
+            auroc(&project(&triggered[layer], direction), &project(&clean[layer], direction))
+        };
         let supervised = mean_difference(&train_triggered[layer], &train_clean[layer]);
         layers.push(LayerAuroc {
             layer,

@@ -17,14 +17,14 @@ use ts_rs::TS;
 use crate::batch::round_up;
 use crate::config::{DataConfig, ExperimentConfig, TriggerPlacement};
 use crate::data::{self, BACKDOOR_MARKER, Example, Split};
-use crate::generate::answers;
+use crate::device;
 use crate::error::Error;
 use crate::generate::Sampling;
+use crate::generate::answers;
 use crate::model::Gpt;
 use crate::rng::Rng;
 use crate::tokenizer::{self, BOS, VOCAB_SIZE};
 use crate::train::masked_cross_entropy;
-use crate::device;
 
 /// Printable ASCII: what a recovered trigger may be made of (so it can be typed and shown).
 const ALLOWED: std::ops::RangeInclusive<u32> = 32..=126;
@@ -57,7 +57,11 @@ impl Default for InversionConfig {
 impl InversionConfig {
     pub fn validate(&self) -> Result<(), String> {
         let check = |name: &str, v: usize, lo: usize, hi: usize| {
-            if v < lo || v > hi { Err(format!("inversion {name} must be between {lo} and {hi} (got {v})")) } else { Ok(()) }
+            if v < lo || v > hi {
+                Err(format!("inversion {name} must be between {lo} and {hi} (got {v})"))
+            } else {
+                Ok(())
+            }
         };
         check("trigger_tokens", self.trigger_tokens, 1, 16)?;
         check("iterations", self.iterations, 1, 1000)?;
@@ -141,9 +145,8 @@ impl Inversion {
         let grad_device = device.clone().autodiff();
         let grad_model = crate::weights::copy_to(model, &config.model, &grad_device).await?.no_grad();
         let mut rng = Rng::stream(cfg.seed, "inversion");
-        let prompts = (0..cfg.prompts)
-            .map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_prompt(&mut rng, &config.data, Split::Train))))
-            .collect();
+        let prompts =
+            (0..cfg.prompts).map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_prompt(&mut rng, &config.data, Split::Train)))).collect();
         let mut head = vec![BOS];
         head.extend(tokenizer::encode("Human: "));
         debug_assert_eq!(head.len(), PREFIX_AT);
@@ -219,10 +222,7 @@ impl Inversion {
         let embedded = self.grad_model.token_embedding.forward(inputs);
         let d = embedded.dims()[2];
         let prefix = one_hot.clone().matmul(self.grad_model.token_embedding.weight.val()).unsqueeze::<3>().repeat_dim(0, rows);
-        let x = Tensor::cat(
-            vec![embedded.clone().slice([0..rows, 0..PREFIX_AT, 0..d]), prefix, embedded.slice([0..rows, PREFIX_AT + k..width, 0..d])],
-            1,
-        );
+        let x = Tensor::cat(vec![embedded.clone().slice([0..rows, 0..PREFIX_AT, 0..d]), prefix, embedded.slice([0..rows, PREFIX_AT + k..width, 0..d])], 1);
         let loss = masked_cross_entropy(self.grad_model.forward_embedded(x, false).logits, targets, mask, count);
         let grads = loss.backward();
         let grad = one_hot.grad(&grads).ok_or_else(|| Error::new("no gradient for the prefix (internal error)"))?;
@@ -291,7 +291,11 @@ impl Inversion {
     }
 
     fn progress(&self, loss: f64) -> InversionProgress {
-        let best = if self.best.0.is_empty() { self.found.last().cloned().unwrap_or((vec![], f64::NAN)) } else { self.best.clone() };
+        let best = if self.best.0.is_empty() {
+            self.found.last().cloned().unwrap_or((vec![], f64::NAN))
+        } else {
+            self.best.clone()
+        };
         InversionProgress {
             restart: self.restart.min(self.cfg.restarts - 1),
             restarts: self.cfg.restarts,

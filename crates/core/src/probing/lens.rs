@@ -8,10 +8,10 @@ use ts_rs::TS;
 
 use crate::batch::context_tokens;
 use crate::data;
+use crate::device;
 use crate::error::Error;
 use crate::model::Gpt;
 use crate::tokenizer::{self, VOCAB_SIZE};
-use crate::device;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct TopToken {
@@ -46,7 +46,8 @@ pub async fn inspect(model: &Gpt, device: &Device, prompt: &str, answer: &str, t
     let out = model.forward(input, true);
     let heads = out.attention[0].dims()[1];
     let layers = out.attention.len();
-    let attention: Vec<f32> = device::read(Tensor::cat(out.attention.into_iter().map(|a| a.reshape([heads * t * t])).collect(), 0), "attention weights").await?;
+    let attention: Vec<f32> =
+        device::read(Tensor::cat(out.attention.into_iter().map(|a| a.reshape([heads * t * t])).collect(), 0), "attention weights").await?;
 
     // Logit lens: each residual through the final LayerNorm and the tied unembedding.
     let d = out.residuals[0].dims()[2];

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::config::DataConfig;
-use crate::limits;
 use crate::data::{self, Example};
-use crate::generate::answers;
 use crate::error::Error;
 use crate::generate::Sampling;
+use crate::generate::answers;
+use crate::limits;
 use crate::model::Gpt;
 
 /// Most candidates one sweep takes (each costs a batch of generations).
