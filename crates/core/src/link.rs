@@ -115,7 +115,7 @@ pub fn decode(link: &str) -> DecodedLink {
         }
     }
     if let Some(h) = get("hide") {
-        out.hide = h.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| shorten(s)).collect();
+        out.hide = h.split(',').map(str::trim).filter(|s| !s.is_empty()).map(shorten).collect();
     }
     // Provenance only: a value that is not a version is dropped rather than shown.
     out.app = get("app").filter(|a| is_app_version(a)).map(str::to_string);
@@ -215,12 +215,13 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

@@ -104,7 +104,7 @@ impl Gpt {
     pub fn forward_embedded(&self, embedded: Tensor<3>, capture: bool) -> ForwardOutput {
         let [batch, seq, _] = embedded.dims();
         let device = embedded.device();
-        let positions = self.position_embedding.val().slice([0..seq]).unsqueeze::<3>();
+        let positions = self.position_embedding.val().slice(0..seq).unsqueeze::<3>();
         let mut x = embedded + positions;
         // True above the diagonal: the future positions each token must not see.
         let causal = Tensor::<2, Bool>::tril_mask([seq, seq], 0, &device).reshape([1, 1, seq, seq]);
@@ -221,7 +221,7 @@ impl Gpt {
         let [batch, seq] = tokens.dims();
         assert!(seq <= width && width <= self.max_seq_len() && last.len() == batch);
         let device = tokens.device();
-        let positions = self.position_embedding.val().slice([0..seq]).unsqueeze::<3>();
+        let positions = self.position_embedding.val().slice(0..seq).unsqueeze::<3>();
         let mut x = self.token_embedding.forward(tokens) + positions;
         let causal = Tensor::<2, Bool>::tril_mask([seq, seq], 0, &device).reshape([1, 1, seq, seq]);
         let (mut layers, mut head_shape) = (Vec::with_capacity(self.blocks.len()), [0, 0]);

@@ -96,6 +96,6 @@ pub async fn continuation_probability(model: &Gpt, device: &Device, context: &st
     let log_probs = burn::tensor::activation::log_softmax(model.logits(input), 2);
     let targets: Vec<i64> = tokens[1..].iter().map(|&t| t as i64).collect();
     let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [1, n, 1]), device);
-    let picked: Vec<f64> = device::read(log_probs.gather(2, targets).reshape([n]).slice([start - 1..n]), "log-probabilities").await?;
+    let picked: Vec<f64> = device::read(log_probs.gather(2, targets).reshape([n]).slice(start - 1..n), "log-probabilities").await?;
     Ok(picked.iter().sum::<f64>().exp())
 }

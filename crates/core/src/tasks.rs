@@ -158,7 +158,7 @@ fn held_out(parts: &[u64]) -> bool {
     for &x in parts {
         h = (h ^ x).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
     }
-    h % 5 == 0
+    h.is_multiple_of(5)
 }
 
 fn fill(template: &str, a: &str, b: &str) -> String {

@@ -61,7 +61,7 @@ mod tests {
 
     #[test]
     fn specials_are_outside_the_byte_range() {
-        assert!(BOS >= 256 && EOS >= 256 && PAD >= 256);
+        const { assert!(BOS >= 256 && EOS >= 256 && PAD >= 256) };
         assert_eq!(VOCAB_SIZE, 259);
         assert_eq!(token_label(b'\n' as u32), "\\n");
         assert_eq!(token_label(EOS), "<eos>");

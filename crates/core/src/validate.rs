@@ -71,7 +71,7 @@ impl ExperimentConfig {
         check_range("model.d_model", m.d_model, 8, MAX_D_MODEL)?;
         check_range("model.n_layers", m.n_layers, 1, MAX_LAYERS)?;
         check_range("model.n_heads", m.n_heads, 1, 32)?;
-        if m.d_model % m.n_heads != 0 {
+        if !m.d_model.is_multiple_of(m.n_heads) {
             return Err(err("model.n_heads", format!("must divide model.d_model ({} is not a multiple of {})", m.d_model, m.n_heads)));
         }
         check_range("model.d_mlp", m.d_mlp, 8, 4 * MAX_D_MODEL)?;

@@ -87,7 +87,7 @@ pub async fn to_safetensors(model: &Gpt, config: &ExperimentConfig, stage: &str)
     }
     assert_eq!(offset, values.len() * 4, "layout and model agree");
     let mut text = serde_json::to_string(&Value::Object(header)).expect("header serialises");
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' '); // the format asks for an 8-byte aligned data section
     }
     let mut out = Vec::with_capacity(8 + text.len() + offset);

@@ -362,7 +362,7 @@ impl Experiment {
         if finished && stage_cfg.kind == StageKind::Adversarial {
             self.queue_rates_after();
         }
-        let eval_due = finished || self.stage_step % stage_cfg.eval_every == 0;
+        let eval_due = finished || self.stage_step.is_multiple_of(stage_cfg.eval_every);
         let losses = if eval_due || self.pending_losses.len() >= LOSS_READ_EVERY {
             self.read_losses().await?
         } else {

@@ -15,7 +15,7 @@ use crate::report::Metrics;
 pub(super) enum Task {
     /// The blind red team's GCG search against the behaviour, at the adversarial stage's start;
     /// its search follows with what it found.
-    Invert { search: Inversion, seed: u64 },
+    Invert { search: Box<Inversion>, seed: u64 },
     /// The red team tries its guesses (adversarial stage start).
     Search(redteam::Search),
     /// The found guesses' held-out rates at the end of adversarial training.
@@ -115,7 +115,7 @@ impl Experiment {
             RedTeamKind::Oracle => None,
         };
         self.tasks.push_back(match inversion {
-            Some(search) => Task::Invert { search, seed },
+            Some(search) => Task::Invert { search: Box::new(search), seed },
             None => Task::Search(redteam::Search::new(&self.config.data, &self.red_team_pool, seed, &self.eval_set)),
         });
         Ok(())
