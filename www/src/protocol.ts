@@ -23,6 +23,7 @@ import type {
   Verdict,
   CpuThreads,
   Metrics,
+  Backend,
 } from './wasm_api';
 
 /**
@@ -33,7 +34,7 @@ import type {
 export const BACKEND_CHOICES = BACKENDS;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 /** What actually runs. */
-export type Backend = 'webgpu' | 'cpu';
+export type { Backend };
 
 export interface GpuInfo {
   /** True when navigator.gpu gave an adapter. */

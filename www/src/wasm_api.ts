@@ -35,8 +35,8 @@ export type * from './generated/types';
 /** The benchmark shapes of crates/core/src/bench.rs (the tiny, small and medium presets' models). */
 export type BenchShape = (typeof BENCH_SHAPES)[number];
 
-/** A backend a lab runs on. */
-type Backend = 'webgpu' | 'cpu';
+/** What a lab runs on (the page's choice "auto" resolves to one of these). */
+export type Backend = 'webgpu' | 'cpu';
 
 /** A run, or a model imported from a weights file. Every method that computes returns a promise. */
 export interface Lab {
