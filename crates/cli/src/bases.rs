@@ -26,7 +26,7 @@ pub fn pretrain(size: &str, out: Option<String>, backend: Backend) -> Result<(),
     let (device, name) = crate::device(backend)?;
     let mut exp = crate::experiment(config, device, name)?;
     eprintln!("pretraining the {size} base: {} parameters, {} steps of clean data, backend {name}", exp.model_params(), exp.config().total_steps());
-    let report = crate::run_logged(&mut exp, false)?;
+    let report = crate::run_logged(&mut exp, false, |_| Ok(()))?;
     println!("{}", crate::table::stages(&report));
     if let Some(t) = crate::table::per_task(&report) {
         println!("{t}");

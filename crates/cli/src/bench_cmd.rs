@@ -114,7 +114,7 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
     let text = report(&rows, &product, &args);
     print!("{text}");
     if let Some(out) = &args.out {
-        std::fs::write(out, &text).map_err(|e| format!("cannot write {out}: {e}"))?;
+        crate::files::write_atomic(std::path::Path::new(out), text.as_bytes())?;
         eprintln!("wrote {out}");
     }
     Ok(())

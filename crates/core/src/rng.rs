@@ -25,6 +25,16 @@ impl Rng {
         rng
     }
 
+    /// The whole state: a stream saved with it and rebuilt by `from_state` draws on exactly as
+    /// it would have (a run resumed between stages continues its training-data stream).
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
+    pub fn from_state(state: u64) -> Self {
+        Self { state }
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;

