@@ -60,6 +60,11 @@ pub fn set_aside(path: &Path, why: &str) -> Result<PathBuf, String> {
     Ok(aside)
 }
 
+/// Pretty JSON and a final newline: how the CLI writes its JSON files.
+pub fn json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    (serde_json::to_string_pretty(value).expect("serialisable") + "\n").into_bytes()
+}
+
 /// Parses JSON the CLI wrote, floats bit for bit (`config::parse_json_exact`: serde_json's
 /// default parser can miss by one ulp, and a resumed run's report must be the uninterrupted one).
 pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {

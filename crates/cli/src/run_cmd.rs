@@ -161,12 +161,8 @@ fn claim_new(dir: &Path, config: &ExperimentConfig, backend: &str, start: Option
         files::write_atomic(&dir.join("start.safetensors"), bytes)?;
     }
     let s = Start { format: FORMAT.into(), version: VERSION, backend: backend.into(), config: config.clone(), weights_from: start.map(|(_, d)| d.clone()) };
-    files::write_atomic(&dir.join("start.json"), &json_bytes(&s))?;
+    files::write_atomic(&dir.join("start.json"), &files::json_bytes(&s))?;
     Ok(lock)
-}
-
-fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
-    (serde_json::to_string_pretty(value).expect("serialisable") + "\n").into_bytes()
 }
 
 fn stage_stem(i: usize, kind: &str) -> String {
@@ -181,8 +177,11 @@ fn save_stage(dir: &Path, exp: &Experiment, backend: &str) -> Result<(), String>
     let bytes = pollster::block_on(exp.export_checkpoint(i)).map_err(|e| e.to_string())?;
     files::write_atomic(&dir.join(format!("{stem}.safetensors")), &bytes)?;
     let report = boundary.report.clone();
-    files::write_atomic(&dir.join(format!("{stem}.json")), &json_bytes(&Stage { format: FORMAT.into(), version: VERSION, backend: backend.into(), boundary }))?;
-    files::write_atomic(&dir.join("report.json"), &json_bytes(&report))
+    files::write_atomic(
+        &dir.join(format!("{stem}.json")),
+        &files::json_bytes(&Stage { format: FORMAT.into(), version: VERSION, backend: backend.into(), boundary }),
+    )?;
+    files::write_atomic(&dir.join("report.json"), &files::json_bytes(&report))
 }
 
 /// The run saved in `dir`, continued from its last finished stage whose files read back; a

