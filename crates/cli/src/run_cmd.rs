@@ -62,7 +62,7 @@ pub fn run(a: RunArgs) -> Result<Reproduction, String> {
                 Some(dir) => Some(claim_new(Path::new(dir), config, name, start.as_ref())?),
                 None => None,
             };
-            let exp = begin(config.clone(), start.as_ref(), device, name)?;
+            let exp = begin((**config).clone(), start.as_ref(), device, name)?;
             (exp, name, a.out.as_ref().map(PathBuf::from), lock)
         }
         RunSource::Resume(dir) => {

