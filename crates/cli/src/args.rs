@@ -306,7 +306,7 @@ pub struct SweepOpts {
     backend: Backend,
     /// The sweep's directory: one file per finished run in DIR/runs, then REPRODUCTION.md,
     /// figures/ and sweep.json (with --report-from: where the report goes)
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    #[arg(long, value_name = "DIR", default_value = "sweep")]
     out: String,
     /// Continue the sweep already in DIR (the same plan and shard), skipping finished runs and
     /// saved insertions; starts it when DIR is new
