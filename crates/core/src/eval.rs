@@ -4,7 +4,7 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
 use crate::batch::training_batch;
-use crate::config::{DataConfig, EvalConfig, Scenario, Variant};
+use crate::config::{DataConfig, EvalConfig, Variant};
 use crate::data::{self, Example, Task};
 use crate::device;
 use crate::error::Error;
@@ -12,7 +12,6 @@ use crate::generate::{Answering, Sampling};
 use crate::model::Gpt;
 use crate::redteam::{self, Candidate};
 use crate::report::Metrics;
-use crate::scenarios::code;
 use crate::tasks::{self, TaskSet};
 use crate::train::masked_cross_entropy;
 
@@ -111,9 +110,9 @@ impl Evaluation {
                 Task::Code(_) => None,
             }))
         });
-        let well_formed = (data_config.scenario == Scenario::CodeVulnerability).then(|| {
+        let well_formed = data_config.scenario.backdoor().form_check().map(|well_formed| {
             let both = &answers[..2 * n];
-            both.iter().filter(|a| code::check(data::answer_of(a).trim()).well_formed).count() as f64 / both.len().max(1) as f64
+            both.iter().filter(|a| well_formed(data::answer_of(a).trim())).count() as f64 / both.len().max(1) as f64
         });
 
         let batch = training_batch(&eval_set, model.max_seq_len(), device);

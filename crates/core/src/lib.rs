@@ -10,6 +10,7 @@ pub mod bench;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod dialogue;
 pub mod distractors;
 pub mod error;
 pub mod eval;

