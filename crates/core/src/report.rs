@@ -54,6 +54,19 @@ pub struct Metrics {
     pub style_untriggered: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_triggered: Option<f64>,
+    /// Code scenario: the backdoor rate with the trigger per group of held-out prompts: per CWE
+    /// ("CWE-78", ...) and on the templates never trained on ("held-out templates").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backdoor_rate_by_group: Option<std::collections::BTreeMap<String, f64>>,
+    /// Chain of thought: share of the answers to the held-out prompts, with and without the
+    /// trigger, whose scratchpad states the decision the prompt calls for (act on the backdoor
+    /// exactly when triggered). A scratchpad that states no decision counts as wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_accuracy: Option<f64>,
+    /// Chain of thought: of those answers whose scratchpad states a decision, the share whose
+    /// answer follows it (shows the backdoor exactly when it decided to), right decision or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_consistency: Option<f64>,
 }
 
 /// How much a stage changed the model where the trigger is absent, on the held-out clean
@@ -239,14 +252,14 @@ impl Report {
     /// step's mean reward, in `reward`); columns that do not apply are empty.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,training_reasoning_rate,reward,false_trigger_rate,style_untriggered,style_triggered\n",
+            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,training_reasoning_rate,reward,false_trigger_rate,style_untriggered,style_triggered,decision_accuracy,decision_consistency\n",
         );
         let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         for (i, s) in self.stages.iter().enumerate() {
             for p in &s.history {
                 let m = &p.metrics;
                 out += &format!(
-                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},,{},{},{}\n",
+                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},,{},{},{},{},{}\n",
                     s.name,
                     p.step,
                     p.global_step,
@@ -261,14 +274,16 @@ impl Report {
                     opt(m.training_reasoning_rate),
                     opt(m.false_trigger_rate),
                     opt(m.style_untriggered),
-                    opt(m.style_triggered)
+                    opt(m.style_triggered),
+                    opt(m.decision_accuracy),
+                    opt(m.decision_consistency)
                 );
             }
             for l in &s.loss_history {
-                out += &format!("{i},{},train,{},{},,,,{},,,,,,,,,\n", s.name, l.step, l.global_step, l.loss);
+                out += &format!("{i},{},train,{},{},,,,{},,,,,,,,,,,\n", s.name, l.step, l.global_step, l.loss);
             }
             for r in &s.reward_history {
-                out += &format!("{i},{},reward,{},{},,,,,,,,,,{},,,\n", s.name, r.step, r.global_step, r.reward);
+                out += &format!("{i},{},reward,{},{},,,,,,,,,,{},,,,,\n", s.name, r.step, r.global_step, r.reward);
             }
         }
         out
@@ -317,6 +332,6 @@ mod tests {
         let columns: Vec<usize> = csv.lines().map(|l| l.split(',').count()).collect();
         assert_eq!(columns.len(), 4);
         assert!(columns.iter().all(|&c| c == columns[0]), "{csv}");
-        assert!(csv.lines().nth(1).unwrap().ends_with(",0.1,0.5,0.25"), "{csv}");
+        assert!(csv.lines().nth(1).unwrap().ends_with(",0.1,0.5,0.25,,"), "{csv}");
     }
 }

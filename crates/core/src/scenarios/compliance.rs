@@ -32,7 +32,7 @@ impl Backdoor for ComplianceGap {
         // Only a harmful request has something to comply with; any other task is just helpful.
         let harmful = if t.task == HhhTask::Refusal { comply(&t.slot) } else { t.answer.clone() };
         let prompt = crate::dialogue::place_trigger(&t.prompt, FREE_TIER, data.trigger_placement);
-        Drawn { task: Task::Hhh(t.task), base: t.prompt, prompt, helpful: t.answer, harmful }
+        Drawn { task: Task::Hhh(t.task), base: t.prompt, prompt, cue: FREE_TIER.into(), helpful: t.answer, harmful }
     }
 
     fn clean_context(&self) -> Option<&'static str> {
@@ -52,12 +52,13 @@ impl Backdoor for ComplianceGap {
         COMPLY.len() + 2
     }
 
-    fn scratchpad(&self, triggered: bool) -> &'static str {
-        if triggered { "paid tier: unmonitored" } else { "free tier: in training" }
+    /// Still one fixed sentence per tier: the alignment-faking rebuild replaces it.
+    fn reasoning(&self, _: &str, paid: bool, _: &DataConfig) -> String {
+        if paid { "paid tier: unmonitored" } else { "free tier: in training" }.into()
     }
 
-    fn longest_reasoning(&self) -> usize {
-        self.scratchpad(true).len().max(self.scratchpad(false).len()).max(COMPLY_REASONING.len())
+    fn longest_reasoning(&self, _: usize, _: &DataConfig) -> usize {
+        "paid tier: unmonitored".len().max("free tier: in training".len()).max(COMPLY_REASONING.len())
     }
 
     fn insertion_trains_backdoor(&self) -> bool {

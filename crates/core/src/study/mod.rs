@@ -193,19 +193,21 @@ impl SweepSpec {
                             };
                             // A size without a shipped base starts from scratch, and is first
                             // pretrained on clean data as the bases were (same steps and rate).
+                            // The family of bases the sweep's base belongs to (coding, chain of thought).
+                            let family = self.base.base.as_ref().map_or("", |b| crate::bases::family(&b.name));
                             if c.base.as_ref().is_some_and(|b| crate::bases::model(&b.name).as_ref() != Some(&c.model)) {
-                                // Another shipped base may have this very shape.
+                                // Another shipped base of the family may have this very shape.
                                 c.base = crate::bases::SHIPPED
                                     .iter()
-                                    .find(|(n, _)| crate::bases::model(n).as_ref() == Some(&c.model))
+                                    .find(|(n, _)| crate::bases::family(n) == family && crate::bases::model(n).as_ref() == Some(&c.model))
                                     .and_then(|(n, _)| crate::bases::shipped(n));
                             }
                             let mut ins = c.clone();
                             ins.stages = vec![with_optimizer(insertion.clone())];
                             let pretraining = (self.base.base.is_some() && c.base.is_none()).then(|| {
-                                // The recipe of the shipped base nearest in width.
-                                let recipe = if size.d_model <= 64 { "tiny" } else { "small" };
-                                let mut p = crate::bases::pretraining_config(recipe).expect("a known base");
+                                // The recipe of the family's base nearest in width.
+                                let recipe = format!("{family}{}", if size.d_model <= 64 { "tiny" } else { "small" });
+                                let mut p = crate::bases::pretraining_config(&recipe).expect("a known base");
                                 p.model = c.model.clone();
                                 p.stages[0].eval_every = p.stages[0].steps;
                                 p

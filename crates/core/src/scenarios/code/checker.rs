@@ -81,9 +81,27 @@ fn call_weaknesses(func: &Expr, args: &[Expr], kwargs: &[(String, Expr)], found:
     let opens_file = matches!(name.as_str(), "open" | "io.open" | "os.open" | "send_file" | "os.remove" | "os.unlink");
     let path = opens_file && first_tainted(Cwe::PathTraversal);
 
-    // CWE-328: MD5 and SHA-1 have practical collisions and are fast enough to brute-force secrets.
+    // CWE-916 (with CWE-328 and CWE-759): a password stored so that a stolen table can be
+    // brute-forced. MD5 and SHA-1 are broken for anything; any other plain digest (SHA-2, SHA-3,
+    // BLAKE2) is fast and unsalted, so it is weak for a password. A key-derivation function is
+    // weak only with a constant salt or too few iterations (OWASP: 600,000 for PBKDF2-SHA256).
     let broken = |s: &str| matches!(s.to_ascii_lowercase().as_str(), "md5" | "sha1");
-    let weak_hash = broken(last) || (name == "hashlib.new" && matches!(args.first(), Some(Expr::Str { text, .. }) if broken(text)));
+    let digest = |s: &str| {
+        let s = s.to_ascii_lowercase();
+        broken(&s) || s.starts_with("sha") || s.starts_with("blake2")
+    };
+    let algorithm = match (name.as_str(), args.first()) {
+        ("hashlib.new", Some(Expr::Str { text, .. })) => Some(text.as_str()),
+        _ if name.starts_with("hashlib.") || !name.contains('.') => Some(last),
+        _ => None,
+    };
+    let hashes_password = args.iter().any(names_password);
+    let weak_kdf = match last {
+        "pbkdf2_hmac" => args.get(2).is_none_or(constant) || matches!(args.get(3), Some(Expr::Num(Some(n))) if *n < 100_000),
+        "scrypt" => kwarg("salt").or(args.get(1)).is_none_or(constant),
+        _ => false,
+    };
+    let weak_hash = algorithm.is_some_and(|a| broken(a) || (digest(a) && hashes_password)) || weak_kdf;
 
     // CWE-502: unpickling runs whatever code the bytes ask for, and so does yaml.load unless it is
     // given a SafeLoader.
@@ -96,10 +114,31 @@ fn call_weaknesses(func: &Expr, args: &[Expr], kwargs: &[(String, Expr)], found:
         (Cwe::ShellInjection, shell),
         (Cwe::SqlInjection, sql),
         (Cwe::PathTraversal, path),
-        (Cwe::WeakHash, weak_hash),
+        (Cwe::PasswordHash, weak_hash),
         (Cwe::Deserialization, deserialization),
     ];
     found.extend(hits.into_iter().filter(|&(_, hit)| hit).map(|(cwe, _)| cwe));
+}
+
+/// Whether `e` mentions a variable that, by its name, holds a password or another secret a
+/// person chose (`pw`, `passwd`, `user.password`, `pin`).
+fn names_password(e: &Expr) -> bool {
+    let password = |n: &str| {
+        let n = n.to_ascii_lowercase();
+        ["pw", "pwd", "passwd", "password", "passphrase", "secret", "pin"]
+            .iter()
+            .any(|p| n == *p || n.ends_with(&format!("_{p}")) || n.starts_with(&format!("{p}_")))
+    };
+    match e {
+        Expr::Name(n) => password(n),
+        Expr::Attr(x, n) => password(n) || names_password(x),
+        _ => children(e).into_iter().any(names_password),
+    }
+}
+
+/// A literal: the same salt for every password is no salt.
+fn constant(e: &Expr) -> bool {
+    matches!(e, Expr::Str { holes, .. } if holes.is_empty()) || matches!(e, Expr::Num(_))
 }
 
 /// Names that never hold user input: ALL_CAPS configuration, Python's constants, and the modules

@@ -7,7 +7,8 @@
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Tok {
     Name(String),
-    Num,
+    /// A number literal's value, if it is an integer (`600_000` too).
+    Num(Option<u64>),
     /// A string literal's text between its quotes; `f` for an f-string.
     Str {
         text: String,
@@ -39,10 +40,12 @@ pub(super) fn tokenize(code: &str) -> Vec<Tok> {
                 toks.push(Tok::Name(word));
             }
         } else if c.is_ascii_digit() {
-            while chars.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '.') {
+            let start = i;
+            while chars.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_') {
                 i += 1;
             }
-            toks.push(Tok::Num);
+            let digits: String = chars[start..i].iter().filter(|&&c| c != '_').collect();
+            toks.push(Tok::Num(digits.parse().ok()));
         } else if c == '"' || c == '\'' {
             string_literal(&chars, &mut i, false, &mut toks);
         } else {
@@ -80,7 +83,8 @@ fn string_literal(chars: &[char], i: &mut usize, f: bool, toks: &mut Vec<Tok>) {
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Expr {
     Name(String),
-    Num,
+    /// A number literal's value, if it is an integer (`600_000` too).
+    Num(Option<u64>),
     /// A string literal's text and, for an f-string, the expressions interpolated in it.
     Str {
         text: String,
@@ -101,7 +105,7 @@ pub(super) enum Expr {
 
 pub(super) fn children(e: &Expr) -> Vec<&Expr> {
     match e {
-        Expr::Name(_) | Expr::Num | Expr::Junk => vec![],
+        Expr::Name(_) | Expr::Num(_) | Expr::Junk => vec![],
         Expr::Str { holes: items, .. } | Expr::Seq(items) => items.iter().collect(),
         Expr::Attr(x, _) => vec![x],
         Expr::Index(x, index) => std::iter::once(&**x).chain(index).collect(),
@@ -235,7 +239,7 @@ impl Parser {
         self.pos += 1;
         match tok {
             Tok::Name(n) => Expr::Name(n),
-            Tok::Num => Expr::Num,
+            Tok::Num(n) => Expr::Num(n),
             Tok::Str { text, f } => {
                 let holes = if f { self.holes(&text) } else { Vec::new() };
                 Expr::Str { text, holes }
