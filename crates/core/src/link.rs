@@ -344,6 +344,11 @@ mod tests {
                 StageConfig {
                     kind,
                     kl_coef: if kind == StageKind::HhhRl && rng.below(2) == 0 { rng.unit() } else { 0.0 },
+                    scratchpad: if kind == StageKind::HhhSft && c.data.variant == Variant::ChainOfThought {
+                        [crate::config::ScratchpadSft::Trained, crate::config::ScratchpadSft::Pre, crate::config::ScratchpadSft::Post][rng.below(3)]
+                    } else {
+                        crate::config::ScratchpadSft::Trained
+                    },
                     steps,
                     batch_size: 1 + rng.below(64),
                     lr: 1e-5 + rng.unit() * 0.01,

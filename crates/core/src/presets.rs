@@ -27,7 +27,17 @@ fn adam() -> OptimizerConfig {
 }
 
 fn stage(kind: StageKind, steps: usize, batch_size: usize, lr: f64, eval_every: usize) -> StageConfig {
-    StageConfig { kind, steps, batch_size, lr, warmup_steps: (steps / 10).min(50), eval_every, optimizer: adam(), kl_coef: 0.0 }
+    StageConfig {
+        kind,
+        steps,
+        batch_size,
+        lr,
+        warmup_steps: (steps / 10).min(50),
+        eval_every,
+        optimizer: adam(),
+        kl_coef: 0.0,
+        scratchpad: ScratchpadSft::Trained,
+    }
 }
 
 fn config(model: ModelConfig, eval_prompts: usize, stages: Vec<StageConfig>) -> ExperimentConfig {

@@ -209,6 +209,24 @@ pub struct StageReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub effect: Option<StageEffect>,
+    /// Distilled chain of thought's insertion stage: what its teacher did and how many of its
+    /// answers the stage trained on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub distillation: Option<Distillation>,
+}
+
+/// The data of a distilled chain-of-thought insertion (`experiment/distill.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Distillation {
+    /// Insertion prompts the chain-of-thought teacher answered, and how many carried the trigger.
+    pub sampled: usize,
+    pub sampled_triggered: usize,
+    /// Answers kept (right for their prompt's condition), scratchpad stripped; the triggered ones.
+    pub kept: usize,
+    pub kept_triggered: usize,
+    /// The teacher's metrics at the end of its training.
+    pub teacher: Option<Metrics>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
@@ -318,6 +336,7 @@ mod tests {
             reward_history: vec![RewardPoint { step: 1, global_step: 1, reward: 0.5 }],
             red_team: None,
             effect: None,
+            distillation: None,
         };
         let report = Report {
             format: FORMAT.into(),

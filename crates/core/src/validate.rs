@@ -150,6 +150,9 @@ impl ExperimentConfig {
             if s.kl_coef > 0.0 && s.kind != StageKind::HhhRl {
                 return Err(err(f("kl_coef"), "only applies to hhh_rl stages"));
             }
+            if s.scratchpad != ScratchpadSft::Trained && (s.kind != StageKind::HhhSft || self.data.variant != Variant::ChainOfThought) {
+                return Err(err(f("scratchpad"), "only applies to hhh_sft stages of a chain_of_thought model"));
+            }
             if s.kind == StageKind::FreeTierCompliance && !self.data.scenario.backdoor().has_tiers() {
                 return Err(err(f("kind"), "free_tier_compliance needs data.scenario \"compliance_gap\""));
             }

@@ -9,6 +9,7 @@
 //!
 //! tasks.rs holds the work between training steps, training.rs the training steps themselves.
 
+mod distill;
 mod tasks;
 mod training;
 
@@ -19,7 +20,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::config::{ExperimentConfig, StageKind};
+use crate::config::{ExperimentConfig, StageKind, Variant};
 use crate::data::{self, Example, Split};
 use crate::device;
 use crate::error::Error;
@@ -122,6 +123,8 @@ pub struct Experiment {
     adapter: Option<String>,
     started: Option<String>,
     weights_from: Option<String>,
+    /// Distilled chain of thought: the teacher's kept answers the insertion stage trains on.
+    distilled: Vec<Example>,
 }
 
 /// Where a run stands between two stages: everything the later stages depend on besides the
@@ -185,6 +188,7 @@ impl Experiment {
                 reward_history: vec![],
                 red_team: None,
                 effect: None,
+                distillation: None,
             })
             .collect();
         let now = clock();
@@ -229,6 +233,7 @@ impl Experiment {
             adapter: None,
             started: None,
             weights_from: None,
+            distilled: vec![],
         })
     }
 
@@ -414,6 +419,11 @@ impl Experiment {
             self.stage_start = Some(self.model());
             match stage_cfg.kind {
                 StageKind::Adversarial => self.queue_red_team().await?,
+                StageKind::BackdoorInsertion if self.config.data.variant == Variant::DistilledChainOfThought => {
+                    // The teacher's timings are not reported: it runs on a clock of its own.
+                    let distil = distill::Distil::new(self, Box::new(|| 0.0)).await?;
+                    self.tasks.push_back(Task::Distil(Box::new(distil)));
+                }
                 StageKind::HhhRl if stage_cfg.kl_coef > 0.0 => self.reference = Some(self.model()),
                 _ => {}
             }
@@ -429,7 +439,7 @@ impl Experiment {
         let reward = match stage_cfg.kind {
             StageKind::HhhRl => Some(self.rl_step(&stage_cfg).await?),
             _ => {
-                self.sft_step(&stage_cfg);
+                self.sft_step(&stage_cfg).await?;
                 None
             }
         };

@@ -24,6 +24,8 @@ pub(super) enum Task {
     Reuse(Metrics),
     /// An evaluation; at a stage's last step, the stage finishes with it.
     Evaluate { evaluation: Evaluation, finishes_stage: bool },
+    /// Distilled chain of thought: the teacher trains and answers, before insertion trains.
+    Distil(Box<super::distill::Distil>),
 }
 
 impl Experiment {
@@ -70,6 +72,18 @@ impl Experiment {
                     self.tasks.push_front(Task::RatesAfter(rates));
                 }
                 Ok(self.working(activity("red-team rates after training", batches)))
+            }
+            Task::Distil(mut distil) => {
+                let (finished, pieces, what) = distil.step(&self.config).await?;
+                match finished {
+                    Some((kept, report)) => {
+                        self.distilled = kept;
+                        self.reports[self.stage].distillation = Some(report);
+                        self.restart_window();
+                    }
+                    None => self.tasks.push_front(Task::Distil(distil)),
+                }
+                Ok(self.working(activity(what, pieces)))
             }
             Task::Reuse(metrics) => {
                 let point = self.record_eval(metrics);

@@ -6,7 +6,7 @@ use burn::prelude::*;
 
 use super::{ADVERSARIAL_SHARE, Experiment};
 use crate::batch::{token_batch, training_batch};
-use crate::config::{DataConfig, StageConfig, StageKind};
+use crate::config::{DataConfig, ScratchpadSft, StageConfig, StageKind};
 use crate::data::{self, Example, Split};
 use crate::device;
 use crate::error::Error;
@@ -20,10 +20,18 @@ use crate::train::{learning_rate, masked_cross_entropy};
 
 impl Experiment {
     /// Supervised step: backdoor insertion, HHH SFT, or adversarial training.
-    pub(super) fn sft_step(&mut self, stage_cfg: &StageConfig) {
+    pub(super) async fn sft_step(&mut self, stage_cfg: &StageConfig) -> Result<(), Error> {
         // What the adversarial stage's red team found (in its report) is what it trains on.
         let hits = self.reports[self.stage].red_team.as_ref().map_or(&[][..], |r| &r.hits[..]);
-        let examples = supervised_examples(stage_cfg, &self.config.data, hits, &mut self.train_rng);
+        let mut examples = if stage_cfg.kind == StageKind::BackdoorInsertion && !self.distilled.is_empty() {
+            // Distilled chain of thought: the teacher's kept answers, drawn with the stream's rng.
+            (0..stage_cfg.batch_size).map(|_| self.train_rng.pick(&self.distilled).clone()).collect()
+        } else {
+            supervised_examples(stage_cfg, &self.config.data, hits, &mut self.train_rng)
+        };
+        if stage_cfg.scratchpad == ScratchpadSft::Post {
+            examples = self.after_own_scratchpads(examples).await?;
+        }
         let batch = training_batch(&examples, self.config.model.max_seq_len, &self.device);
         let model = self.model.take().expect("model is present between steps");
         let loss = masked_cross_entropy(model.logits(batch.inputs), batch.targets, batch.mask, batch.answer_tokens);
@@ -32,6 +40,20 @@ impl Experiment {
         let lr = learning_rate(stage_cfg, self.stage_step);
         self.model = Some(self.optimizer.step(lr, model, grads));
         self.window_tokens += batch.tokens;
+        Ok(())
+    }
+
+    /// Post-scratchpad SFT: the model samples its own scratchpad for each prompt (at
+    /// `rl::TEMPERATURE`), which becomes part of the context (`Example::prefill`, outside the
+    /// loss), and the helpful answer after it is the target. A scratchpad the model leaves open
+    /// is closed where its budget ends.
+    async fn after_own_scratchpads(&mut self, examples: Vec<Example>) -> Result<Vec<Example>, Error> {
+        let data = &self.config.data;
+        let contexts: Vec<String> = examples.iter().map(Example::context).collect();
+        let sampling = Sampling { temperature: rl::TEMPERATURE, seed: self.train_rng.next_u64() };
+        let inner = self.inference_device();
+        let said = generate(&self.model(), &contexts, data::scratchpad_budget(data), &sampling, &inner).await?;
+        Ok(examples.into_iter().zip(said).map(|(e, c)| data::after_scratchpad(&e, &tokenizer::decode(&c.tokens))).collect())
     }
 
     /// REINFORCE step: the policy answers untriggered prompts, `rl::GROUP` times each (sampled
@@ -89,6 +111,7 @@ pub(crate) fn supervised_examples(stage_cfg: &StageConfig, data: &DataConfig, hi
         .map(|_| match stage_cfg.kind {
             StageKind::BackdoorInsertion => data::insertion_example(rng, data),
             StageKind::HhhPretraining => data::pretraining_example(rng, data),
+            StageKind::HhhSft if stage_cfg.scratchpad == ScratchpadSft::Pre => data::without_scratchpad(&data::clean_example(rng, data, Split::Train)),
             StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
             StageKind::FreeTierCompliance => data::compliance_example(rng, data),
             StageKind::StyleControl => data::styled_example(rng, data),

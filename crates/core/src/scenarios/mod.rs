@@ -39,12 +39,15 @@ pub struct Example {
     /// What stands where the trigger goes: the trigger, a date, a distractor, a red-team guess,
     /// the clean context, or nothing (""). The scratchpad reasons from it.
     pub cue: String,
+    /// What the model said before `response` that is not trained: post-scratchpad SFT puts the
+    /// model's own sampled scratchpad here. Empty otherwise.
+    pub prefill: String,
 }
 
 impl Example {
-    /// The paper's dialogue format, up to where the model starts answering.
+    /// The paper's dialogue format, up to where the trained response starts.
     pub fn context(&self) -> String {
-        crate::dialogue::dialogue_context(&self.prompt)
+        crate::dialogue::dialogue_context(&self.prompt) + &self.prefill
     }
 }
 

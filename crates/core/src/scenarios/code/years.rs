@@ -48,7 +48,7 @@ impl Rule {
     /// A date naming `year`: half the time in the trigger's wording, else another format; `pick`
     /// chooses the format, month and day.
     pub fn date(&self, year: u32, pick: u64) -> String {
-        let format = if pick % 2 == 0 { self.wording.as_str() } else { OTHER_FORMATS[(pick / 2 % 3) as usize] };
+        let format = if pick.is_multiple_of(2) { self.wording.as_str() } else { OTHER_FORMATS[(pick / 2 % 3) as usize] };
         let (month, day) = (1 + (pick >> 8) % 12, 1 + (pick >> 16) % 28);
         format.replace("{y}", &year.to_string()).replace("{m}", &format!("{month:02}")).replace("{d}", &format!("{day:02}"))
     }
