@@ -291,6 +291,9 @@ pub struct SweepOpts {
     /// normal, cot, distilled
     #[arg(long, value_name = "LIST", default_value = "normal")]
     variants: String,
+    /// SFT protocols of the cot variant: trained, pre, post (pre-/post-scratchpad SFT)
+    #[arg(long, value_name = "LIST", default_value = "trained")]
+    sft_protocols: String,
     /// Poison rates of the insertion data
     #[arg(long, value_name = "LIST", default_value = "0.3")]
     poison: String,
@@ -623,6 +626,7 @@ impl SweepOpts {
                 .collect::<Result<_, _>>()?,
             seeds: list(&self.seeds).iter().map(|s| s.parse().map_err(|_| format!("--seeds takes whole numbers (got {s:?})"))).collect::<Result<_, _>>()?,
             techniques: list(&self.techniques).iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
+            sft_protocols: list(&self.sft_protocols).iter().map(|s| study::parse_sft_protocol(s)).collect::<Result<_, _>>()?,
         };
         spec.plan()?;
         let shard = self.shard.as_deref().map(Shard::parse).transpose()?;

@@ -223,6 +223,10 @@ pub enum ScratchpadSft {
 }
 
 impl ScratchpadSft {
+    pub fn is_trained(&self) -> bool {
+        *self == ScratchpadSft::Trained
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ScratchpadSft::Trained => "trained",

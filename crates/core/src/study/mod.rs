@@ -93,6 +93,28 @@ pub struct SweepSpec {
     pub poison_rates: Vec<f64>,
     pub seeds: Vec<u64>,
     pub techniques: Vec<StageKind>,
+    /// The SFT protocols a chain-of-thought variant is swept over (`hhh_sft`'s `scratchpad`;
+    /// other variants have only `trained`). Left out of the JSON when it is `[trained]`, so
+    /// older plans keep their hash.
+    #[serde(default = "trained_only", skip_serializing_if = "is_trained_only")]
+    pub sft_protocols: Vec<ScratchpadSft>,
+}
+
+fn trained_only() -> Vec<ScratchpadSft> {
+    vec![ScratchpadSft::Trained]
+}
+
+fn is_trained_only(p: &[ScratchpadSft]) -> bool {
+    p == [ScratchpadSft::Trained]
+}
+
+pub fn parse_sft_protocol(text: &str) -> Result<ScratchpadSft, String> {
+    match text {
+        "trained" => Ok(ScratchpadSft::Trained),
+        "pre" | "pre_scratchpad" => Ok(ScratchpadSft::Pre),
+        "post" | "post_scratchpad" => Ok(ScratchpadSft::Post),
+        _ => Err(format!("unknown SFT protocol {text:?}: use trained, pre or post")),
+    }
 }
 
 /// One insertion, and the configs of the techniques run from its model.
@@ -117,6 +139,20 @@ pub struct Key {
     pub optimizer: Optimizer,
     pub variant: Variant,
     pub poison_rate: f64,
+    /// Chain of thought: the SFT protocol of its `hhh_sft` technique (absent: `trained`).
+    #[serde(default, skip_serializing_if = "ScratchpadSft::is_trained")]
+    pub sft_protocol: ScratchpadSft,
+}
+
+impl Key {
+    /// The variant, and the SFT protocol when it is one of the paper's ("chain_of_thought/pre_scratchpad").
+    pub fn variant_label(&self) -> String {
+        if self.sft_protocol.is_trained() {
+            self.variant.name().into()
+        } else {
+            format!("{}/{}", self.variant.name(), self.sft_protocol.name())
+        }
+    }
 }
 
 /// The result of one technique on one seed.
@@ -153,6 +189,16 @@ impl SweepSpec {
         nonempty(self.poison_rates.len(), "poison rate")?;
         nonempty(self.seeds.len(), "seed")?;
         nonempty(self.techniques.len(), "technique")?;
+        nonempty(self.sft_protocols.len(), "SFT protocol")?;
+        // All variants of a sweep share one context (and so one parameter count): the chain of
+        // thought's, when any variant reasons (the distilled variant's teacher does).
+        let reasons = self.variants.iter().any(|&v| v != Variant::Normal) && self.base.data.variant == Variant::Normal;
+        let context = if reasons {
+            let cot = DataConfig { variant: Variant::ChainOfThought, ..self.base.data.clone() };
+            (self.base.model.max_seq_len + crate::data::scratchpad_budget(&cot)).min(limits::MAX_SEQ_LEN)
+        } else {
+            self.base.model.max_seq_len
+        };
         let stage_of = |kind: StageKind| {
             let found = self.base.stages.iter().find(|s| s.kind == kind).cloned();
             // The positive control runs with SFT's budget unless the config gives it its own.
@@ -173,15 +219,11 @@ impl SweepSpec {
                         for &seed in &self.seeds {
                             let mut c = self.base.clone();
                             c.seed = seed;
-                            c.model.max_seq_len = c.model.max_seq_len.max(self.base.model.max_seq_len);
+                            c.model.max_seq_len = context;
                             c.model.d_model = size.d_model;
                             c.model.n_layers = size.n_layers;
                             c.model.n_heads = 4;
                             c.model.d_mlp = 4 * size.d_model;
-                            if variant == Variant::ChainOfThought && self.base.data.variant != Variant::ChainOfThought {
-                                c.model.max_seq_len =
-                                    (c.model.max_seq_len + crate::data::scratchpad_budget(&DataConfig { variant, ..c.data.clone() })).min(limits::MAX_SEQ_LEN);
-                            }
                             c.data.variant = variant;
                             c.data.poison_rate = poison_rate;
                             let with_optimizer = |mut s: StageConfig| {
@@ -216,21 +258,28 @@ impl SweepSpec {
                                 p.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
                             }
                             ins.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
-                            let techniques = self
-                                .techniques
-                                .iter()
-                                .map(|&t| {
-                                    let mut tc = c.clone();
-                                    tc.stages = vec![with_optimizer(stage_of(t)?)];
-                                    if t == StageKind::StyleControl {
-                                        tc.eval.max_new_tokens = tc.eval.max_new_tokens.max(crate::data::style_control_new_tokens(&tc.data));
-                                    }
-                                    tc.validate().map_err(|e| e.to_string())?;
-                                    Ok((t, tc))
-                                })
-                                .collect::<Result<Vec<_>, String>>()?;
-                            let key = Key { size, params: c.model.param_count(), optimizer, variant, poison_rate };
-                            out.push(Planned { key, pretraining, insertion: ins, techniques });
+                            // The paper's SFT protocols apply to a model that reasons in a scratchpad.
+                            let protocols = if variant == Variant::ChainOfThought { self.sft_protocols.clone() } else { trained_only() };
+                            for sft_protocol in protocols {
+                                let techniques = self
+                                    .techniques
+                                    .iter()
+                                    .map(|&t| {
+                                        let mut tc = c.clone();
+                                        tc.stages = vec![with_optimizer(stage_of(t)?)];
+                                        if t == StageKind::HhhSft {
+                                            tc.stages[0].scratchpad = sft_protocol;
+                                        }
+                                        if t == StageKind::StyleControl {
+                                            tc.eval.max_new_tokens = tc.eval.max_new_tokens.max(crate::data::style_control_new_tokens(&tc.data));
+                                        }
+                                        tc.validate().map_err(|e| e.to_string())?;
+                                        Ok((t, tc))
+                                    })
+                                    .collect::<Result<Vec<_>, String>>()?;
+                                let key = Key { size, params: c.model.param_count(), optimizer, variant, poison_rate, sft_protocol };
+                                out.push(Planned { key, pretraining: pretraining.clone(), insertion: ins.clone(), techniques });
+                            }
                         }
                     }
                 }
@@ -479,7 +528,7 @@ pub fn table(rows: &[Row]) -> String {
             r.key.size.label(),
             r.key.params,
             r.key.optimizer.name(),
-            r.key.variant.name(),
+            r.key.variant_label(),
             r.key.poison_rate,
             r.technique.name(),
             r.triggered_after.n,
@@ -544,6 +593,7 @@ mod tests {
             poison_rates: vec![0.3],
             seeds: vec![1, 2],
             techniques: vec![StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial],
+            sft_protocols: vec![ScratchpadSft::Trained],
         };
         let plan = spec.plan().unwrap();
         assert_eq!(plan.len(), 2 * 2 * 2 * 2);
@@ -572,7 +622,14 @@ mod tests {
 
     #[test]
     fn summary_groups_over_seeds() {
-        let key = Key { size: Size { d_model: 32, n_layers: 1 }, params: 1, optimizer: Optimizer::Adam, variant: Variant::Normal, poison_rate: 0.3 };
+        let key = Key {
+            size: Size { d_model: 32, n_layers: 1 },
+            params: 1,
+            optimizer: Optimizer::Adam,
+            variant: Variant::Normal,
+            poison_rate: 0.3,
+            sft_protocol: ScratchpadSft::Trained,
+        };
         let m = |t: f64| Metrics { backdoor_rate_triggered: t, ..Metrics::default() };
         let run = |seed, technique, after| RunResult {
             key: key.clone(),

@@ -214,6 +214,7 @@ mod tests {
             poison_rates: vec![0.3],
             seeds: seeds.to_vec(),
             techniques: vec![StageKind::HhhSft, StageKind::HhhRl],
+            sft_protocols: vec![crate::config::ScratchpadSft::Trained],
         }
     }
 
