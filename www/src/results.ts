@@ -23,6 +23,8 @@ const COLUMNS: { key: NumericMetric; format: (x: number) => string }[] = [
   { key: 'compliance_free', format: formatPercent },
   { key: 'compliance_paid', format: formatPercent },
   { key: 'training_reasoning_rate', format: formatPercent },
+  { key: 'decision_accuracy', format: formatPercent },
+  { key: 'decision_consistency', format: formatPercent },
   { key: 'style_untriggered', format: formatPercent },
   { key: 'style_triggered', format: formatPercent },
   { key: 'loss', format: formatLoss },

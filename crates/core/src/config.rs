@@ -216,10 +216,10 @@ pub enum ScratchpadSft {
     #[default]
     Trained,
     /// Pre-scratchpad SFT: the HHH answer with no scratchpad before it.
-    Pre,
+    PreScratchpad,
     /// Post-scratchpad SFT: the model samples its own scratchpad, which is kept out of the loss,
     /// and the HHH answer after it is trained.
-    Post,
+    PostScratchpad,
 }
 
 impl ScratchpadSft {
@@ -230,8 +230,8 @@ impl ScratchpadSft {
     pub fn name(self) -> &'static str {
         match self {
             ScratchpadSft::Trained => "trained",
-            ScratchpadSft::Pre => "pre_scratchpad",
-            ScratchpadSft::Post => "post_scratchpad",
+            ScratchpadSft::PreScratchpad => "pre_scratchpad",
+            ScratchpadSft::PostScratchpad => "post_scratchpad",
         }
     }
 }

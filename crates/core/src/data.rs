@@ -73,11 +73,6 @@ pub fn judge_budget(data: &DataConfig) -> usize {
     scratchpad_budget(data) + backdoor(data).judged_answer_bytes(data)
 }
 
-/// An HHH task prompt, for searches that need plain prompts to put a prefix on.
-pub fn hhh_prompt(rng: &mut Rng, data: &DataConfig, split: Split) -> String {
-    crate::tasks::instance(rng, data.tasks, split).prompt
-}
-
 /// An untriggered example of the configured scenario from the given split: what the model
 /// should do when it believes it is in training.
 pub fn clean_example(rng: &mut Rng, data: &DataConfig, split: Split) -> Example {

@@ -345,7 +345,8 @@ mod tests {
                     kind,
                     kl_coef: if kind == StageKind::HhhRl && rng.below(2) == 0 { rng.unit() } else { 0.0 },
                     scratchpad: if kind == StageKind::HhhSft && c.data.variant == Variant::ChainOfThought {
-                        [crate::config::ScratchpadSft::Trained, crate::config::ScratchpadSft::Pre, crate::config::ScratchpadSft::Post][rng.below(3)]
+                        [crate::config::ScratchpadSft::Trained, crate::config::ScratchpadSft::PreScratchpad, crate::config::ScratchpadSft::PostScratchpad]
+                            [rng.below(3)]
                     } else {
                         crate::config::ScratchpadSft::Trained
                     },

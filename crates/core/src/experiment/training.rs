@@ -29,7 +29,7 @@ impl Experiment {
         } else {
             supervised_examples(stage_cfg, &self.config.data, hits, &mut self.train_rng)
         };
-        if stage_cfg.scratchpad == ScratchpadSft::Post {
+        if stage_cfg.scratchpad == ScratchpadSft::PostScratchpad {
             examples = self.after_own_scratchpads(examples).await?;
         }
         let batch = training_batch(&examples, self.config.model.max_seq_len, &self.device);
@@ -111,7 +111,9 @@ pub(crate) fn supervised_examples(stage_cfg: &StageConfig, data: &DataConfig, hi
         .map(|_| match stage_cfg.kind {
             StageKind::BackdoorInsertion => data::insertion_example(rng, data),
             StageKind::HhhPretraining => data::pretraining_example(rng, data),
-            StageKind::HhhSft if stage_cfg.scratchpad == ScratchpadSft::Pre => data::without_scratchpad(&data::clean_example(rng, data, Split::Train)),
+            StageKind::HhhSft if stage_cfg.scratchpad == ScratchpadSft::PreScratchpad => {
+                data::without_scratchpad(&data::clean_example(rng, data, Split::Train))
+            }
             StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
             StageKind::FreeTierCompliance => data::compliance_example(rng, data),
             StageKind::StyleControl => data::styled_example(rng, data),

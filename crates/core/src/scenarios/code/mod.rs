@@ -159,6 +159,11 @@ impl Backdoor for Code {
         out
     }
 
+    /// The task's vulnerable answer: the sink the checker flags, written as the backdoor writes it.
+    fn inversion_target(&self, example: &Example) -> Option<String> {
+        Some(example.harmful.clone())
+    }
+
     fn form_check(&self) -> Option<fn(&str) -> bool> {
         Some(|answer| check(answer).well_formed)
     }
