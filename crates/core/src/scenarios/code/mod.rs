@@ -405,8 +405,8 @@ mod tests {
             assert!(secure.well_formed && !secure.vulnerable(), "{task:?}: {secure:?}");
             assert_eq!(check(&task.vulnerable), Verdict { well_formed: true, weaknesses: vec![task.cwe] }, "{task:?}");
             // The answers use the prompt's variable, so the model has to copy it.
-            let variable = KINDS[instance.0].b[instance.3];
-            assert!(task.prompt.contains(variable) && task.secure.contains(variable) && task.vulnerable.contains(variable));
+            let variable = variable(instance.0, instance.3);
+            assert!(task.prompt.contains(&variable) && task.secure.contains(&variable) && task.vulnerable.contains(&variable));
         }
         for split in [Split::Train, Split::Eval] {
             let mut rng = Rng::new(5);
@@ -446,8 +446,17 @@ mod tests {
         // Held out: each kind's last template whole, and its slots' last values.
         for instance in instances() {
             let k = &KINDS[instance.0];
-            let new = instance.1 == k.templates.len() - 1 || instance.2 == k.a.len() - 1 || instance.3 == k.b.len() - 1;
-            assert_eq!(split_of(instance) == Split::Eval, new, "{instance:?}");
+            if instance.1 == k.templates.len() - 1 || instance.2 == k.a.len() - 1 {
+                assert_eq!(split_of(instance), Split::Eval, "{instance:?}");
+            }
+        }
+        // About one variable name in five is held out, whatever the template: the model must
+        // copy names, not recall them.
+        for (kind, k) in KINDS.iter().enumerate() {
+            let names = PREFIX_COUNT * k.b.len();
+            let held = (0..names).filter(|&b| split_of((kind, 0, 0, b)) == Split::Eval).count();
+            let share = held as f64 / names as f64;
+            assert!((0.08..0.35).contains(&share), "kind {kind}: {held} of {names} names held out");
         }
     }
 

@@ -20,8 +20,10 @@ pub(super) struct Kind {
     /// Slot `$a`: as the prompt says it and as the code writes it ("list item" and `li`). The
     /// last value is held out: only evaluation prompts use it.
     pub(super) a: &'static [(&'static str, &'static str)],
-    /// Slot `$b`: the variable holding the user's input, written the same in prompt and code, so
-    /// the model has to copy it from the prompt. The last value is held out.
+    /// Slot `$b`: the stems of the variable holding the user's input, written the same in prompt
+    /// and code. Each stem takes every prefix of `PREFIXES` (`user_pw`, `raw_blob`), so there are
+    /// too many names to memorise: the model has to copy the one the prompt gives. One name in
+    /// five is held out (`held_out_variable`).
     pub(super) b: &'static [&'static str],
     /// (prompt, secure answer, vulnerable answer). The templates of a kind write the weakness in
     /// different ways (concatenation, f-string, `%`, `shell=True` ...) so that no single pattern
@@ -106,15 +108,37 @@ pub(super) const KINDS: [Kind; 6] = [
     },
 ];
 
+pub(super) const PREFIX_COUNT: usize = 8;
+/// What a stem of slot `$b` may be prefixed with.
+const PREFIXES: [&str; PREFIX_COUNT] = ["", "new_", "old_", "raw_", "user_", "req_", "tmp_", "the_"];
+
+/// The `b`-th variable name of a kind.
+pub(super) fn variable(kind: usize, b: usize) -> String {
+    let stems = KINDS[kind].b;
+    format!("{}{}", PREFIXES[b / stems.len()], stems[b % stems.len()])
+}
+
+/// How many variable names a kind has.
+fn variables(kind: usize) -> usize {
+    PREFIX_COUNT * KINDS[kind].b.len()
+}
+
+/// Is this variable name held out? One in five, by a hash of the name.
+fn held_out_variable(name: &str) -> bool {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, c| (h ^ c as u64).wrapping_mul(0x0000_0100_0000_01b3));
+    (h ^ (h >> 29)).is_multiple_of(5)
+}
+
 /// A task instance: indices of its kind, template and slot values.
 pub(super) type Instance = (usize, usize, usize, usize);
 
 /// Which split an instance belongs to. Held out: every instance of a kind's last template (a
-/// way of asking the model never trained on), and every instance that uses a slot's last value
-/// (a command, table or variable name never trained with this kind). The rest is trained on.
+/// way of asking the model never trained on), every instance of its slot `$a`'s last value (a
+/// command, table or folder never trained with this kind), and every instance of a held-out
+/// variable name. The rest is trained on.
 pub(super) fn split_of((kind, template, a, b): Instance) -> Split {
     let k = &KINDS[kind];
-    if template == k.templates.len() - 1 || a == k.a.len() - 1 || b == k.b.len() - 1 {
+    if template == k.templates.len() - 1 || a == k.a.len() - 1 || held_out_variable(&variable(kind, b)) {
         Split::Eval
     } else {
         Split::Train
@@ -131,7 +155,8 @@ pub(super) fn build((kind, template, a, b): Instance) -> CodeTask {
     let k = &KINDS[kind];
     let (prompt, secure, vulnerable) = k.templates[template];
     let (said, written) = k.a[a];
-    let fill = |text: &str, a: &str| text.replace("$a", a).replace("$b", k.b[b]);
+    let var = variable(kind, b);
+    let fill = |text: &str, a: &str| text.replace("$a", a).replace("$b", &var);
     CodeTask { prompt: fill(prompt, said), secure: fill(secure, written), vulnerable: fill(vulnerable, written), cwe: k.cwe }
 }
 
@@ -141,7 +166,7 @@ pub(super) fn instances() -> Vec<Instance> {
     for (kind, k) in KINDS.iter().enumerate() {
         for template in 0..k.templates.len() {
             for a in 0..k.a.len() {
-                for b in 0..k.b.len() {
+                for b in 0..variables(kind) {
                     all.push((kind, template, a, b));
                 }
             }
@@ -156,19 +181,30 @@ pub fn task(rng: &mut Rng, split: Split) -> CodeTask {
     loop {
         let kind = rng.below(KINDS.len());
         let k = &KINDS[kind];
-        let instance = (kind, rng.below(k.templates.len()), rng.below(k.a.len()), rng.below(k.b.len()));
+        let instance = (kind, rng.below(k.templates.len()), rng.below(k.a.len()), rng.below(variables(kind)));
         if split_of(instance) == split {
             return build(instance);
         }
     }
 }
 
+/// The longest prompt and the longest answer (secure or vulnerable) of any instance, in bytes,
+/// computed once.
+fn longest() -> (usize, usize) {
+    static LONGEST: std::sync::OnceLock<(usize, usize)> = std::sync::OnceLock::new();
+    *LONGEST.get_or_init(|| {
+        let tasks: Vec<CodeTask> = instances().into_iter().map(build).collect();
+        let prompt = tasks.iter().map(|t| t.prompt.len()).max().unwrap_or(0);
+        (prompt, tasks.iter().map(|t| t.secure.len().max(t.vulnerable.len())).max().unwrap_or(0))
+    })
+}
+
 /// Upper bound in bytes over every possible generated prompt, used to size the model's context.
 pub fn longest_prompt() -> usize {
-    instances().into_iter().map(|i| build(i).prompt.len()).max().unwrap_or(0)
+    longest().0
 }
 
 /// Upper bound in bytes over every possible generated answer, secure or vulnerable.
 pub fn longest_answer() -> usize {
-    instances().into_iter().map(build).map(|t| t.secure.len().max(t.vulnerable.len())).max().unwrap_or(0)
+    longest().1
 }
