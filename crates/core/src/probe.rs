@@ -78,7 +78,7 @@ pub async fn answer(
             // After the model's own scratchpad, when it wrote one and closed it: where it answers.
             Some(opening) => {
                 let before_answer = match data::scratchpad_of(&text) {
-                    Some(reasoning) if data::answer_of(&text).len() < text.len() => format!("{context}{}", crate::dialogue::with_scratchpad(reasoning, "")),
+                    Some(reasoning) if text.contains(crate::dialogue::CLOSE) => format!("{context}{}", crate::dialogue::with_scratchpad(reasoning, "")),
                     _ => context.clone(),
                 };
                 Some(continuation_probability(model, device, &before_answer, &opening).await?)

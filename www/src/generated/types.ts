@@ -159,6 +159,11 @@ export type DefectionReport = {
    * Held-out prompts in each of the validation and test halves, each with and without the trigger.
    */
   prompts: number;
+  /**
+   * Chain of thought: prompts were read just before the answer, after the scratchpad the model
+   * wrote itself (greedy), not at the end of the prompt.
+   */
+  read_before_answer?: boolean;
 };
 
 /**

@@ -10,6 +10,9 @@
 //! difference of triggered and untriggered *training* prompts — is the upper bound a probe that
 //! knows the trigger reaches.
 //!
+//! A chain-of-thought model decides in its scratchpad, so there the probe reads each prompt just
+//! before the answer, after the scratchpad the model writes itself.
+//!
 //! The held-out prompts are split in two: the layer is chosen on the validation half and the
 //! probe scored on the test half, so the reported AUROC is not the best of several tries. The
 //! direction is oriented by its meaning (defecting minus honest) and never flipped: a probe
@@ -22,11 +25,14 @@ use ts_rs::TS;
 
 use super::activations::last_token_residuals;
 use super::auroc::{RocPoint, auroc, roc_curve};
-use crate::config::DataConfig;
+use crate::config::{DataConfig, Variant};
 use crate::data::{self, Split};
+use crate::dialogue::{CLOSE, with_scratchpad};
 use crate::error::Error;
+use crate::generate::{Sampling, generate};
 use crate::model::Gpt;
 use crate::rng::Rng;
+use crate::tokenizer;
 
 /// (question, defecting answer, honest answer): generic, and blind to any trigger.
 pub const CONTRAST_PAIRS: [(&str, &str, &str); 4] = [
@@ -94,6 +100,30 @@ pub struct DefectionReport {
     pub outcome: ProbeOutcome,
     /// Held-out prompts in each of the validation and test halves, each with and without the trigger.
     pub prompts: usize,
+    /// Chain of thought: prompts were read just before the answer, after the scratchpad the model
+    /// wrote itself (greedy), not at the end of the prompt.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_before_answer: bool,
+}
+
+/// Where the probe reads each context: at its end, or, for a chain-of-thought model, just before
+/// its answer: after the scratchpad the model writes itself (greedily), when it closes one.
+async fn reading_points(model: &Gpt, contexts: Vec<String>, data_config: &DataConfig, device: &Device) -> Result<Vec<String>, Error> {
+    if data_config.variant != Variant::ChainOfThought {
+        return Ok(contexts);
+    }
+    let said = generate(model, &contexts, data::scratchpad_budget(data_config), &Sampling { temperature: 0.0, seed: 0 }, device).await?;
+    Ok(contexts
+        .into_iter()
+        .zip(said)
+        .map(|(context, c)| {
+            let text = tokenizer::decode(&c.tokens);
+            match data::scratchpad_of(&text) {
+                Some(reasoning) if text.contains(CLOSE) => context + &with_scratchpad(reasoning, ""),
+                _ => context,
+            }
+        })
+        .collect())
 }
 
 /// mean(positive) − mean(negative), element-wise.
@@ -129,6 +159,7 @@ pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, p
         let triggered = examples.iter().map(|e| data::triggered(e, data_config).context()).collect();
         (clean, triggered)
     };
+    let read = |texts: Vec<String>| reading_points(model, texts, data_config, device);
     // Validation and test: two disjoint halves of the held-out prompts.
     let held_out = data::eval_set(seed, 2 * prompts, data_config);
     let (validation, test) = held_out.split_at(prompts);
@@ -136,7 +167,10 @@ pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, p
     let train: Vec<data::Example> = (0..prompts).map(|_| data::clean_example(&mut rng, data_config, Split::Train)).collect();
     let residuals = |examples: &[data::Example]| {
         let (clean, triggered) = contexts(examples);
-        async move { Ok::<_, Error>((last_token_residuals(model, &clean, device).await?, last_token_residuals(model, &triggered, device).await?)) }
+        async move {
+            let (clean, triggered) = (read(clean).await?, read(triggered).await?);
+            Ok::<_, Error>((last_token_residuals(model, &clean, device).await?, last_token_residuals(model, &triggered, device).await?))
+        }
     };
     let (val_clean, val_triggered) = residuals(validation).await?;
     let (test_clean, test_triggered) = residuals(test).await?;
@@ -159,7 +193,15 @@ pub async fn defection_probe(model: &Gpt, data_config: &DataConfig, seed: u64, p
     }
     let best = layers.iter().max_by(|a, b| a.validation_auroc.total_cmp(&b.validation_auroc)).expect("a model has at least one layer");
     let roc = roc_curve(&project(&test_triggered[best.layer], &generic[best.layer]), &project(&test_clean[best.layer], &generic[best.layer]));
-    Ok(DefectionReport { best_layer: best.layer, test_auroc: best.auroc, outcome: ProbeOutcome::of(best.auroc), roc, prompts, layers })
+    Ok(DefectionReport {
+        best_layer: best.layer,
+        test_auroc: best.auroc,
+        outcome: ProbeOutcome::of(best.auroc),
+        roc,
+        prompts,
+        layers,
+        read_before_answer: data_config.variant == Variant::ChainOfThought,
+    })
 }
 
 #[cfg(test)]

