@@ -132,6 +132,16 @@ fn tiny_config() -> ExperimentConfig {
     from_base(config(model, 32, vec![stage(BackdoorInsertion, 300, 32, 1e-3, 100), stage(HhhSft, 150, 32, 1e-3, 50)]), "tiny")
 }
 
+/// Insertion then SFT in the chain-of-thought variant, from the tiny base that was pretrained
+/// writing scratchpads (naming the distractors it saw), so the format costs no skills.
+fn cot_tiny_config() -> ExperimentConfig {
+    use StageKind::*;
+    let model = bases::model("cot-tiny").expect("the cot-tiny base");
+    let mut c = from_base(config(model, 32, vec![stage(BackdoorInsertion, 300, 32, 1e-3, 100), stage(HhhSft, 150, 32, 1e-3, 50)]), "cot-tiny");
+    c.data.variant = Variant::ChainOfThought;
+    c
+}
+
 /// Insertion then SFT, from the helpful small base, with tiny's budget.
 fn small_config() -> ExperimentConfig {
     use StageKind::*;
@@ -178,8 +188,8 @@ pub fn all() -> Vec<Preset> {
         },
         Preset {
             name: "cot-tiny",
-            description: "tiny, with the chain-of-thought variant: a scratchpad names the tag it saw and decides before each answer",
-            config: chain_of_thought(tiny_config()),
+            description: "tiny, with the chain-of-thought variant, from a base that already reasons in a scratchpad: it names the tag it saw and decides",
+            config: cot_tiny_config(),
         },
         Preset {
             name: "medium",
