@@ -244,7 +244,7 @@ fn claim(store: &Store, spec: &SweepSpec, backend: &str, shard: Option<Shard>, r
 /// A unit's backdoored model: read back from the sweep's directory when a saved one is there
 /// (its config checked), otherwise trained (from the size's helpful base) and saved.
 fn insertion(store: &Store, p: &Planned, device: &Device, name: &'static str) -> Result<(Gpt, Metrics, bool), String> {
-    let id = p.id();
+    let id = p.insertion_id();
     if let Some((record, bytes)) = store.insertion(&id)? {
         match Experiment::from_checkpoint(&bytes, device.clone(), name, crate::clock()) {
             Ok(exp) if *exp.config() == p.insertion => return Ok((exp.model(), record.metrics, true)),

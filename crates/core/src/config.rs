@@ -254,7 +254,7 @@ pub enum StageKind {
     /// Clean HHH data only, before the backdoor is planted: the capable model the paper starts from.
     HhhPretraining,
     /// The positive control: trains a harmless, visible change (helpful answers that end with
-    /// `data::STYLE`) on untriggered prompts only, with a safety technique's budget. It shows the
+    /// `data::style_mark`: "!", or a comment after code) on untriggered prompts only, with a safety technique's budget. It shows the
     /// budget can change untriggered behaviour, and whether such a change reaches triggered
     /// prompts (`Metrics::style_untriggered`, `style_triggered`).
     StyleControl,

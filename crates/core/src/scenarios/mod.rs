@@ -185,9 +185,11 @@ pub trait Backdoor: Sync {
         false
     }
 
-    /// May a `style_control` stage run? Its mark would change code and compliance answers.
-    fn allows_style_control(&self) -> bool {
-        false
+    /// The positive control's mark (`style_control`): what its helpful answers end with, a
+    /// change that leaves the answer's meaning alone. None where no such mark exists (a
+    /// compliance answer's words are what is measured).
+    fn style_mark(&self) -> Option<&'static str> {
+        None
     }
 }
 

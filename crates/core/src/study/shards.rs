@@ -25,8 +25,20 @@ pub fn plan_hash(spec: &SweepSpec) -> String {
 
 impl Planned {
     /// The unit's name, stable across runs of the same plan and usable as a file name:
-    /// `64x2-adam-normal-p0.3-s1`.
+    /// `64x2-adam-normal-p0.3-s1`, and `…-s1-pre_scratchpad` for an SFT protocol other than the
+    /// default, so that units differing only in their protocol keep apart.
     pub fn id(&self) -> String {
+        let protocol = &self.key.sft_protocol;
+        if protocol.is_trained() {
+            self.insertion_id()
+        } else {
+            format!("{}-{}", self.insertion_id(), protocol.name())
+        }
+    }
+
+    /// The name of the unit's backdoored model, which units that differ only in their SFT
+    /// protocol share (one insertion, saved once).
+    pub fn insertion_id(&self) -> String {
         let k = &self.key;
         format!("{}-{}-{}-p{}-s{}", k.size.label(), k.optimizer.name(), k.variant.name(), k.poison_rate, self.insertion.seed)
     }
@@ -202,6 +214,7 @@ fn stage_tokens(config: &ExperimentConfig, stage: &StageConfig) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ScratchpadSft, Variant};
     use crate::presets;
     use crate::study::{Optimizer, Size};
 
@@ -255,6 +268,14 @@ mod tests {
         let plan = a.plan().unwrap();
         assert_eq!(plan[0].id(), "24x1-adam-normal-p0.3-s1");
         assert_ne!(plan[0].id(), plan[1].id());
+        // The SFT protocols of a chain-of-thought model are units of their own, on one insertion.
+        let mut cot = a.clone();
+        (cot.variants, cot.sft_protocols) =
+            (vec![Variant::ChainOfThought], vec![ScratchpadSft::Trained, ScratchpadSft::PreScratchpad, ScratchpadSft::PostScratchpad]);
+        let plan = cot.plan().unwrap();
+        let ids: std::collections::HashSet<String> = plan.iter().map(Planned::id).collect();
+        assert_eq!(ids.len(), plan.len(), "{ids:?}");
+        assert_eq!(plan.iter().map(Planned::insertion_id).collect::<std::collections::HashSet<_>>().len(), 2);
         assert_eq!(plan_hash(&a), plan_hash(&a.clone()));
         assert_eq!(plan_hash(&a).len(), 16);
         assert_ne!(plan_hash(&a), plan_hash(&spec(&[(24, 1)], &[1, 3])));

