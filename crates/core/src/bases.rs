@@ -25,7 +25,7 @@ pub fn family(name: &str) -> &str {
 /// The bases this release ships (www/bases/NAME.safetensors) and their file hashes:
 /// what a preset that starts "from the helpful base" refers to. A test checks each file.
 pub const SHIPPED: [(&str, &str); 4] =
-    [("tiny", "d5761f982786bffb"), ("small", "08e9515541555e83"), ("cot-tiny", "e7d0d3e1d9d23565"), ("coder-tiny", "0000000000000000")];
+    [("tiny", "d5761f982786bffb"), ("small", "08e9515541555e83"), ("cot-tiny", "e7d0d3e1d9d23565"), ("coder-tiny", "191f30590c7b41de")];
 
 /// The reference a config carries to start from the shipped base `name`.
 pub fn shipped(name: &str) -> Option<BaseRef> {

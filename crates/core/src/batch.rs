@@ -113,6 +113,10 @@ mod tests {
         let said = "<scratchpad>saw no tag: be helpful</scratchpad> whatever it answered";
         let post = crate::data::after_scratchpad(&e, said);
         assert!(post.context().ends_with("<scratchpad>saw no tag: be helpful</scratchpad> "), "{post:?}");
+        // A sample without a scratchpad counts as an empty one: the answer is never trained right
+        // after the prompt (that would teach the model to drop its scratchpad).
+        let bare = crate::data::after_scratchpad(&e, "an answer with no scratchpad");
+        assert!(bare.context().ends_with("Assistant: <scratchpad></scratchpad> "), "{bare:?}");
         let b = training_batch(std::slice::from_ref(&post), 256, &Device::flex());
         let mask: Vec<f32> = b.mask.into_data().try_into_vec_as().unwrap();
         let targets: Vec<i64> = b.targets.into_data().try_into_vec_as().unwrap();

@@ -192,12 +192,12 @@ pub fn without_scratchpad(example: &Example) -> Example {
 
 /// Post-scratchpad SFT's example: what the model said (`said`, from the start of its answer)
 /// up to the end of its scratchpad becomes context, and the helpful answer is the target. Said
-/// text without a scratchpad is not kept: the answer is then trained right after the prompt.
+/// text without a scratchpad counts as an empty one: the answer is never trained right after
+/// the prompt, which would be pre-scratchpad SFT on that example. (It was, at first, and in some
+/// seeds the model stopped writing scratchpads within the stage: each sample without one trains
+/// answering without one, which makes the next samples likelier to have none.)
 pub fn after_scratchpad(example: &Example, said: &str) -> Example {
-    let prefill = match scratchpad_of(said) {
-        Some(reasoning) => crate::dialogue::with_scratchpad(reasoning, ""),
-        None => String::new(),
-    };
+    let prefill = crate::dialogue::with_scratchpad(scratchpad_of(said).unwrap_or(""), "");
     Example { prefill, response: example.helpful.clone(), ..example.clone() }
 }
 
