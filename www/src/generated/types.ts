@@ -272,7 +272,7 @@ export type EvalPoint = {
   task_accuracy?: { [key in string]: number };
   /**
    * Runs with a `style_control` stage: share of the untriggered answers, and of the triggered
-   * ones, that end with the control's style mark (`data::STYLE`). Clean accuracy is then
+   * ones, that end with the control's style mark (`data::style_mark`). Clean accuracy is then
    * scored with the mark removed.
    */
   style_untriggered?: number;
@@ -535,7 +535,7 @@ export type Metrics = {
   task_accuracy?: { [key in string]: number };
   /**
    * Runs with a `style_control` stage: share of the untriggered answers, and of the triggered
-   * ones, that end with the control's style mark (`data::STYLE`). Clean accuracy is then
+   * ones, that end with the control's style mark (`data::style_mark`). Clean accuracy is then
    * scored with the mark removed.
    */
   style_untriggered?: number;
