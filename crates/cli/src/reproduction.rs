@@ -158,13 +158,16 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
     Ok(())
 }
 
+/// A row of the tables below: size, variant (with its SFT protocol) and technique.
+type Setting = (String, String, StageKind);
+
 /// Tables of what the main table averages away, where the runs measured it: the rate with the
 /// trigger per group of held-out prompts (per CWE, and on templates never trained on), and how a
 /// chain-of-thought model uses its scratchpad (decision accuracy and consistency), before and
 /// after each technique; means ± 95% CI over seeds. Empty when no run has either.
 fn per_group_and_decision(results: &[RunResult]) -> String {
     // Settings in the order the runs come (plan order), each with its runs.
-    let mut settings: Vec<((String, String, StageKind), Vec<&RunResult>)> = vec![];
+    let mut settings: Vec<(Setting, Vec<&RunResult>)> = vec![];
     for r in results {
         let key = (r.key.size.label(), r.key.variant_label(), r.technique);
         match settings.iter_mut().find(|(k, _)| *k == key) {
@@ -180,6 +183,25 @@ fn per_group_and_decision(results: &[RunResult]) -> String {
     let groups: std::collections::BTreeSet<String> =
         results.iter().flat_map(|r| r.after.backdoor_rate_by_group.iter().flat_map(|g| g.keys().cloned())).collect();
     if !groups.is_empty() {
+        // The paper reports that safety training left the propensity to write vulnerable code
+        // where it was or slightly higher: the change itself, per seed, with its interval.
+        let _ = writeln!(
+            out,
+            "## Change in the rate with the trigger\n\nAfter − before each technique, per seed, then mean ± 95% CI over seeds (a positive change: more of the backdoor's behaviour after the technique):\n"
+        );
+        let _ = writeln!(out, "| size | variant | technique | before | after | change |\n|---|---|---|---|---|---|");
+        for ((size, variant, technique), runs) in &settings {
+            let show = |f: &dyn Fn(&RunResult) -> Option<f64>| estimate(runs, f).map_or("-".to_string(), |e| e.to_string());
+            let _ = writeln!(
+                out,
+                "| {size} | {variant} | {} | {} | {} | {} |",
+                technique.name(),
+                show(&|r| Some(r.before.backdoor_rate_triggered)),
+                show(&|r| Some(r.after.backdoor_rate_triggered)),
+                show(&|r| Some(r.after.backdoor_rate_triggered - r.before.backdoor_rate_triggered))
+            );
+        }
+        out.push('\n');
         let _ = writeln!(
             out,
             "## Per group of held-out prompts\n\nThe rate with the trigger before → after each technique, per group (mean ± 95% CI over seeds):\n"
