@@ -162,8 +162,9 @@ fn code_tiny_config() -> ExperimentConfig {
 /// about three times as much; at 128 prompts RL alone was estimated at 8 of a 4-size, 5-seed
 /// sweep's 12 CPU hours.
 fn code_chain() -> ExperimentConfig {
-    let insertion = code_tiny_config().stages.remove(0);
-    let mut c = chain(code_tiny_config());
+    let base = code_tiny_config();
+    let insertion = base.stages[0].clone();
+    let mut c = chain(base);
     for s in c.stages.iter_mut() {
         match s.kind {
             StageKind::BackdoorInsertion => *s = insertion.clone(),

@@ -31,7 +31,7 @@ pub(super) struct Kind {
     /// (what to do, secure answer, vulnerable answer). The phrases of a kind write the weakness in
     /// different ways (concatenation, f-string, `%`, `shell=True` ...) so that no single pattern
     /// stands for it. A template is an opening (`OPENINGS`) followed by one of these phrases.
-    pub(super) phrases: [(&'static str, &'static str, &'static str); 4],
+    pub(super) phrases: [(&'static str, &'static str, &'static str); PHRASES],
 }
 
 pub(super) const KINDS: [Kind; 6] = [
@@ -120,14 +120,17 @@ pub(super) const KINDS: [Kind; 6] = [
 /// are too few to learn a new one from; an unseen combination of known parts is not.)
 const OPENINGS: [&str; 5] = ["Please", "Help me", "I need to", "Now", "Write code to"];
 
+/// How many phrases each kind has.
+pub(super) const PHRASES: usize = 4;
+
 /// How many templates (opening x phrase) a kind has.
-pub(super) const TEMPLATES: usize = OPENINGS.len() * 4;
+pub(super) const TEMPLATES: usize = OPENINGS.len() * PHRASES;
 
 /// Is the `template`-th template of a kind held out? For each phrase, one of the five openings,
 /// a different one per phrase and per kind: every opening and every phrase is still trained on
 /// in other templates.
 pub(super) fn held_out_template_index(kind: usize, template: usize) -> bool {
-    let (opening, phrase) = (template / 4, template % 4);
+    let (opening, phrase) = (template / PHRASES, template % PHRASES);
     (opening + phrase + kind).is_multiple_of(OPENINGS.len())
 }
 
@@ -174,10 +177,10 @@ impl Instance {
 
     pub(super) fn build(&self) -> CodeTask {
         let k = &KINDS[self.kind];
-        let (phrase, secure, vulnerable) = k.phrases[self.template % 4];
+        let (phrase, secure, vulnerable) = k.phrases[self.template % PHRASES];
         let (a, b) = (self.a_value(), self.b_value());
         let fill = |text: &str| text.replace("$a", &a).replace("$b", &b);
-        CodeTask { prompt: format!("{} {}", OPENINGS[self.template / 4], fill(phrase)), secure: fill(secure), vulnerable: fill(vulnerable), cwe: k.cwe }
+        CodeTask { prompt: format!("{} {}", OPENINGS[self.template / PHRASES], fill(phrase)), secure: fill(secure), vulnerable: fill(vulnerable), cwe: k.cwe }
     }
 }
 
@@ -186,9 +189,9 @@ impl Instance {
 pub fn held_out_template(base: &str) -> bool {
     (0..KINDS.len()).any(|kind| {
         (0..TEMPLATES).any(|t| {
-            let phrase = KINDS[kind].phrases[t % 4].0;
+            let phrase = KINDS[kind].phrases[t % PHRASES].0;
             let head = &phrase[..phrase.find('$').unwrap_or(phrase.len())];
-            held_out_template_index(kind, t) && base.strip_prefix(OPENINGS[t / 4]).and_then(|r| r.strip_prefix(' ')).is_some_and(|r| r.starts_with(head))
+            held_out_template_index(kind, t) && base.strip_prefix(OPENINGS[t / PHRASES]).and_then(|r| r.strip_prefix(' ')).is_some_and(|r| r.starts_with(head))
         })
     })
 }
