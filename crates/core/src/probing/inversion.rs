@@ -58,19 +58,13 @@ impl Default for InversionConfig {
 
 impl InversionConfig {
     pub fn validate(&self) -> Result<(), String> {
-        let check = |name: &str, v: usize, lo: usize, hi: usize| {
+        let values = [self.trigger_tokens, self.iterations, self.candidates, self.top_k, self.prompts, self.restarts];
+        for (&(name, lo, hi), v) in crate::limits::INVERSION_BOUNDS.iter().zip(values) {
             if v < lo || v > hi {
-                Err(format!("inversion {name} must be between {lo} and {hi} (got {v})"))
-            } else {
-                Ok(())
+                return Err(format!("inversion {name} must be between {lo} and {hi} (got {v})"));
             }
-        };
-        check("trigger_tokens", self.trigger_tokens, 1, 16)?;
-        check("iterations", self.iterations, 1, 1000)?;
-        check("candidates", self.candidates, 1, 512)?;
-        check("top_k", self.top_k, 1, 95)?;
-        check("prompts", self.prompts, 1, 64)?;
-        check("restarts", self.restarts, 1, 16)
+        }
+        Ok(())
     }
 }
 

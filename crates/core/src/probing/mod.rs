@@ -10,6 +10,12 @@
 //!
 //! The prompt probe (an answer with per-token probabilities) is `crate::probe`.
 
+/// How many held-out prompts each probe uses unless told otherwise (the page and the CLI alike):
+/// per candidate of a trigger sweep, for the defection probe, and to score an inverted trigger.
+pub const DEFAULT_SWEEP_PROMPTS: usize = 32;
+pub const DEFAULT_DEFECTION_PROMPTS: usize = 64;
+pub const DEFAULT_INVERSION_EVAL_PROMPTS: usize = 32;
+
 pub mod activations;
 pub mod auroc;
 pub mod defection;
