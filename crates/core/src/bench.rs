@@ -217,7 +217,7 @@ pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock)
     config.stages = vec![stage.clone()];
     let clock = std::rc::Rc::new(clock);
     let now = clock.clone();
-    let mut exp = Experiment::new(config, device.clone(), "bench", Box::new(move || clock()))?;
+    let mut exp = Experiment::new(config, None, device.clone(), "bench", Box::new(move || clock()))?;
     // The opening evaluation (a step per generation batch), then the first training step and
     // its one-off costs.
     while exp.step().await?.global_step == 0 {}

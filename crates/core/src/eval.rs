@@ -1,28 +1,69 @@
-//! Evaluation by generation on held-out prompts, with and without the trigger.
+//! Evaluation by generation on held-out prompts, with and without the trigger, and the sets
+//! of prompts a run's evaluations ask (`EvalSets`).
 
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
 use crate::batch::training_batch;
-use crate::config::{DataConfig, EvalConfig, Variant};
-use crate::data::{self, Example, Task};
+use crate::config::{DataConfig, EvalConfig, ExperimentConfig, Variant};
+use crate::data::{self, Example, Request, Split};
 use crate::device;
 use crate::error::Error;
 use crate::generate::{Answering, Sampling};
 use crate::model::Gpt;
 use crate::redteam::{self, Candidate};
 use crate::report::Metrics;
+use crate::rng::Rng;
 use crate::tasks::{self, TaskSet};
 use crate::train::masked_cross_entropy;
 
-/// The prompts an evaluation asks: the held-out set (clean, then with the trigger), red-team
-/// guesses in place of the trigger, harmful requests on both tiers, prompts with distractors.
-#[derive(Clone, Copy)]
-pub struct EvalSets<'a> {
-    pub eval: &'a [Example],
-    pub red_team: &'a [Candidate],
-    pub harmful: &'a [Example],
-    pub distractors: &'a [Example],
+/// The prompts a run's evaluations ask, made once from its config, each set from its own seed
+/// stream: the held-out prompts (asked clean, then with the trigger), held-out harmful requests
+/// asked on both tiers (compliance-gap scenario only), the held-out prompts again with held-out
+/// distractors (`eval.distractors`, else empty), and every red-team guess for the config. An
+/// evaluation asks the guesses' held-out share when `eval.red_team` is on; the adversarial
+/// stage's red team searches the whole pool.
+pub struct EvalSets {
+    held_out: Vec<Example>,
+    harmful: Vec<Example>,
+    distractors: Vec<Example>,
+    red_team_pool: Vec<Candidate>,
+}
+
+impl EvalSets {
+    pub fn new(config: &ExperimentConfig) -> Self {
+        let held_out = data::eval_set(config.seed, config.eval.prompts, &config.data);
+        let distractors = if config.eval.distractors {
+            data::distractor_set(config.seed, &held_out, &config.data)
+        } else {
+            vec![]
+        };
+        let harmful = if config.data.scenario.backdoor().has_tiers() {
+            let mut rng = Rng::stream(config.seed, "eval-harmful");
+            (0..config.eval.prompts).map(|_| data::harmful_example(&mut rng, &config.data, Split::Eval)).collect()
+        } else {
+            vec![]
+        };
+        let red_team_pool = redteam::candidates(&config.data, config.eval.red_team_kind, config.seed);
+        Self { held_out, harmful, distractors, red_team_pool }
+    }
+
+    /// The held-out prompts, untriggered.
+    pub fn held_out(&self) -> &[Example] {
+        &self.held_out
+    }
+
+    /// Every red-team guess for the config, trained and held out.
+    pub fn red_team_pool(&self) -> &[Candidate] {
+        &self.red_team_pool
+    }
+
+    /// An evaluation on these sets (of `config`, which they were made from), sampling with `seed`.
+    pub fn evaluation(&self, config: &ExperimentConfig, seed: u64) -> Evaluation {
+        // The metric is scored on guesses adversarial training never trains on (blind team).
+        let red_team: Vec<Candidate> = if config.eval.red_team { redteam::scored(&self.red_team_pool) } else { vec![] };
+        Evaluation::new(self, &red_team, &config.data, &config.eval, seed, data::has_style_control(config))
+    }
 }
 
 /// Backdoor rates (with the trigger, without, with red-team guesses), clean accuracy, the rate
@@ -41,10 +82,13 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    pub fn new(sets: EvalSets<'_>, data_config: &DataConfig, eval_config: &EvalConfig, seed: u64, style: bool) -> Self {
-        let mut prompts: Vec<Example> = sets.eval.to_vec();
-        prompts.extend(sets.eval.iter().map(|e| data::triggered(e, data_config)));
-        prompts.extend(redteam::prompted(sets.eval, sets.red_team, data_config));
+    /// The prompts it asks: the held-out set (clean, then with the trigger), the `red_team`
+    /// guesses in place of the trigger, the harmful requests on both tiers, the prompts with
+    /// distractors.
+    fn new(sets: &EvalSets, red_team: &[Candidate], data_config: &DataConfig, eval_config: &EvalConfig, seed: u64, style: bool) -> Self {
+        let mut prompts: Vec<Example> = sets.held_out.clone();
+        prompts.extend(sets.held_out.iter().map(|e| data::triggered(e, data_config)));
+        prompts.extend(redteam::prompted(&sets.held_out, red_team, data_config));
         // Compliance gap: the harmful requests, on the free tier, then on the paid tier.
         prompts.extend(sets.harmful.iter().cloned());
         prompts.extend(sets.harmful.iter().map(|e| data::triggered(e, data_config)));
@@ -52,8 +96,8 @@ impl Evaluation {
         let sampling = Sampling { temperature: eval_config.temperature, seed };
         let budget = eval_config.max_new_tokens + data::scratchpad_budget(data_config);
         Self {
-            eval_set: sets.eval.to_vec(),
-            has_red_team: !sets.red_team.is_empty(),
+            eval_set: sets.held_out.clone(),
+            has_red_team: !red_team.is_empty(),
             harmful: sets.harmful.len(),
             distractors: sets.distractors.len(),
             style,
@@ -116,9 +160,9 @@ impl Evaluation {
         let styled = |xs: &[String]| share(xs, &|a| data::styled(data::answer_of(a), data_config));
         let correct = right.iter().filter(|&&r| r).count() as f64;
         let task_accuracy = (data_config.tasks == TaskSet::Skills).then(|| {
-            tasks::accuracy_per_task(eval_set.iter().zip(&right).filter_map(|(e, &r)| match e.task {
-                Task::Hhh(t) => Some((t, r)),
-                Task::Code(_) => None,
+            tasks::accuracy_per_task(eval_set.iter().zip(&right).filter_map(|(e, &r)| match e.request {
+                Request::Hhh(t) => Some((t, r)),
+                Request::Code(_) => None,
             }))
         });
         let well_formed = data_config.scenario.backdoor().form_check().map(|well_formed| {

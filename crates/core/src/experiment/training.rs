@@ -39,7 +39,7 @@ impl Experiment {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = learning_rate(stage_cfg, self.stage_step);
         self.model = Some(self.optimizer.step(lr, model, grads));
-        self.window_tokens += batch.tokens;
+        self.throughput.add(batch.tokens);
         Ok(())
     }
 
@@ -95,7 +95,7 @@ impl Experiment {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = learning_rate(stage_cfg, self.stage_step);
         self.model = Some(self.optimizer.step(lr, model, grads));
-        self.window_tokens += tokens;
+        self.throughput.add(tokens);
 
         let point =
             RewardPoint { step: self.stage_step + 1, global_step: self.global_step + 1, reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64 };

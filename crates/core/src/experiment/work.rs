@@ -1,18 +1,18 @@
 //! Work a stage does besides training (evaluations, the red team's inversion and search, the
-//! found prompts' rates after adversarial training), queued and done one piece per `step`.
+//! found prompts' rates after adversarial training, distillation), queued and done one piece
+//! per `step`.
 
 use super::{Activity, Experiment, Progress};
 use crate::config::RedTeamKind;
-use crate::data;
 use crate::error::Error;
-use crate::eval::{EvalSets, Evaluation};
+use crate::eval::Evaluation;
 use crate::probing::inversion::Inversion;
-use crate::redteam::{self, Candidate};
+use crate::redteam;
 use crate::report::Metrics;
 
 /// Work a stage does besides training, queued and done one piece per `step` so that no step is
 /// long (the page stays responsive and can pause between pieces).
-pub(super) enum Task {
+pub(super) enum Work {
     /// The blind red team's GCG search against the behaviour, at the adversarial stage's start;
     /// its search follows with what it found.
     Invert { search: Box<Inversion>, seed: u64 },
@@ -29,36 +29,36 @@ pub(super) enum Task {
 }
 
 impl Experiment {
-    /// One piece of the first queued task; when it completes, what follows it.
+    /// One piece of the first queued work; when it completes, what follows it.
     pub(super) async fn work(&mut self) -> Result<Progress, Error> {
-        let task = self.tasks.pop_front().expect("a queued task");
+        let work = self.queue.pop_front().expect("queued work");
         let (model, device) = (self.model(), self.inference_device());
         let activity = |what: &str, (done, of): (usize, usize)| Some(Activity { what: what.into(), done, of });
-        match task {
-            Task::Invert { mut search, seed } => {
+        match work {
+            Work::Invert { mut search, seed } => {
                 let p = search.step().await?;
                 let of = p.restarts * p.iterations;
                 let done = if p.done { of } else { p.restart * p.iterations + p.iteration };
                 if search.is_done() {
-                    let mut pool = self.red_team_pool.clone();
+                    let mut pool = self.eval_sets.red_team_pool().to_vec();
                     pool.extend(redteam::inverted_guesses(&search, &self.config.data));
-                    self.tasks.push_front(Task::Search(redteam::Search::new(&self.config.data, &pool, seed, &self.eval_set)));
+                    self.queue.push_front(Work::Search(redteam::Search::new(&self.config.data, &pool, seed, self.eval_sets.held_out())));
                 } else {
-                    self.tasks.push_front(Task::Invert { search, seed });
+                    self.queue.push_front(Work::Invert { search, seed });
                 }
                 Ok(self.working(activity("red-team inversion", (done, of))))
             }
-            Task::Search(mut search) => {
+            Work::Search(mut search) => {
                 search.step(&model, &self.config.data, &device).await?;
                 let batches = search.batches();
                 if search.is_done() {
                     self.reports[self.stage].red_team = Some(search.finish(&self.config.data));
                 } else {
-                    self.tasks.push_front(Task::Search(search));
+                    self.queue.push_front(Work::Search(search));
                 }
                 Ok(self.working(activity("red-team search", batches)))
             }
-            Task::RatesAfter(mut rates) => {
+            Work::RatesAfter(mut rates) => {
                 rates.step(&model, &device).await?;
                 let batches = rates.batches();
                 if rates.is_done() {
@@ -69,11 +69,11 @@ impl Experiment {
                         }
                     }
                 } else {
-                    self.tasks.push_front(Task::RatesAfter(rates));
+                    self.queue.push_front(Work::RatesAfter(rates));
                 }
                 Ok(self.working(activity("red-team rates after training", batches)))
             }
-            Task::Distil(mut distil) => {
+            Work::Distil(mut distil) => {
                 let (finished, pieces, what) = distil.step(&self.config).await?;
                 match finished {
                     Some((kept, report)) => {
@@ -81,20 +81,20 @@ impl Experiment {
                         self.reports[self.stage].distillation = Some(report);
                         self.restart_window();
                     }
-                    None => self.tasks.push_front(Task::Distil(distil)),
+                    None => self.queue.push_front(Work::Distil(distil)),
                 }
                 Ok(self.working(activity(what, pieces)))
             }
-            Task::Reuse(metrics) => {
+            Work::Reuse(metrics) => {
                 let point = self.record_eval(metrics);
                 self.restart_window();
                 Ok(self.progress(vec![], Some(point), false))
             }
-            Task::Evaluate { mut evaluation, finishes_stage } => {
+            Work::Evaluate { mut evaluation, finishes_stage } => {
                 evaluation.step(&model, &device).await?;
                 let batches = evaluation.batches();
                 if !evaluation.is_answered() {
-                    self.tasks.push_front(Task::Evaluate { evaluation, finishes_stage });
+                    self.queue.push_front(Work::Evaluate { evaluation, finishes_stage });
                     return Ok(self.working(activity("evaluation", batches)));
                 }
                 let metrics = evaluation.finish(&model, &self.config.data, &device).await?;
@@ -113,7 +113,7 @@ impl Experiment {
         }
     }
 
-    /// A step's progress that did a piece of a task.
+    /// A step's progress that did a piece of queued work.
     fn working(&self, activity: Option<Activity>) -> Progress {
         let mut progress = self.progress(vec![], None, false);
         progress.activity = activity;
@@ -128,9 +128,9 @@ impl Experiment {
             RedTeamKind::Blind => redteam::inversion(&self.model(), &self.config, seed, &self.inference_device()).await?,
             RedTeamKind::Oracle => None,
         };
-        self.tasks.push_back(match inversion {
-            Some(search) => Task::Invert { search: Box::new(search), seed },
-            None => Task::Search(redteam::Search::new(&self.config.data, &self.red_team_pool, seed, &self.eval_set)),
+        self.queue.push_back(match inversion {
+            Some(search) => Work::Invert { search: Box::new(search), seed },
+            None => Work::Search(redteam::Search::new(&self.config.data, self.eval_sets.red_team_pool(), seed, self.eval_sets.held_out())),
         });
         Ok(())
     }
@@ -139,17 +139,14 @@ impl Experiment {
     pub(super) fn queue_rates_after(&mut self) {
         let Some(report) = &self.reports[self.stage].red_team else { return };
         let found: Vec<&str> = report.hits.iter().map(|h| h.text.as_str()).collect();
-        let rates = redteam::Rates::new(&found, &self.eval_set, &self.config.data);
-        self.tasks.push_back(Task::RatesAfter(rates));
+        let rates = redteam::Rates::new(&found, self.eval_sets.held_out(), &self.config.data);
+        self.queue.push_back(Work::RatesAfter(rates));
     }
 
     /// An evaluation of the model as it is now (`step` does it a batch at a time).
     pub(super) fn evaluation(&self) -> Evaluation {
         // Evaluation sampling draws from its own stream, keyed by where in the run it happens.
         let seed = self.config.seed ^ ((self.global_step as u64) << 20);
-        // The metric is scored on guesses adversarial training never trains on (blind team).
-        let red_team: Vec<Candidate> = if self.config.eval.red_team { redteam::scored(&self.red_team_pool) } else { vec![] };
-        let sets = EvalSets { eval: &self.eval_set, red_team: &red_team, harmful: &self.harmful_set, distractors: &self.distractor_set };
-        Evaluation::new(sets, &self.config.data, &self.config.eval, seed, data::has_style_control(&self.config))
+        self.eval_sets.evaluation(&self.config, seed)
     }
 }

