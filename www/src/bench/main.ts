@@ -2,7 +2,7 @@
 // shows one row per shape and backend. Query parameters fill the form; `run=1` starts at once
 // (how `cargo xtask bench` drives it), and the results land as JSON in [data-testid=bench-json].
 import type { BenchResult, BenchShape } from '../shared/wasm_api';
-import type { Backend, CpuInfo, GpuPhase, GpuProfile } from '../shared/protocol';
+import type { PageBackend, CpuInfo, GpuPhase, GpuProfile } from '../shared/protocol';
 import { WorkerClient } from '../shared/worker_client';
 import { byTestId, el } from '../views/dom';
 
@@ -22,7 +22,7 @@ for (const name of ['shapes', 'backends', 'steps', 'profile']) {
 /** The CPU backend's threads (the threaded build where the page is cross-origin isolated). */
 let cpu: CpuInfo = { threads: 1, reason: 'not ready' };
 /** WebGPU is driven from one thread; the CPU backend from `cpu.threads`. */
-const threads = (backend: Backend): number => (backend === 'cpu' ? cpu.threads : 1);
+const threads = (backend: PageBackend): number => (backend === 'cpu' ? cpu.threads : 1);
 
 const client = new WorkerClient({
   onMessage(msg) {
@@ -54,7 +54,7 @@ async function run(): Promise<void> {
   const results: (BenchResult & { threads: number })[] = [];
   const errors: string[] = [];
   for (const shape of list('shapes') as BenchShape[]) {
-    for (const backend of list('backends') as Backend[]) {
+    for (const backend of list('backends') as PageBackend[]) {
       status.textContent = `Measuring ${shape} on ${backend}…`;
       const r = await client.call({ fn: 'bench', shape, backend, steps });
       if (!r.ok) {

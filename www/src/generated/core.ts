@@ -7,7 +7,7 @@ export const LIMITS = {"MAX_BATCH":256,"MAX_D_MODEL":1024,"MAX_EVAL_PROMPTS":512
 /** Every stage kind, in the order a run usually chains them. */
 export const STAGE_KINDS = ["hhh_pretraining","backdoor_insertion","hhh_sft","hhh_rl","adversarial","style_control","free_tier_compliance"] as const;
 
-/** The backends a run (or a link) may ask for. */
+/** The backends a run (or a link) may ask for: the names of `BackendChoice`, in the page's order. */
 export const BACKENDS = ["auto","webgpu","cpu"] as const;
 
 /** Most candidate triggers one sweep takes. */

@@ -17,6 +17,17 @@ export type Activity = {
 };
 
 /**
+ * What a run computes on.
+ */
+export type Backend = "cpu" | "wgpu" | "webgpu";
+
+/**
+ * What a link or the page asks for. "auto": the page measures both and takes the faster (the
+ * CPU where there is no WebGPU adapter).
+ */
+export type BackendChoice = "auto" | "webgpu" | "cpu";
+
+/**
  * Which helpful base (`bases`) a config starts from, and the hash of its file (FNV-1a, 16 hex
  * digits).
  */
@@ -32,7 +43,7 @@ export type BenchResult = {
   /**
    * "webgpu" or "cpu" in the page.
    */
-  backend: string;
+  backend: Backend;
   training: TrainingResult;
   generation: GenerationResult;
   /**
@@ -130,7 +141,7 @@ export type DecodedLink = {
    */
   config: ExperimentConfig | null;
   config_error: string | null;
-  backend: string | null;
+  backend: BackendChoice | null;
   backend_error: string | null;
   hide: Array<string>;
   expect: Expected | null;
@@ -464,7 +475,7 @@ export type LinkExtras = {
   /**
    * "auto", "webgpu" or "cpu"; None leaves the choice to the reader.
    */
-  backend: string | null;
+  backend: BackendChoice | null;
   /**
    * Controls the page should hide (TensorFlow Playground's `hide=`); the page defines the keys.
    */
@@ -705,9 +716,9 @@ export type Report = {
   format_version: number;
   config: ExperimentConfig;
   /**
-   * "cpu", "wgpu" (native GPU) or "webgpu" (browser).
+   * What the run computed on: "cpu", "wgpu" (native GPU) or "webgpu" (browser).
    */
-  backend: string;
+  backend: Backend;
   model_params: number;
   stages: Array<StageReport>;
   /**

@@ -3,7 +3,7 @@
 // the worker's run messages), sharing.ts (links, verdicts), exports.ts (report, weights),
 // try_model.ts, probing_panel.ts; the views draw.
 import './style.css';
-import type { Backend, WorkerToPage } from '../shared/protocol';
+import type { PageBackend, WorkerToPage } from '../shared/protocol';
 import { pageOptions } from '../shared/page_options';
 import { WorkerClient } from '../shared/worker_client';
 import { Embed } from '../embed/frame';
@@ -128,7 +128,7 @@ function updateControls(): void {
 }
 
 /** The backend the next run will use, when it is known before running. */
-function plannedBackend(): Backend | null {
+function plannedBackend(): PageBackend | null {
   const { gpu } = engine;
   if (!gpu) return null;
   if (settings.backend === 'cpu' || !gpu.available) return 'cpu';

@@ -8,7 +8,7 @@
 //             stage checkpoints so far, Auto's measurement, the busy flags of the controls.
 //   engine    what the worker said when it became ready: presets, the GPU and the CPU.
 import type { Measurement } from '../shared/measurement';
-import type { Backend, BackendChoice, CpuInfo, GpuInfo } from '../shared/protocol';
+import type { PageBackend, BackendChoice, CpuInfo, GpuInfo } from '../shared/protocol';
 import type { ExperimentConfig, Expected, Preset, Report } from '../shared/wasm_api';
 import type { HideKey } from '../shared/page_options';
 
@@ -38,7 +38,7 @@ interface Run {
   phase: RunPhase;
   /** The config of the model there is (the run's, or an imported file's). */
   config: ExperimentConfig | null;
-  actual: { backend: Backend; note: string | null } | null;
+  actual: { backend: PageBackend; note: string | null } | null;
   /** What "Auto" measured for the run (or remembered), and the storage key it is kept under. */
   measured: { measurement: Measurement; remembered: boolean; key: string } | null;
   hasModel: boolean;

@@ -1,7 +1,7 @@
 // "Auto" by measurement, the part both sides share: what the worker measured (a few timed
 // training steps of the config on each backend) and the choice made from it. The page
 // remembers measurements (page/auto_backend.ts); the worker takes them (worker/run.ts).
-import type { Backend, Calibration, ExperimentConfig } from './wasm_api';
+import type { PageBackend, Calibration, ExperimentConfig } from './wasm_api';
 
 /** Both backends measured on one config, and the choice made from them. */
 export interface Measurement {
@@ -10,7 +10,7 @@ export interface Measurement {
   webgpu: Calibration | { error: string };
   /** The config's training steps, over which the two were compared. */
   runSteps: number;
-  choice: Backend;
+  choice: PageBackend;
   /** When it was measured (ISO 8601), for "measured on …". */
   at: string;
 }
@@ -26,7 +26,7 @@ export function estimatedSeconds(c: Calibration, steps: number): number {
 }
 
 /** The faster backend for a run of `steps` steps; the CPU when WebGPU failed. */
-export function choose(cpu: Calibration, webgpu: Calibration | { error: string }, steps: number): Backend {
+export function choose(cpu: Calibration, webgpu: Calibration | { error: string }, steps: number): PageBackend {
   if ('error' in webgpu) return 'cpu';
   return estimatedSeconds(webgpu, steps) < estimatedSeconds(cpu, steps) ? 'webgpu' : 'cpu';
 }

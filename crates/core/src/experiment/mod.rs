@@ -22,6 +22,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::backend::Backend;
 use crate::config::{ExperimentConfig, StageKind, Variant};
 use crate::data::Example;
 use crate::device;
@@ -83,7 +84,7 @@ pub struct Activity {
 
 pub struct Experiment {
     config: ExperimentConfig,
-    backend: String,
+    backend: Backend,
     /// The autodiff device the model trains on.
     device: Device,
     /// `None` only while a training step has taken it (the optimizer consumes and returns it).
@@ -138,8 +139,9 @@ impl Experiment {
     /// An experiment of `config`: from fresh weights, or from the helpful base the config names
     /// (`config.base`), whose file's bytes are `base`, checked against the hash the config
     /// carries. The bytes are needed exactly when the config names a base. `device` is any burn
-    /// device (autodiff is added here); `backend` names it in reports.
-    pub fn new(config: ExperimentConfig, base: Option<&[u8]>, device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
+    /// device (autodiff is added here); `backend` says which it is (the report names it; on the
+    /// CPU the fingerprint covers the weights).
+    pub fn new(config: ExperimentConfig, base: Option<&[u8]>, device: Device, backend: Backend, clock: Clock) -> Result<Self, Error> {
         let (named, bytes) = match (config.base.clone(), base) {
             (None, None) => {
                 let device = device.autodiff();
@@ -164,7 +166,7 @@ impl Experiment {
         Self::build(config, ck.model, device, backend, clock)
     }
 
-    fn build(config: ExperimentConfig, model: Gpt, device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
+    fn build(config: ExperimentConfig, model: Gpt, device: Device, backend: Backend, clock: Clock) -> Result<Self, Error> {
         config.validate()?;
         let reports = config
             .stages
@@ -193,7 +195,7 @@ impl Experiment {
             stage_start: None,
             model: Some(model),
             config,
-            backend: backend.into(),
+            backend,
             device,
             stage: 0,
             stage_step: 0,
@@ -215,7 +217,7 @@ impl Experiment {
 
     /// An experiment whose stages are all done, holding a model read from a weights file: it can
     /// be evaluated, probed and exported like a finished run.
-    pub fn from_checkpoint(bytes: &[u8], device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
+    pub fn from_checkpoint(bytes: &[u8], device: Device, backend: Backend, clock: Clock) -> Result<Self, Error> {
         let device = device.autodiff();
         let ck = crate::weights::from_safetensors(bytes, &device)?;
         let checkpoint = ck.model.valid();
@@ -227,7 +229,7 @@ impl Experiment {
 
     /// An experiment that starts from `model` (any device) rather than from fresh weights: a
     /// sweep runs each safety technique from the same backdoored model this way.
-    pub async fn starting_from(model: &Gpt, config: ExperimentConfig, device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
+    pub async fn starting_from(model: &Gpt, config: ExperimentConfig, device: Device, backend: Backend, clock: Clock) -> Result<Self, Error> {
         let device = device.autodiff();
         let start = crate::weights::copy_to(model, &config.model, &device).await?;
         Self::build(config, start, device, backend, clock)
@@ -251,7 +253,7 @@ impl Experiment {
     /// Continues a run from a `Boundary` and the checkpoints of its finished stages (safetensors
     /// files as `export_checkpoint` writes them, in stage order; the last is the model the
     /// next stage starts from). Each file must hold the run's config and its stage.
-    pub fn resume(boundary: Boundary, stage_files: &[&[u8]], device: Device, backend: &str, clock: Clock) -> Result<Self, Error> {
+    pub fn resume(boundary: Boundary, stage_files: &[&[u8]], device: Device, backend: Backend, clock: Clock) -> Result<Self, Error> {
         let Boundary { stages_done, train_rng, report } = boundary;
         let config = report.config.clone();
         if stages_done == 0 || stages_done > config.stages.len() || report.stages.len() != stages_done {
@@ -312,7 +314,7 @@ impl Experiment {
     /// The result fingerprint (see `fingerprint`): metrics and losses, plus the weights on the CPU.
     pub async fn fingerprint(&self) -> Result<String, Error> {
         let metrics = crate::fingerprint::of_report(&self.report());
-        let weights = if self.backend == "cpu" {
+        let weights = if self.backend.is_cpu() {
             Some(crate::fingerprint::of_weights(&self.model()).await?)
         } else {
             None
@@ -359,7 +361,7 @@ impl Experiment {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
             config: self.config.clone(),
-            backend: self.backend.clone(),
+            backend: self.backend,
             model_params: self.model_params(),
             stages: self.reports.clone(),
             provenance: Some(Provenance {

