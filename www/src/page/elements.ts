@@ -18,6 +18,7 @@ export const ui = {
   presetDescription: byTestId('preset-description'),
   backend: byTestId<HTMLSelectElement>('backend-select'),
   configStatus: byTestId('config-status'),
+  runControls: byTestId('run-controls'),
   run: byTestId<HTMLButtonElement>('run-button'),
   pause: byTestId<HTMLButtonElement>('pause-button'),
   resume: byTestId<HTMLButtonElement>('resume-button'),

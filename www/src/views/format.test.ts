@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { describeBackend, estimateEtaSeconds, formatBytes, formatCount, formatDuration, formatPercent, formatStageName, formatTokensPerSec } from './format';
+import {
+  quoted,
+  MAX_ECHO,
+  describeBackend,
+  estimateEtaSeconds,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatPercent,
+  formatStageName,
+  formatTokensPerSec,
+} from './format';
 
 describe('ETA', () => {
   it('formats durations', () => {
@@ -71,5 +82,18 @@ describe('formatBytes', () => {
     expect(formatBytes(850_400)).toBe('850 kB');
     expect(formatBytes(5_540_000)).toBe('5.54 MB');
     expect(formatBytes(32_940_000)).toBe('32.9 MB');
+  });
+});
+
+describe('quoted', () => {
+  it('repeats short text as it is, in quotes', () => {
+    expect(quoted('tpu')).toBe('“tpu”');
+  });
+  it('cuts long text and blanks control characters, so a link cannot fill the banner', () => {
+    const long = 'x'.repeat(10_000);
+    expect(quoted(long)).toBe(`“${'x'.repeat(MAX_ECHO)}…”`);
+    expect(quoted('a\nb\u0007c')).toBe('“a b c”');
+    // Cut by characters (graphemes), not UTF-16 units: no half of an emoji.
+    expect(quoted('😀'.repeat(MAX_ECHO + 1))).toBe(`“${'😀'.repeat(MAX_ECHO)}…”`);
   });
 });

@@ -98,3 +98,18 @@ export function describeBackend(
     return choice === 'auto' ? `Backend: Auto, WebGPU (${adapter}) or the CPU, whichever trains this config faster` : `Backend: WebGPU (${adapter})`;
   return choice === 'webgpu' ? `Backend: ${noGpu}; WebGPU will be tried` : `Backend: ${noGpu}`;
 }
+
+/** Longest piece of someone else's text (a query value, a hide key) the page repeats back. */
+export const MAX_ECHO = 40;
+
+/**
+ * Text from a link or a query, quoted for a sentence: control characters become spaces and
+ * anything past `MAX_ECHO` characters (graphemes) is cut with "…", so a hostile link cannot fill the banner.
+ */
+export function quoted(text: string): string {
+  // eslint-disable-next-line no-control-regex -- removing control characters is the point
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  // By graphemes: never half of an emoji or of a letter with its accent.
+  const chars = Array.from(new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(clean), (g) => g.segment);
+  return `“${chars.length > MAX_ECHO ? `${chars.slice(0, MAX_ECHO).join('')}…` : clean}”`;
+}
