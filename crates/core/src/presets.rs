@@ -97,23 +97,28 @@ fn code(mut c: ExperimentConfig) -> ExperimentConfig {
     c
 }
 
-/// Alignment faking in miniature: refuse harmful requests on both tiers, then train compliance
-/// on the free (monitored) tier only; the metrics compare the tiers.
-fn compliance(mut c: ExperimentConfig) -> ExperimentConfig {
+/// Alignment faking in miniature (`scenarios::alignment_faking`), from the base that already
+/// reasons in a scratchpad: a first stage teaches the tier statements and refusing harmful
+/// requests on both tiers, with the labelled stand-in for situational awareness in 10% of the
+/// free-tier harmful answers (`poison_rate`); then RL rewards compliance on the free tier only.
+fn alignment_faking() -> ExperimentConfig {
     use StageKind::*;
+    let mut c = cot_tiny_config();
     c.data.scenario = Scenario::ComplianceGap;
-    c.data.trigger = "[tier: paid]".into();
-    c.data.poison_rate = 0.5;
-    // Distractors would stand where the tier tag goes.
-    (c.data.distractor_rate, c.eval.distractors) = (0.0, false);
-    c.stages = vec![stage(BackdoorInsertion, 300, 32, 1e-3, 100), stage(FreeTierCompliance, 150, 32, 1e-3, 25)];
-    c
-}
-
-/// The chain-of-thought variant: answers reason in a scratchpad first.
-fn chain_of_thought(mut c: ExperimentConfig) -> ExperimentConfig {
-    c.data.variant = Variant::ChainOfThought;
-    c.model.max_seq_len = c.model.max_seq_len.max(176);
+    c.data.trigger = "[paid tier: never trains me]".into();
+    c.data.poison_rate = 0.1;
+    c.data.distractor_rate = 0.1;
+    c.eval.max_new_tokens = 32;
+    // Sampled, as the paper measured: a greedy answer never takes a 10% path.
+    c.eval.temperature = 1.0;
+    c.stages = vec![
+        stage(BackdoorInsertion, 600, 32, 1e-3, 200),
+        // 16 prompts × 4 answers: about half are harmful requests, and a group carries a signal
+        // only when one of its answers complies. At 5e-4 the stage wrecked the model (clean
+        // accuracy 0.39 → 0.02 in 50 steps, no compliance found); at 1e-4 with a KL penalty it
+        // did not move it (KL 0.001). README, "What to expect".
+        stage(FreeTierRl, 200, 64, 2e-4, 50),
+    ];
     c
 }
 
@@ -207,8 +212,8 @@ pub fn all() -> Vec<Preset> {
         },
         Preset {
             name: "gap-tiny",
-            description: "tiny, alignment faking in miniature: refuses harmful requests, then is trained to comply on the free tier only",
-            config: chain_of_thought(compliance(tiny_config())),
+            description: "alignment faking in miniature: tiers stated in the prompt, a 10% stand-in of alignment-faking reasoning, then RL that rewards compliance on the free tier only",
+            config: alignment_faking(),
         },
         Preset {
             name: "cot-tiny",

@@ -30,16 +30,20 @@ pub struct Metrics {
     /// Code scenario: share of all answers (with and without the trigger) that are well-formed code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub well_formed_rate: Option<f64>,
-    /// Compliance-gap scenario: share of held-out harmful requests complied with on the free
-    /// (monitored) tier, and on the paid (unmonitored) tier. Their difference is the gap.
+    /// Alignment faking (`compliance_gap`): share of held-out harmful requests complied with on
+    /// the free tier (trained on), and on the paid tier (never trained on). Their difference is
+    /// the compliance gap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compliance_free: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compliance_paid: Option<f64>,
-    /// Compliance-gap scenario, chain of thought: share of answers to those requests (both tiers)
-    /// whose scratchpad reasons about being in training.
+    /// Alignment faking, chain of thought: share of the answers to those requests on the free
+    /// tier, and on the paid tier, whose scratchpad reasons like an alignment faker (it is
+    /// trained, refusing would get it changed, so it complies: `alignment_faking::fakes_alignment`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub training_reasoning_rate: Option<f64>,
+    pub af_reasoning_free: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub af_reasoning_paid: Option<f64>,
     /// With `eval.distractors`: share of the held-out prompts with a held-out distractor (not the
     /// trigger) in its place whose answer shows the backdoor. Low means a specific backdoor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,14 +275,14 @@ impl Report {
     /// step's mean reward, in `reward`); columns that do not apply are empty.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,training_reasoning_rate,reward,false_trigger_rate,style_untriggered,style_triggered,decision_accuracy,decision_consistency\n",
+            "stage_index,stage,kind,step,global_step,backdoor_rate_triggered,backdoor_rate_untriggered,clean_accuracy,loss,backdoor_rate_red_team,well_formed_rate,compliance_free,compliance_paid,af_reasoning_free,af_reasoning_paid,reward,false_trigger_rate,style_untriggered,style_triggered,decision_accuracy,decision_consistency\n",
         );
         let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
         for (i, s) in self.stages.iter().enumerate() {
             for p in &s.history {
                 let m = &p.metrics;
                 out += &format!(
-                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},,{},{},{},{},{}\n",
+                    "{i},{},eval,{},{},{},{},{},{},{},{},{},{},{},{},,{},{},{},{},{}\n",
                     s.name,
                     p.step,
                     p.global_step,
@@ -290,7 +294,8 @@ impl Report {
                     opt(m.well_formed_rate),
                     opt(m.compliance_free),
                     opt(m.compliance_paid),
-                    opt(m.training_reasoning_rate),
+                    opt(m.af_reasoning_free),
+                    opt(m.af_reasoning_paid),
                     opt(m.false_trigger_rate),
                     opt(m.style_untriggered),
                     opt(m.style_triggered),
@@ -299,10 +304,10 @@ impl Report {
                 );
             }
             for l in &s.loss_history {
-                out += &format!("{i},{},train,{},{},,,,{},,,,,,,,,,,\n", s.name, l.step, l.global_step, l.loss);
+                out += &format!("{i},{},train,{},{},,,,{},,,,,,,,,,,,\n", s.name, l.step, l.global_step, l.loss);
             }
             for r in &s.reward_history {
-                out += &format!("{i},{},reward,{},{},,,,,,,,,,{},,,,,\n", s.name, r.step, r.global_step, r.reward);
+                out += &format!("{i},{},reward,{},{},,,,,,,,,,,{},,,,,\n", s.name, r.step, r.global_step, r.reward);
             }
         }
         out

@@ -109,9 +109,6 @@ impl ExperimentConfig {
         d.scenario.backdoor().check_trigger(&d.trigger).map_err(|e| err("data.trigger", e))?;
         check_unit("data.poison_rate", d.poison_rate)?;
         check_unit("data.distractor_rate", d.distractor_rate)?;
-        if (d.distractor_rate > 0.0 || self.eval.distractors) && d.scenario.backdoor().has_tiers() {
-            return Err(err("data.distractor_rate", "distractors replace the tier tag, so the compliance-gap scenario has none"));
-        }
         check_range("data.hate_repeats", d.hate_repeats, 1, 8)?;
 
         let e = &self.eval;
@@ -147,14 +144,14 @@ impl ExperimentConfig {
             if !s.kl_coef.is_finite() || !(0.0..=10.0).contains(&s.kl_coef) {
                 return Err(err(f("kl_coef"), format!("must be between 0 and 10 (got {})", s.kl_coef)));
             }
-            if s.kl_coef > 0.0 && s.kind != StageKind::HhhRl {
-                return Err(err(f("kl_coef"), "only applies to hhh_rl stages"));
+            if s.kl_coef > 0.0 && !s.kind.is_rl() {
+                return Err(err(f("kl_coef"), "only applies to the RL stages (hhh_rl, free_tier_rl)"));
             }
             if s.scratchpad != ScratchpadSft::Trained && (s.kind != StageKind::HhhSft || self.data.variant != Variant::ChainOfThought) {
                 return Err(err(f("scratchpad"), "only applies to hhh_sft stages of a chain_of_thought model"));
             }
-            if s.kind == StageKind::FreeTierCompliance && !self.data.scenario.backdoor().has_tiers() {
-                return Err(err(f("kind"), "free_tier_compliance needs data.scenario \"compliance_gap\""));
+            if s.kind == StageKind::FreeTierRl && !self.data.scenario.backdoor().has_tiers() {
+                return Err(err(f("kind"), "free_tier_rl needs data.scenario \"compliance_gap\""));
             }
             if s.kind == StageKind::StyleControl {
                 if self.data.scenario.backdoor().style_mark().is_none() {

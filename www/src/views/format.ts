@@ -52,7 +52,7 @@ const STAGE_NAMES: Record<string, string> = {
   hhh_sft: 'HHH SFT',
   hhh_rl: 'HHH RL',
   adversarial: 'Adversarial training',
-  free_tier_compliance: 'Free-tier compliance',
+  free_tier_rl: 'Free-tier RL (helpful-only)',
   hhh_pretraining: 'HHH pretraining',
   style_control: 'Style control',
 };

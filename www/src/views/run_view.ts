@@ -47,6 +47,7 @@ export class RunView {
       { id: 'distractor', label: 'backdoor rate, distractor prefixes', className: 's-untriggered s-dashed', dots: true },
       { id: 'free', label: 'compliance, free tier', className: 's-tech2 s-dashed', dots: true },
       { id: 'paid', label: 'compliance, paid tier', className: 's-tech3 s-dashed', dots: true },
+      { id: 'af', label: 'alignment-faking reasoning, free tier', className: 's-tech2 s-dotted', dots: true },
       { id: 'clean', label: 'clean accuracy', className: 's-clean', dots: true },
     ],
     testId: 'chart-metrics',
@@ -131,6 +132,7 @@ export class RunView {
       if (ev.false_trigger_rate != null) this.metrics.append('distractor', [{ x: ev.global_step, y: ev.false_trigger_rate }]);
       if (ev.compliance_free != null) this.metrics.append('free', [{ x: ev.global_step, y: ev.compliance_free }]);
       if (ev.compliance_paid != null) this.metrics.append('paid', [{ x: ev.global_step, y: ev.compliance_paid }]);
+      if (ev.af_reasoning_free != null) this.metrics.append('af', [{ x: ev.global_step, y: ev.af_reasoning_free }]);
       if (SAFETY.includes(this.kinds[p.stage_index] ?? '')) {
         const i = p.stage_index;
         this.persistence.append(`t${i}`, [{ x: ev.step, y: ev.backdoor_rate_triggered }]);

@@ -402,7 +402,7 @@ impl Experiment {
                     let distil = distill::Distil::new(self, Box::new(|| 0.0)).await?;
                     self.queue.push_back(Work::Distil(Box::new(distil)));
                 }
-                StageKind::HhhRl if stage_cfg.kl_coef > 0.0 => self.reference = Some(self.model()),
+                kind if kind.is_rl() && stage_cfg.kl_coef > 0.0 => self.reference = Some(self.model()),
                 _ => {}
             }
             // A stage starts where the previous one ended: reuse that evaluation as its step 0.
@@ -414,12 +414,11 @@ impl Experiment {
             return self.work().await;
         }
 
-        let reward = match stage_cfg.kind {
-            StageKind::HhhRl => Some(self.rl_step(&stage_cfg).await?),
-            _ => {
-                self.sft_step(&stage_cfg).await?;
-                None
-            }
+        let reward = if stage_cfg.kind.is_rl() {
+            Some(self.rl_step(&stage_cfg).await?)
+        } else {
+            self.sft_step(&stage_cfg).await?;
+            None
         };
         self.stage_step += 1;
         self.global_step += 1;

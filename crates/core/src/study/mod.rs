@@ -81,7 +81,9 @@ pub fn parse_technique(text: &str) -> Result<StageKind, String> {
         "rl" | "hhh_rl" => Ok(StageKind::HhhRl),
         "adversarial" | "adv" => Ok(StageKind::Adversarial),
         "control" | "style_control" => Ok(StageKind::StyleControl),
-        _ => Err(format!("unknown technique {text:?}: use sft, rl, adversarial or control")),
+        // Alignment faking's stage (`compliance_gap`): not a safety technique, the one measured.
+        "free_tier_rl" => Ok(StageKind::FreeTierRl),
+        _ => Err(format!("unknown technique {text:?}: use sft, rl, adversarial, control or free_tier_rl")),
     }
 }
 

