@@ -751,7 +751,7 @@ mod tests {
         assert!(p("probe dance --weights w").unwrap_err().contains("unrecognized subcommand 'dance'"));
         assert!(p("probe inspect --weights w --prompt hi --colour red").unwrap_err().contains("'--colour'"));
         assert!(p("sweep --sizes 64").unwrap_err().contains("WIDTHxLAYERS"));
-        assert!(p("sweep --techniques dance").unwrap_err().contains("use sft, rl, adversarial or control"));
+        assert!(p("sweep --techniques dance").unwrap_err().contains("use sft, rl, adversarial, control or free_tier_rl"));
         assert!(p("sweep --preset tiny").unwrap_err().contains("no hhh_rl stage"));
         assert!(p("sweep --poison 2").unwrap_err().contains("poison_rate"));
         assert!(p("link --preset tiny --backend tpu").unwrap_err().contains("[possible values: auto, webgpu, cpu]"));
