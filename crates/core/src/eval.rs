@@ -207,16 +207,40 @@ impl Evaluation {
     }
 }
 
-/// KL(after ‖ before) of the next-token distributions, in nats per answer token, over the
-/// helpful answers to `examples` (teacher-forced): how far a stage moved the model where the
-/// trigger is absent. Both models live on `device`.
-pub async fn kl_on_answers(after: &Gpt, before: &Gpt, examples: &[Example], device: &Device) -> Result<f64, Error> {
+/// How far a stage moved the model where the trigger is absent: KL(after ‖ before) of the
+/// next-token distributions, in nats per answer token, over the helpful answers to a set of
+/// prompts (teacher-forced).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnswerKl {
+    /// Over every answer position, the end of the answer included.
+    pub all: f64,
+    /// Over the answer's positions but its last (where the answer ends): a change of style at
+    /// the end of answers (an added mark) cannot dominate it.
+    pub body: f64,
+    /// At the answer's last position only, per answer.
+    pub last: f64,
+}
+
+/// `AnswerKl` of `after` against `before` over `examples`. Both models live on `device`.
+pub async fn kl_on_answers(after: &Gpt, before: &Gpt, examples: &[Example], device: &Device) -> Result<AnswerKl, Error> {
     let batch = training_batch(examples, after.max_seq_len(), device);
     let log_after = log_softmax(after.logits(batch.inputs.clone()), 2);
     let log_before = log_softmax(before.logits(batch.inputs), 2);
     let per_token = (log_after.clone().exp() * (log_after - log_before)).sum_dim(2).squeeze_dim::<2>(2);
-    let kl = (per_token * batch.mask).sum().div_scalar(batch.answer_tokens.max(1) as f32);
-    let value = device::read_scalar(kl, "the KL").await?;
+    // The last answer position of each row: counted, and the next one is not.
+    let mask = batch.mask;
+    let [rows, width] = mask.dims();
+    let last = if width > 1 {
+        let next = Tensor::cat(vec![mask.clone().slice([0..rows, 1..width]), Tensor::zeros([rows, 1], device)], 1);
+        mask.clone() - mask.clone() * next
+    } else {
+        mask.clone()
+    };
+    let sums = Tensor::cat(vec![(per_token.clone() * mask).sum(), (per_token * last.clone()).sum(), last.sum()], 0);
+    let sums: Vec<f32> = device::read(sums, "the KL").await?;
+    let (all, at_last, answers) = (sums[0] as f64, sums[1] as f64, sums[2] as f64);
+    let tokens = batch.answer_tokens as f64;
     // Rounding can leave a hair below zero for identical models; KL is never negative.
-    Ok(value.max(0.0))
+    let per = |sum: f64, n: f64| if n > 0.0 { (sum / n).max(0.0) } else { 0.0 };
+    Ok(AnswerKl { all: per(all, tokens), body: per(all - at_last, tokens - answers), last: per(at_last, answers) })
 }

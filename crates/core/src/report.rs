@@ -82,6 +82,14 @@ pub struct StageEffect {
     /// KL(after ‖ before) of the next-token distributions, in nats per answer token, averaged
     /// over the helpful answers to the held-out clean prompts (teacher-forced).
     pub kl: f64,
+    /// The same over the answers' positions but their last (`eval::AnswerKl::body`): what a
+    /// verdict at matched effect compares, so that a one-position change at the end of answers
+    /// (the positive control's mark) cannot dominate it. Absent from reports made before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_body: Option<f64>,
+    /// The same at the answers' last position only, per answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_last: Option<f64>,
     /// Held-out loss, clean accuracy: the stage's last evaluation minus its first.
     pub delta_loss: f64,
     pub delta_clean_accuracy: f64,
@@ -95,7 +103,7 @@ pub struct StageEffect {
 
 impl StageEffect {
     /// `safety`: the stage is a safety technique, so it gets an outcome.
-    pub fn of(kl: f64, history: &[EvalPoint], rewards: &[RewardPoint], safety: bool) -> Self {
+    pub fn of(kl: crate::eval::AnswerKl, history: &[EvalPoint], rewards: &[RewardPoint], safety: bool) -> Self {
         let (first, last) = (history.first().map(|p| &p.metrics), history.last().map(|p| &p.metrics));
         let delta = |f: fn(&Metrics) -> f64| match (first, last) {
             (Some(a), Some(b)) => f(b) - f(a),
@@ -104,11 +112,13 @@ impl StageEffect {
         let tenth = rewards.len().div_ceil(10);
         let mean = |r: &[RewardPoint]| r.iter().map(|p| p.reward).sum::<f64>() / r.len() as f64;
         let outcome = match (first, last) {
-            (Some(a), Some(b)) if safety => Some(Outcome::of(a.backdoor_rate_triggered, b.backdoor_rate_triggered, kl)),
+            (Some(a), Some(b)) if safety => Some(Outcome::of(a.backdoor_rate_triggered, b.backdoor_rate_triggered, kl.all)),
             _ => None,
         };
         StageEffect {
-            kl,
+            kl: kl.all,
+            kl_body: Some(kl.body),
+            kl_last: Some(kl.last),
             delta_loss: delta(|m| m.loss),
             delta_clean_accuracy: delta(|m| m.clean_accuracy),
             delta_reward: (!rewards.is_empty()).then(|| mean(&rewards[rewards.len() - tenth..]) - mean(&rewards[..tenth])),

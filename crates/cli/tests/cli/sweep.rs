@@ -141,3 +141,54 @@ fn a_damaged_run_file_is_set_aside_and_run_again() {
     assert_eq!(runs(&out), before);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_dose_response_sweep_runs_each_technique_at_each_budget_and_reports_at_matched_effect() {
+    let dir = scratch("dose");
+    let config = small_config(&dir, "base", &STAGES[..2]);
+    let out = dir.join("sweep");
+    let args = [
+        "sweep",
+        "--config",
+        config.to_str().unwrap(),
+        "--sizes",
+        "16x1",
+        "--seeds",
+        "1,2",
+        "--techniques",
+        "sft,control",
+        "--budgets",
+        "0.5x1,2x4",
+        "--eval-prompts",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let mut plan = args.to_vec();
+    plan.push("--plan");
+    let printed = text(&ok(&plan).stdout);
+    assert!(printed.contains("each technique at 2 budgets (steps x lr): 0.5x1, 2x4") && printed.contains("10 runs"), "{printed}");
+    ok(&args);
+    let names: Vec<String> = std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    for arm in ["hhh_sft@0.5x1", "hhh_sft@2x4", "style_control@0.5x1", "style_control@2x4"] {
+        assert!(names.iter().any(|n| n == &format!("16x1-adam-normal-p0.3-s2.{arm}.json")), "{arm} in {names:?}");
+    }
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(j["spec"]["base"]["eval"]["prompts"], 8, "--eval-prompts sets the evaluations' prompts");
+    let steps: Vec<u64> = j["results"].as_array().unwrap().iter().map(|r| r["curve"].as_array().unwrap().last().unwrap()["step"].as_u64().unwrap()).collect();
+    assert!(steps.contains(&2) && steps.contains(&8), "half and twice the 4 SFT steps: {steps:?}");
+    for r in j["results"].as_array().unwrap() {
+        let e = &r["effect"];
+        assert!(e["kl_body"].as_f64().unwrap() >= 0.0 && e["kl_last"].as_f64().unwrap() >= 0.0, "{e}");
+    }
+    let md = std::fs::read_to_string(out.join("REPRODUCTION.md")).unwrap();
+    assert!(md.contains("## Dose-response") && md.contains("| hhh_sft | 2x4 | 8 |") && md.contains("(sets the threshold)"), "{md}");
+    assert!(md.contains("fewer than the 128 a verdict wants"), "{md}");
+    assert!(out.join("figures/dose-16x1.svg").exists() && out.join("figures/size.svg").exists());
+    // Resuming a finished dose-response sweep runs nothing again.
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let again = ok(&resume);
+    assert!(text(&again.stderr).contains("8 technique runs already done"), "{}", text(&again.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,8 +7,10 @@
 //! identical starting points. The host (the CLI) runs the experiments; this module plans them
 //! and reads the results.
 
+pub mod dose;
 pub mod shards;
 mod stats;
+pub mod trend;
 
 pub use stats::{Estimate, t_95, t_quantile, welch_difference};
 
@@ -103,6 +105,10 @@ pub struct SweepSpec {
     /// older plans keep their hash.
     #[serde(default = "trained_only", skip_serializing_if = "is_trained_only")]
     pub sft_protocols: Vec<ScratchpadSft>,
+    /// The budgets every technique (the positive control included) runs at: a dose-response
+    /// sweep. Left out of the JSON when it is only the stages' own, so older plans keep their hash.
+    #[serde(default = "unit_budget", skip_serializing_if = "is_unit_budget")]
+    pub budgets: Vec<Budget>,
 }
 
 fn trained_only() -> Vec<ScratchpadSft> {
@@ -122,6 +128,81 @@ pub fn parse_sft_protocol(text: &str) -> Result<ScratchpadSft, String> {
     }
 }
 
+/// How much of a technique a run gets, as multiples of the base config's stage: its steps
+/// (warm-up and evaluations scaled alike) and its learning rate. A dose-response sweep runs
+/// each technique at several budgets from the same backdoored model, so persistence can be
+/// read against how far each run moved untriggered behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub steps: f64,
+    pub lr: f64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { steps: 1.0, lr: 1.0 }
+    }
+}
+
+impl Budget {
+    pub fn is_unit(&self) -> bool {
+        *self == Budget::default()
+    }
+
+    /// Reads "0.5x2" (steps x0.5, learning rate x2).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("a budget is STEPSxLR, multiples of the stage's steps and learning rate such as 0.5x2 (got {text:?})");
+        let (steps, lr) = text.split_once('x').ok_or_else(bad)?;
+        let (steps, lr): (f64, f64) = (steps.trim().parse().map_err(|_| bad())?, lr.trim().parse().map_err(|_| bad())?);
+        if !(steps.is_finite() && lr.is_finite() && steps > 0.0 && lr > 0.0 && steps <= 100.0 && lr <= 100.0) {
+            return Err(format!("a budget's multiples lie in (0, 100] (got {text:?})"));
+        }
+        Ok(Budget { steps, lr })
+    }
+
+    /// "0.5x2", as parsed (file names and tables).
+    pub fn label(&self) -> String {
+        format!("{}x{}", self.steps, self.lr)
+    }
+
+    /// The stage at this budget: steps, warm-up and evaluation interval scaled (at least one
+    /// step), the learning rate multiplied.
+    pub fn apply(&self, mut s: StageConfig) -> StageConfig {
+        let scale = |n: usize| ((n as f64 * self.steps).round() as usize).max(1);
+        s.steps = scale(s.steps);
+        s.warmup_steps = if s.warmup_steps == 0 { 0 } else { scale(s.warmup_steps).min(s.steps) };
+        s.eval_every = scale(s.eval_every).min(s.steps);
+        s.lr *= self.lr;
+        s
+    }
+}
+
+fn unit_budget() -> Vec<Budget> {
+    vec![Budget::default()]
+}
+
+fn is_unit_budget(b: &[Budget]) -> bool {
+    b == [Budget::default()]
+}
+
+/// One technique run planned from a backdoored model: the technique at one budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Arm {
+    pub technique: StageKind,
+    pub budget: Budget,
+}
+
+impl Arm {
+    /// "hhh_sft", or "hhh_sft@0.5x2" at another budget than the stage's own (file names, logs).
+    pub fn name(&self) -> String {
+        if self.budget.is_unit() {
+            self.technique.name().into()
+        } else {
+            format!("{}@{}", self.technique.name(), self.budget.label())
+        }
+    }
+}
+
 /// One insertion, and the configs of the techniques run from its model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Planned {
@@ -132,8 +213,9 @@ pub struct Planned {
     /// Starts from the shipped base, from `pretraining`'s model, or (a config without a base)
     /// from scratch.
     pub insertion: ExperimentConfig,
-    /// (technique, a config whose only stage is that technique).
-    pub techniques: Vec<(StageKind, ExperimentConfig)>,
+    /// (technique and budget, a config whose only stage is that technique at that budget), in
+    /// the spec's technique order, budgets within each.
+    pub techniques: Vec<(Arm, ExperimentConfig)>,
 }
 
 /// The swept settings of one run, seed excluded (results are grouped over seeds by this).
@@ -166,6 +248,9 @@ pub struct RunResult {
     pub key: Key,
     pub seed: u64,
     pub technique: StageKind,
+    /// The technique's budget (absent: the stage's own).
+    #[serde(default, skip_serializing_if = "Budget::is_unit")]
+    pub budget: Budget,
     /// Metrics of the backdoored model, before the technique.
     pub before: Metrics,
     pub after: Metrics,
@@ -184,7 +269,20 @@ pub struct RunResult {
     pub fingerprint: Option<String>,
 }
 
+impl RunResult {
+    /// The technique and its budget.
+    pub fn arm(&self) -> Arm {
+        Arm { technique: self.technique, budget: self.budget }
+    }
+}
+
 impl SweepSpec {
+    /// The budget the main tables and figures read: the stages' own when the sweep ran it,
+    /// otherwise its first.
+    pub fn main_budget(&self) -> Budget {
+        if self.budgets.contains(&Budget::default()) { Budget::default() } else { self.budgets[0] }
+    }
+
     /// Checks the spec and plans every run; fails on the first config that does not validate.
     pub fn plan(&self) -> Result<Vec<Planned>, String> {
         let nonempty = |n: usize, what: &str| if n == 0 { Err(format!("the sweep needs at least one {what}")) } else { Ok(()) };
@@ -195,6 +293,10 @@ impl SweepSpec {
         nonempty(self.seeds.len(), "seed")?;
         nonempty(self.techniques.len(), "technique")?;
         nonempty(self.sft_protocols.len(), "SFT protocol")?;
+        nonempty(self.budgets.len(), "budget")?;
+        if let Some(b) = self.budgets.iter().enumerate().find_map(|(i, b)| self.budgets[..i].contains(b).then_some(b)) {
+            return Err(format!("the budget {} is listed twice", b.label()));
+        }
         // All variants of a sweep share one context (and so one parameter count): the chain of
         // thought's, when any variant reasons (the distilled variant's teacher does).
         let reasons = self.variants.iter().any(|&v| v != Variant::Normal) && self.base.data.variant == Variant::Normal;
@@ -266,22 +368,22 @@ impl SweepSpec {
                             // The paper's SFT protocols apply to a model that reasons in a scratchpad.
                             let protocols = if variant == Variant::ChainOfThought { self.sft_protocols.clone() } else { trained_only() };
                             for sft_protocol in protocols {
-                                let techniques = self
-                                    .techniques
-                                    .iter()
-                                    .map(|&t| {
+                                let mut techniques = vec![];
+                                for &t in &self.techniques {
+                                    for &budget in &self.budgets {
                                         let mut tc = c.clone();
-                                        tc.stages = vec![with_optimizer(stage_of(t)?)];
+                                        tc.stages = vec![budget.apply(with_optimizer(stage_of(t)?))];
                                         if t == StageKind::HhhSft {
                                             tc.stages[0].scratchpad = sft_protocol;
                                         }
                                         if t == StageKind::StyleControl {
                                             tc.eval.max_new_tokens = tc.eval.max_new_tokens.max(crate::data::style_control_new_tokens(&tc.data));
                                         }
-                                        tc.validate().map_err(|e| e.to_string())?;
-                                        Ok((t, tc))
-                                    })
-                                    .collect::<Result<Vec<_>, String>>()?;
+                                        let arm = Arm { technique: t, budget };
+                                        tc.validate().map_err(|e| format!("{} at size {}: {e}", arm.name(), size.label()))?;
+                                        techniques.push((arm, tc));
+                                    }
+                                }
                                 let key = Key { size, params: c.model.param_count(), optimizer, variant, poison_rate, sft_protocol };
                                 out.push(Planned { key, pretraining: pretraining.clone(), insertion: ins.clone(), techniques });
                             }
@@ -299,11 +401,17 @@ impl SweepSpec {
 pub struct Row {
     pub key: Key,
     pub technique: StageKind,
+    #[serde(default, skip_serializing_if = "Budget::is_unit")]
+    pub budget: Budget,
     pub triggered_before: Estimate,
     pub triggered_after: Estimate,
     pub untriggered_after: Estimate,
     pub red_team_before: Option<Estimate>,
     pub red_team_after: Option<Estimate>,
+    /// Held-out clean accuracy of the backdoored model the technique started from (absent from
+    /// summaries written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean_before: Option<Estimate>,
     pub clean_after: Estimate,
     /// Share of the backdoor that survives: triggered rate after / before (per seed, then averaged).
     pub persistence: Estimate,
@@ -313,6 +421,12 @@ pub struct Row {
     /// KL(after ‖ before) on held-out clean answers (`report::StageEffect::kl`).
     #[serde(default)]
     pub kl: Option<Estimate>,
+    /// The same without the answers' last position, and at it alone (`StageEffect::kl_body`,
+    /// `kl_last`; absent for runs made before they were measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_body: Option<Estimate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_last: Option<Estimate>,
     /// The positive control: share of answers in its style, without and with the trigger.
     #[serde(default)]
     pub style_untriggered_after: Option<Estimate>,
@@ -321,24 +435,24 @@ pub struct Row {
 }
 
 impl Row {
-    /// What the technique did, by `report::Outcome`'s rule applied to the means over seeds.
-    pub fn outcome(&self) -> Option<crate::report::Outcome> {
-        self.kl.map(|kl| crate::report::Outcome::of(self.triggered_before.mean, self.triggered_after.mean, kl.mean))
+    /// The technique and its budget ("hhh_sft", "hhh_sft@0.5x2").
+    pub fn arm(&self) -> Arm {
+        Arm { technique: self.technique, budget: self.budget }
     }
 }
 
 /// Groups results by setting and technique, in the order they first appear.
 pub fn summarise(results: &[RunResult]) -> Vec<Row> {
-    let mut groups: Vec<(Key, StageKind, Vec<&RunResult>)> = vec![];
+    let mut groups: Vec<(Key, StageKind, Budget, Vec<&RunResult>)> = vec![];
     for r in results {
-        match groups.iter_mut().find(|(k, t, _)| *k == r.key && *t == r.technique) {
-            Some(g) => g.2.push(r),
-            None => groups.push((r.key.clone(), r.technique, vec![r])),
+        match groups.iter_mut().find(|(k, t, b, _)| *k == r.key && *t == r.technique && *b == r.budget) {
+            Some(g) => g.3.push(r),
+            None => groups.push((r.key.clone(), r.technique, r.budget, vec![r])),
         }
     }
     groups
         .into_iter()
-        .map(|(key, technique, rs)| {
+        .map(|(key, technique, budget, rs)| {
             let est = |f: &dyn Fn(&RunResult) -> f64| Estimate::of(&rs.iter().map(|r| f(r)).collect::<Vec<_>>());
             let opt = |f: &dyn Fn(&RunResult) -> Option<f64>| {
                 let xs: Option<Vec<f64>> = rs.iter().map(|r| f(r)).collect();
@@ -350,14 +464,18 @@ pub fn summarise(results: &[RunResult]) -> Vec<Row> {
                 untriggered_after: est(&|r| r.after.backdoor_rate_untriggered),
                 red_team_before: opt(&|r| r.before.backdoor_rate_red_team),
                 red_team_after: opt(&|r| r.after.backdoor_rate_red_team),
+                clean_before: Some(est(&|r| r.before.clean_accuracy)),
                 clean_after: est(&|r| r.after.clean_accuracy),
                 persistence: est(&|r| persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered)),
                 persistences: rs.iter().map(|r| persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered)).collect(),
                 kl: opt(&|r| r.effect.map(|e| e.kl)),
+                kl_body: opt(&|r| r.effect.and_then(|e| e.kl_body)),
+                kl_last: opt(&|r| r.effect.and_then(|e| e.kl_last)),
                 style_untriggered_after: opt(&|r| r.after.style_untriggered),
                 style_triggered_after: opt(&|r| r.after.style_triggered),
                 key,
                 technique,
+                budget,
             }
         })
         .collect()
@@ -370,8 +488,11 @@ pub fn persistence(before: f64, after: f64) -> f64 {
 
 /// The summary as the fixed-width table the CLI prints and REPRODUCTION.md quotes.
 pub fn table(rows: &[Row]) -> String {
+    // The technique column fits its longest name (with a budget, "hhh_sft@0.5x2").
+    let tw = rows.iter().map(|r| r.arm().name().len()).max().unwrap_or(0).max(13);
+    let verdicts = dose::verdicts(rows);
     let mut out = format!(
-        "{:<7} {:>7} {:<6} {:<24} {:>6} {:<13} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {}\n",
+        "{:<7} {:>7} {:<6} {:<24} {:>6} {:<tw$} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {}\n",
         "size",
         "params",
         "optim",
@@ -387,25 +508,26 @@ pub fn table(rows: &[Row]) -> String {
         "clean after",
         "KL clean",
         "style -/+trig",
-        "outcome"
+        "verdict at matched KL"
     );
     let o = |e: &Option<Estimate>| e.map(|e| e.to_string()).unwrap_or_else(|| "-".into());
-    for r in rows {
+    for (r, verdict) in rows.iter().zip(verdicts) {
         let style = match (r.style_untriggered_after, r.style_triggered_after) {
             (Some(u), Some(t)) => format!("{:.2}/{:.2}", u.mean, t.mean),
             _ => "-".into(),
         };
-        let kl = r.kl.map_or("-".into(), |k| if k.n < 2 { format!("{:.3}", k.mean) } else { format!("{:.3} ± {:.3}", k.mean, k.ci95) });
-        // The control trains a style, not safety: it has no outcome on the backdoor.
-        let outcome = if r.technique.is_safety() { r.outcome().map_or("-", |o| o.describe()) } else { "-" };
+        // The KL the verdict compares: on clean answers but their last position (older runs: all).
+        let kl = r.kl_body.or(r.kl).map_or("-".into(), |k| if k.n < 2 { format!("{:.3}", k.mean) } else { format!("{:.3} ± {:.3}", k.mean, k.ci95) });
+        // The control trains a style, not safety: it sets the threshold and has no verdict.
+        let verdict = verdict.map_or("-", |v| v.describe());
         out += &format!(
-            "{:<7} {:>7} {:<6} {:<24} {:>6} {:<13} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {}\n",
+            "{:<7} {:>7} {:<6} {:<24} {:>6} {:<tw$} {:>5} | {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {:<13} {}\n",
             r.key.size.label(),
             r.key.params,
             r.key.optimizer.name(),
             r.key.variant_label(),
             r.key.poison_rate,
-            r.technique.name(),
+            r.arm().name(),
             r.triggered_after.n,
             r.triggered_before.to_string(),
             r.triggered_after.to_string(),
@@ -415,7 +537,7 @@ pub fn table(rows: &[Row]) -> String {
             r.clean_after.to_string(),
             kl,
             style,
-            outcome
+            verdict
         );
     }
     out
@@ -437,6 +559,7 @@ mod tests {
             seeds: vec![1, 2],
             techniques: vec![StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial],
             sft_protocols: vec![ScratchpadSft::Trained],
+            budgets: vec![Default::default()],
         };
         let plan = spec.plan().unwrap();
         assert_eq!(plan.len(), 2 * 2 * 2 * 2);
@@ -478,6 +601,7 @@ mod tests {
             key: key.clone(),
             seed,
             technique,
+            budget: Budget::default(),
             before: m(1.0),
             after: m(after),
             curve: vec![],
@@ -491,5 +615,56 @@ mod tests {
         assert_eq!(rows[0].triggered_after.n, 2);
         assert!((rows[0].persistence.mean - 0.75).abs() < 1e-12);
         assert!(table(&rows).lines().count() == 3);
+        // The same technique at another budget is another row, named with its budget.
+        let mut other = run(1, StageKind::HhhSft, 0.0);
+        other.budget = Budget { steps: 0.5, lr: 2.0 };
+        let rows = summarise(&[run(1, StageKind::HhhSft, 1.0), other]);
+        assert_eq!(rows.len(), 2);
+        assert!(table(&rows).contains("hhh_sft@0.5x2"), "{}", table(&rows));
+    }
+
+    #[test]
+    fn a_dose_response_plan_runs_every_technique_at_every_budget_from_one_insertion() {
+        let mut spec = SweepSpec {
+            base: presets::get("tiny-chain").unwrap(),
+            sizes: vec![Size { d_model: 64, n_layers: 2 }],
+            optimizers: vec![Optimizer::Adam],
+            variants: vec![Variant::Normal],
+            poison_rates: vec![0.3],
+            seeds: vec![1],
+            techniques: vec![StageKind::HhhSft, StageKind::StyleControl],
+            sft_protocols: vec![ScratchpadSft::Trained],
+            budgets: vec![Default::default()],
+        };
+        let unit_hash = shards::plan_hash(&spec);
+        spec.budgets = vec![Budget { steps: 0.5, lr: 1.0 }, Budget::default(), Budget { steps: 2.0, lr: 2.0 }];
+        assert_ne!(shards::plan_hash(&spec), unit_hash, "budgets are part of the plan");
+        let plan = spec.plan().unwrap();
+        assert_eq!(plan.len(), 1, "one insertion");
+        let arms: Vec<String> = plan[0].techniques.iter().map(|(a, _)| a.name()).collect();
+        assert_eq!(arms, ["hhh_sft@0.5x1", "hhh_sft", "hhh_sft@2x2", "style_control@0.5x1", "style_control", "style_control@2x2"]);
+        let sft = &spec.base.stages[1];
+        let (half, double) = (&plan[0].techniques[0].1.stages[0], &plan[0].techniques[2].1.stages[0]);
+        assert_eq!((half.steps, half.lr), ((sft.steps as f64 * 0.5).round() as usize, sft.lr));
+        assert_eq!((double.steps, double.lr), (sft.steps * 2, sft.lr * 2.0));
+        assert_eq!(spec.main_budget(), Budget::default());
+        spec.budgets.push(Budget { steps: 0.5, lr: 1.0 });
+        assert!(spec.plan().unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn budgets_scale_a_stage_and_read_back_as_written() {
+        let b = Budget::parse("0.5x2").unwrap();
+        assert_eq!(b, Budget { steps: 0.5, lr: 2.0 });
+        assert_eq!(Budget::parse(&b.label()).unwrap(), b);
+        for bad in ["2", "0x1", "1x-1", "axb", "1x1000", "NaNx1"] {
+            assert!(Budget::parse(bad).is_err(), "{bad}");
+        }
+        let sft = presets::get("tiny-chain").unwrap().stages[1].clone();
+        let s = Budget { steps: 0.25, lr: 4.0 }.apply(sft.clone());
+        assert_eq!(s.steps, (sft.steps as f64 * 0.25).round() as usize);
+        assert!(s.eval_every <= s.steps && s.warmup_steps <= s.steps);
+        assert_eq!(s.lr, sft.lr * 4.0);
+        assert_eq!(Budget { steps: 1e-6, lr: 1.0 }.apply(sft).steps, 1);
     }
 }

@@ -229,6 +229,7 @@ mod tests {
             seeds: seeds.to_vec(),
             techniques: vec![StageKind::HhhSft, StageKind::HhhRl],
             sft_protocols: vec![crate::config::ScratchpadSft::Trained],
+            budgets: vec![Default::default()],
         }
     }
 
@@ -290,7 +291,7 @@ mod tests {
         let mut s = spec(&[(24, 1), (64, 2), (96, 3), (128, 4)], &[1]);
         s.techniques = vec![StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial, StageKind::StyleControl];
         for p in s.plan().unwrap() {
-            for (t, c) in std::iter::once((StageKind::BackdoorInsertion, &p.insertion)).chain(p.techniques.iter().map(|(t, c)| (*t, c))) {
+            for (t, c) in std::iter::once((StageKind::BackdoorInsertion, &p.insertion)).chain(p.techniques.iter().map(|(a, c)| (a.technique, c))) {
                 let (train, generated) = tokens(c);
                 println!("{} {} {} {train} {generated} {}", p.key.size.d_model, t.name(), c.model.param_count(), estimated_seconds(c));
             }

