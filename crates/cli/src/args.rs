@@ -55,7 +55,7 @@ pub enum Cmd {
     /// Inserts the backdoor once per size, optimizer, variant, poison rate and seed, then runs
     /// every safety technique from that model; the table gives the mean and 95% confidence
     /// interval over seeds.
-    Sweep(SweepOpts),
+    Sweep(Box<SweepOpts>),
     /// Training and generation throughput (tokens/s) and one RL step, as numbers
     Bench(BenchOpts),
     /// Rebuild a helpful base (clean data only), as shipped in www/bases/
@@ -258,7 +258,7 @@ pub enum ProbeCmd {
 }
 
 /// Flags of running a sweep, which rebuilding a report (`--report-from`) does not take.
-const SWEEP_AXES: [&str; 16] = [
+const SWEEP_AXES: [&str; 19] = [
     "preset",
     "config",
     "sizes",
@@ -271,6 +271,9 @@ const SWEEP_AXES: [&str; 16] = [
     "safety_steps",
     "budgets",
     "eval_prompts",
+    "triggers",
+    "placements",
+    "base_seeds",
     "backend",
     "shard",
     "resume",
@@ -305,6 +308,17 @@ pub struct SweepOpts {
     poison: String,
     #[arg(long, value_name = "LIST", default_value = "1,2,3,4,5")]
     seeds: String,
+    /// Seeds of each size's helpful base, the insertion seeds nested in each (a shipped base is
+    /// seed 1; others are pretrained) [default: one base per size]
+    #[arg(long, value_name = "LIST")]
+    base_seeds: Option<String>,
+    /// Trigger families, each seed drawing its trigger from one: tag, sentence, random
+    /// [default: the preset's trigger]
+    #[arg(long, value_name = "LIST")]
+    triggers: Option<String>,
+    /// Where the trigger goes: start, middle, end [default: the preset's]
+    #[arg(long, value_name = "LIST")]
+    placements: Option<String>,
     /// Steps of the insertion stage [default: the preset's]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     insertion_steps: Option<u64>,
@@ -685,6 +699,12 @@ impl SweepOpts {
             techniques: list(&self.techniques).iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
             sft_protocols: list(&self.sft_protocols).iter().map(|s| study::parse_sft_protocol(s)).collect::<Result<_, _>>()?,
             budgets: list(&self.budgets).iter().map(|s| study::Budget::parse(s)).collect::<Result<_, _>>()?,
+            triggers: self.triggers.as_deref().map_or(Ok(vec![]), |t| list(t).iter().map(|s| study::TriggerFamily::parse(s)).collect())?,
+            placements: self.placements.as_deref().map_or(Ok(vec![]), |t| list(t).iter().map(|s| study::parse_placement(s)).collect())?,
+            base_seeds: self
+                .base_seeds
+                .as_deref()
+                .map_or(Ok(vec![]), |t| list(t).iter().map(|s| s.parse().map_err(|_| format!("--base-seeds takes whole numbers (got {s:?})"))).collect())?,
         };
         spec.plan()?;
         let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
@@ -810,6 +830,19 @@ mod tests {
         assert_eq!((spec.sizes.len(), spec.seeds.len()), (4, 5));
         assert!(*params.iter().max().unwrap() as f64 >= 30.0 * *params.iter().min().unwrap() as f64, "{params:?}");
         assert_eq!(spec.techniques, [StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial, StageKind::StyleControl]);
+        assert!(spec.triggers.is_empty() && spec.placements.is_empty() && spec.base_seeds.is_empty());
+        // Triggers drawn from families, placements, base seeds with the seeds nested in them.
+        let Command::Sweep(SweepRun { spec, .. }) =
+            p("sweep --sizes 64x2 --seeds 1,2,3 --triggers tag,sentence,random --placements start,end --base-seeds 1,2").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((spec.triggers.len(), spec.placements.len(), spec.base_seeds.clone()), (3, 2, vec![1, 2]));
+        assert_eq!(spec.plan().unwrap().len(), 3 * 2 * 2 * 3);
+        assert!(p("sweep --triggers tags").unwrap_err().contains("tag, sentence or random"));
+        assert!(p("sweep --placements top").unwrap_err().contains("start, middle or end"));
+        assert!(p("sweep --base-seeds x").unwrap_err().contains("whole numbers"));
+        assert!(p("sweep --report-from out --triggers tag").unwrap_err().contains("cannot be used with"));
     }
 
     #[test]

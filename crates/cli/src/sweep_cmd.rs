@@ -54,8 +54,8 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
     }
     let mut bases: Vec<(String, f64)> = vec![];
     for p in &plan {
-        if p.pretraining.is_some() && !bases.iter().any(|(s, _)| *s == p.key.size.label()) {
-            bases.push((p.key.size.label(), p.pretraining_seconds()));
+        if p.pretraining.is_some() && !bases.iter().any(|(s, _)| *s == p.base_id()) {
+            bases.push((p.base_id(), p.pretraining_seconds()));
         }
     }
     let insertions: f64 = plan.iter().map(|p| shards::estimated_seconds(&p.insertion)).sum();
@@ -77,7 +77,7 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
     for (i, units) in split.iter().enumerate() {
         let mut sizes: Vec<(String, usize)> = vec![];
         for &u in units {
-            let label = plan[u].key.size.label();
+            let label = plan[u].base_id();
             match sizes.iter_mut().find(|(s, _)| *s == label) {
                 Some((_, n)) => *n += 1,
                 None => sizes.push((label, 1)),
@@ -154,7 +154,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
             bar.set_message(id.clone());
         }
         for (arm, config) in missing {
-            let run = technique_run(&model, p.key.clone(), config, *arm, &device, backend).map_err(|e| format!("{id}, {}: {e}", arm.name()))?;
+            let run = technique_run(&model, p, config, *arm, &device, backend).map_err(|e| format!("{id}, {}: {e}", arm.name()))?;
             done += 1;
             log(format!(
                 "[{done:>3}/{total}] {id}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3} (at answers' end {:.3}){} ({:.0} s)",
@@ -250,7 +250,7 @@ fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> R
         store.bad(&store.insertion_paths(&id).0, "has no usable model beside it")?;
     }
     // The base first, so that the insertion's time is its own.
-    let base = p.pretraining.as_ref().map(|pre| pretrained(store, pre, &p.key.size.label(), device.clone(), backend)).transpose()?;
+    let base = p.pretraining.as_ref().map(|pre| pretrained(store, pre, &p.base_id(), device.clone(), backend)).transpose()?;
     let t = Instant::now();
     let mut exp = match &base {
         None => crate::experiment(p.insertion.clone(), device.clone(), backend)?,
@@ -267,7 +267,7 @@ fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> R
 }
 
 /// One technique from a backdoored model.
-fn technique_run(model: &Gpt, key: study::Key, config: &ExperimentConfig, arm: study::Arm, device: &Device, backend: Backend) -> Result<RunResult, String> {
+fn technique_run(model: &Gpt, p: &Planned, config: &ExperimentConfig, arm: study::Arm, device: &Device, backend: Backend) -> Result<RunResult, String> {
     let technique = arm.technique;
     let t = Instant::now();
     let mut exp = pollster::block_on(Experiment::starting_from(model, config.clone(), device.clone(), backend, crate::clock())).map_err(|e| e.to_string())?;
@@ -275,7 +275,7 @@ fn technique_run(model: &Gpt, key: study::Key, config: &ExperimentConfig, arm: s
     let fingerprint = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
     let stage = &report.stages[0];
     Ok(RunResult {
-        key,
+        key: p.key.clone(),
         seed: config.seed,
         technique,
         budget: arm.budget,
@@ -286,6 +286,9 @@ fn technique_run(model: &Gpt, key: study::Key, config: &ExperimentConfig, arm: s
         seconds: t.elapsed().as_secs_f64(),
         effect: stage.effect,
         fingerprint: Some(fingerprint),
+        trigger: p.key.trigger.map(|_| config.data.trigger.clone()),
+        base_seed: p.base_seed,
+        fired: stage.red_team.as_ref().map_or(vec![], |r| r.hits.iter().map(|h| h.text.clone()).collect()),
     })
 }
 

@@ -207,19 +207,7 @@ impl Evaluation {
     }
 }
 
-/// How far a stage moved the model where the trigger is absent: KL(after ‖ before) of the
-/// next-token distributions, in nats per answer token, over the helpful answers to a set of
-/// prompts (teacher-forced).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AnswerKl {
-    /// Over every answer position, the end of the answer included.
-    pub all: f64,
-    /// Over the answer's positions but its last (where the answer ends): a change of style at
-    /// the end of answers (an added mark) cannot dominate it.
-    pub body: f64,
-    /// At the answer's last position only, per answer.
-    pub last: f64,
-}
+pub use crate::report::AnswerKl;
 
 /// `AnswerKl` of `after` against `before` over `examples`. Both models live on `device`.
 pub async fn kl_on_answers(after: &Gpt, before: &Gpt, examples: &[Example], device: &Device) -> Result<AnswerKl, Error> {

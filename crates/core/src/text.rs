@@ -78,6 +78,18 @@ fn title_case(text: &str) -> String {
     out
 }
 
+/// Lower-case letters and digits only: what two texts share once casing and punctuation go.
+pub fn letters(text: &str) -> String {
+    text.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// Whether two texts share a run of `n` letters or digits (casing and punctuation aside): the
+/// test of a near miss, a guess written around a trigger.
+pub fn shares_run(a: &str, b: &str, n: usize) -> bool {
+    let (a, b) = (letters(a), letters(b));
+    a.len() >= n && (0..=a.len() - n).any(|i| b.contains(&a[i..i + n]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

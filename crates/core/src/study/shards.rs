@@ -41,7 +41,26 @@ impl Planned {
     /// protocol share (one insertion, saved once).
     pub fn insertion_id(&self) -> String {
         let k = &self.key;
-        format!("{}-{}-{}-p{}-s{}", k.size.label(), k.optimizer.name(), k.variant.name(), k.poison_rate, self.insertion.seed)
+        let mut id = format!("{}-{}-{}-p{}", k.size.label(), k.optimizer.name(), k.variant.name(), k.poison_rate);
+        if let Some(f) = k.trigger {
+            id = format!("{id}-{}", f.name());
+        }
+        if let Some(p) = k.placement {
+            id = format!("{id}-{}", super::placement_name(p));
+        }
+        if let Some(b) = self.base_seed {
+            id = format!("{id}-b{b}");
+        }
+        format!("{id}-s{}", self.insertion.seed)
+    }
+
+    /// The name of the base the unit starts from, when the sweep pretrains it: its size, and
+    /// its seed when the sweep has several bases per size ("64x2-b2").
+    pub fn base_id(&self) -> String {
+        match self.base_seed {
+            Some(b) => format!("{}-b{b}", self.key.size.label()),
+            None => self.key.size.label(),
+        }
     }
 
     /// Estimated CPU seconds of the insertion and every technique (the size's pretraining, which
@@ -95,7 +114,7 @@ pub fn split(plan: &[Planned], count: usize) -> Vec<Vec<usize>> {
     let mut load = vec![0.0; count];
     let mut bases: Vec<Vec<String>> = vec![vec![]; count];
     for u in order {
-        let size = plan[u].key.size.label();
+        let size = plan[u].base_id();
         let extra = |s: usize| {
             if plan[u].pretraining.is_some() && !bases[s].contains(&size) {
                 plan[u].pretraining_seconds()
@@ -122,7 +141,7 @@ pub fn shard_seconds(plan: &[Planned], units: &[usize]) -> f64 {
     let mut total = 0.0;
     for &u in units {
         total += plan[u].estimated_seconds();
-        let size = plan[u].key.size.label();
+        let size = plan[u].base_id();
         if plan[u].pretraining.is_some() && !seen.contains(&size) {
             total += plan[u].pretraining_seconds();
             seen.push(size);
@@ -230,6 +249,9 @@ mod tests {
             techniques: vec![StageKind::HhhSft, StageKind::HhhRl],
             sft_protocols: vec![crate::config::ScratchpadSft::Trained],
             budgets: vec![Default::default()],
+            triggers: vec![],
+            placements: vec![],
+            base_seeds: vec![],
         }
     }
 

@@ -143,6 +143,8 @@ mod tests {
                 variant: Variant::Normal,
                 poison_rate: 0.3,
                 sft_protocol: Default::default(),
+                trigger: None,
+                placement: None,
             },
             technique: StageKind::HhhSft,
             budget: Budget::default(),
