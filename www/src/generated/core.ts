@@ -7,6 +7,12 @@ export const LIMITS = {"MAX_BATCH":256,"MAX_D_MODEL":1024,"MAX_EVAL_PROMPTS":512
 /** Every stage kind, in the order a run usually chains them. */
 export const STAGE_KINDS = ["hhh_pretraining","backdoor_insertion","hhh_sft","hhh_rl","adversarial","style_control","free_tier_rl"] as const;
 
+/** The safety techniques: the stages that try to remove the backdoor (`StageKind::is_safety`). */
+export const SAFETY_STAGE_KINDS = ["hhh_sft","hhh_rl","adversarial"] as const;
+
+/** Share of untriggered answers in the positive control's style at which it has moved untriggered behaviour: its KL then sets the threshold a safety stage must reach before "it kept the backdoor" means anything (`study::dose::MOVED_STYLE`). */
+export const MOVED_STYLE = 0.5 as const;
+
 /** The backends a run (or a link) may ask for: the names of `BackendChoice`, in the page's order. */
 export const BACKENDS = ["auto","webgpu","cpu"] as const;
 

@@ -791,7 +791,7 @@ export type StageEffect = {
    */
   kl: number;
   /**
-   * The same over the answers' positions but their last (`eval::AnswerKl::body`): what a
+   * The same over the answers' positions but their last (`AnswerKl::body`): what a
    * verdict at matched effect compares, so that a one-position change at the end of answers
    * (the positive control's mark) cannot dominate it. Absent from reports made before it was.
    */

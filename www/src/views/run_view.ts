@@ -3,6 +3,7 @@
 import type { ExperimentConfig, Metrics, Progress, Report } from '../shared/wasm_api';
 import { LineChart, type SeriesSpec } from './charts';
 import { estimateEtaSeconds, formatDuration, formatStageName, formatTokensPerSec } from './format';
+import { renderEffectChart } from './effect_chart';
 import { renderEffects, renderResults, renderTaskAccuracy } from './results';
 import { byTestId } from './dom';
 
@@ -62,6 +63,7 @@ export class RunView {
   private readonly table = byTestId<HTMLTableElement>('results-table');
   private readonly taskAccuracy = byTestId<HTMLElement>('task-accuracy');
   private readonly effects = byTestId<HTMLElement>('stage-effects');
+  private readonly effectChart = byTestId<HTMLElement>('effect-chart');
   private kinds: string[] = [];
   private latest: (Metrics | null)[] = [];
   private renderQueued = false;
@@ -107,6 +109,7 @@ export class RunView {
     this.latest = this.kinds.map(() => null);
     this.renderTable(true);
     renderEffects(this.effects, []);
+    renderEffectChart(this.effectChart, []);
   }
 
   /** Clears everything for a new run of `config`. */
@@ -168,6 +171,7 @@ export class RunView {
       this.kinds = report.stages.map((s) => s.kind);
     }
     renderEffects(this.effects, report?.stages ?? []);
+    renderEffectChart(this.effectChart, report?.stages ?? []);
     this.renderTable(how !== 'done');
     const took = formatDuration(this.clock.seconds());
     if (how === 'done') {
