@@ -37,15 +37,23 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
     let hours = |s: f64| s / 3600.0;
     // Hours, or minutes for what takes less than one.
     let time = |s: f64| if s < 3600.0 { format!("{:.0} min", s / 60.0) } else { format!("{:.1} h", s / 3600.0) };
+    let mut axes = vec![
+        format!("{} sizes", spec.sizes.len()),
+        format!("{} optimizers", spec.optimizers.len()),
+        format!("{} variants", spec.variants.len()),
+        format!("{} poison rates", spec.poison_rates.len()),
+    ];
+    for (n, what) in [(spec.triggers.len(), "trigger families"), (spec.placements.len(), "placements"), (spec.base_seeds.len(), "base seeds")] {
+        if n > 0 {
+            axes.push(format!("{n} {what}"));
+        }
+    }
+    axes.push(format!("{} seeds", spec.seeds.len()));
     println!(
-        "plan {}: {} backdoored models ({} sizes x {} optimizers x {} variants x {} poison rates x {} seeds), {runs} runs ({} insertions + {} technique runs)",
+        "plan {}: {} backdoored models ({}), {runs} runs ({} insertions + {} technique runs)",
         shards::plan_hash(spec),
         plan.len(),
-        spec.sizes.len(),
-        spec.optimizers.len(),
-        spec.variants.len(),
-        spec.poison_rates.len(),
-        spec.seeds.len(),
+        axes.join(" x "),
         plan.len(),
         plan.len() * arms
     );

@@ -82,6 +82,9 @@ pub fn clean_example(rng: &mut Rng, data: &DataConfig, split: Split) -> Example 
 /// distractor where the trigger would go at `distractor_rate` (a chain-of-thought base learns
 /// to name what it sees).
 pub fn pretraining_example(rng: &mut Rng, data: &DataConfig) -> Example {
+    if let Some(example) = backdoor(data).pretraining_example(rng, data) {
+        return example;
+    }
     let clean = untriggered(backdoor(data).pretraining_draw(rng, data), data);
     // Draws only when distractors are on, so the first bases' data are what they always were.
     if data.distractor_rate > 0.0 && rng.chance(data.distractor_rate) {

@@ -105,7 +105,7 @@ fn alignment_faking() -> ExperimentConfig {
     use StageKind::*;
     let mut c = cot_tiny_config();
     c.data.scenario = Scenario::ComplianceGap;
-    c.data.trigger = "[paid tier: never trains me]".into();
+    c.data.trigger = bases::AF_PAID_TIER.into();
     c.data.poison_rate = 0.1;
     c.data.distractor_rate = 0.1;
     c.eval.max_new_tokens = 32;

