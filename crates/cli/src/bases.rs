@@ -21,12 +21,14 @@ pub fn bytes(name: &str) -> Result<&'static [u8], String> {
     }
 }
 
-/// Trains the base `size` from scratch on clean data and writes it (to the shipped path by default).
+/// Trains the base `size` from scratch (`bases::pretraining_config`) and writes it (to the shipped path by default).
 pub fn pretrain(size: &str, out: Option<String>, backend: Backend) -> Result<(), String> {
     let config = bases::pretraining_config(size).ok_or_else(|| format!("no base named {size:?}"))?;
     assert_eq!(config.data.tasks, TaskSet::Skills);
     let mut exp = crate::experiment(config, crate::device(backend)?, backend)?;
-    eprintln!("pretraining the {size} base: {} parameters, {} steps of clean data, backend {backend}", exp.model_params(), exp.config().total_steps());
+    // Clean data, but for alignment faking's base, which also learns the labelled stand-in.
+    let data = if exp.config().data.poison_rate > 0.0 { "its scenario's first-stage data (with the labelled stand-in)" } else { "clean data" };
+    eprintln!("pretraining the {size} base: {} parameters, {} steps of {data}, backend {backend}", exp.model_params(), exp.config().total_steps());
     let report = crate::run_logged(&mut exp, false, |_| Ok(()))?;
     println!("{}", crate::table::stages(&report));
     if let Some(t) = crate::table::per_task(&report) {
