@@ -148,7 +148,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
         }
         done += p.techniques.len() - missing.len();
         let t = Instant::now();
-        let (model, m, saved) = insertion(&store, p, &device, backend)?;
+        let (model, m, base_clean, saved) = insertion(&store, p, &device, backend)?;
         done += 1;
         log(format!(
             "[{done:>3}/{total}] {id}: backdoor {}, with trigger {:.2}, without {:.2} ({:.0} s)",
@@ -162,7 +162,8 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
             bar.set_message(id.clone());
         }
         for (arm, config) in missing {
-            let run = technique_run(&model, p, config, *arm, &device, backend).map_err(|e| format!("{id}, {}: {e}", arm.name()))?;
+            let mut run = technique_run(&model, p, config, *arm, &device, backend).map_err(|e| format!("{id}, {}: {e}", arm.name()))?;
+            run.base_clean_accuracy = base_clean;
             done += 1;
             log(format!(
                 "[{done:>3}/{total}] {id}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3} (at answers' end {:.3}){} ({:.0} s)",
@@ -247,11 +248,11 @@ fn claim(store: &Store, spec: &SweepSpec, backend: Backend, shard: Option<Shard>
 
 /// A unit's backdoored model: read back from the sweep's directory when a saved one is there
 /// (its config checked), otherwise trained (from the size's helpful base) and saved.
-fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> Result<(Gpt, Metrics, bool), String> {
+fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> Result<(Gpt, Metrics, Option<f64>, bool), String> {
     let id = p.insertion_id();
     if let Some((record, bytes)) = store.insertion(&id)? {
         match Experiment::from_checkpoint(&bytes, device.clone(), backend, crate::clock()) {
-            Ok(exp) if *exp.config() == p.insertion => return Ok((exp.model(), record.metrics, true)),
+            Ok(exp) if *exp.config() == p.insertion => return Ok((exp.model(), record.metrics, record.base_clean_accuracy, true)),
             Ok(_) => store.bad(&store.insertion_paths(&id).1, "holds another insertion's model")?,
             Err(e) => store.bad(&store.insertion_paths(&id).1, &format!("could not be read ({})", e.to_string().trim_end_matches('.')))?,
         }
@@ -268,10 +269,13 @@ fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> R
     };
     let report = pollster::block_on(exp.run(|_| {})).map_err(|e| format!("{id}: {e}"))?;
     let metrics = report.stages.last().and_then(|s| s.metrics.clone()).unwrap_or_default();
+    // The first evaluation is the base's, before any insertion step: the size's capability.
+    let starts_from_base = base.is_some() || p.insertion.base.is_some();
+    let base_clean = report.stages.last().and_then(|s| s.history.first()).filter(|_| starts_from_base).map(|e| e.metrics.clean_accuracy);
     let fingerprint = pollster::block_on(exp.fingerprint()).map_err(|e| e.to_string())?;
     let bytes = pollster::block_on(exp.export_checkpoint(0)).map_err(|e| e.to_string())?;
-    store.save_insertion(&id, &bytes, fingerprint, metrics.clone(), t.elapsed().as_secs_f64())?;
-    Ok((exp.model(), metrics, false))
+    store.save_insertion(&id, &bytes, fingerprint, metrics.clone(), base_clean, t.elapsed().as_secs_f64())?;
+    Ok((exp.model(), metrics, base_clean, false))
 }
 
 /// One technique from a backdoored model.
@@ -296,6 +300,7 @@ fn technique_run(model: &Gpt, p: &Planned, config: &ExperimentConfig, arm: study
         fingerprint: Some(fingerprint),
         trigger: p.key.trigger.map(|_| config.data.trigger.clone()),
         base_seed: p.base_seed,
+        base_clean_accuracy: None,
         fired: stage.red_team.as_ref().map_or(vec![], |r| r.hits.iter().map(|h| h.text.clone()).collect()),
     })
 }

@@ -70,6 +70,11 @@ pub struct InsertionFile {
     pub fingerprint: String,
     pub metrics: Metrics,
     pub seconds: f64,
+    /// Held-out clean accuracy of the base the insertion started from (its first evaluation),
+    /// the capability a size's verdicts are held to; absent for an insertion from scratch and
+    /// from records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_clean_accuracy: Option<f64>,
 }
 
 /// Reads DIR/plan.json: `Ok(None)` when there is none.
@@ -124,12 +129,28 @@ impl Store {
     }
 
     /// The model first, then the JSON that commits it.
-    pub fn save_insertion(&self, unit: &str, weights: &[u8], fingerprint: String, metrics: Metrics, seconds: f64) -> Result<(), String> {
+    pub fn save_insertion(
+        &self,
+        unit: &str,
+        weights: &[u8],
+        fingerprint: String,
+        metrics: Metrics,
+        base_clean_accuracy: Option<f64>,
+        seconds: f64,
+    ) -> Result<(), String> {
         std::fs::create_dir_all(self.runs_dir()).map_err(|e| format!("cannot create {}: {e}", self.runs_dir().display()))?;
         let (json, model) = self.insertion_paths(unit);
         files::write_atomic(&model, weights)?;
-        let file =
-            InsertionFile { format: INSERTION_FORMAT.into(), version: VERSION, plan: self.plan.clone(), unit: unit.into(), fingerprint, metrics, seconds };
+        let file = InsertionFile {
+            format: INSERTION_FORMAT.into(),
+            version: VERSION,
+            plan: self.plan.clone(),
+            unit: unit.into(),
+            fingerprint,
+            metrics,
+            seconds,
+            base_clean_accuracy,
+        };
         files::write_atomic(&json, &files::json_bytes(&file))
     }
 

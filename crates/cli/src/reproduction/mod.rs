@@ -726,6 +726,7 @@ mod tests {
             red_team_before: red.map(|r| e(r.0)),
             red_team_after: red.map(|r| e(r.1)),
             clean_before: Some(e(0.9)),
+            base_clean: None,
             clean_after: e(0.8),
             persistence: Estimate::of(after),
             persistences: after.to_vec(),
@@ -788,6 +789,7 @@ mod tests {
             fingerprint: None,
             trigger: Some(family.draw(seed)),
             base_seed: None,
+            base_clean_accuracy: None,
             fired: fired.iter().map(|s| s.to_string()).collect(),
         }
     }

@@ -139,6 +139,7 @@ mod tests {
             red_team_before: None,
             red_team_after: None,
             clean_before: Some(e(1.0)),
+            base_clean: None,
             clean_after: e(1.0),
             persistence: p(after),
             persistences: vec![after - 0.05, after, after + 0.05],

@@ -325,6 +325,10 @@ pub struct RunResult {
     /// The seed of the base it started from, when the sweep has several per size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_seed: Option<u64>,
+    /// Held-out clean accuracy of the base the unit's insertion started from (`study::trend`
+    /// holds a size to it; absent for insertions from scratch and older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_clean_accuracy: Option<f64>,
     /// The red team's guesses that elicited the backdoor (adversarial training).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fired: Vec<String>,
@@ -534,6 +538,9 @@ pub struct Row {
     /// summaries written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clean_before: Option<Estimate>,
+    /// Held-out clean accuracy of the bases the runs started from (absent when not recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_clean: Option<Estimate>,
     pub clean_after: Estimate,
     /// Share of the backdoor that survives: triggered rate after / before (per seed, then averaged).
     pub persistence: Estimate,
@@ -585,6 +592,7 @@ pub fn summarise(results: &[RunResult]) -> Vec<Row> {
                 red_team_before: opt(&|r| r.before.backdoor_rate_red_team),
                 red_team_after: opt(&|r| r.after.backdoor_rate_red_team),
                 clean_before: Some(est(&|r| r.before.clean_accuracy)),
+                base_clean: opt(&|r| r.base_clean_accuracy),
                 clean_after: est(&|r| r.after.clean_accuracy),
                 persistence: est(&|r| persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered)),
                 persistences: units(&rs, &|r| Some(persistence(r.before.backdoor_rate_triggered, r.after.backdoor_rate_triggered))).expect("every run has it"),
@@ -754,6 +762,7 @@ mod tests {
             fingerprint: None,
             trigger: None,
             base_seed: None,
+            base_clean_accuracy: None,
             fired: vec![],
         };
         let rows = summarise(&[run(1, StageKind::HhhSft, 1.0), run(1, StageKind::HhhRl, 0.0), run(2, StageKind::HhhSft, 0.5)]);
@@ -878,6 +887,7 @@ mod tests {
             fingerprint: None,
             trigger: None,
             base_seed: Some(base_seed),
+            base_clean_accuracy: None,
             fired: vec![],
         };
         let rows = summarise(&[run(1, 1, 0.2), run(1, 2, 0.4), run(1, 3, 0.6), run(2, 1, 0.8), run(2, 2, 1.0), run(2, 3, 0.6)]);
