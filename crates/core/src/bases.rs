@@ -61,7 +61,16 @@ pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
     let size = &name[family(name).len()..];
     let (coder, cot, af) = (family(name).contains("coder-"), family(name).contains("cot-"), family(name) == "af-");
     let lr = if size == "tiny" { 3e-3 } else { 2e-3 };
-    let steps = if coder || cot || af { 12_000 } else { 8000 };
+    // Alignment faking's base spends half its data on harmful requests and tiers, so its skills
+    // come later: at 12,000 steps af-tiny held out 0.72 (rising 0.62, 0.68, 0.72 over the last
+    // 3,000), under `MIN_ACCURACY`.
+    let steps = if af {
+        24_000
+    } else if coder || cot {
+        12_000
+    } else {
+        8000
+    };
     let mut config = ExperimentConfig {
         schema_version: SCHEMA_VERSION,
         seed: 1,
