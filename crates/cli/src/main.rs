@@ -49,6 +49,10 @@ fn main() -> ExitCode {
             println!("{}", presets::get(&preset).expect("checked when read").to_json_pretty());
             Ok(())
         }
+        Command::Estimate { config } => {
+            print!("{}", table::estimates(&config));
+            Ok(())
+        }
         Command::Link { config, backend } => {
             println!("#{}", link::encode(&config, &LinkExtras { backend, ..Default::default() }));
             Ok(())

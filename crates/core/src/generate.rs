@@ -33,7 +33,7 @@ pub struct Continuation {
 }
 
 /// Prompts per generation batch: bounds memory ([batch, seq, vocab] logits) on any device.
-const GENERATION_BATCH: usize = 128;
+pub const GENERATION_BATCH: usize = 128;
 
 /// Generated answers to `examples` (decoded, cut at EOS), in order.
 pub async fn answers(model: &Gpt, examples: &[Example], max_new: usize, sampling: &Sampling, device: &Device) -> Result<Vec<String>, Error> {

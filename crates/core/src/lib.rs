@@ -9,6 +9,7 @@ pub mod bases;
 pub mod batch;
 pub mod bench;
 pub mod config;
+pub mod cost;
 pub mod data;
 pub mod device;
 pub mod dialogue;

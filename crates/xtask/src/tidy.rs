@@ -13,7 +13,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("data", &["dialogue", "scenarios", "data", "batch", "validate"]),
     ("model", &["model", "generate", "train", "weights"]),
     ("measurement", &["probe", "probing", "redteam", "report", "eval", "rl"]),
-    ("running", &["fingerprint", "experiment", "study", "link", "bench"]),
+    ("running", &["fingerprint", "experiment", "cost", "study", "link", "bench"]),
 ];
 
 /// Where a `Scenario` variant may be named, relative to `crates/`: the scenarios themselves, the

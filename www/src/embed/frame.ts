@@ -7,13 +7,19 @@
 // - Autorun and visibility: a run asked for with ?autorun starts only once the frame is both on
 //   screen (IntersectionObserver) and in a visible tab (Page Visibility); while embedded, a run
 //   pauses when the frame scrolls out of view or the tab is hidden, and resumes when it is back,
-//   so a course page with many labs never burns a GPU on one nobody is looking at.
+//   so a course page with many labs never burns a GPU on one nobody is looking at. A run
+//   estimated above a few minutes (core's AUTORUN_MAX_SECONDS) never starts without a click.
 
 export type Command = 'run' | 'pause' | 'resume' | 'stop';
 
 export interface EmbedHooks {
   /** Starts a run if one can start now; false when not (not ready, invalid config, busy). */
   run(): boolean;
+  /**
+   * The run a link asked for with ?autorun: started if its estimate is short, else left to a
+   * click with a notice. True once settled; false while it cannot be decided yet.
+   */
+  autorun(): boolean;
   pause(): void;
   resume(): void;
   stop(): void;
@@ -76,7 +82,7 @@ export class Embed {
   update(): void {
     document.body.dataset.visible = String(this.visible);
     const state = this.hooks.state();
-    if (this.visible && this.autorunPending && this.hooks.run()) {
+    if (this.visible && this.autorunPending && this.hooks.autorun()) {
       this.autorunPending = false;
       return;
     }

@@ -2,7 +2,7 @@
 // A test (crates/bindings) fails when this file is not what core generates now, and rewrites it.
 
 /** Caps every config is held to (crates/core/src/limits.rs). */
-export const LIMITS = {"MAX_BATCH":256,"MAX_D_MODEL":1024,"MAX_EVAL_PROMPTS":512,"MAX_LAYERS":12,"MAX_PARAMS":20000000,"MAX_SEED":9007199254740991,"MAX_SEQ_LEN":256,"MAX_STAGES":8,"MAX_STEPS":50000,"MAX_TEMPERATURE":5.0,"MAX_TRIGGER_BYTES":40} as const;
+export const LIMITS = {"AUTORUN_MAX_SECONDS":300.0,"MAX_BATCH":256,"MAX_D_MODEL":1024,"MAX_EVAL_PROMPTS":512,"MAX_LAYERS":12,"MAX_PARAMS":20000000,"MAX_SEED":9007199254740991,"MAX_SEQ_LEN":256,"MAX_STAGES":8,"MAX_STEPS":50000,"MAX_TEMPERATURE":5.0,"MAX_TRIGGER_BYTES":40} as const;
 
 /** Every stage kind, in the order a run usually chains them. */
 export const STAGE_KINDS = ["hhh_pretraining","backdoor_insertion","hhh_sft","hhh_rl","adversarial","style_control","free_tier_rl"] as const;

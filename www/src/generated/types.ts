@@ -17,6 +17,17 @@ export type Activity = {
 };
 
 /**
+ * An estimate, and the sentence that refuses the run when it is above the device's budget.
+ */
+export type Admission = {
+  estimate: Estimate;
+  /**
+   * Why the run cannot start here, naming the setting to lower; absent when it can.
+   */
+  refusal?: string;
+};
+
+/**
  * What a run computes on.
  */
 export type Backend = "cpu" | "wgpu" | "webgpu";
@@ -178,6 +189,20 @@ export type DefectionReport = {
 };
 
 /**
+ * What a device offers a run: the backend, and for WebGPU the adapter's buffer limits
+ * (`GPUAdapter.limits`; burn asks the device for the adapter's own).
+ */
+export type DeviceLimits = {
+  backend: Backend;
+  max_buffer_size?: number;
+  max_storage_buffer_binding_size?: number;
+  /**
+   * Threads the page's CPU backend runs on (1 without cross-origin isolation).
+   */
+  threads: number;
+};
+
+/**
  * The data of a distilled chain-of-thought insertion (`experiment/distill.rs`).
  */
 export type Distillation = {
@@ -195,6 +220,41 @@ export type Distillation = {
    * The teacher's metrics at the end of its training.
    */
   teacher: Metrics | null;
+};
+
+/**
+ * What a run of a config costs on a backend, before it starts.
+ */
+export type Estimate = {
+  backend: Backend;
+  /**
+   * Peak memory: the parts below, at the stage that needs the most.
+   */
+  peak_bytes: number;
+  parts: Array<MemoryPart>;
+  /**
+   * The largest single tensor (one buffer on WebGPU, capped by the adapter), and what it is.
+   */
+  largest_buffer_bytes: number;
+  largest_buffer: string;
+  /**
+   * Tokens trained on (forward and backward) and generated, over the whole run.
+   */
+  training_tokens: number;
+  generated_tokens: number;
+  /**
+   * Floating-point operations: 6 per parameter per trained token, 2 per generated one.
+   */
+  flops: number;
+  /**
+   * Seconds on the native CPU backend (`estimated_seconds`).
+   */
+  native_seconds: number;
+  /**
+   * Seconds in the page on this device: the native estimate times the page's measured
+   * slowdown (`DeviceLimits::slowdown`).
+   */
+  seconds: number;
 };
 
 export type EvalConfig = {
@@ -497,6 +557,17 @@ export type LossPoint = {
   step: number;
   global_step: number;
   loss: number;
+};
+
+/**
+ * One part of a run's peak memory.
+ */
+export type MemoryPart = {
+  /**
+   * What it holds, in words ("stage 2's training activations (batch 64 × 96 tokens)").
+   */
+  what: string;
+  bytes: number;
 };
 
 export type Metrics = {

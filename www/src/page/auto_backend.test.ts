@@ -18,7 +18,15 @@ function config(d_model: number, batch: number, steps: number[]): ExperimentConf
     stages: steps.map((s, i) => ({ kind: i === 0 ? 'backdoor_insertion' : 'hhh_sft', steps: s, batch_size: batch, lr: 1e-3, warmup_steps: 0, eval_every: 10 })),
   } as unknown as ExperimentConfig;
 }
-const gpu = { available: true, vendor: 'google', architecture: 'swiftshader', description: '', reason: '' };
+const gpu = {
+  available: true,
+  vendor: 'google',
+  architecture: 'swiftshader',
+  description: '',
+  reason: '',
+  maxBufferSize: null,
+  maxStorageBufferBindingSize: null,
+};
 const cpu = { threads: 2, reason: '' };
 
 class MapStore implements KeyValueStore {

@@ -19,6 +19,7 @@ export const ui = {
   backend: byTestId<HTMLSelectElement>('backend-select'),
   configStatus: byTestId('config-status'),
   runControls: byTestId('run-controls'),
+  runEstimate: byTestId('run-estimate'),
   run: byTestId<HTMLButtonElement>('run-button'),
   pause: byTestId<HTMLButtonElement>('pause-button'),
   resume: byTestId<HTMLButtonElement>('resume-button'),

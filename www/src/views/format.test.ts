@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   quoted,
   MAX_ECHO,
+  describeAdmission,
   describeBackend,
+  formatRoughDuration,
   estimateEtaSeconds,
   formatBytes,
   formatCount,
@@ -95,5 +97,35 @@ describe('quoted', () => {
     expect(quoted('a\nb\u0007c')).toBe('“a b c”');
     // Cut by characters (graphemes), not UTF-16 units: no half of an emoji.
     expect(quoted('😀'.repeat(MAX_ECHO + 1))).toBe(`“${'😀'.repeat(MAX_ECHO)}…”`);
+  });
+});
+
+describe('admission', () => {
+  const estimate = {
+    backend: 'cpu' as const,
+    peak_bytes: 135e6,
+    parts: [],
+    largest_buffer_bytes: 4e6,
+    largest_buffer: 'logits',
+    training_tokens: 1e6,
+    generated_tokens: 1e4,
+    flops: 1e12,
+    native_seconds: 23,
+    seconds: 58,
+  };
+
+  it('reads an estimate as a rough time and memory', () => {
+    expect(formatRoughDuration(20)).toBe('under a minute');
+    expect(formatRoughDuration(720)).toBe('about 12 min');
+    expect(formatRoughDuration(4 * 3600)).toBe('about 4.0 h');
+    expect(describeAdmission({ admission: { estimate }, backends: ['cpu'] })).toBe('Estimated: under a minute and 135 MB of memory on the CPU.');
+    expect(describeAdmission({ admission: { estimate: { ...estimate, backend: 'webgpu', peak_bytes: 2.5e9, seconds: 900 } }, backends: ['webgpu'] })).toBe(
+      'Estimated: about 15 min and 2.5 GB of memory on WebGPU.',
+    );
+  });
+
+  it('gives the refusal when no backend admits the run', () => {
+    const refusal = 'This run needs about 4.0 GB of memory on the CPU, more than the 3.0 GB the page can use: lower stages[0].batch_size (128).';
+    expect(describeAdmission({ admission: { estimate, refusal }, backends: [] })).toBe(refusal);
   });
 });

@@ -1,4 +1,5 @@
 // Small pure formatting helpers (unit-tested in format.test.ts).
+import type { Admitted } from '../shared/protocol';
 
 /** Seconds → "0:07", "12:34", "1:02:03"; "—" when unknown. */
 export function formatDuration(seconds: number | null): string {
@@ -26,6 +27,22 @@ export function formatCount(n: number): string {
   if (abs >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
   if (abs >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
   return String(Math.round(n));
+}
+
+/** A rough length, as an estimate should read: "under a minute", "about 12 min", "about 3.5 h". */
+export function formatRoughDuration(seconds: number): string {
+  if (seconds < 60) return 'under a minute';
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** What a run of the settings would cost, or why it cannot run (core's `cost::admit`, per backend). */
+export function describeAdmission(a: Admitted): string {
+  const { estimate, refusal } = a.admission;
+  if (a.backends.length === 0) return refusal ?? 'This run does not fit this device.';
+  const where = estimate.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
+  const memory = estimate.peak_bytes >= 1e9 ? `${(estimate.peak_bytes / 1e9).toFixed(1)} GB` : `${Math.max(1, Math.round(estimate.peak_bytes / 1e6))} MB`;
+  return `Estimated: ${formatRoughDuration(estimate.seconds)} and ${memory} of memory on ${where}.`;
 }
 
 /** Bytes in decimal megabytes, as a download is usually shown: "12.3 MB", "850 kB". */

@@ -2,6 +2,7 @@
 // typed per call so a reply's value is the type the page expects.
 import type { BackendChoice, CallOf, Reply, Returns } from '../shared/protocol';
 import type { Lab } from '../shared/wasm_api';
+import { admit } from './admission';
 import { gpuProfile } from './gpu_profile';
 import { backendOf, dropLab, fingerprintOf, onBackend } from './lab';
 import { engine, moduleFor } from './loader';
@@ -96,6 +97,7 @@ const handlers: { [F in keyof Returns]: (c: CallOf<F>) => Returns[F] | Promise<R
     return moduleFor(c.backend).bench(c.shape, c.backend, c.steps);
   },
   cpuThreads: () => ({ ...(engine.threaded ?? engine.wasm).cpu_threads(), reason: engine.cpu.reason }),
+  admit: (c) => admit(c.config, c.backend),
   gpuProfile: (c) => {
     needIdle();
     return gpuProfile(c);

