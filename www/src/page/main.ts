@@ -37,20 +37,25 @@ const client = new WorkerClient({
     runs.onCrash(message, restarted);
   },
 });
-const embed: Embed = new Embed(options.embed, options.autorun, {
-  run: (): boolean => runs.start(),
-  autorun: (): boolean => runs.autorun(),
-  pause: () => {
-    runs.pause();
+const embed: Embed = new Embed(
+  options.embed,
+  options.autorun,
+  {
+    run: (): boolean => runs.start(),
+    autorun: (): boolean => runs.autorun(),
+    pause: () => {
+      runs.pause();
+    },
+    resume: () => {
+      runs.resume();
+    },
+    stop: () => {
+      ui.stop.click();
+    },
+    state: () => run.phase,
   },
-  resume: () => {
-    runs.resume();
-  },
-  stop: () => {
-    ui.stop.click();
-  },
-  state: () => run.phase,
-});
+  options.parentOrigin,
+);
 const panel = new SettingsPanel({
   client,
   view,

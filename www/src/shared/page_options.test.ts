@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HIDE_KEYS, pageOptions, parseHide, splitParams } from './page_options';
+import { HIDE_KEYS, originOf, pageOptions, parseHide, splitParams } from './page_options';
 
 describe('splitParams', () => {
   it('reads keys with and without values, percent-decoded', () => {
@@ -28,8 +28,25 @@ describe('pageOptions', () => {
       hide: ['header', 'footer'],
       backend: 'cpu',
       theme: 'light',
+      parentOrigin: null,
     });
-    expect(pageOptions('?x=1&theme=purple')).toEqual({ embed: false, autorun: false, preset: null, hide: [], backend: null, theme: 'auto' });
+    expect(pageOptions('?x=1&theme=purple')).toEqual({
+      embed: false,
+      autorun: false,
+      preset: null,
+      hide: [],
+      backend: null,
+      theme: 'auto',
+      parentOrigin: null,
+    });
+  });
+
+  it('reads the embedding origin, and nothing that is not one', () => {
+    expect(pageOptions('?embed&parent-origin=https%3A%2F%2Fcourse.example.org').parentOrigin).toBe('https://course.example.org');
+    expect(pageOptions('?parent-origin=http://127.0.0.1:8080/path?q').parentOrigin).toBe('http://127.0.0.1:8080');
+    for (const bad of ['*', 'null', 'javascript:alert(1)', 'file:///x', 'data:text/html,x', '', 'https://' + 'a'.repeat(3000)]) {
+      expect(originOf(bad)).toBeNull();
+    }
   });
 });
 

