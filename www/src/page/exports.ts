@@ -1,10 +1,11 @@
 // Exports and imports: the report (JSON, CSV), stage checkpoints as safetensors, and importing
 // weights (a failed import leaves the model and settings the user had).
 import type { ExperimentConfig } from '../shared/wasm_api';
+import type { SavedRun } from '../shared/protocol';
 import { download } from '../views/download';
 import { formatCount, formatStageName } from '../views/format';
 import { handled, sentence, ui } from './elements';
-import { carryResult, expectResult, exporting, imported, isBusy, run, settings, type RunPhase } from './state';
+import { carryResult, expectResult, exporting, imported, isBusy, openedSaved, run, settings, type RunPhase } from './state';
 import type { RunView } from '../views/run_view';
 import type { Sharing } from './sharing';
 import { el } from '../views/dom';
@@ -95,7 +96,7 @@ export class Exports {
     this.d.updateControls();
     this.setStatus(`Reading ${file.name}…`);
     const bytes = await file.arrayBuffer();
-    const result = await this.d.client.call({ fn: 'importWeights', bytes, backend: settings.backend }, [bytes]);
+    const result = await this.d.client.call({ fn: 'importWeights', bytes, name: file.name, backend: settings.backend }, [bytes]);
     exporting(false);
     if (!result.ok) {
       this.d.updateControls();
@@ -103,7 +104,7 @@ export class Exports {
       return;
     }
     const m = result.value;
-    imported(m.config, { backend: m.backend, note: m.note }, m.stage);
+    imported(m.config, { backend: m.backend, note: m.note }, m.stage, file.name);
     carryResult(null);
     expectResult(null);
     this.fillCheckpoints();
@@ -114,7 +115,37 @@ export class Exports {
     );
     this.d.sharing.showFingerprint(m.fingerprint);
     ui.verdict.hidden = true;
-    this.setStatus(`Imported ${file.name}. Try the model below, or export it again.`);
+    this.setStatus(`Imported ${file.name}. Try the model below, export it again, or train it further (“Start the next run from the imported model”).`);
     this.d.setPhase('done');
+  }
+
+  /** A saved run's finished stages as the current model (worker/store.ts); on failure nothing changes. */
+  async openSaved(saved: SavedRun): Promise<void> {
+    if (isBusy()) return;
+    exporting(true);
+    this.d.updateControls();
+    const result = await this.d.client.call({ fn: 'openSaved', id: saved.id, backend: settings.backend });
+    exporting(false);
+    if (!result.ok) {
+      this.d.updateControls();
+      this.setStatus(`The saved run could not be opened: ${sentence(result.error)} Your current model is unchanged.`, true);
+      return;
+    }
+    const o = result.value;
+    openedSaved(o.run.config, { backend: o.backend, note: o.note }, o.report, o.checkpoints);
+    carryResult(null);
+    expectResult(null);
+    this.fillCheckpoints();
+    this.d.setConfig(o.run.config, true);
+    this.d.view.reset(o.run.config);
+    this.d.view.finish(o.report, o.run.finished ? 'done' : 'stopped');
+    if (o.fingerprint) this.d.sharing.showFingerprint(o.fingerprint);
+    ui.verdict.hidden = true;
+    this.setStatus(
+      o.run.finished
+        ? `Opened ${o.run.name}: all ${String(o.run.stages)} stages. Download their weights, try the model or probe it.`
+        : `Opened ${o.run.name}: ${String(o.run.stagesDone)} of ${String(o.run.stages)} stages finished. Download, try or probe them, or continue the run.`,
+    );
+    this.d.setPhase(o.run.finished ? 'done' : 'idle');
   }
 }

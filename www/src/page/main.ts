@@ -14,6 +14,7 @@ import { Exports } from './exports';
 import { ProbingPanel } from './probing_panel';
 import { RunControls } from './run_controls';
 import { registerServiceWorker } from './service_worker';
+import { SavedRuns } from './saved_runs';
 import { SettingsPanel } from './settings_panel';
 import { Sharing } from './sharing';
 import { admissible, engine, engineReady, firstReady, isBusy, run, settings } from './state';
@@ -94,7 +95,19 @@ const exports = new Exports({
   },
   updateControls,
 });
-const runs: RunControls = new RunControls({ client, view, embed, sharing, exports, settings: panel, changed: updateControls });
+const saved: SavedRuns = new SavedRuns({
+  client,
+  continueRun: (r) => {
+    runs.continueRun(r);
+  },
+  open: (r) => exports.openSaved(r),
+});
+const runs: RunControls = new RunControls({ client, view, embed, sharing, exports, settings: panel, saved, changed: updateControls });
+// Leaving while a run goes would lose the stage under way (the finished ones are saved): ask first.
+window.addEventListener('beforeunload', (ev) => {
+  if (!isBusy()) return;
+  ev.preventDefault(); // the browser's own "Leave site?" prompt
+});
 new TryModel({ client, updateControls });
 ui.bannerDismiss.addEventListener('click', clearErrors);
 
@@ -127,6 +140,10 @@ function updateControls(): void {
   ui.checkpoint.disabled = noCheckpoints || busy;
   ui.downloadWeights.disabled = noCheckpoints || busy || run.exporting;
   ui.importWeights.disabled = !ready || busy || run.exporting || probing.isBusy;
+  ui.startFromImported.disabled = busy || run.importedFile === null;
+  if (ui.startFromImported.disabled) ui.startFromImported.checked = false;
+  saved.update();
+  ui.continueOnCpu.disabled = !ready || busy;
   const canTry = ready && run.hasModel && (phase === 'paused' || phase === 'done' || phase === 'idle');
   probing.setAvailable(canTry, run.checkpoints);
   ui.generate.disabled = !canTry || run.generating;
@@ -169,6 +186,7 @@ function onMessage(msg: WorkerToPage): void {
     case 'ready':
       ui.loading.hidden = true;
       engineReady(msg.presets, msg.defaultPreset, msg.gpu, msg.cpu);
+      void saved.refresh();
       if (firstReady()) {
         panel.fillPresets();
         void sharing.loadFromUrl().then(() => {

@@ -1,11 +1,12 @@
 // Run, Pause, Resume and Stop, and what the worker says about a run: each message moves the
 // run's state (state.ts) and the views, and is passed on to an embedding page.
-import type { WorkerToPage } from '../shared/protocol';
+import type { SavedRun, WorkerToPage } from '../shared/protocol';
 import type { WorkerClient } from '../shared/worker_client';
 import type { Embed } from '../embed/frame';
 import { browserStore, measurementKey, remember } from './auto_backend';
 import { clearErrors, sentence, setStatus, showError, ui } from './elements';
 import type { Exports } from './exports';
+import type { SavedRuns } from './saved_runs';
 import type { SettingsPanel } from './settings_panel';
 import type { Sharing } from './sharing';
 import {
@@ -14,6 +15,7 @@ import {
   engine,
   engineLost,
   enterPhase,
+  isBusy,
   measuredAs,
   modelAvailable,
   run,
@@ -38,12 +40,20 @@ export interface RunDeps {
   sharing: Sharing;
   exports: Exports;
   settings: SettingsPanel;
+  saved: SavedRuns;
   /** Something the controls show changed. */
   changed(): void;
 }
 
 export class RunControls {
   private stopTimer = 0;
+  /** This run's copy in the browser's storage, once a stage has been saved. */
+  private savedRun: SavedRun | null = null;
+  /** The GPU was lost during this run: why, until the run has stopped and the worker restarted. */
+  private gpuLost: string | null = null;
+  private gpuLossTimer = 0;
+  /** After a GPU loss: the saved run to continue on the CPU (null: start again on the CPU). */
+  private continueAfterLoss: SavedRun | null = null;
 
   constructor(private readonly d: RunDeps) {
     ui.run.addEventListener('click', () => void this.start());
@@ -57,6 +67,15 @@ export class RunControls {
     });
     ui.stop.addEventListener('click', () => {
       this.stop();
+    });
+    ui.continueOnCpu.addEventListener('click', () => {
+      ui.gpuLost.hidden = true;
+      ui.backend.value = 'cpu';
+      ui.backend.dispatchEvent(new Event('change')); // the settings take the CPU (and the link says so)
+      const saved = this.continueAfterLoss;
+      this.continueAfterLoss = null;
+      if (saved) this.continueRun(saved);
+      else this.start();
     });
   }
 
@@ -90,6 +109,8 @@ export class RunControls {
     const { view, sharing, exports } = this.d;
     clearErrors();
     runStarting(config);
+    this.savedRun = null;
+    ui.gpuLost.hidden = true;
     carryResult(null);
     exports.fillCheckpoints();
     ui.fingerprint.hidden = true;
@@ -100,9 +121,31 @@ export class RunControls {
     this.d.settings.showRemembered();
     const backend = settings.backend === 'auto' && run.measured ? run.measured.measurement.choice : settings.backend;
     view.setText(`Preparing the model on ${backend === 'cpu' ? 'the CPU' : backend === 'webgpu' ? 'WebGPU' : 'the faster backend'}…`);
-    this.d.client.send({ type: 'start', config, backend });
+    const name = ui.preset.value || 'custom';
+    const fromImported = ui.startFromImported.checked && !ui.startFromImported.disabled;
+    this.d.client.send({ type: 'start', config, backend, name, fromImported });
     this.setPhase('running');
     return true;
+  }
+
+  /** Continues a saved run from its last finished stage, on the settings' backend. */
+  continueRun(saved: SavedRun): void {
+    if (isBusy() || !engine.ready) return;
+    const { view, sharing, exports } = this.d;
+    clearErrors();
+    this.d.settings.setConfig(saved.config, true);
+    runStarting(saved.config);
+    this.savedRun = saved;
+    ui.gpuLost.hidden = true;
+    carryResult(null);
+    exports.fillCheckpoints();
+    ui.fingerprint.hidden = true;
+    sharing.showExpectation();
+    ui.generateOutput.replaceChildren();
+    view.reset(saved.config);
+    view.setText(`Continuing ${saved.name} from stage ${String(saved.stagesDone + 1)} of ${String(saved.stages)}…`);
+    this.d.client.send({ type: 'continue', id: saved.id, backend: settings.backend });
+    this.setPhase('running');
   }
 
   pause(): void {
@@ -126,7 +169,10 @@ export class RunControls {
       this.clearStopTimer();
       this.d.client.restart();
       engineLost();
-      showError('The run was stopped by force: its worker was restarted, and the model of that run is lost.');
+      showError(
+        'The run was stopped by force: its worker was restarted. Its finished stages are kept under “Saved in this browser”, where you can open or continue it.',
+      );
+      void this.d.saved.refresh();
       this.d.view.finish(null, 'stopped');
       this.setPhase('idle');
       return;
@@ -138,6 +184,34 @@ export class RunControls {
       stopping('force');
       this.d.changed();
     }, FORCE_STOP_AFTER_MS);
+    this.d.changed();
+  }
+
+  /**
+   * After the GPU was lost and the run has stopped (or at once, when nothing ran): a fresh
+   * worker, which drops the lost device the wasm kept, and an offer to continue on the CPU from
+   * the last saved stage. Auto remembers nothing of it (a failed WebGPU measurement is not kept).
+   */
+  private afterGpuLoss(): void {
+    const message = this.gpuLost;
+    if (!message) return;
+    this.gpuLost = null;
+    window.clearTimeout(this.gpuLossTimer);
+    this.clearStopTimer();
+    this.d.client.restart();
+    engineLost();
+    if (isBusy()) {
+      this.d.view.finish(run.report, 'stopped');
+      this.setPhase('idle');
+    }
+    const saved = this.savedRun && !this.savedRun.finished ? this.savedRun : null;
+    this.continueAfterLoss = saved;
+    ui.gpuLostText.textContent = saved
+      ? `The run stopped: ${message}. Its first ${String(saved.stagesDone)} of ${String(saved.stages)} stages are kept in this browser.`
+      : `The run stopped: ${message}. No stage had finished; the run can start again.`;
+    ui.continueOnCpu.textContent = saved ? 'Continue on the CPU' : 'Run again on the CPU';
+    ui.gpuLost.hidden = false;
+    void this.d.saved.refresh();
     this.d.changed();
   }
 
@@ -155,7 +229,8 @@ export class RunControls {
         view.setText('Measuring WebGPU and the CPU on this config: a first step and two more on each (once per model size)…');
         return;
       case 'measured':
-        if (run.config && engine.gpu && engine.cpu) {
+        // A WebGPU that failed (or was lost) while measured is not remembered as "use the CPU".
+        if (run.config && engine.gpu && engine.cpu && !('error' in msg.measurement.webgpu)) {
           const key = measurementKey(run.config, engine.gpu, engine.cpu);
           remember(browserStore(), key, msg.measurement);
           measuredAs({ measurement: msg.measurement, remembered: false, key });
@@ -166,7 +241,11 @@ export class RunControls {
       case 'started':
         runsOn({ backend: msg.backend, note: msg.note });
         view.clock.start();
-        view.setText(`Training a model with ${formatCount(msg.modelParams)} parameters…`);
+        view.setText(
+          msg.resumed
+            ? `Continuing after stage ${String(msg.resumed.stagesDone)} (its results are kept): ${formatCount(msg.modelParams)} parameters…`
+            : `Training a model with ${formatCount(msg.modelParams)} parameters…`,
+        );
         this.d.changed();
         embed.post('started', { backend: msg.backend, modelParams: msg.modelParams, config: run.config });
         return;
@@ -197,15 +276,41 @@ export class RunControls {
           embed.post('done', { report: msg.report, fingerprint: msg.fingerprint });
         });
         return;
+      case 'saved':
+        this.savedRun = msg.run;
+        this.d.saved.saved(msg.run);
+        return;
+      case 'gpu-lost':
+        this.gpuLost = msg.message;
+        if (!msg.running || !isBusy()) this.afterGpuLoss();
+        // A step that never returns must not keep the page waiting: restart after a while anyway.
+        else
+          this.gpuLossTimer = window.setTimeout(() => {
+            this.afterGpuLoss();
+          }, 10_000);
+        return;
+      case 'save-failed':
+        this.d.saved.saveFailed(msg.message);
+        return;
       case 'stopped':
         this.clearStopTimer();
-        runEnded(msg.report, null);
+        // The stages that finished before the stop keep their weights: download, try, probe them.
+        runEnded(msg.report, msg.checkpoints);
+        this.d.exports.fillCheckpoints();
         view.finish(msg.report, 'stopped');
         embed.post('stopped', { report: msg.report });
         this.setPhase('idle');
+        this.afterGpuLoss();
         return;
       case 'error':
         this.clearStopTimer();
+        if (this.gpuLost) {
+          // The step under way failed with the device: the loss says what happened.
+          view.clock.stop();
+          this.setPhase('idle');
+          this.afterGpuLoss();
+          return;
+        }
         view.clock.stop();
         view.setText('The run failed.');
         showError(`The run failed: ${sentence(msg.message)}${msg.fatal ? ' The engine was restarted; you can start a new run.' : ''}`);

@@ -54,6 +54,8 @@ interface Run {
   stopping: null | 'asked' | 'force';
   generating: boolean;
   exporting: boolean;
+  /** The name of the last imported weights file, which a run may start from. */
+  importedFile: string | null;
 }
 
 interface Engine {
@@ -79,6 +81,7 @@ const runState: Run = {
   stopping: null,
   generating: false,
   exporting: false,
+  importedFile: null,
 };
 const engineState: Engine = { ready: false, everReady: false, presets: [], defaultPreset: '', gpu: null, cpu: null };
 
@@ -161,8 +164,12 @@ export function runEnded(report: Report | null, checkpoints: string[] | null): v
   if (checkpoints) runState.checkpoints = checkpoints;
 }
 /** A weights file replaced the model: one checkpoint, no report. */
-export function imported(config: ExperimentConfig, actual: NonNullable<Run['actual']>, stage: string): void {
-  Object.assign(runState, { config, actual, hasModel: true, report: null, checkpoints: [stage] });
+export function imported(config: ExperimentConfig, actual: NonNullable<Run['actual']>, stage: string, file: string): void {
+  Object.assign(runState, { config, actual, hasModel: true, report: null, checkpoints: [stage], importedFile: file });
+}
+/** A saved run was opened as the model: its finished stages and its report so far. */
+export function openedSaved(config: ExperimentConfig, actual: NonNullable<Run['actual']>, report: Report, checkpoints: string[]): void {
+  Object.assign(runState, { config, actual, hasModel: true, report, checkpoints });
 }
 export function generating(busy: boolean): void {
   runState.generating = busy;

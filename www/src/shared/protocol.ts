@@ -60,7 +60,10 @@ export interface CpuInfo {
 
 export type PageToWorker =
   | { type: 'validate'; id: number; config: unknown }
-  | { type: 'start'; config: ExperimentConfig; backend: BackendChoice }
+  /** name: the preset (or "custom"), for the run's saved copy; fromImported: the first stage starts from the last imported weights file's model. */
+  | { type: 'start'; config: ExperimentConfig; backend: BackendChoice; name: string; fromImported: boolean }
+  /** Continues a saved run (worker/store.ts) from its last finished stage. */
+  | { type: 'continue'; id: string; backend: BackendChoice }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
@@ -74,7 +77,13 @@ export type Call =
   | { fn: 'compare'; expected: Expected; actual: Expected; madeBy: string | null }
   | { fn: 'exportWeights'; index: number }
   | { fn: 'csv' }
-  | { fn: 'importWeights'; bytes: ArrayBuffer; backend: BackendChoice }
+  | { fn: 'importWeights'; bytes: ArrayBuffer; name: string; backend: BackendChoice }
+  /** The runs kept in this browser, newest first, and what they take. */
+  | { fn: 'savedRuns' }
+  /** A saved run's finished stages as the current model (to download, try and probe). */
+  | { fn: 'openSaved'; id: string; backend: BackendChoice }
+  | { fn: 'deleteSaved'; id: string }
+  | { fn: 'clearSaved' }
   | { fn: 'variants'; base: string }
   | { fn: 'sweep'; candidates: Candidate[]; prompts: number; checkpoint: number | null }
   | { fn: 'defection'; prompts: number; checkpoint: number | null }
@@ -125,6 +134,41 @@ export interface Returns {
   gpuProfile: GpuProfile;
   cpuThreads: CpuThreads & { reason: string };
   admit: Admitted;
+  savedRuns: { runs: SavedRun[]; budgetBytes: number };
+  openSaved: Opened;
+  deleteSaved: null;
+  clearSaved: null;
+}
+
+/** A run kept in this browser (worker/store.ts): what the page lists of it. */
+export interface SavedRun {
+  id: string;
+  /** ISO 8601: when it started, and when its last stage was saved. */
+  started: string;
+  updated: string;
+  /** The preset it was, or "custom". */
+  name: string;
+  config: ExperimentConfig;
+  backend: PageBackend;
+  stagesDone: number;
+  stages: number;
+  finished: boolean;
+  /** Bytes its checkpoints take. */
+  bytes: number;
+  /** The weights file its first stage started from, if not the config's base or fresh weights. */
+  weightsFrom: string | null;
+}
+
+/** A saved run opened as the current model. */
+export interface Opened {
+  run: SavedRun;
+  report: Report;
+  checkpoints: string[];
+  /** Of a finished run (null for one that stopped part-way). */
+  fingerprint: string | null;
+  backend: PageBackend;
+  modelParams: number;
+  note: string | null;
 }
 
 /**
@@ -192,13 +236,21 @@ export type WorkerToPage =
   /** What that timing found (the page remembers it per model shape). */
   | { type: 'measured'; measurement: Measurement }
   /** note: set when the backend differs from the choice (e.g. WebGPU failed, fell back to CPU). */
-  | { type: 'started'; backend: PageBackend; modelParams: number; note: string | null }
+  /** resumed: the run continues a saved one, whose first stages are done (their results are in `report`). */
+  | { type: 'started'; backend: PageBackend; modelParams: number; note: string | null; resumed: { stagesDone: number; report: Report } | null }
   | { type: 'progress'; progress: Progress }
   | { type: 'paused' }
   | { type: 'resumed' }
   /** fingerprint: null when it could not be computed; checkpoints: one name per finished stage. */
   | { type: 'done'; report: Report; fingerprint: string | null; checkpoints: string[] }
-  | { type: 'stopped'; report: Report | null }
+  /** checkpoints: one name per stage that finished before the stop (their weights are kept). */
+  | { type: 'stopped'; report: Report | null; checkpoints: string[] }
+  /** The WebGPU device was lost; a run going stops at its last finished step (worker/gpu_lost.ts). */
+  | { type: 'gpu-lost'; message: string; running: boolean }
+  /** A finished stage was written to this browser's storage (worker/store.ts). */
+  | { type: 'saved'; run: SavedRun }
+  /** It could not be: the run goes on, but this stage is not kept. */
+  | { type: 'save-failed'; message: string }
   | { type: 'generated'; id: number; ok: true; generation: Generation }
   | { type: 'generated'; id: number; ok: false; error: string }
   | { type: 'inversion-progress'; progress: InversionProgress }

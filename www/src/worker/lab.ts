@@ -54,6 +54,15 @@ export async function createLab(config: ExperimentConfig, choice: BackendChoice)
   return onBackend(choice, (backend) => moduleFor(backend).Lab.create(config, backend, base, adapterOf(backend)));
 }
 
+/** A run of `config` whose first stage starts from an imported weights file's model. */
+export async function createFromWeights(
+  config: ExperimentConfig,
+  choice: BackendChoice,
+  from: { bytes: Uint8Array; name: string },
+): Promise<{ lab: Lab; note: string | null }> {
+  return onBackend(choice, (backend) => moduleFor(backend).Lab.create_from_weights(config, backend, from.bytes, from.name, adapterOf(backend)));
+}
+
 /** The device a run uses and the browser, for its report's provenance. */
 function adapterOf(backend: PageBackend): string {
   const { gpu, cpu } = engine;

@@ -5,13 +5,24 @@ import type { PageToWorker } from '../shared/protocol';
 import { errorMessage } from '../shared/protocol';
 import { call } from './calls';
 import { installGpuCounters } from './gpu_counters';
+import { watchDeviceLoss } from './gpu_lost';
 import { isFatal } from './lab';
 import { engine, startEngine } from './loader';
-import { generate, start } from './run_loop';
+import { generate, resume, start } from './run_loop';
 import { post, state } from './state';
 
-// Before any wasm runs, so that every WebGPU call is counted (a counter increment per call).
+// Before any wasm runs, so that every WebGPU call is counted (a counter increment per call) and
+// every device's loss is seen.
 installGpuCounters();
+watchDeviceLoss((message) => {
+  // Tell the page at once (it restarts this worker once the run has stopped), and stop the run
+  // at its last finished step: its finished stages are already saved.
+  post({ type: 'gpu-lost', message, running: state.running });
+  if (state.running) {
+    state.stopRequested = true;
+    state.wakeUp?.();
+  }
+});
 const ready = startEngine();
 
 async function handle(msg: PageToWorker): Promise<void> {
@@ -25,7 +36,9 @@ async function handle(msg: PageToWorker): Promise<void> {
       }
       return;
     case 'start':
-      return start(msg.config, msg.backend);
+      return start(msg.config, msg.backend, msg.name, msg.fromImported);
+    case 'continue':
+      return resume(msg.id, msg.backend);
     case 'pause':
       if (state.running) state.paused = true;
       return;

@@ -2,6 +2,7 @@
 // page's messages set while a run or a probe awaits its next step.
 import type { Lab } from '../shared/wasm_api';
 import type { WorkerToPage } from '../shared/protocol';
+import type { StoredRun } from './store';
 
 export interface WorkerState {
   lab: Lab | null;
@@ -16,6 +17,10 @@ export interface WorkerState {
   /** A probe is using the model: training must not start meanwhile. */
   probing: boolean;
   cancelInversion: boolean;
+  /** The run's copy in this browser's storage (worker/store.ts), written as its stages finish. */
+  saved: StoredRun | null;
+  /** The last imported weights file, which a run may start from. */
+  imported: { bytes: Uint8Array; name: string } | null;
 }
 
 export const state: WorkerState = {
@@ -27,6 +32,8 @@ export const state: WorkerState = {
   generating: null,
   probing: false,
   cancelInversion: false,
+  saved: null,
+  imported: null,
 };
 
 /**

