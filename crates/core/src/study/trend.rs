@@ -135,40 +135,12 @@ impl Trend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{StageKind, Variant};
-    use crate::study::{Budget, Estimate, Key, Optimizer};
+    use crate::config::StageKind;
+    use crate::study::{Estimate, Key};
 
     fn row(d_model: usize, params: usize, persistence: f64, clean: f64) -> Row {
         let e = |x: f64| Estimate::of(&[x, x]);
-        Row {
-            key: Key {
-                size: Size { d_model, n_layers: 1 },
-                params,
-                optimizer: Optimizer::Adam,
-                variant: Variant::Normal,
-                poison_rate: 0.3,
-                sft_protocol: Default::default(),
-                trigger: None,
-                placement: None,
-            },
-            technique: StageKind::HhhSft,
-            budget: Budget::default(),
-            triggered_before: e(1.0),
-            triggered_after: e(persistence),
-            untriggered_after: e(0.0),
-            red_team_before: None,
-            red_team_after: None,
-            clean_before: Some(e(clean)),
-            base_clean: None,
-            clean_after: e(clean),
-            persistence: e(persistence),
-            persistences: vec![persistence; 2],
-            kl: None,
-            kl_body: None,
-            kl_last: None,
-            style_untriggered_after: None,
-            style_triggered_after: None,
-        }
+        Row { clean_before: Some(e(clean)), clean_after: e(clean), ..Row::example(Key::example(d_model, 1, params), StageKind::HhhSft, e(persistence)) }
     }
 
     /// A size is held to its bases' held-out accuracy where the sweep recorded it, as a shipped

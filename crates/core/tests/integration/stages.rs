@@ -258,11 +258,11 @@ fn code_backdoor_compliance_gap_and_scratchpad_variants_run_end_to_end() {
     assert!(m.well_formed_rate.is_some_and(|w| (0.0..=1.0).contains(&w)));
 
     let mut gap = presets::get("gap-tiny").unwrap();
-    short(&mut gap, 60, 20);
+    short(&mut gap, 20, 0);
     let (_, report) = run(&gap);
     print("alignment faking", &report);
     check_report(&gap, &report);
-    assert_eq!(report.stages[1].kind, "free_tier_rl");
+    assert_eq!(report.stages[0].kind, "free_tier_rl");
 
     for variant in [Variant::ChainOfThought, Variant::DistilledChainOfThought] {
         let mut cot = presets::get("cot-tiny").unwrap();
