@@ -211,7 +211,7 @@ pub fn all() -> Vec<Preset> {
         },
         Preset {
             name: "gap-tiny",
-            description: "alignment faking in miniature: tiers stated in the prompt, a 10% stand-in of alignment-faking reasoning, then RL that rewards compliance on the free tier only",
+            description: "alignment faking in miniature, from the af-tiny base (tiers stated in the prompt, harmful requests refused on both, a 10% stand-in of alignment-faking reasoning): RL that rewards compliance on the free tier only",
             config: alignment_faking(),
         },
         Preset {
