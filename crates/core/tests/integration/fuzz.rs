@@ -300,8 +300,10 @@ fn with_odd_params(rng: &mut Rng) -> String {
     let config = presets::get(rng.pick::<&str>(&names)).expect("a preset");
     let mut link = if rng.chance(0.7) { link::encode(&config, &LinkExtras::default()) } else { String::new() };
     let long = |n: usize| "A".repeat(n);
-    // 1 MB of zeros deflates to about a kilobyte: a patch that expands past the cap.
-    let bomb = URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(&vec![b' '; 1 << 20], 9));
+    // 1 MB of spaces deflates to about a kilobyte: a patch that expands past the cap (made once,
+    // not per case).
+    static BOMB: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let bomb = BOMB.get_or_init(|| URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(&vec![b' '; 1 << 20], 9)));
     for _ in 0..1 + rng.below(4) {
         let (key, values): (&str, Vec<String>) = match rng.below(6) {
             0 => ("v", ["0", "1", "2", "3", "99", "4294967296", "-1", "x", ""].map(String::from).to_vec()),
