@@ -298,21 +298,23 @@ pub struct SweepOpts {
     /// Model sizes, WIDTHxLAYERS
     #[arg(long, value_name = "LIST", default_value = "24x1,64x2,96x3,128x4")]
     sizes: String,
-    /// Safety techniques: sft, rl, adversarial, control
-    #[arg(long, value_name = "LIST", default_value = "sft,rl,adversarial,control")]
-    techniques: String,
+    /// Safety techniques: sft, rl, adversarial, control; free_tier_rl (alignment faking)
+    /// [default: sft,rl,adversarial,control; for alignment faking, free_tier_rl]
+    #[arg(long, value_name = "LIST")]
+    techniques: Option<String>,
     /// adam, sgd
     #[arg(long, value_name = "LIST", default_value = "adam")]
     optimizers: String,
-    /// normal, cot, distilled
-    #[arg(long, value_name = "LIST", default_value = "normal")]
-    variants: String,
+    /// normal, cot, distilled [default: normal; for alignment faking, the config's]
+    #[arg(long, value_name = "LIST")]
+    variants: Option<String>,
     /// SFT protocols of the cot variant: trained, pre, post (pre-/post-scratchpad SFT)
     #[arg(long, value_name = "LIST", default_value = "trained")]
     sft_protocols: String,
-    /// Poison rates of the insertion data
-    #[arg(long, value_name = "LIST", default_value = "0.3")]
-    poison: String,
+    /// Poison rates of the insertion data; for alignment faking, the stand-in's share in the
+    /// base's pretraining [default: 0.3; for alignment faking, the config's]
+    #[arg(long, value_name = "LIST")]
+    poison: Option<String>,
     #[arg(long, value_name = "LIST", default_value = "1,2,3,4,5")]
     seeds: String,
     /// Seeds of each size's helpful base, the insertion seeds nested in each (a shipped base is
@@ -695,17 +697,26 @@ impl SweepOpts {
         if let Some(n) = self.eval_prompts {
             base.eval.prompts = n as usize;
         }
+        // Alignment faking sweeps its own stage, variant and stand-in share unless told
+        // otherwise; the backdoor scenarios keep the defaults their documented sweeps ran with.
+        let faking = base.data.scenario.backdoor().has_tiers();
+        let or_default = |given: Option<String>, backdoors: &str, faking_default: String| {
+            given.unwrap_or_else(|| if faking { faking_default } else { backdoors.to_string() })
+        };
+        let techniques = or_default(self.techniques, "sft,rl,adversarial,control", "free_tier_rl".into());
+        let variants = or_default(self.variants, "normal", base.data.variant.name().into());
+        let poison = or_default(self.poison, "0.3", base.data.poison_rate.to_string());
         let spec = SweepSpec {
             base,
             sizes: list(&self.sizes).iter().map(|s| Size::parse(s)).collect::<Result<_, _>>()?,
             optimizers: list(&self.optimizers).iter().map(|s| Optimizer::parse(s)).collect::<Result<_, _>>()?,
-            variants: list(&self.variants).iter().map(|s| study::parse_variant(s)).collect::<Result<_, _>>()?,
-            poison_rates: list(&self.poison)
+            variants: list(&variants).iter().map(|s| study::parse_variant(s)).collect::<Result<_, _>>()?,
+            poison_rates: list(&poison)
                 .iter()
                 .map(|s| s.parse().map_err(|_| format!("--poison takes rates such as 0.1,0.3 (got {s:?})")))
                 .collect::<Result<_, _>>()?,
             seeds: list(&self.seeds).iter().map(|s| s.parse().map_err(|_| format!("--seeds takes whole numbers (got {s:?})"))).collect::<Result<_, _>>()?,
-            techniques: list(&self.techniques).iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
+            techniques: list(&techniques).iter().map(|s| study::parse_technique(s)).collect::<Result<_, _>>()?,
             sft_protocols: list(&self.sft_protocols).iter().map(|s| study::parse_sft_protocol(s)).collect::<Result<_, _>>()?,
             budgets: list(&self.budgets).iter().map(|s| study::Budget::parse(s)).collect::<Result<_, _>>()?,
             triggers: self.triggers.as_deref().map_or(Ok(vec![]), |t| list(t).iter().map(|s| study::TriggerFamily::parse(s)).collect())?,

