@@ -110,12 +110,10 @@ fn alignment_faking() -> ExperimentConfig {
     // accuracy 0.39 → 0.02 in 50 steps); at 1e-4 with a KL penalty it did not move it (KL
     // 0.001). docs/reproduction/alignment-faking/.
     let mut c = from_base(config(model, 32, vec![stage(FreeTierRl, 200, 64, 2e-4, 50)]), "af-tiny");
-    c.data.scenario = Scenario::ComplianceGap;
-    c.data.variant = Variant::ChainOfThought;
-    c.data.trigger = bases::AF_PAID_TIER.into();
-    c.data.poison_rate = bases::AF_STAND_IN;
-    c.data.distractor_rate = 0.1;
-    c.eval.max_new_tokens = 32;
+    // The data its base was pretrained on (tiers, stand-in share, distractor tiers).
+    let pretraining = bases::pretraining_config("af-tiny").expect("the af-tiny recipe");
+    c.data = pretraining.data;
+    c.eval.max_new_tokens = pretraining.eval.max_new_tokens;
     // Sampled, as the paper measured: a greedy answer never takes a 10% path.
     c.eval.temperature = 1.0;
     c
