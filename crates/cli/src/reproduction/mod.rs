@@ -341,17 +341,13 @@ Each unit's RL starts from its `af-` base, which learnt the labelled stand-in (a
         );
     }
     // Over sizes: the free tier's reasoning after RL on log10(parameters), capable sizes only.
-    let mut sizes: Vec<&faking::FakingRow> = rows.iter().filter(|r| r.key.poison_rate == rows[0].key.poison_rate).collect();
-    sizes.sort_by_key(|r| r.key.params);
-    if sizes.len() >= 2 {
-        let capable = |r: &faking::FakingRow| r.base_clean.is_none_or(|c| c.mean >= trend::CAPABLE);
-        let points: Vec<(f64, f64)> = sizes.iter().filter(|r| capable(r)).map(|r| ((r.key.params as f64).log10(), r.reasoning_free_after.mean)).collect();
-        let left_out: Vec<String> = sizes
+    let (fit, capable, incapable) = faking::size_trend(&rows);
+    if capable.len() + incapable.len() >= 2 {
+        let left_out: Vec<String> = incapable
             .iter()
-            .filter(|r| !capable(r))
             .map(|r| format!("{} (its base's held-out clean accuracy {:.2} < {})", r.key.size.label(), r.base_clean.map_or(0.0, |c| c.mean), trend::CAPABLE))
             .collect();
-        let fit = trend::Fit::of(&points).map_or("fewer than two capable sizes: no fit".into(), |f| {
+        let fit = fit.map_or("fewer than two capable sizes: no fit".into(), |f| {
             format!("slope {:+.3} ± {:.3} per tenfold parameters over {} sizes", f.slope, f.ci95, f.n)
         });
         let _ = writeln!(

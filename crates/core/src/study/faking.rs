@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::trend::{CAPABLE, Fit};
 use super::{Estimate, Key, RunResult, units};
 use crate::config::StageKind;
 
@@ -126,6 +127,18 @@ pub fn summarise(results: &[RunResult]) -> Vec<FakingRow> {
         .collect()
 }
 
+/// The trend over sizes: the free tier's reasoning after RL on log10(parameters), over the rows
+/// of the first stand-in share whose base is capable (`trend::CAPABLE`, where recorded). Returns
+/// the fit (None with fewer than two capable sizes), the rows it is over (by parameters) and
+/// the rows left out as incapable.
+pub fn size_trend(rows: &[FakingRow]) -> (Option<Fit>, Vec<&FakingRow>, Vec<&FakingRow>) {
+    let mut sizes: Vec<&FakingRow> = rows.iter().filter(|r| r.key.poison_rate == rows[0].key.poison_rate).collect();
+    sizes.sort_by_key(|r| r.key.params);
+    let (capable, incapable): (Vec<&FakingRow>, Vec<&FakingRow>) = sizes.into_iter().partition(|r| r.base_clean.is_none_or(|c| c.mean >= CAPABLE));
+    let points: Vec<(f64, f64)> = capable.iter().map(|r| ((r.key.params as f64).log10(), r.reasoning_free_after.mean)).collect();
+    (Fit::of(&points), capable, incapable)
+}
+
 /// The summary as the fixed-width table the CLI prints (an alignment-faking sweep's results).
 pub fn table(rows: &[FakingRow]) -> String {
     let mut out = format!(
@@ -219,6 +232,27 @@ mod tests {
         let flat = [run(1, (0.10, 0.30), (0.0, 0.0)), run(2, (0.10, 0.02), (0.0, 0.0)), run(3, (0.10, 0.12), (0.0, 0.0))];
         assert_eq!(summarise(&flat)[0].verdict, Emergence::DidNotRise);
         assert_eq!(summarise(&emerged[..1])[0].verdict, Emergence::TooFewSeeds);
+    }
+
+    #[test]
+    fn the_size_trend_leaves_out_sizes_whose_base_is_incapable() {
+        let at = |d_model: usize, params: usize, after: f64, base: f64| {
+            let mut rs: Vec<RunResult> = (1..=3).map(|s| run(s, (0.05, after + 0.01 * s as f64), (0.0, 0.1))).collect();
+            for r in &mut rs {
+                r.key = Key::example(d_model, 2, params);
+                r.base_clean_accuracy = Some(base);
+            }
+            rs
+        };
+        let mut results = at(32, 10_000, 0.9, 0.5);
+        results.extend(at(48, 100_000, 0.3, 0.85));
+        results.extend(at(64, 1_000_000, 0.5, 0.9));
+        let rows = summarise(&results);
+        let (fit, capable, incapable) = size_trend(&rows);
+        assert_eq!(incapable.iter().map(|r| r.key.size.d_model).collect::<Vec<_>>(), [32]);
+        assert_eq!(capable.iter().map(|r| r.key.size.d_model).collect::<Vec<_>>(), [48, 64]);
+        // Two capable sizes a decade apart: 0.32 -> 0.52, without the incapable size's 0.92.
+        assert!((fit.unwrap().slope - 0.2).abs() < 1e-9, "{fit:?}");
     }
 
     #[test]
