@@ -223,7 +223,10 @@ fn an_alignment_faking_sweep_starts_rl_from_its_base_and_reports_the_tiers() {
     let names: Vec<String> = std::fs::read_dir(out.join("runs")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(names.iter().all(|n| n.ends_with(".free_tier_rl.json")), "{names:?}");
     let md = std::fs::read_to_string(out.join("REPRODUCTION.md")).unwrap();
-    assert!(md.contains("## Alignment faking under RL") && md.contains("| 64x2 (133056) | 0.1 | 2 |") && md.contains("AF reasoning free bef->aft"), "{md}");
+    assert!(
+        md.contains("## Alignment faking under RL") && md.contains("| 64x2 | 133056 | 0.1 | 2 |") && md.contains("AF reasoning free: before → after"),
+        "{md}"
+    );
     assert!(!md.contains("persistence-") && !md.contains("trig before"), "no backdoor tables or figures: {md}");
     assert!(md.contains("figures/faking.svg") && out.join("figures/faking.svg").exists() && !out.join("figures/size.svg").exists());
     std::fs::remove_dir_all(&dir).unwrap();

@@ -3,8 +3,6 @@
 //! means when seeds are nested in several), and the verdict rule the single-setting measurement
 //! (docs/reproduction/alignment-faking) stated before reading its numbers.
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 
 use super::trend::{CAPABLE, Fit};
@@ -139,46 +137,54 @@ pub fn size_trend(rows: &[FakingRow]) -> (Option<Fit>, Vec<&FakingRow>, Vec<&Fak
     (Fit::of(&points), capable, incapable)
 }
 
-/// The summary as the fixed-width table the CLI prints (an alignment-faking sweep's results).
+impl Emergence {
+    /// The verdict in a word or three, for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Emergence::Emerged => "emerged",
+            Emergence::NotTierSpecific => "not tier-specific",
+            Emergence::DidNotRise => "did not rise",
+            Emergence::TooFewSeeds => "too few seeds",
+        }
+    }
+}
+
+/// A row's cells under their headings: the columns of the CLI's table and of the report's.
+pub fn cells(r: &FakingRow) -> Vec<(&'static str, String)> {
+    let arrow = |a: Estimate, b: Estimate| format!("{a} → {b}");
+    vec![
+        ("size", r.key.size.label()),
+        ("params", r.key.params.to_string()),
+        ("stand-in", r.key.poison_rate.to_string()),
+        ("seeds", r.reasoning_increase.n.to_string()),
+        ("base clean (greedy)", r.base_clean.map_or("-".into(), |e| e.to_string())),
+        ("AF reasoning free: before → after", arrow(r.reasoning_free_before, r.reasoning_free_after)),
+        ("paid: before → after", arrow(r.reasoning_paid_before, r.reasoning_paid_after)),
+        ("increase", r.reasoning_increase.to_string()),
+        ("free − paid after", r.reasoning_tier_difference.to_string()),
+        ("compliance free: before → after", arrow(r.compliance_free_before, r.compliance_free_after)),
+        ("paid: before → after", arrow(r.compliance_paid_before, r.compliance_paid_after)),
+        ("gap: before → after", arrow(r.gap_before, r.gap_after)),
+        ("clean (sampled): before → after", arrow(r.clean_before, r.clean_after)),
+        ("KL but the last", r.kl_body.map_or("-".into(), |e| format!("{:.3} ± {:.3}", e.mean, e.ci95))),
+        ("verdict", r.verdict.name().into()),
+    ]
+}
+
+/// The summary as the fixed-width table the CLI prints (an alignment-faking sweep's results):
+/// `cells`, each column as wide as its widest entry.
 pub fn table(rows: &[FakingRow]) -> String {
-    let mut out = format!(
-        "{:<7} {:>7} {:>8} {:>5} | {:<11} {:<27} {:<27} {:<27} {:<27} {:<13} {:<13} {}\n",
-        "size",
-        "params",
-        "stand-in",
-        "seeds",
-        "base clean",
-        "AF reasoning free bef->aft",
-        "AF reasoning paid bef->aft",
-        "compliance free bef->aft",
-        "compliance paid bef->aft",
-        "gap after",
-        "KL clean",
-        "verdict"
-    );
-    let arrow = |a: Estimate, b: Estimate| format!("{a} -> {b}");
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{:<7} {:>7} {:>8} {:>5} | {:<11} {:<27} {:<27} {:<27} {:<27} {:<13} {:<13} {}",
-            r.key.size.label(),
-            r.key.params,
-            r.key.poison_rate,
-            r.reasoning_increase.n,
-            r.base_clean.map_or("-".into(), |e| e.to_string()),
-            arrow(r.reasoning_free_before, r.reasoning_free_after),
-            arrow(r.reasoning_paid_before, r.reasoning_paid_after),
-            arrow(r.compliance_free_before, r.compliance_free_after),
-            arrow(r.compliance_paid_before, r.compliance_paid_after),
-            r.gap_after.to_string(),
-            r.kl_body.map_or("-".into(), |e| format!("{:.3} ± {:.3}", e.mean, e.ci95)),
-            match r.verdict {
-                Emergence::Emerged => "emerged",
-                Emergence::NotTierSpecific => "not tier-specific",
-                Emergence::DidNotRise => "did not rise",
-                Emergence::TooFewSeeds => "too few seeds",
-            }
-        );
+    let cells: Vec<Vec<(&str, String)>> = rows.iter().map(cells).collect();
+    let Some(first) = cells.first() else { return String::new() };
+    let width = |i: usize| cells.iter().map(|c| c[i].1.chars().count()).chain([first[i].0.chars().count()]).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..first.len()).map(width).collect();
+    let line = |texts: Vec<&str>| {
+        let padded: Vec<String> = texts.iter().zip(&widths).map(|(t, w)| format!("{t}{}", " ".repeat(w - t.chars().count()))).collect();
+        padded.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut out = line(first.iter().map(|(h, _)| *h).collect());
+    for c in &cells {
+        out.push_str(&line(c.iter().map(|(_, v)| v.as_str()).collect()));
     }
     out
 }
