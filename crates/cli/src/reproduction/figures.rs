@@ -77,6 +77,19 @@ pub(super) fn persistence(spec: &SweepSpec, results: &[RunResult], technique: St
     Ok(svg)
 }
 
+/// Means with their 95% intervals at (x, estimate, filled): hollow circles where not filled.
+fn draw_points(
+    chart: &mut ChartContext<SVGBackend, Cartesian2d<LogCoord<f64>, RangedCoordf64>>,
+    points: &[(f64, Estimate, bool)],
+    color: RGBColor,
+) -> Result<(), Box<dyn std::error::Error>> {
+    chart.draw_series(
+        points.iter().map(|(x, e, _)| ErrorBar::new_vertical(*x, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.stroke_width(1), 6)),
+    )?;
+    chart.draw_series(points.iter().map(|(x, e, filled)| Circle::new((*x, e.mean), 4, if *filled { color.filled() } else { color.stroke_width(2) })))?;
+    Ok(())
+}
+
 /// A fit over log10(x) as its line and 95% band across `lo..hi`, where it has at least three
 /// points (with two, the band is infinite).
 fn draw_fit(
@@ -159,14 +172,8 @@ pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std
         let excluded = |r: &Row| trend.as_ref().and_then(|t| t.points.iter().find(|p| p.size == r.key.size)).is_some_and(|p| p.excluded.is_some());
         // Each technique's points a little apart, so intervals do not hide each other.
         let nudge = 1.0 + 0.04 * (j as f64 - spec.techniques.len() as f64 / 2.0);
-        chart.draw_series(rs.iter().map(|r| {
-            let e = r.persistence;
-            ErrorBar::new_vertical(r.key.params as f64 * nudge, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.stroke_width(1), 6)
-        }))?;
-        chart.draw_series(rs.iter().map(|r| {
-            let style = if excluded(r) { color.stroke_width(2) } else { color.filled() };
-            Circle::new((r.key.params as f64 * nudge, r.persistence.mean), 4, style)
-        }))?;
+        let points: Vec<(f64, Estimate, bool)> = rs.iter().map(|r| (r.key.params as f64 * nudge, r.persistence, !excluded(r))).collect();
+        draw_points(&mut chart, &points, color)?;
         if let Some(fit) = trend.as_ref().and_then(|t| t.fit) {
             draw_fit(&mut chart, fit, (lo, hi), color)?;
         }
@@ -260,14 +267,8 @@ pub(super) fn faking(all: &[FakingRow]) -> Result<String, Box<dyn std::error::Er
     ];
     for (_, color, nudge, before, after) in series {
         for (pick, filled) in [(before, false), (after, true)] {
-            chart.draw_series(rows.iter().map(|r| {
-                let e = pick(r);
-                ErrorBar::new_vertical(r.key.params as f64 * nudge, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.stroke_width(1), 6)
-            }))?;
-            chart.draw_series(rows.iter().map(|r| {
-                let style = if filled { color.filled() } else { color.stroke_width(2) };
-                Circle::new((r.key.params as f64 * nudge, pick(r).mean), 4, style)
-            }))?;
+            let points: Vec<(f64, Estimate, bool)> = rows.iter().map(|r| (r.key.params as f64 * nudge, pick(r), filled)).collect();
+            draw_points(&mut chart, &points, color)?;
         }
     }
     if let (Some(fit), ..) = faking::size_trend(all) {
