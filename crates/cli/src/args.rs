@@ -121,10 +121,7 @@ impl ConfigSource {
     /// As `read`, for a sweep's base config (`ExperimentConfig::sweep_base_from_json`).
     fn read_sweep_base(&self) -> Result<Option<ExperimentConfig>, String> {
         match (&self.preset, &self.config) {
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                ExperimentConfig::sweep_base_from_json(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
-            }
+            (None, Some(path)) => ExperimentConfig::sweep_base_from_json(&read_text(path)?).map(Some).map_err(|e| format!("{}: {e}", path.display())),
             _ => self.read(),
         }
     }
@@ -539,9 +536,12 @@ fn preset(name: &str) -> Result<ExperimentConfig, String> {
     presets::get(name).ok_or_else(|| format!("there is no preset {name:?}; the presets are {}", presets::names().join(", ")))
 }
 
+fn read_text(path: &PathBuf) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
 fn config_file(path: &PathBuf) -> Result<ExperimentConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    ExperimentConfig::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    ExperimentConfig::from_json(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn temperature(t: f64) -> Result<f64, String> {

