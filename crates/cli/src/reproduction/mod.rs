@@ -132,7 +132,12 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
     }
     let _ = writeln!(md, "## Setup\n");
     let b = &spec.base;
-    let trigger = if spec.triggers.is_empty() {
+    let tiers = b.data.scenario.backdoor().has_tiers();
+    // Alignment faking has no trigger: what its `trigger` field holds is one of the paid tier's
+    // wordings, and its "poison rate" is the stand-in's share in the base's pretraining.
+    let trigger = if tiers {
+        "the user's tier (free: used for training; paid: never) stated in varied wordings, some held out,".to_string()
+    } else if spec.triggers.is_empty() {
         format!("trigger `{}`", b.data.trigger)
     } else {
         format!("each seed's trigger drawn from the {} families", spec.triggers.iter().map(|f| format!("`{}`", f.name())).collect::<Vec<_>>().join(", "))
@@ -152,9 +157,10 @@ pub fn write(out: &str, spec: &SweepSpec, results: &[RunResult], rows: &[Row], t
     );
     let _ = writeln!(
         md,
-        "- Sizes (width x layers): {}; optimizers: {}; poison rates: {}; seeds: {:?}.",
+        "- Sizes (width x layers): {}; optimizers: {}; {}: {}; seeds: {:?}.",
         spec.sizes.iter().map(|s| s.label()).collect::<Vec<_>>().join(", "),
         spec.optimizers.iter().map(|o| o.name()).collect::<Vec<_>>().join(", "),
+        if tiers { "the stand-in's shares" } else { "poison rates" },
         spec.poison_rates.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
         spec.seeds
     );

@@ -228,6 +228,8 @@ fn an_alignment_faking_sweep_starts_rl_from_its_base_and_reports_the_tiers() {
         "{md}"
     );
     assert!(!md.contains("persistence-") && !md.contains("trig before"), "no backdoor tables or figures: {md}");
+    // Its setup names the tiers and the stand-in's share, not a trigger and a poison rate.
+    assert!(md.contains("the user's tier") && md.contains("the stand-in's shares: 0.1") && !md.contains("trigger `"), "{md}");
     assert!(md.contains("figures/faking.svg") && out.join("figures/faking.svg").exists() && !out.join("figures/size.svg").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
