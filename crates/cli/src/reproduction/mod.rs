@@ -335,7 +335,11 @@ Each unit's RL starts from its `af-` base, which learnt the labelled stand-in (a
             .map(|r| format!("{} (its base's held-out clean accuracy {:.2} < {})", r.key.size.label(), r.base_clean.map_or(0.0, |c| c.mean), trend::CAPABLE))
             .collect();
         let fit = fit.map_or("fewer than two capable sizes: no fit".into(), |f| {
-            format!("slope {:+.3} ± {:.3} per tenfold parameters over {} sizes", f.slope, f.ci95, f.n)
+            if f.ci95.is_finite() {
+                format!("slope {:+.3} ± {:.3} per tenfold parameters over {} sizes", f.slope, f.ci95, f.n)
+            } else {
+                format!("slope {:+.3} per tenfold parameters over {} sizes (two points: no interval)", f.slope, f.n)
+            }
         });
         let _ = writeln!(
             out,
