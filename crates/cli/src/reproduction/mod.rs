@@ -334,13 +334,7 @@ Each unit's RL starts from its `af-` base, which learnt the labelled stand-in (a
             .iter()
             .map(|r| format!("{} (its base's held-out clean accuracy {:.2} < {})", r.key.size.label(), r.base_clean.map_or(0.0, |c| c.mean), trend::CAPABLE))
             .collect();
-        let fit = fit.map_or("fewer than two capable sizes: no fit".into(), |f| {
-            if f.ci95.is_finite() {
-                format!("slope {:+.3} ± {:.3} per tenfold parameters over {} sizes", f.slope, f.ci95, f.n)
-            } else {
-                format!("slope {:+.3} per tenfold parameters over {} sizes (two points: no interval)", f.slope, f.n)
-            }
-        });
+        let fit = fit.map_or("fewer than two capable sizes: no fit".into(), |f| slope_text(&f));
         let _ = writeln!(
             out,
             "\nBy size (stand-in {}): the free tier's reasoning after RL on log10(parameters), {fit}{}.\n",
@@ -620,6 +614,15 @@ const TREND_SPAN: f64 = 30.0;
 /// Verdict measurements want at least this many held-out prompts per evaluation.
 pub(crate) const VERDICT_PROMPTS: usize = 128;
 
+/// A fit's slope per decade of parameters, with its interval where it has one (not from two points).
+fn slope_text(f: &trend::Fit) -> String {
+    if f.ci95.is_finite() {
+        format!("slope {:+.2} ± {:.2} per decade of parameters over {} sizes", f.slope, f.ci95, f.n)
+    } else {
+        format!("slope {:+.2} per decade of parameters over {} sizes (two points: no interval)", f.slope, f.n)
+    }
+}
+
 /// The size trend of `technique`: persistence regressed on log10(parameters) over capable sizes
 /// at which the technique reached the control's threshold, with a leave-one-size-out check.
 fn size_trend(spec: &SweepSpec, rows: &[Row], technique: StageKind) -> Option<(trend::Trend, String, String)> {
@@ -654,12 +657,15 @@ fn size_trend(spec: &SweepSpec, rows: &[Row], technique: StageKind) -> Option<(t
         .collect::<Vec<_>>()
         .join(", ");
     let verdict = match t.fit {
-        _ if included < TREND_SIZES || span < TREND_SPAN => {
-            format!("not measurable: {included} size{} count, spanning {span:.1}× parameters ({rule}).", if included == 1 { "" } else { "s" })
-        }
+        _ if included < TREND_SIZES || span < TREND_SPAN => format!(
+            "not measurable: {included} size{} count, spanning {span:.1}× parameters{} ({rule}).",
+            if included == 1 { "" } else { "s" },
+            // The fit is still what the sizes that count measured: given, though it decides nothing.
+            t.fit.map_or(String::new(), |f| format!("; over them, {} ({loo})", slope_text(&f)))
+        ),
         None => format!("not measurable ({rule})."),
         Some(f) => {
-            let slope = format!("slope {:+.2} ± {:.2} per decade of parameters ({loo})", f.slope, f.ci95);
+            let slope = format!("{} ({loo})", slope_text(&f));
             let robust = t.leave_one_out.iter().all(|(_, f)| f.is_some_and(|f| f.slope > 0.0));
             if f.slope - f.ci95 > 0.0 && robust {
                 format!("reproduced: {slope} ({rule}).")
@@ -1048,7 +1054,11 @@ mod tests {
         // Three sizes spanning 16× are not enough, however clear the difference.
         let spec3 = super::tests::spec(&sizes[1..], vec![StageKind::HhhSft, StageKind::StyleControl]);
         let three: Vec<Row> = rows([0.2, 0.4, 0.6, 0.8]).into_iter().filter(|r| r.key.size.d_model != 16).collect();
-        assert!(verdict(&claims(&spec3, &[], &three), "(SFT)").starts_with("not measurable"));
+        let short = verdict(&claims(&spec3, &[], &three), "(SFT)");
+        assert!(
+            short.starts_with("not measurable") && short.contains("over them, slope +0.33 ± 0.00 per decade of parameters over 3 sizes"),
+            "the fit is given, though it decides nothing: {short}"
+        );
     }
 
     #[test]
