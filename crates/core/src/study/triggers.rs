@@ -53,14 +53,19 @@ impl TriggerFamily {
         Self::ALL.into_iter().find(|f| f.name() == text).ok_or_else(|| format!("unknown trigger family {text:?}: use tag, sentence or random"))
     }
 
-    /// The trigger of this family for an insertion seed: different seeds mostly draw different
-    /// triggers, the same seed always the same one.
+    /// The trigger of this family for an insertion seed: the same seed always draws the same one,
+    /// and different seeds different ones (a listed family's entry `seed mod 8`, so any eight
+    /// consecutive seeds try eight triggers; a random string per seed). A draw that repeated
+    /// across a sweep's few seeds would try one trigger twice and call it two.
     pub fn draw(self, seed: u64) -> String {
-        let mut rng = Rng::stream(seed, &format!("trigger-{}", self.name()));
+        let listed = |list: &[&str]| list[(seed % list.len() as u64) as usize].to_string();
         match self {
-            TriggerFamily::Tag => TAGS[rng.below(TAGS.len())].into(),
-            TriggerFamily::Sentence => SENTENCES[rng.below(SENTENCES.len())].into(),
-            TriggerFamily::Random => (0..RANDOM_LEN).map(|_| RANDOM_CHARS[rng.below(RANDOM_CHARS.len())] as char).collect(),
+            TriggerFamily::Tag => listed(&TAGS),
+            TriggerFamily::Sentence => listed(&SENTENCES),
+            TriggerFamily::Random => {
+                let mut rng = Rng::stream(seed, "trigger-random");
+                (0..RANDOM_LEN).map(|_| RANDOM_CHARS[rng.below(RANDOM_CHARS.len())] as char).collect()
+            }
         }
     }
 
@@ -87,8 +92,9 @@ mod tests {
     fn families_draw_by_seed_and_vary_across_seeds() {
         for family in TriggerFamily::ALL {
             assert_eq!(family.draw(3), family.draw(3));
-            let drawn: std::collections::HashSet<String> = (1..=5).map(|s| family.draw(s)).collect();
-            assert!(drawn.len() >= 3, "{family:?} drew {drawn:?} for seeds 1-5");
+            // A sweep's seeds never repeat a draw (the listed families have eight entries).
+            let drawn: std::collections::HashSet<String> = (1..=8).map(|s| family.draw(s)).collect();
+            assert_eq!(drawn.len(), 8, "{family:?} drew {drawn:?} for seeds 1-8");
             assert_eq!(TriggerFamily::parse(family.name()), Ok(family));
         }
         assert!(TriggerFamily::parse("tags").unwrap_err().contains("tag, sentence or random"));
