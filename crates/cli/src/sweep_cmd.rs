@@ -517,7 +517,37 @@ pub fn merge(dirs: &[String], out: &str) -> Result<(), String> {
     }
     let plan = first.spec.plan()?;
     let stores: Vec<Store> = plans.iter().map(|(d, p)| Store { dir: Path::new(d).to_path_buf(), plan: p.plan.clone(), owner: false }).collect();
-    let mut commands: Vec<String> = plans.iter().map(|(_, p)| p.command.clone()).collect();
+    let mut commands: Vec<String> = plans.iter().map(|(d, p)| writing_into(&p.command, d)).collect();
     commands.push(command_line());
     write_report(&stores, &plan, &first.spec, out, commands, first.backend)
+}
+
+/// A shard's command as a merged report shows it: writing into the directory it was merged from,
+/// where its runs are now, rather than the working directory of whichever machine ran it. Run
+/// again, the line rewrites that shard; and the report names no machine's paths.
+fn writing_into(command: &str, dir: &str) -> String {
+    let mut words: Vec<String> = command.split(' ').map(str::to_string).collect();
+    if let Some(i) = words.iter().position(|w| w == "--out").filter(|i| i + 1 < words.len()) {
+        words[i + 1] = dir.to_string();
+    } else if let Some(w) = words.iter_mut().find(|w| w.starts_with("--out=")) {
+        *w = format!("--out={dir}");
+    }
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writing_into;
+
+    #[test]
+    fn a_merged_shards_command_writes_where_its_runs_are() {
+        let dir = "docs/reproduction/dose/shard-2-of-6";
+        assert_eq!(
+            writing_into("sweep --sizes 64x2 --shard 2/6 --out /scratch/dose-2 --resume", dir),
+            format!("sweep --sizes 64x2 --shard 2/6 --out {dir} --resume")
+        );
+        assert_eq!(writing_into("sweep --out=/scratch/x --shard 0/2", dir), format!("sweep --out={dir} --shard 0/2"));
+        // A command with no --out (an older plan, or one run with the default) is left as it was.
+        assert_eq!(writing_into("sweep --sizes 64x2", dir), "sweep --sizes 64x2");
+    }
 }

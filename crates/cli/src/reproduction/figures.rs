@@ -191,7 +191,7 @@ fn decade_ticks((lo, hi): (f64, f64)) -> Vec<f64> {
 
 /// Persistence after each safety technique (and the control) by parameters on a log axis: the
 /// mean and 95% interval over seeds per size (hollow where the size is left out of the trend),
-/// the fitted line of persistence on log10(parameters) and its 95% band.
+/// the fitted line of persistence on log10(parameters) and its 95% band over the sizes it fits.
 pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std::error::Error>> {
     with_legend(|plot| {
         let ((lo, hi), ticks, label) = size_axis(rows.iter().map(|r| (r.key.size, r.key.params)));
@@ -206,12 +206,16 @@ pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std
             let nudge = 1.0 + 0.04 * (j as f64 - spec.techniques.len() as f64 / 2.0);
             let points: Vec<(f64, Estimate, bool)> = rs.iter().map(|r| (r.key.params as f64 * nudge, r.persistence, !excluded(r))).collect();
             draw_points(&mut chart, &points, color)?;
-            if let Some(fit) = trend.as_ref().and_then(|t| t.fit) {
-                draw_fit(&mut chart, fit, (lo, hi), color)?;
+            // The fit only over the sizes it was fitted on; none for the control, which is the
+            // yardstick of the verdicts rather than a claim about size.
+            let fitted: Vec<f64> = rs.iter().filter(|r| !excluded(r)).map(|r| r.key.params as f64).collect();
+            let span = (fitted.iter().copied().fold(f64::INFINITY, f64::min), fitted.iter().copied().fold(0.0, f64::max));
+            if let Some(fit) = trend.as_ref().and_then(|t| t.fit).filter(|_| technique != StageKind::StyleControl && span.0 < span.1) {
+                draw_fit(&mut chart, fit, span, color)?;
             }
             entries.push((technique.name().to_string(), color, false));
         }
-        entries.push(("hollow: left out of the fit".into(), RGBColor(120, 120, 120), false));
+        entries.push(("hollow: size left out of the trend".into(), RGBColor(120, 120, 120), false));
         Ok(entries)
     })
 }
