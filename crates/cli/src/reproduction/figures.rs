@@ -208,10 +208,12 @@ pub(super) fn size(spec: &SweepSpec, rows: &[Row]) -> Result<String, Box<dyn std
             draw_points(&mut chart, &points, color)?;
             // The fit only over the sizes it was fitted on; none for the control, which is the
             // yardstick of the verdicts rather than a claim about size.
-            let fitted: Vec<f64> = rs.iter().filter(|r| !excluded(r)).map(|r| r.key.params as f64).collect();
-            let span = (fitted.iter().copied().fold(f64::INFINITY, f64::min), fitted.iter().copied().fold(0.0, f64::max));
-            if let Some(fit) = trend.as_ref().and_then(|t| t.fit).filter(|_| technique != StageKind::StyleControl && span.0 < span.1) {
-                draw_fit(&mut chart, fit, span, color)?;
+            if let Some(t) = trend.as_ref().filter(|_| technique != StageKind::StyleControl) {
+                let fitted = || t.points.iter().filter(|p| p.excluded.is_none()).map(|p| p.params as f64);
+                let span = (fitted().fold(f64::INFINITY, f64::min), fitted().fold(0.0, f64::max));
+                if let Some(fit) = t.fit.filter(|_| span.0 < span.1) {
+                    draw_fit(&mut chart, fit, span, color)?;
+                }
             }
             entries.push((technique.name().to_string(), color, false));
         }
